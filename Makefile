@@ -1,0 +1,32 @@
+# Set-up is part of every target: a fresh clone needs only `make demo` or `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint typecheck clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## demo: build a store from the sample organisation and print what mlcost sees
+demo: $(STAMP)
+	mkdir -p build/demo
+	cd build/demo && ../../$(BIN)/mlcost demo
+
+## test: linter, type checker, then the test suite
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src connectors app tests
+	$(BIN)/ruff format --check src connectors app tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src/mlcost connectors app
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

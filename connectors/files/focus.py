@@ -1,0 +1,468 @@
+"""FOCUS billing exports (versions 1.0 to 1.3) read from CSV, CSV.gz and Parquet files.
+
+Every file is converted to the store's FOCUS 1.2 columns by DuckDB, in memory and in
+streamed batches, so memory stays flat however large the file. Real exports are
+messy, so the reader accepts what providers really write: ``NULL`` and empty strings
+as null, timestamps with or without ``T``/``Z``, enum values in another case
+(``Usage-based``), Tags with stray spaces in keys or without their outer braces. What
+cannot be trusted is refused with the file, the column and the row: a missing
+required column, a cost that is not a number, a timestamp that is not a time, a
+truncated or unreadable file. Columns that are not FOCUS 1.2 are kept as ``x_*``.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import gzip
+import io
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mlcost.errors import InputError
+from mlcost.schema import FOCUS_COLUMNS, MONEY
+from mlcost.store import Batch, quote_ident
+
+#: Columns mlcost needs to place a cost in time and trust it; a file without one is refused.
+REQUIRED = (
+    "BilledCost",
+    "EffectiveCost",
+    "BillingCurrency",
+    "BillingPeriodStart",
+    "BillingPeriodEnd",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "ChargeCategory",
+    "ProviderName",
+)
+
+#: Columns each FOCUS version added after 1.0, used to name the version of a file.
+ADDED_IN = {
+    "1.1": {
+        "CapacityReservationId",
+        "CapacityReservationStatus",
+        "CommitmentDiscountQuantity",
+        "CommitmentDiscountUnit",
+        "ServiceSubcategory",
+        "SkuMeter",
+        "SkuPriceDetails",
+    },
+    "1.2": {
+        "BillingAccountType",
+        "SubAccountType",
+        "InvoiceId",
+        "PricingCurrency",
+        "PricingCurrencyContractedUnitPrice",
+        "PricingCurrencyEffectiveCost",
+        "PricingCurrencyListUnitPrice",
+    },
+    "1.3": {"ServiceProviderName", "HostProviderName", "AllocatedMethodId", "ContractApplied"},
+}
+
+#: FOCUS 1.3 renamed ProviderName to ServiceProviderName (ProviderName is deprecated).
+RENAMED_LATER = {"ProviderName": "ServiceProviderName"}
+
+#: Enumerated columns: canonical values, and whether an unknown value is refused.
+ENUMS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "ChargeCategory": (("Usage", "Purchase", "Tax", "Credit", "Adjustment"), True),
+    "ChargeClass": (("Correction",), True),
+    "ChargeFrequency": (("One-Time", "Recurring", "Usage-Based"), True),
+    "PricingCategory": (("Standard", "Dynamic", "Committed", "Other"), True),
+    "CommitmentDiscountStatus": (("Used", "Unused"), True),
+    "CommitmentDiscountCategory": (("Spend", "Usage"), True),
+    "CapacityReservationStatus": (("Used", "Unused"), True),
+    "ServiceCategory": (
+        (
+            "AI and Machine Learning",
+            "Analytics",
+            "Business Applications",
+            "Compute",
+            "Databases",
+            "Developer Tools",
+            "Multicloud",
+            "Identity",
+            "Integration",
+            "Internet of Things",
+            "Management and Governance",
+            "Media",
+            "Migration",
+            "Mobile",
+            "Networking",
+            "Security",
+            "Storage",
+            "Web",
+            "Other",
+        ),
+        False,
+    ),
+}
+
+BATCH_ROWS = 262_144
+SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    """A column as the scan exposes it: how to refer to it in SQL, and its type.
+
+    CSV columns are scanned under positional names (c0, c1…), so header names, which
+    are data, never enter the SQL text; Parquet columns under their quoted names.
+    """
+
+    ref: str
+    type: str
+
+
+@dataclass
+class FileSummary:
+    """What was read from one file (for the CLI's ingest report)."""
+
+    path: str
+    focus_version: str
+    rows: int = 0
+    extra_columns: list[str] = field(default_factory=list)
+
+
+def expand_paths(paths: Sequence[str]) -> list[Path]:
+    """Files named by paths, folders (searched recursively) and globs, in sorted order."""
+    found: list[Path] = []
+    for raw in paths:
+        if raw.startswith(("s3://", "bq://", "gs://", "az://", "abfss://")):
+            raise InputError(
+                f"{raw}: reading billing from cloud storage URIs is not supported by this version.",
+                "Download the export and pass the local folder.",
+            )
+        if any(ch in raw for ch in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(raw, recursive=True))
+            files = [p for p in matches if p.is_file() and _has_billing_suffix(p)]
+            if not files:
+                raise InputError(f"{raw}: no CSV, CSV.gz or Parquet file matches this pattern.")
+            found.extend(files)
+        elif os.path.isdir(raw):
+            files = sorted(
+                p for p in Path(raw).rglob("*") if p.is_file() and _has_billing_suffix(p)
+            )
+            if not files:
+                raise InputError(f"{raw}: the folder holds no CSV, CSV.gz or Parquet file.")
+            found.extend(files)
+        elif os.path.isfile(raw):
+            found.append(Path(raw))
+        else:
+            raise InputError(f"{raw}: no such file or folder.")
+    if not found:
+        raise InputError("No billing files were given.", "Pass files, folders or globs.")
+    return list(dict.fromkeys(found))
+
+
+def _has_billing_suffix(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(SUFFIXES)
+
+
+class FocusExport:
+    """A set of FOCUS files loaded together: every (source, billing period) they cover
+    replaces what the store held for it.
+
+    ``source`` names the export in ``x_source``; by default each row's is
+    ``focus:<ProviderName>:<BillingAccountId>``, so two accounts' exports never replace
+    each other, while a restated month of the same account replaces the old one.
+    """
+
+    def __init__(self, paths: Sequence[str], *, source: str | None = None) -> None:
+        self.paths = list(paths)
+        self.source = source
+        self.files: list[FileSummary] = []
+
+    def batches(self) -> Iterator[Batch]:
+        """One lazy batch per file; nothing is read until the store iterates it."""
+        for path in expand_paths(self.paths):
+            summary = FileSummary(str(path), focus_version="?")
+            self.files.append(summary)
+            yield Batch("cost", _read_file(path, summary, self.source), label=path.name)
+
+
+# -- reading one file ---------------------------------------------------------------
+
+
+def _read_file(path: Path, summary: FileSummary, source: str | None) -> Iterator[pa.RecordBatch]:
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        scan, columns = _open_scan(con, path)
+        summary.focus_version = focus_version(columns)
+        query, checks, extras = _conversion_query(path, scan, columns, source)
+        summary.extra_columns = extras
+        try:
+            reader = con.sql(query, params=[str(path)]).to_arrow_reader(BATCH_ROWS)
+            seen = 0
+            for batch in reader:
+                bad = batch.column("_bad")
+                if pc.max(bad).as_py():
+                    index = pc.indices_nonzero(bad)[0].as_py()
+                    column, expected = checks[bad[index].as_py() - 1]
+                    found = _raw_value(scan, path, columns, column, seen + index)
+                    raise InputError(
+                        f"{path}: row {seen + index + 1}, column {column}: expected "
+                        f"{expected}, found {found}.",
+                        "Fix or re-export the file; nothing was loaded.",
+                    )
+                seen += batch.num_rows
+                summary.rows = seen
+                yield batch.drop_columns(["_bad"])
+        except duckdb.Error as exc:
+            raise _file_error(path, exc) from exc
+    finally:
+        con.close()
+
+
+def _open_scan(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[str, SourceColumn]]:
+    """The table function that scans ``path`` (``$1`` stands for the path), and the
+    file's columns by their header names."""
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        scan = "read_parquet($1)"
+        try:
+            rows = con.sql(f"DESCRIBE SELECT * FROM {scan}", params=[str(path)]).fetchall()  # noqa: S608
+        except duckdb.Error as exc:
+            raise _file_error(path, exc) from exc
+        names = [_clean_header(r[0]) for r in rows]
+        _refuse_duplicates(path, names)
+        return scan, {
+            name: SourceColumn(quote_ident(r[0]), str(r[1]).upper())
+            for name, r in zip(names, rows, strict=True)
+        }
+    header = _csv_header(path)
+    # Positional names c0…cN: header names are data and never enter the SQL text.
+    spec = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
+    scan = (
+        f"read_csv($1, columns={{{spec}}}, header=true, auto_detect=false, delim=',', "
+        "quote='\"', escape='\"', strict_mode=true, nullstr=['NULL', 'null'], "
+        "compression='auto')"
+    )
+    cleaned = [_clean_header(h) for h in header]
+    _refuse_duplicates(path, cleaned)
+    return scan, {name: SourceColumn(f"c{i}", "VARCHAR") for i, name in enumerate(cleaned)}
+
+
+def _refuse_duplicates(path: Path, names: list[str]) -> None:
+    lowered = [n.lower() for n in names]
+    for name, low in zip(names, lowered, strict=True):
+        if lowered.count(low) > 1:
+            raise InputError(f"{path}: the column {name!r} appears twice in the header.")
+
+
+def _csv_header(path: Path) -> list[str]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            header = next(csv.reader(text), None)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(
+            f"{path}: cannot read the header ({exc}).",
+            "Check that the file is a complete CSV or gzip-compressed CSV.",
+        ) from exc
+    if not header:
+        raise InputError(f"{path}: the file is empty; a FOCUS export starts with a header row.")
+    return header
+
+
+def _clean_header(name: str) -> str:
+    return name.replace("\ufeff", "").strip()
+
+
+def focus_version(columns: dict[str, SourceColumn]) -> str:
+    """The FOCUS version a file's columns say it follows (the newest whose columns appear)."""
+    names = {c.lower() for c in columns}
+    for version in ("1.3", "1.2", "1.1"):
+        if any(c.lower() in names for c in ADDED_IN[version]):
+            return version
+    return "1.0"
+
+
+# -- the conversion query --------------------------------------------------------------
+
+_CLEAN = "CASE WHEN trim({x}) IN ('', 'NULL', 'null', 'Null') THEN NULL ELSE trim({x}) END"
+
+
+def _conversion_query(
+    path: Path, scan: str, columns: dict[str, SourceColumn], source: str | None
+) -> tuple[str, list[tuple[str, str]], list[str]]:
+    """SQL that converts one file to the store's FOCUS columns, plus a ``_bad`` column:
+    0 for a good row, else the 1-based index into the returned checks (column, expected).
+    """
+    by_lower = {name.lower(): name for name in columns}
+
+    present: dict[str, str] = {}
+    for focus in FOCUS_COLUMNS:
+        actual = by_lower.get(focus.lower())
+        if actual is None and focus in RENAMED_LATER:
+            actual = by_lower.get(RENAMED_LATER[focus].lower())
+        if actual is not None:
+            present[focus] = actual
+    missing = [c for c in REQUIRED if c not in present]
+    if missing:
+        shown = ", ".join(list(columns)[:12]) + (", …" if len(columns) > 12 else "")
+        raise InputError(
+            f"{path}: missing the required FOCUS column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} (the file has: {shown}).",
+            "Export billing in FOCUS format (1.0 to 1.3); the README lists the columns "
+            "mlcost needs.",
+        )
+
+    inner: list[str] = []
+    outer: list[str] = []
+    checks: list[tuple[str, str]] = []
+    cases: list[str] = []
+    for focus, sql_type in FOCUS_COLUMNS.items():
+        target = quote_ident(focus)
+        if focus not in present:
+            outer.append(f"CAST(NULL AS {sql_type}) AS {target}")
+            continue
+        raw, rtype = columns[present[focus]].ref, columns[present[focus]].type
+        value, problem = _convert(focus, sql_type, raw, rtype)
+        flag = f"_p{len(checks)}"
+        inner.append(f"{value} AS {target}")
+        inner.append(f"({_present(raw, rtype)}) AS {flag}")
+        outer.append(target)
+        checks.append((present[focus], problem))
+        condition = f"{target} IS NULL" + ("" if focus in REQUIRED else f" AND {flag}")
+        cases.append(f"WHEN {condition} THEN {len(checks)}")
+
+    used = {v.lower() for v in present.values()}
+    extras: list[str] = []
+    taken = {c.lower() for c in FOCUS_COLUMNS} | {"x_source", "x_ingested_at"}
+    for name in columns:
+        if name.lower() in used:
+            continue
+        extra = _extra_name(name, taken)
+        taken.add(extra.lower())
+        extras.append(extra)
+        raw, rtype = columns[name].ref, columns[name].type
+        text = _CLEAN.format(x=raw) if rtype == "VARCHAR" else f"CAST({raw} AS VARCHAR)"
+        inner.append(f"{text} AS {quote_ident(extra)}")
+        outer.append(quote_ident(extra))
+
+    source_sql = (
+        "'focus:' || \"ProviderName\" || ':' || coalesce(\"BillingAccountId\", '')"
+        if source is None
+        else "'" + source.replace("'", "''") + "'"
+    )
+    outer.append(f"{source_sql} AS x_source")
+    outer.append(f"CASE {' '.join(cases)} ELSE 0 END::INTEGER AS _bad")
+    query = f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {scan})"  # noqa: S608
+    return query, checks, extras
+
+
+def _present(raw: str, rtype: str) -> str:
+    return f"{_CLEAN.format(x=raw)} IS NOT NULL" if rtype == "VARCHAR" else f"{raw} IS NOT NULL"
+
+
+def _convert(focus: str, sql_type: str, raw: str, rtype: str) -> tuple[str, str]:
+    """(DuckDB expression giving the FOCUS value, or NULL where it cannot be read;
+    what the value should have been, for the error message)."""
+    clean = _CLEAN.format(x=raw)
+    if sql_type == MONEY:
+        if rtype == "VARCHAR":
+            return f"TRY_CAST({clean} AS {MONEY})", "a number"
+        return f"TRY_CAST({raw} AS {MONEY})", "a finite number"
+    if sql_type == "TIMESTAMP":
+        if rtype == "VARCHAR":
+            return (
+                f"TRY_CAST(TRY_CAST({clean} AS TIMESTAMPTZ) AS TIMESTAMP)",
+                "a timestamp",
+            )
+        return f"TRY_CAST({raw} AS TIMESTAMP)", "a timestamp"
+    if sql_type == "JSON":
+        if rtype != "VARCHAR":
+            return f"TRY(to_json({raw}))", "a JSON object"
+        if focus == "Tags":
+            # Azure writes tags without their outer braces: "k": "v", "k2": "v2".
+            wrapped = (
+                f"CASE WHEN starts_with({clean}, '{{') THEN {clean} "
+                f"ELSE '{{' || {clean} || '}}' END"
+            )
+            return (
+                "TRY(to_json(map_from_entries(list_transform(map_entries("
+                f"TRY_CAST(TRY_CAST({wrapped} AS JSON) AS MAP(VARCHAR, JSON))), "
+                "lambda e: struct_pack(key := trim(e.key), value := e.value)))))",
+                "a JSON object of tags, each key once",
+            )
+        return f"TRY_CAST({clean} AS JSON)", "valid JSON"
+    text = clean if rtype == "VARCHAR" else f"CAST({raw} AS VARCHAR)"
+    if focus in ENUMS:
+        values, strict = ENUMS[focus]
+        key = f"regexp_replace(lower({text}), '[^a-z]', '', 'g')"
+        whens = " ".join(f"WHEN '{re.sub('[^a-z]', '', v.lower())}' THEN '{v}'" for v in values)
+        fallback = "NULL" if strict else text
+        return f"CASE {key} {whens} ELSE {fallback} END", "one of " + ", ".join(values)
+    if focus in ("BillingCurrency", "PricingCurrency"):
+        return f"upper({text})", "a currency code"
+    return text, "a value"
+
+
+def _extra_name(name: str, taken: set[str]) -> str:
+    """A provider column's name in the store: ``x_`` + its name in letters, digits and _."""
+    base = re.sub(r"[^A-Za-z0-9_]", "_", name)[:70] or "column"
+    if not base.lower().startswith("x_") or base.lower() in ("x_source", "x_ingested_at"):
+        base = "x_" + base
+    candidate, n = base, 2
+    while candidate.lower() in taken:
+        candidate, n = f"{base}_{n}", n + 1
+    return candidate
+
+
+def _raw_value(
+    scan: str,
+    path: Path,
+    columns: dict[str, SourceColumn],
+    column: str,
+    offset: int,
+) -> str:
+    """The offending value as the file has it, quoted, for the error message."""
+    ref = columns[column].ref
+    try:
+        # A connection of its own: the loading one is in the middle of a streamed result.
+        with duckdb.connect(":memory:") as con:
+            row = con.execute(
+                f"SELECT CAST({ref} AS VARCHAR) FROM {scan} "  # noqa: S608
+                f"LIMIT 1 OFFSET {int(offset)}",
+                [str(path)],
+            ).fetchone()
+    except duckdb.Error:
+        return "an unreadable value"
+    if not row or row[0] is None or not row[0].strip():
+        return "nothing"
+    value = row[0] if len(row[0]) <= 60 else row[0][:57] + "…"
+    return repr(value)
+
+
+def _file_error(path: Path, exc: duckdb.Error) -> InputError:
+    """DuckDB's reading errors, retold as one sentence that names the file and line."""
+    text = str(exc)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    detail = re.sub(r"^[A-Za-z ]*Error: ", "", lines[0] if lines else type(exc).__name__)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    columns = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if line and columns:
+        detail = (
+            f"line {line.group(1)} has {columns.group(2)} fields where the header has "
+            f"{columns.group(1)} (the file is malformed or truncated)"
+        )
+    elif line and "unterminated quote" in text:
+        detail = f"line {line.group(1)} has an unterminated quote (malformed or truncated)"
+    elif line:
+        detail = f"line {line.group(1)}: {detail}"
+    lowered = detail.lower()
+    if any(word in lowered for word in ("gzip", "magic bytes", "truncated", "corrupt")):
+        hint = "The file looks truncated or corrupt: download it again; nothing was loaded."
+    else:
+        hint = "Fix or re-export the file; nothing was loaded."
+    return InputError(f"{path}: {detail}.", hint)

@@ -1,0 +1,66 @@
+"""Ingest: run a connector's batches through the store's one writer."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from mlcost.connectors.files.focus import FileSummary, FocusExport
+from mlcost.errors import InputError
+from mlcost.store import Batch, LoadResult, ProgressCallback, Store
+
+BILLING_FORMATS = ("auto", "focus")
+SAMPLE_SOURCE = "sample"
+SAMPLE_TABLES = ("resources", "metrics", "runs", "prices")
+
+
+@dataclass(frozen=True)
+class BillingIngest:
+    result: LoadResult
+    files: list[FileSummary]
+
+
+def ingest_billing(
+    store: Store,
+    paths: Sequence[str],
+    *,
+    fmt: str = "auto",
+    source: str | None = None,
+    on_rows: ProgressCallback | None = None,
+) -> BillingIngest:
+    """Load billing exports; each (source, billing period) they hold replaces the old one."""
+    if fmt not in BILLING_FORMATS:
+        raise InputError(
+            f"Unknown billing format {fmt!r}; this version reads: {', '.join(BILLING_FORMATS)}."
+        )
+    export = FocusExport(paths, source=source)
+    result = store.load(export.batches(), on_rows=on_rows)
+    return BillingIngest(result, export.files)
+
+
+def ingest_sample(
+    store: Store, *, seed: int = 7, on_rows: ProgressCallback | None = None
+) -> LoadResult:
+    """Generate the sample organisation and load all of it in one transaction.
+
+    Its billing goes through the FOCUS file loader, like any export.
+    """
+    from mlcost.sample import generate
+
+    data = generate(seed=seed)
+    with tempfile.TemporaryDirectory(prefix="mlcost-sample-") as tmp:
+        cost_file = Path(tmp) / "sample_cost.parquet"
+        pq.write_table(data.tables["cost"], cost_file)
+
+        def batches() -> Iterator[Batch]:
+            yield from FocusExport([str(cost_file)], source=SAMPLE_SOURCE).batches()
+            for table in SAMPLE_TABLES:
+                yield Batch(
+                    table, data.tables[table], partition={"source": SAMPLE_SOURCE}, label=table
+                )
+
+        return store.load(batches(), on_rows=on_rows)

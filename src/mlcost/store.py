@@ -1,0 +1,469 @@
+"""The store: one DuckDB file, its migrations, and ``load()``, the only writer.
+
+Sharing the file between processes. DuckDB lets one process open a file for writing
+and then no other process may open it at all, not even to read. mlcost therefore:
+
+* serialises writers on a lock file (``<db>.lock``): a second ingest waits, with
+  back-off, up to ``lock_timeout_s`` and then stops with a clear message;
+* after each committed write, publishes a read snapshot (``<db>.snapshot``, copied to
+  a temporary name and renamed into place, so it is always a whole, committed store);
+* opens readers (CLI, dashboard, report) read-only and short-lived on the newest
+  committed state: the main file when no writer holds it, else the snapshot. A long
+  ingest therefore never makes the dashboard fail, and a dashboard never makes an
+  ingest fail (a writer that finds a reader on the main file retries with back-off).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from mlcost.errors import StoreBusyError, StoreError
+from mlcost.schema import TABLES
+
+DEFAULT_DB = "mlcost.duckdb"
+SNAPSHOT_SUFFIX = ".snapshot"
+LOCK_SUFFIX = ".lock"
+#: Extra columns a loader may add to a table: provider columns such as ``x_ServiceCode``.
+EXTRA_COLUMN = re.compile(r"^x_[A-Za-z0-9_]{1,80}$")
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for DuckDB (names from files are data, never SQL)."""
+    if "\x00" in name:
+        raise StoreError(f"Column name {name!r} contains a NUL character.")
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations() -> list[Migration]:
+    """The recorded migrations shipped with this version, in order."""
+    found = []
+    for entry in resources.files("mlcost.migrations").iterdir():
+        match = re.match(r"^(\d{3})_(\w+)\.sql$", entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text("utf-8")))
+    return sorted(found, key=lambda m: m.version)
+
+
+@dataclass
+class Batch:
+    """What a connector yields: rows for one table, and the partition they replace.
+
+    ``data`` is an Arrow table, a RecordBatchReader or any iterable of RecordBatches
+    (lazy: a file is read while it is loaded). With ``partition`` given, exactly that
+    partition is replaced (rows must match it; missing partition columns are filled).
+    Without it, every partition (``TableSpec.partition_by``) present in the data is
+    replaced.
+    """
+
+    table: str
+    data: pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]
+    partition: Mapping[str, Any] | None = None
+    label: str = ""
+
+
+@dataclass
+class LoadResult:
+    """What one ``load()`` did: per table, rows written and rows they replaced."""
+
+    loaded_at: datetime
+    rows_in: dict[str, int] = field(default_factory=dict)
+    rows_replaced: dict[str, int] = field(default_factory=dict)
+    partitions: dict[str, int] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[str, int], None]
+
+
+class Store:
+    """A DuckDB store file. Connections are short-lived: open, work, close."""
+
+    def __init__(self, path: str | os.PathLike[str], *, lock_timeout_s: float = 60.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
+        #: Migrations the last writer applied (``mlcost init`` reports them).
+        self.applied_migrations: list[str] = []
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.path.with_name(self.path.name + SNAPSHOT_SUFFIX)
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + LOCK_SUFFIX)
+
+    # -- opening ---------------------------------------------------------------
+
+    def _connect(
+        self, path: Path, *, read_only: bool, sandboxed: bool = False
+    ) -> duckdb.DuckDBPyConnection:
+        """Open ``path``, retrying with back-off while another process holds it.
+
+        ``sandboxed`` connections cannot touch any other file (for user-typed SQL).
+        """
+        config = _config(sandboxed)
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(path), read_only=read_only, config=config)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                    raise self._busy(exc) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            con.execute("SET TimeZone = 'UTC'")
+            return con
+
+    def _busy(self, exc: Exception) -> StoreError:
+        if "lock" in str(exc).lower():
+            return StoreBusyError(
+                f"The store {self.path} is held by another process "
+                f"(waited {self.lock_timeout_s:g} s).",
+                "Wait for the other mlcost command to finish, or raise [store] "
+                "lock_timeout_s in mlcost.toml.",
+            )
+        return StoreError(f"Cannot open the store {self.path}: {_first_line(exc)}")
+
+    @contextlib.contextmanager
+    def reader(self, *, sandboxed: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection on the newest committed state of the store."""
+        if not self.path.exists() and not self.snapshot_path.exists():
+            raise StoreError(
+                f"There is no store at {self.path}.",
+                "Run `mlcost init` and `mlcost ingest …` first (or `mlcost demo`).",
+            )
+        con = self._open_for_reading(sandboxed)
+        try:
+            self._check_version(con)
+            yield con
+        finally:
+            con.close()
+
+    def _open_for_reading(self, sandboxed: bool) -> duckdb.DuckDBPyConnection:
+        snapshot = self.snapshot_path
+        if not snapshot.exists():
+            return self._connect(self.path, read_only=True, sandboxed=sandboxed)
+        if not self.path.exists() or snapshot.stat().st_mtime >= self.path.stat().st_mtime:
+            return self._connect(snapshot, read_only=True, sandboxed=sandboxed)
+        # The main file changed after the last snapshot: read it unless a writer holds it.
+        config = _config(sandboxed)
+        try:
+            con = duckdb.connect(str(self.path), read_only=True, config=config)
+        except duckdb.IOException:
+            return self._connect(snapshot, read_only=True, sandboxed=sandboxed)
+        con.execute("SET TimeZone = 'UTC'")
+        return con
+
+    def _check_version(self, con: duckdb.DuckDBPyConnection) -> None:
+        have = _applied_versions(con)
+        latest = migrations()[-1].version
+        if not have or max(have) < latest:
+            raise StoreError(
+                f"The store {self.path} is not initialised for this mlcost "
+                f"(schema version {max(have) if have else 0}, need {latest}).",
+                "Run `mlcost init` to create or migrate it.",
+            )
+        if max(have) > latest:
+            raise StoreError(
+                f"The store {self.path} was written by a newer mlcost "
+                f"(schema version {max(have)}, this one knows {latest}).",
+                "Upgrade mlcost.",
+            )
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The one read-write connection: migrated, and snapshotted after it closes."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._writer_lock():
+            con = self._connect(self.path, read_only=False)
+            try:
+                self._migrate(con)
+                yield con
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            self._publish_snapshot()
+
+    @contextlib.contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        deadline = time.monotonic() + self.lock_timeout_s
+        with open(self.lock_path, "a+") as handle:
+            delay = 0.05
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise StoreBusyError(
+                            f"Another mlcost process is writing to {self.path} "
+                            f"(waited {self.lock_timeout_s:g} s).",
+                            "Wait for it to finish, or raise [store] lock_timeout_s "
+                            "in mlcost.toml.",
+                        ) from exc
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _publish_snapshot(self) -> None:
+        tmp = self.snapshot_path.with_name(self.snapshot_path.name + ".tmp")
+        shutil.copyfile(self.path, tmp)
+        os.replace(tmp, self.snapshot_path)
+
+    # -- schema ------------------------------------------------------------------
+
+    def init(self) -> list[str]:
+        """Create the store or bring it to the latest schema; returns what was applied."""
+        with self.writer():
+            return list(self.applied_migrations)
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        have = set(_applied_versions(con))
+        known = migrations()
+        if have and max(have) > known[-1].version:
+            raise StoreError(
+                f"The store {self.path} was written by a newer mlcost "
+                f"(schema version {max(have)}, this one knows {known[-1].version}).",
+                "Upgrade mlcost.",
+            )
+        applied = []
+        for migration in known:
+            if migration.version in have:
+                continue
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(migration.sql)
+                con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    [migration.version, migration.name, _utcnow()],
+                )
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+            applied.append(f"{migration.version:03d}_{migration.name}")
+        self.applied_migrations = applied
+
+    # -- the one writer ---------------------------------------------------------------
+
+    def load(
+        self, batches: Iterable[Batch], *, on_rows: ProgressCallback | None = None
+    ) -> LoadResult:
+        """Write every batch and replace the partitions they cover, in one transaction.
+
+        Rows are inserted stamped with this load's time; then the older rows of each
+        partition the new rows cover are deleted. Any failure (a bad file half-way
+        through, a full disk) rolls everything back: the store is as it was.
+        """
+        with self.writer() as con:
+            loaded_at = _next_load_time(con)
+            result = LoadResult(loaded_at=loaded_at)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                explicit: dict[str, list[Mapping[str, Any]]] = {}
+                for batch in batches:
+                    rows = _insert_batch(con, batch, loaded_at, on_rows)
+                    result.rows_in[batch.table] = result.rows_in.get(batch.table, 0) + rows
+                    if batch.partition is not None:
+                        explicit.setdefault(batch.table, []).append(batch.partition)
+                for table in result.rows_in:
+                    replaced, parts = _replace_partitions(
+                        con, table, loaded_at, explicit.get(table, [])
+                    )
+                    result.rows_replaced[table] = replaced
+                    result.partitions[table] = parts
+                    con.execute(
+                        "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            loaded_at,
+                            table,
+                            None,
+                            json.dumps(explicit.get(table, []), default=str),
+                            result.rows_in[table],
+                            replaced,
+                            json.dumps({"partitions": parts}),
+                        ],
+                    )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            return result
+
+
+def _config(sandboxed: bool) -> dict[str, str | bool | int | float | list[str]]:
+    """Connection settings; a sandboxed connection cannot read or write other files."""
+    return {"enable_external_access": False} if sandboxed else {}
+
+
+def _insert_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    loaded_at: datetime,
+    on_rows: ProgressCallback | None,
+) -> int:
+    spec = TABLES.get(batch.table)
+    if spec is None:
+        raise StoreError(f"Unknown table {batch.table!r}; the store has: {', '.join(TABLES)}.")
+    known = {name.lower() for name in _table_columns(con, batch.table)}
+    table = quote_ident(batch.table)
+    rows = 0
+    for record_batch in _record_batches(batch.data):
+        new_columns = [n for n in record_batch.schema.names if n.lower() not in known]
+        for name in new_columns:
+            if not EXTRA_COLUMN.match(name):
+                raise StoreError(
+                    f"Table {batch.table} has no column {name!r}; only extra columns "
+                    "named x_<letters, digits, _> can be added."
+                )
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {quote_ident(name)} VARCHAR")
+            known.add(name.lower())
+        fill = {
+            k: v for k, v in (batch.partition or {}).items() if k not in record_batch.schema.names
+        }
+        incoming = pa.Table.from_batches([record_batch])
+        con.register("_mlcost_incoming", incoming)
+        try:
+            extra_sql = "".join(f", ? AS {quote_ident(k)}" for k in fill)
+            con.execute(
+                f"INSERT INTO {table} BY NAME SELECT *{extra_sql}, "  # noqa: S608
+                f"?::TIMESTAMP AS {quote_ident(spec.loaded_at)} FROM _mlcost_incoming",
+                [*fill.values(), loaded_at],
+            )
+        finally:
+            con.unregister("_mlcost_incoming")
+        rows += record_batch.num_rows
+        if on_rows is not None:
+            on_rows(batch.label or batch.table, record_batch.num_rows)
+    if batch.partition:
+        _check_partition(con, batch, spec.loaded_at, loaded_at)
+    return rows
+
+
+def _check_partition(
+    con: duckdb.DuckDBPyConnection, batch: Batch, marker: str, loaded_at: datetime
+) -> None:
+    assert batch.partition is not None
+    cond = " OR ".join(f"{quote_ident(k)} IS DISTINCT FROM ?" for k in batch.partition)
+    stray = con.execute(
+        f"SELECT count(*) FROM {quote_ident(batch.table)} "  # noqa: S608
+        f"WHERE {quote_ident(marker)} = ? AND ({cond})",
+        [loaded_at, *batch.partition.values()],
+    ).fetchone()
+    if stray and stray[0]:
+        raise StoreError(
+            f"{stray[0]} rows for {batch.table} do not belong to the partition "
+            f"{dict(batch.partition)} they were loaded into."
+        )
+
+
+def _replace_partitions(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    loaded_at: datetime,
+    explicit: list[Mapping[str, Any]],
+) -> tuple[int, int]:
+    """Delete the older rows of every partition this load wrote; returns (rows, parts)."""
+    spec = TABLES[table]
+    t, marker = quote_ident(table), quote_ident(spec.loaded_at)
+    replaced = 0
+    parts = 0
+    if explicit:
+        for partition in explicit:
+            cond = " AND ".join(f"{quote_ident(k)} IS NOT DISTINCT FROM ?" for k in partition)
+            row = con.execute(
+                f"DELETE FROM {t} WHERE {cond} AND {marker} <> ?",  # noqa: S608
+                [*partition.values(), loaded_at],
+            ).fetchone()
+            replaced += row[0] if row else 0
+            parts += 1
+        return replaced, parts
+    keys = [quote_ident(k) for k in spec.partition_by]
+    match = " AND ".join(f"old.{k} IS NOT DISTINCT FROM new.{k}" for k in keys)
+    new_parts = f"SELECT DISTINCT {', '.join(keys)} FROM {t} WHERE {marker} = ?"  # noqa: S608
+    count = con.execute(f"SELECT count(*) FROM ({new_parts})", [loaded_at]).fetchone()  # noqa: S608
+    parts = count[0] if count else 0
+    row = con.execute(
+        f"DELETE FROM {t} AS old USING ({new_parts}) AS new "  # noqa: S608
+        f"WHERE {match} AND old.{marker} <> ?",
+        [loaded_at, loaded_at],
+    ).fetchone()
+    replaced = row[0] if row else 0
+    return replaced, parts
+
+
+def _record_batches(
+    data: pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch],
+) -> Iterator[pa.RecordBatch]:
+    if isinstance(data, pa.Table):
+        yield from data.to_batches(max_chunksize=1_000_000)
+    else:
+        yield from data
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _applied_versions(con: duckdb.DuckDBPyConnection) -> list[int]:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return []
+    return [r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()]
+
+
+def _next_load_time(con: duckdb.DuckDBPyConnection) -> datetime:
+    """Now, but strictly after the previous load, so a load's rows are told apart."""
+    now = _utcnow()
+    last = con.execute("SELECT max(loaded_at) FROM loads").fetchone()
+    if last and last[0] is not None and last[0] >= now:
+        return last[0] + timedelta(microseconds=1)
+    return now
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,104 @@
+"""Spend summaries over the ``cost`` table: the figures every output starts from.
+
+Sums are exact decimals computed by DuckDB; amounts in different billing currencies
+are never added together (each row of a summary carries its currency).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from mlcost.errors import InputError
+
+#: What spend can be grouped by: dimension name → SQL expression over ``cost``.
+DIMENSIONS: dict[str, str] = {
+    "provider": "ProviderName",
+    "account": "coalesce(SubAccountName, SubAccountId, BillingAccountId)",
+    "service": "ServiceName",
+    "service_category": "ServiceCategory",
+    "region": "RegionId",
+    "charge_category": "ChargeCategory",
+    "month": "strftime(BillingPeriodStart, '%Y-%m')",
+    "day": "strftime(ChargePeriodStart, '%Y-%m-%d')",
+    "source": "x_source",
+}
+
+
+@dataclass(frozen=True)
+class StoreOverview:
+    """How much billing the store holds, per currency."""
+
+    rows: int
+    first_charge: datetime | None
+    last_charge: datetime | None
+    sources: int
+    billed_cost: dict[str, object]
+    effective_cost: dict[str, object]
+
+
+def spend_by(
+    con: duckdb.DuckDBPyConnection, dimension: str, *, limit: int | None = None
+) -> pa.Table:
+    """Billed (invoice) and effective (amortised) cost per value of ``dimension``,
+    largest effective cost first."""
+    if dimension not in DIMENSIONS:
+        raise InputError(
+            f"Cannot group spend by {dimension!r}; choose one of {', '.join(DIMENSIONS)}."
+        )
+    expression = DIMENSIONS[dimension]
+    order = "1" if dimension in ("month", "day") else "effective_cost DESC, 1"
+    query = (
+        f"SELECT coalesce(CAST({expression} AS VARCHAR), '(none)') AS {dimension}, "  # noqa: S608
+        "BillingCurrency AS currency, "
+        "sum(BilledCost) AS billed_cost, sum(EffectiveCost) AS effective_cost, "
+        "count(*) AS rows "
+        "FROM cost GROUP BY 1, 2 "
+        f"ORDER BY {order}, 2"
+    )
+    if limit is not None:
+        query += f" LIMIT {int(limit)}"
+    return con.sql(query).to_arrow_table()
+
+
+def spend_summary(con: duckdb.DuckDBPyConnection, dimensions: list[str]) -> pa.Table:
+    """Several ``spend_by`` results in one long table: dimension, value, currency, sums."""
+    parts = []
+    for dimension in dimensions:
+        part = spend_by(con, dimension)
+        parts.append(
+            pa.table(
+                {
+                    "dimension": pa.array([dimension] * part.num_rows, pa.string()),
+                    "value": part.column(dimension),
+                    "currency": part.column("currency"),
+                    "billed_cost": part.column("billed_cost"),
+                    "effective_cost": part.column("effective_cost"),
+                    "rows": part.column("rows"),
+                }
+            )
+        )
+    return pa.concat_tables(parts)
+
+
+def overview(con: duckdb.DuckDBPyConnection) -> StoreOverview:
+    head = con.execute(
+        "SELECT count(*), min(ChargePeriodStart), max(ChargePeriodEnd), "
+        "count(DISTINCT x_source) FROM cost"
+    ).fetchone()
+    assert head is not None
+    totals = con.execute(
+        "SELECT BillingCurrency, sum(BilledCost), sum(EffectiveCost) FROM cost "
+        "GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    return StoreOverview(
+        rows=head[0],
+        first_charge=head[1],
+        last_charge=head[2],
+        sources=head[3],
+        billed_cost={c: b for c, b, _ in totals},
+        effective_cost={c: e for c, _, e in totals},
+    )

@@ -1,0 +1,429 @@
+"""The FOCUS loader: versions, messy-but-valid values, exact totals, partitions, refusals."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mlcost.connectors.files.focus import FocusExport
+from mlcost.errors import InputError
+from mlcost.ingest import ingest_billing
+from mlcost.store import Store
+from tests.conftest import BASE_COLUMNS, FIXTURES, focus_row, write_csv
+
+
+def totals(store: Store, where: str = "TRUE") -> tuple[Decimal, Decimal, int]:
+    with store.reader() as con:
+        row = con.execute(
+            f"SELECT coalesce(sum(BilledCost), 0), coalesce(sum(EffectiveCost), 0), count(*) "  # noqa: S608
+            f"FROM cost WHERE {where}"
+        ).fetchone()
+    assert row is not None
+    return row[0], row[1], row[2]
+
+
+def store_contents(store: Store) -> tuple[list[tuple[object, ...]], int]:
+    """Everything a user could see: every cost row, and how many loads were recorded."""
+    with store.reader() as con:
+        rows = con.execute("SELECT * EXCLUDE (x_ingested_at) FROM cost ORDER BY ALL").fetchall()
+        loads = con.execute("SELECT count(*) FROM loads").fetchone()
+    assert loads is not None
+    return rows, loads[0]
+
+
+# -- versions -----------------------------------------------------------------------
+
+VERSION_COLUMNS = {
+    "1.0": (BASE_COLUMNS + ["ChargeClass", "PricingCategory"], {}),
+    "1.1": (
+        BASE_COLUMNS + ["ServiceSubcategory", "CommitmentDiscountQuantity", "SkuPriceDetails"],
+        {
+            "ServiceSubcategory": "Virtual Machines",
+            "CommitmentDiscountQuantity": "2.5",
+            "SkuPriceDetails": '{"CoreCount": 8}',
+        },
+    ),
+    "1.2": (
+        BASE_COLUMNS + ["InvoiceId", "PricingCurrency", "BillingAccountType"],
+        {"InvoiceId": "INV-42", "PricingCurrency": "usd", "BillingAccountType": "Payer"},
+    ),
+    "1.3": (
+        [c if c != "ProviderName" else "ServiceProviderName" for c in BASE_COLUMNS]
+        + ["HostProviderName", "AllocatedMethodId"],
+        {"ServiceProviderName": "AWS", "HostProviderName": "AWS", "AllocatedMethodId": "even"},
+    ),
+}
+
+
+@pytest.mark.parametrize("version", sorted(VERSION_COLUMNS))
+def test_each_focus_version_loads_into_the_12_columns(
+    store: Store, tmp_path: Path, version: str
+) -> None:
+    columns, extra = VERSION_COLUMNS[version]
+    rows = [focus_row(BilledCost="10.25", EffectiveCost="9.75", **extra)]
+    path = write_csv(tmp_path / f"focus-{version}.csv", rows, columns)
+
+    done = ingest_billing(store, [str(path)])
+
+    assert done.files[0].focus_version == version
+    assert totals(store) == (Decimal("10.25"), Decimal("9.75"), 1)
+    with store.reader() as con:
+        got = con.execute(
+            "SELECT ProviderName, ServiceSubcategory, InvoiceId, PricingCurrency, "
+            "CommitmentDiscountQuantity, SkuPriceDetails FROM cost"
+        ).fetchone()
+        names = {r[0] for r in con.execute("DESCRIBE cost").fetchall()}
+    assert got is not None
+    assert got[0] == "AWS"  # 1.3's ServiceProviderName fills the 1.2 ProviderName
+    if version == "1.1":
+        assert got[1] == "Virtual Machines"
+        assert got[4] == Decimal("2.5")
+        assert got[5] == '{"CoreCount": 8}'
+    if version == "1.2":
+        assert (got[2], got[3]) == ("INV-42", "USD")
+    if version == "1.3":
+        assert {"x_HostProviderName", "x_AllocatedMethodId"} <= names
+
+
+# -- what real exports look like ---------------------------------------------------------
+
+
+def test_messy_but_valid_values_are_normalised(store: Store, tmp_path: Path) -> None:
+    rows = [
+        focus_row(
+            ChargePeriodStart="2026-01-05 00:00:00",
+            ChargePeriodEnd="2026-01-06",
+            ChargeCategory="usage",
+            ChargeFrequency="Usage-based",
+            BillingCurrency="usd",
+            Tags='{"team ": "vision", " cost center": "42"}',
+            ResourceId="NULL",
+            ListCost="",
+        ),
+        focus_row(
+            ChargeCategory="PURCHASE",
+            ChargeFrequency="one-time",
+            ChargePeriodStart="2026-01-07T02:00:00+02:00",
+            Tags='"team": "speech","env":"prod"',
+            BilledCost="1.5E-7",
+            EffectiveCost="null",
+        ),
+    ]
+    # EffectiveCost cannot be null: the second row gets a number where the first had ""
+    rows[1]["EffectiveCost"] = "0"
+    path = write_csv(tmp_path / "messy.csv", rows, newline="\r\n")
+    raw = path.read_bytes()
+    path.write_bytes(b"\xef\xbb\xbf" + raw)  # Azure writes a byte-order mark
+
+    ingest_billing(store, [str(path)])
+
+    with store.reader() as con:
+        got = con.execute(
+            "SELECT ChargeCategory, ChargeFrequency, BillingCurrency, ChargePeriodStart, "
+            "ChargePeriodEnd, Tags, ResourceId, ListCost, BilledCost FROM cost "
+            "ORDER BY ChargePeriodStart"
+        ).fetchall()
+    first, second = got
+    assert first[:5] == (
+        "Usage",
+        "Usage-Based",
+        "USD",
+        datetime(2026, 1, 5),
+        datetime(2026, 1, 6),
+    )
+    assert first[5] == '{"team":"vision","cost center":"42"}'
+    assert first[6] is None and first[7] is None
+    assert second[:2] == ("Purchase", "One-Time")
+    assert second[3] == datetime(2026, 1, 7, 0, 0)  # +02:00 converted to UTC
+    assert second[5] == '{"team":"speech","env":"prod"}'
+    assert second[8] == Decimal("0.00000015")
+
+
+def test_billed_and_effective_totals_equal_the_hand_computed_sum(
+    store: Store, tmp_path: Path
+) -> None:
+    billed = ["0.0000001234", "1234567.891234", "-12.5", "3.3333333333", "0", "250000.07"]
+    effective = ["0.0000001111", "1200000.000001", "-12.5", "3.3333333334", "17.99", "0"]
+    rows = [
+        focus_row(BilledCost=b, EffectiveCost=e, ResourceId=f"i-{i}")
+        for i, (b, e) in enumerate(zip(billed, effective, strict=True))
+    ]
+    ingest_billing(store, [str(write_csv(tmp_path / "exact.csv.gz", rows))])
+
+    # By hand: 1234567.891234 + 250000.07 + 3.3333333333 - 12.5 + 0.0000001234
+    assert totals(store)[0] == Decimal("1484558.7945674567")
+    # 1200000.000001 + 17.99 + 3.3333333334 - 12.5 + 0.0000001111
+    assert totals(store)[1] == Decimal("1200008.8233344445")
+
+
+def test_provider_columns_are_kept_as_x_columns(store: Store, tmp_path: Path) -> None:
+    rows = [focus_row(x_ServiceCode="AmazonEC2", **{"Usage Type": "BoxUsage:p4d", "x_source": "s"})]
+    ingest_billing(store, [str(write_csv(tmp_path / "x.csv", rows))])
+    with store.reader() as con:
+        got = con.execute("SELECT x_ServiceCode, x_Usage_Type, x_x_source, x_source FROM cost")
+        assert got.fetchone() == ("AmazonEC2", "BoxUsage:p4d", "s", "focus:AWS:111111111111")
+
+
+def test_typed_parquet_export_loads_exactly(store: Store, tmp_path: Path) -> None:
+    n = 3
+    table = pa.table(
+        {
+            "BillingCurrency": ["USD"] * n,
+            "BillingPeriodStart": pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * n),
+            "BillingPeriodEnd": pa.array([datetime(2026, 2, 1, tzinfo=UTC)] * n),
+            "ChargePeriodStart": pa.array([datetime(2026, 1, d + 1) for d in range(n)]),
+            "ChargePeriodEnd": pa.array([datetime(2026, 1, d + 2) for d in range(n)]),
+            "ChargeCategory": ["Usage"] * n,
+            "ProviderName": ["Google Cloud"] * n,
+            "BilledCost": pa.array(
+                [Decimal("0.1"), Decimal("0.2"), Decimal("1e-10")], pa.decimal128(20, 10)
+            ),
+            "EffectiveCost": pa.array([0.1, 0.2, 0.3], pa.float64()),
+            "Tags": pa.array(
+                [[("team", "nlp")], [], None], pa.map_(pa.string(), pa.string())
+            ),
+        }
+    )
+    path = tmp_path / "gcp.parquet"
+    pq.write_table(table, path)
+
+    ingest_billing(store, [str(path)])
+
+    assert totals(store)[:2] == (Decimal("0.3000000001"), Decimal("0.6"))
+    with store.reader() as con:
+        tags = [r[0] for r in con.execute("SELECT Tags FROM cost ORDER BY ChargePeriodStart").fetchall()]
+    assert tags == ['{"team":"nlp"}', "{}", None]
+
+
+# -- partitions: nothing is ever counted twice --------------------------------------------
+
+
+def test_loading_the_same_export_twice_leaves_totals_unchanged(
+    store: Store, tmp_path: Path
+) -> None:
+    rows = [focus_row(BilledCost="100.10", EffectiveCost="90.01", ResourceId=f"i-{i}") for i in range(5)]
+    path = write_csv(tmp_path / "jan.csv", rows)
+    ingest_billing(store, [str(path)])
+    first = totals(store)
+    second_load = ingest_billing(store, [str(path)])
+    assert totals(store) == first == (Decimal("500.50"), Decimal("450.05"), 5)
+    assert second_load.result.rows_replaced == {"cost": 5}
+
+
+def test_a_restated_month_replaces_the_old_one_and_leaves_other_months(
+    store: Store, tmp_path: Path
+) -> None:
+    feb = {
+        "BillingPeriodStart": "2026-02-01T00:00:00Z",
+        "BillingPeriodEnd": "2026-03-01T00:00:00Z",
+        "ChargePeriodStart": "2026-02-03T00:00:00Z",
+        "ChargePeriodEnd": "2026-02-04T00:00:00Z",
+    }
+    original = [focus_row(BilledCost="10", EffectiveCost="10"), focus_row(BilledCost="7", EffectiveCost="7", **feb)]
+    ingest_billing(store, [str(write_csv(tmp_path / "v1.csv", original))])
+    restated_jan = [
+        focus_row(BilledCost="11.5", EffectiveCost="11"),
+        focus_row(BilledCost="-0.5", EffectiveCost="-0.5", ChargeCategory="Credit"),
+    ]
+    ingest_billing(store, [str(write_csv(tmp_path / "v2.csv", restated_jan))])
+
+    jan = "BillingPeriodStart = TIMESTAMP '2026-01-01'"
+    assert totals(store, jan) == (Decimal("11.0"), Decimal("10.5"), 2)
+    assert totals(store) == (Decimal("18.0"), Decimal("17.5"), 3)
+
+
+def test_two_billing_accounts_never_replace_each_other(store: Store, tmp_path: Path) -> None:
+    a = write_csv(tmp_path / "a.csv", [focus_row(BilledCost="5")])
+    b = write_csv(tmp_path / "b.csv", [focus_row(BilledCost="6", BillingAccountId="999999999999")])
+    ingest_billing(store, [str(a)])
+    ingest_billing(store, [str(b)])
+    assert totals(store)[0] == Decimal("11")
+
+
+def test_files_of_one_export_loaded_together_add_up(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "export" / "2026-01"
+    write_csv(folder / "part-1.csv.gz", [focus_row(BilledCost="1.25")])
+    write_csv(folder / "part-2.csv.gz", [focus_row(BilledCost="2.50", ResourceId="i-2")])
+    done = ingest_billing(store, [str(tmp_path / "export")])
+    assert [Path(f.path).name for f in done.files] == ["part-1.csv.gz", "part-2.csv.gz"]
+    assert totals(store)[0] == Decimal("3.75")
+    ingest_billing(store, [str(folder / "*.csv.gz")])
+    assert totals(store)[0] == Decimal("3.75")
+
+
+# -- refusals: the file, the column, the row; the store untouched ---------------------------
+
+
+def _good(tmp_path: Path) -> Path:
+    return write_csv(tmp_path / "good.csv", [focus_row(BilledCost="42")])
+
+
+def _gz_bytes(text: str) -> bytes:
+    return gzip.compress(text.encode())
+
+
+def _csv_text(rows: list[dict[str, str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+BAD_FILES = {
+    "missing_column": (
+        "bill.csv",
+        lambda: _csv_text([{k: v for k, v in focus_row().items() if k != "EffectiveCost"}]).encode(),
+        ["bill.csv", "EffectiveCost"],
+    ),
+    "cost_not_a_number": (
+        "bill.csv",
+        lambda: _csv_text([focus_row(), focus_row(BilledCost="12,50")]).encode(),
+        ["bill.csv", "row 2", "BilledCost", "'12,50'"],
+    ),
+    "bad_timestamp": (
+        "bill.csv",
+        lambda: _csv_text([focus_row(ChargePeriodStart="yesterday")]).encode(),
+        ["bill.csv", "row 1", "ChargePeriodStart", "'yesterday'"],
+    ),
+    "unknown_charge_category": (
+        "bill.csv",
+        lambda: _csv_text([focus_row(), focus_row(), focus_row(ChargeCategory="Refund")]).encode(),
+        ["bill.csv", "row 3", "ChargeCategory", "Usage, Purchase"],
+    ),
+    "csv_truncated_mid_row": (
+        "bill.csv",
+        lambda: _csv_text([focus_row(), focus_row()]).encode()[:-40],
+        ["bill.csv", "line 3"],
+    ),
+    "gzip_truncated": (
+        "bill.csv.gz",
+        lambda: _gz_bytes(_csv_text([focus_row(ResourceId=f"i-{i}") for i in range(300)]))[:-200],
+        ["bill.csv.gz", "truncated"],
+    ),
+    "parquet_truncated": (
+        "bill.parquet",
+        lambda: _parquet_bytes()[:-100],
+        ["bill.parquet"],
+    ),
+    "not_parquet_at_all": (
+        "bill.parquet",
+        lambda: b"PK\x03\x04 this is a zip file, not parquet",
+        ["bill.parquet"],
+    ),
+    "empty_file": ("bill.csv", lambda: b"", ["bill.csv", "empty"]),
+}
+
+
+def _parquet_bytes() -> bytes:
+    rows = [focus_row(ResourceId=f"i-{i}") for i in range(50)]
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_a_bad_file_is_refused_by_name_and_the_store_is_unchanged(
+    store: Store, tmp_path: Path, case: str
+) -> None:
+    ingest_billing(store, [str(_good(tmp_path))])
+    before = store_contents(store)
+    name, content, expected = BAD_FILES[case]
+    bad = tmp_path / "incoming" / name
+    bad.parent.mkdir()
+    bad.write_bytes(content())
+    # The bad file comes second: the good one before it in the same load is undone too.
+    other = write_csv(tmp_path / "incoming" / "a_first.csv", [focus_row(BilledCost="1000", BillingAccountId="3")])
+
+    with pytest.raises(InputError) as caught:
+        ingest_billing(store, [str(other), str(bad)])
+
+    message = str(caught.value)
+    for fragment in expected:
+        assert fragment in message, message
+    assert store_contents(store) == before
+    assert totals(store)[0] == Decimal("42")
+
+
+def test_nothing_is_read_until_the_store_iterates() -> None:
+    export = FocusExport(["/does/not/exist.csv"])
+    batches = export.batches()  # a generator: building it touches no file
+    with pytest.raises(InputError, match="no such file"):
+        next(batches)
+
+
+# -- the FOCUS specification's worked examples ------------------------------------------
+
+
+def _spec_example(tmp_path: Path, name: str) -> Path:
+    """The example with the two columns the spec's examples leave out added explicitly."""
+    text = (FIXTURES / "focus_spec_examples" / name).read_text("utf-8")
+    rows = [r for r in csv.DictReader(io.StringIO(text)) if any(r.values())]
+    for row in rows:
+        row.update(BillingCurrency="USD", ProviderName="FOCUS example")
+    return write_csv(tmp_path / name, rows, newline="\r\n")
+
+
+SPEC_TOTALS = {
+    # file: (BilledCost, EffectiveCost, rows), summed by hand from the spec's tables
+    "commitment_discount_usage_scenario_1.csv": ("0.00", "1.00", 1),
+    "commitment_discount_usage_scenario_2.csv": ("0.00", "1.00", 1),
+    "commitment_discount_usage_scenario_3.csv": ("0.00", "1.00", 2),
+    "commitment_discount_usage_scenario_4.csv": ("0.50", "1.50", 2),
+    "commitment_discount_purchase_scenario_1.csv": ("8760.00", "0.00", 1),
+    "one_hundred_percent_utilization_with_commitment_discount_flexibility_with_1_resource.csv": (
+        "2.75",
+        "2.75",
+        3,
+    ),
+    "one_hundred_percent_utilization_with_commitment_discount_flexibility_with_2_resources.csv": (
+        "2.00",
+        "2.00",
+        3,
+    ),
+    "one_hundred_percent_utilization_without_commitment_discount_flexibility.csv": (
+        "1.50",
+        "1.50",
+        2,
+    ),
+    "zero_percent_utilization_without_commitment_discount_flexibility.csv": ("3.50", "3.50", 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPEC_TOTALS))
+def test_focus_spec_examples_load_with_their_totals(store: Store, tmp_path: Path, name: str) -> None:
+    ingest_billing(store, [str(_spec_example(tmp_path, name))])
+    billed, effective, rows = SPEC_TOTALS[name]
+    assert totals(store) == (Decimal(billed), Decimal(effective), rows)
+
+
+def test_focus_spec_unused_commitment_rows_keep_their_status(store: Store, tmp_path: Path) -> None:
+    name = "commitment_discount_usage_scenario_3.csv"
+    ingest_billing(store, [str(_spec_example(tmp_path, name))])
+    with store.reader() as con:
+        got = con.execute(
+            "SELECT CommitmentDiscountStatus, EffectiveCost, ConsumedQuantity FROM cost ORDER BY 1"
+        ).fetchall()
+    assert got == [("Unused", Decimal("0.25"), None), ("Used", Decimal("0.75"), Decimal("1"))]
+
+
+@pytest.mark.parametrize(
+    ("name", "row"),
+    [("commitment_discount_purchase_scenario_2.csv", 3), ("commitment_discount_purchase_scenario_3.csv", 4)],
+)
+def test_focus_spec_examples_with_impossible_timestamps_are_refused(
+    store: Store, tmp_path: Path, name: str, row: int
+) -> None:
+    with pytest.raises(InputError) as caught:
+        ingest_billing(store, [str(_spec_example(tmp_path, name))])
+    assert f"row {row}, column ChargePeriodEnd" in str(caught.value)
+    assert "'2023-02-01T30:00:00Z'" in str(caught.value)
+    assert totals(store)[2] == 0
