@@ -91,9 +91,8 @@ def run_cli(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed `mlcost` console script, as a user would."""
-    full_env = {**os.environ, "COLUMNS": "120", **(env or {})}
-    full_env.pop("MLCOST_DB", None)
-    full_env.pop("MLCOST_CONFIG", None)
+    inherited = {k: v for k, v in os.environ.items() if k not in ("MLCOST_DB", "MLCOST_CONFIG")}
+    full_env = {**inherited, "COLUMNS": "120", **(env or {})}
     exe = Path(sys.executable).with_name("mlcost")
     return subprocess.run(
         [str(exe), *args],

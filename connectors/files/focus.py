@@ -266,8 +266,8 @@ def _csv_header(path: Path) -> list[str]:
             header = next(csv.reader(text), None)
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(
-            f"{path}: cannot read the header ({exc}).",
-            "Check that the file is a complete CSV or gzip-compressed CSV.",
+            f"{path}: cannot read the header; the file looks truncated or corrupt ({exc}).",
+            "Download it again; nothing was loaded.",
         ) from exc
     if not header:
         raise InputError(f"{path}: the file is empty; a FOCUS export starts with a header row.")
