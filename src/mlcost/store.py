@@ -335,42 +335,95 @@ def _insert_batch(
     loaded_at: datetime,
     on_rows: ProgressCallback | None,
 ) -> int:
+    """Stream one batch into its table with a single INSERT; returns the rows written.
+
+    DuckDB pulls the record batches as it inserts, so a file of any size passes
+    through in constant memory. An error raised while producing them (a bad row the
+    connector found) reaches the caller as itself, not as DuckDB's retelling.
+    """
     spec = TABLES.get(batch.table)
     if spec is None:
         raise StoreError(f"Unknown table {batch.table!r}; the store has: {', '.join(TABLES)}.")
-    known = {name.lower() for name in _table_columns(con, batch.table)}
-    table = quote_ident(batch.table)
-    rows = 0
-    for record_batch in _record_batches(batch.data):
-        new_columns = [n for n in record_batch.schema.names if n.lower() not in known]
-        for name in new_columns:
-            if not EXTRA_COLUMN.match(name):
-                raise StoreError(
-                    f"Table {batch.table} has no column {name!r}; only extra columns "
-                    "named x_<letters, digits, _> can be added."
-                )
-            con.execute(f"ALTER TABLE {table} ADD COLUMN {quote_ident(name)} VARCHAR")
-            known.add(name.lower())
-        fill = {
-            k: v for k, v in (batch.partition or {}).items() if k not in record_batch.schema.names
-        }
-        incoming = pa.Table.from_batches([record_batch])
-        con.register("_mlcost_incoming", incoming)
-        try:
-            extra_sql = "".join(f", ? AS {quote_ident(k)}" for k in fill)
-            con.execute(
-                f"INSERT INTO {table} BY NAME SELECT *{extra_sql}, "  # noqa: S608
-                f"?::TIMESTAMP AS {quote_ident(spec.loaded_at)} FROM _mlcost_incoming",
-                [*fill.values(), loaded_at],
-            )
-        finally:
+    batches = iter(_record_batches(batch.data))
+    first = next(batches, None)
+    if first is None:
+        return 0
+    _add_extra_columns(con, batch.table, first.schema.names)
+    fill = {k: v for k, v in (batch.partition or {}).items() if k not in first.schema.names}
+    counted = _CountingBatches(first, batches, batch.label or batch.table, on_rows)
+    reader = pa.RecordBatchReader.from_batches(first.schema, counted)
+    con.register("_mlcost_incoming", reader)
+    try:
+        extra_sql = "".join(f", ? AS {quote_ident(k)}" for k in fill)
+        con.execute(
+            f"INSERT INTO {quote_ident(batch.table)} BY NAME SELECT *{extra_sql}, "  # noqa: S608
+            f"?::TIMESTAMP AS {quote_ident(spec.loaded_at)} FROM _mlcost_incoming",
+            [*fill.values(), loaded_at],
+        )
+    except duckdb.Error as exc:
+        if counted.error is not None:
+            raise counted.error from None
+        raise
+    finally:
+        with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses even this
             con.unregister("_mlcost_incoming")
-        rows += record_batch.num_rows
-        if on_rows is not None:
-            on_rows(batch.label or batch.table, record_batch.num_rows)
+    if counted.error is not None:
+        raise counted.error
     if batch.partition:
         _check_partition(con, batch, spec.loaded_at, loaded_at)
-    return rows
+    return counted.rows
+
+
+class _CountingBatches:
+    """Record batches as DuckDB pulls them: counted, reported, and any error kept."""
+
+    def __init__(
+        self,
+        first: pa.RecordBatch,
+        rest: Iterator[pa.RecordBatch],
+        label: str,
+        on_rows: ProgressCallback | None,
+    ) -> None:
+        self._first: pa.RecordBatch | None = first
+        self._rest = rest
+        self._label = label
+        self._on_rows = on_rows
+        self.rows = 0
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        return self
+
+    def __next__(self) -> pa.RecordBatch:
+        if self._first is not None:
+            record_batch, self._first = self._first, None
+        else:
+            try:
+                record_batch = next(self._rest)
+            except StopIteration:
+                raise
+            except BaseException as exc:
+                self.error = exc
+                raise
+        self.rows += record_batch.num_rows
+        if self._on_rows is not None:
+            self._on_rows(self._label, record_batch.num_rows)
+        return record_batch
+
+
+def _add_extra_columns(con: duckdb.DuckDBPyConnection, table: str, names: list[str]) -> None:
+    """Add the provider columns (``x_*``) a batch brings that the table lacks."""
+    known = {name.lower() for name in _table_columns(con, table)}
+    for name in names:
+        if name.lower() in known:
+            continue
+        if not EXTRA_COLUMN.match(name):
+            raise StoreError(
+                f"Table {table} has no column {name!r}; only extra columns "
+                "named x_<letters, digits, _> can be added."
+            )
+        con.execute(f"ALTER TABLE {quote_ident(table)} ADD COLUMN {quote_ident(name)} VARCHAR")
+        known.add(name.lower())
 
 
 def _check_partition(

@@ -12,8 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from mlcost.connectors.files.focus import FocusExport
+
 from mlcost.errors import InputError
 from mlcost.ingest import ingest_billing
 from mlcost.store import Store
@@ -42,9 +42,9 @@ def store_contents(store: Store) -> tuple[list[tuple[object, ...]], int]:
 # -- versions -----------------------------------------------------------------------
 
 VERSION_COLUMNS = {
-    "1.0": (BASE_COLUMNS + ["ChargeClass", "PricingCategory"], {}),
+    "1.0": ([*BASE_COLUMNS, "ChargeClass", "PricingCategory"], {}),
     "1.1": (
-        BASE_COLUMNS + ["ServiceSubcategory", "CommitmentDiscountQuantity", "SkuPriceDetails"],
+        [*BASE_COLUMNS, "ServiceSubcategory", "CommitmentDiscountQuantity", "SkuPriceDetails"],
         {
             "ServiceSubcategory": "Virtual Machines",
             "CommitmentDiscountQuantity": "2.5",
@@ -52,7 +52,7 @@ VERSION_COLUMNS = {
         },
     ),
     "1.2": (
-        BASE_COLUMNS + ["InvoiceId", "PricingCurrency", "BillingAccountType"],
+        [*BASE_COLUMNS, "InvoiceId", "PricingCurrency", "BillingAccountType"],
         {"InvoiceId": "INV-42", "PricingCurrency": "usd", "BillingAccountType": "Payer"},
     ),
     "1.3": (
@@ -187,9 +187,7 @@ def test_typed_parquet_export_loads_exactly(store: Store, tmp_path: Path) -> Non
                 [Decimal("0.1"), Decimal("0.2"), Decimal("1e-10")], pa.decimal128(20, 10)
             ),
             "EffectiveCost": pa.array([0.1, 0.2, 0.3], pa.float64()),
-            "Tags": pa.array(
-                [[("team", "nlp")], [], None], pa.map_(pa.string(), pa.string())
-            ),
+            "Tags": pa.array([[("team", "nlp")], [], None], pa.map_(pa.string(), pa.string())),
         }
     )
     path = tmp_path / "gcp.parquet"
@@ -199,7 +197,9 @@ def test_typed_parquet_export_loads_exactly(store: Store, tmp_path: Path) -> Non
 
     assert totals(store)[:2] == (Decimal("0.3000000001"), Decimal("0.6"))
     with store.reader() as con:
-        tags = [r[0] for r in con.execute("SELECT Tags FROM cost ORDER BY ChargePeriodStart").fetchall()]
+        tags = [
+            r[0] for r in con.execute("SELECT Tags FROM cost ORDER BY ChargePeriodStart").fetchall()
+        ]
     assert tags == ['{"team":"nlp"}', "{}", None]
 
 
@@ -209,7 +209,9 @@ def test_typed_parquet_export_loads_exactly(store: Store, tmp_path: Path) -> Non
 def test_loading_the_same_export_twice_leaves_totals_unchanged(
     store: Store, tmp_path: Path
 ) -> None:
-    rows = [focus_row(BilledCost="100.10", EffectiveCost="90.01", ResourceId=f"i-{i}") for i in range(5)]
+    rows = [
+        focus_row(BilledCost="100.10", EffectiveCost="90.01", ResourceId=f"i-{i}") for i in range(5)
+    ]
     path = write_csv(tmp_path / "jan.csv", rows)
     ingest_billing(store, [str(path)])
     first = totals(store)
@@ -227,7 +229,10 @@ def test_a_restated_month_replaces_the_old_one_and_leaves_other_months(
         "ChargePeriodStart": "2026-02-03T00:00:00Z",
         "ChargePeriodEnd": "2026-02-04T00:00:00Z",
     }
-    original = [focus_row(BilledCost="10", EffectiveCost="10"), focus_row(BilledCost="7", EffectiveCost="7", **feb)]
+    original = [
+        focus_row(BilledCost="10", EffectiveCost="10"),
+        focus_row(BilledCost="7", EffectiveCost="7", **feb),
+    ]
     ingest_billing(store, [str(write_csv(tmp_path / "v1.csv", original))])
     restated_jan = [
         focus_row(BilledCost="11.5", EffectiveCost="11"),
@@ -281,7 +286,9 @@ def _csv_text(rows: list[dict[str, str]]) -> str:
 BAD_FILES = {
     "missing_column": (
         "bill.csv",
-        lambda: _csv_text([{k: v for k, v in focus_row().items() if k != "EffectiveCost"}]).encode(),
+        lambda: _csv_text(
+            [{k: v for k, v in focus_row().items() if k != "EffectiveCost"}]
+        ).encode(),
         ["bill.csv", "EffectiveCost"],
     ),
     "cost_not_a_number": (
@@ -341,7 +348,9 @@ def test_a_bad_file_is_refused_by_name_and_the_store_is_unchanged(
     bad.parent.mkdir()
     bad.write_bytes(content())
     # The bad file comes second: the good one before it in the same load is undone too.
-    other = write_csv(tmp_path / "incoming" / "a_first.csv", [focus_row(BilledCost="1000", BillingAccountId="3")])
+    other = write_csv(
+        tmp_path / "incoming" / "a_first.csv", [focus_row(BilledCost="1000", BillingAccountId="3")]
+    )
 
     with pytest.raises(InputError) as caught:
         ingest_billing(store, [str(other), str(bad)])
@@ -399,7 +408,9 @@ SPEC_TOTALS = {
 
 
 @pytest.mark.parametrize("name", sorted(SPEC_TOTALS))
-def test_focus_spec_examples_load_with_their_totals(store: Store, tmp_path: Path, name: str) -> None:
+def test_focus_spec_examples_load_with_their_totals(
+    store: Store, tmp_path: Path, name: str
+) -> None:
     ingest_billing(store, [str(_spec_example(tmp_path, name))])
     billed, effective, rows = SPEC_TOTALS[name]
     assert totals(store) == (Decimal(billed), Decimal(effective), rows)
@@ -417,7 +428,10 @@ def test_focus_spec_unused_commitment_rows_keep_their_status(store: Store, tmp_p
 
 @pytest.mark.parametrize(
     ("name", "row"),
-    [("commitment_discount_purchase_scenario_2.csv", 3), ("commitment_discount_purchase_scenario_3.csv", 4)],
+    [
+        ("commitment_discount_purchase_scenario_2.csv", 3),
+        ("commitment_discount_purchase_scenario_3.csv", 4),
+    ],
 )
 def test_focus_spec_examples_with_impossible_timestamps_are_refused(
     store: Store, tmp_path: Path, name: str, row: int
