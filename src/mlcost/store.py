@@ -360,7 +360,7 @@ def _insert_batch(
             f"?::TIMESTAMP AS {quote_ident(spec.loaded_at)} FROM _mlcost_incoming",
             [*fill.values(), loaded_at],
         )
-    except duckdb.Error as exc:
+    except duckdb.Error:
         if counted.error is not None:
             raise counted.error from None
         raise
