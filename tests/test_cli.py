@@ -179,3 +179,33 @@ def test_analyze_prints_spend_by_provider_service_and_month(
     assert got[("month", "2026-01")] == ("15.000000000000", "13.000000000000")
     table = cli("--db", db, "analyze", "--format", "table")
     assert "Spend by provider" in table.stdout and "15.00" in table.stdout
+
+
+def test_progress_shows_on_a_terminal_and_stays_quiet_in_pipes(
+    cli: Cli, db: str, tmp_path: Path
+) -> None:
+    import os
+    import pty
+    import sys
+
+    path = write_csv(tmp_path / "b.csv", [focus_row(ResourceId=f"i-{i}") for i in range(100)])
+    piped = cli("--db", db, "ingest", "billing", str(path))
+    assert piped.returncode == 0 and piped.stderr == ""
+
+    exe = str(Path(sys.executable).with_name("mlcost"))
+    pid, fd = pty.fork()
+    if pid == 0:  # child: stdout and stderr are the terminal
+        os.execv(exe, [exe, "--db", db, "ingest", "billing", str(path)])
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"b.csv 100 rows" in seen  # the progress line: file, rows so far…
+    assert b"0:00:0" in seen  # …and the time elapsed, which only the progress bar shows
