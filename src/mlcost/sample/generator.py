@@ -1,0 +1,864 @@
+"""Turn the sample organisation (:mod:`mlcost.sample.org`) into Arrow tables.
+
+* ``cost``: a FOCUS 1.2 export (exactly :data:`mlcost.schema.FOCUS_COLUMNS`), one row per
+  resource per day, plus commitment purchase / used / unused rows, tax and a credit.
+  Money is built from :class:`~decimal.Decimal` values: every figure is exact.
+* ``resources``, ``metrics``, ``runs``, ``prices``: exactly ``arrow_schema(name)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from mlcost.sample.catalog import (
+    ACCOUNTS,
+    DAYS,
+    INSTANCE_TYPES,
+    OBSERVED_AT,
+    PROVIDER_NAMES,
+    REGION_NAMES,
+    SPOT_PRICES,
+    STORAGE_PRICES,
+    VERTEX_PREDICTION,
+    VERTEX_TRAINING_A2_8G,
+    VERTEX_WORKBENCH,
+    WINDOW_START,
+    Account,
+    aws_sku,
+    day,
+    days_in_month,
+    digest,
+    gcp_sku,
+    guid,
+    month_start,
+    next_month,
+)
+from mlcost.sample.org import WEEKEND, Commitment, Org, Res, build_org
+from mlcost.schema import FOCUS_COLUMNS, arrow_schema, arrow_type
+
+SOURCE = "sample"
+TABLE_NAMES = ("cost", "resources", "metrics", "runs", "prices")
+#: Days of hourly GPU metrics at the end of the window.
+HOURLY_DAYS = 14
+_Q6 = Decimal("0.000001")
+_CENT = Decimal("0.01")
+
+
+def cost_schema() -> pa.Schema:
+    """The FOCUS export's schema: the FOCUS columns, in order, with the store's types."""
+    return pa.schema([pa.field(c, arrow_type(t)) for c, t in FOCUS_COLUMNS.items()])
+
+
+def table_schema(name: str) -> pa.Schema:
+    return cost_schema() if name == "cost" else arrow_schema(name)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(", ", ": "))
+
+
+@dataclass(frozen=True)
+class SampleData:
+    """The generated sample: five Arrow tables and the answer key."""
+
+    tables: dict[str, pa.Table]
+    answer_key: dict[str, Any]
+
+
+# ------------------------------------------------------------------------------------
+# cost
+# ------------------------------------------------------------------------------------
+
+#: (ServiceName, ServiceCategory, ServiceSubcategory, FOCUS ResourceType) per kind.
+SERVICES: dict[tuple[str, str], tuple[str, str, str, str]] = {
+    ("aws", "vm"): (
+        "Amazon Elastic Compute Cloud",
+        "Compute",
+        "Virtual Machines",
+        "Virtual Machine",
+    ),
+    ("aws", "volume"): ("EC2 - Other", "Storage", "Block Storage", "Volume"),
+    ("aws", "snapshot"): ("EC2 - Other", "Storage", "Backup Storage", "Snapshot"),
+    ("aws", "ip_address"): ("EC2 - Other", "Networking", "Network Infrastructure", "Elastic IP"),
+    ("aws", "endpoint"): (
+        "Amazon SageMaker",
+        "AI and Machine Learning",
+        "Machine Learning",
+        "Endpoint",
+    ),
+    ("aws", "notebook"): (
+        "Amazon SageMaker",
+        "AI and Machine Learning",
+        "Machine Learning",
+        "Notebook Instance",
+    ),
+    ("aws", "job"): (
+        "Amazon SageMaker",
+        "AI and Machine Learning",
+        "Machine Learning",
+        "Training Job",
+    ),
+    ("aws", "bucket"): ("Amazon Simple Storage Service", "Storage", "Object Storage", "Bucket"),
+    ("azure", "vm"): ("Virtual Machines", "Compute", "Virtual Machines", "Virtual Machine"),
+    ("azure", "volume"): ("Storage", "Storage", "Block Storage", "Managed Disk"),
+    ("azure", "snapshot"): ("Storage", "Storage", "Backup Storage", "Snapshot"),
+    ("azure", "image"): ("Storage", "Storage", "Block Storage", "Image"),
+    ("azure", "ip_address"): (
+        "Virtual Network",
+        "Networking",
+        "Network Infrastructure",
+        "Public IP Address",
+    ),
+    ("azure", "endpoint"): (
+        "Azure Machine Learning",
+        "AI and Machine Learning",
+        "Machine Learning",
+        "Online Endpoint",
+    ),
+    ("azure", "notebook"): (
+        "Azure Machine Learning",
+        "AI and Machine Learning",
+        "Machine Learning",
+        "Compute Instance",
+    ),
+    ("azure", "bucket"): ("Storage Accounts", "Storage", "Object Storage", "Storage Account"),
+    ("gcp", "vm"): ("Compute Engine", "Compute", "Virtual Machines", "Virtual Machine"),
+    ("gcp", "volume"): ("Compute Engine", "Storage", "Block Storage", "Persistent Disk"),
+    ("gcp", "snapshot"): ("Compute Engine", "Storage", "Backup Storage", "Snapshot"),
+    ("gcp", "image"): ("Compute Engine", "Storage", "Block Storage", "Image"),
+    ("gcp", "ip_address"): (
+        "Compute Engine",
+        "Networking",
+        "Network Infrastructure",
+        "Static External IP",
+    ),
+    ("gcp", "endpoint"): ("Vertex AI", "AI and Machine Learning", "Machine Learning", "Endpoint"),
+    ("gcp", "notebook"): (
+        "Vertex AI",
+        "AI and Machine Learning",
+        "Machine Learning",
+        "Workbench Instance",
+    ),
+    ("gcp", "job"): ("Vertex AI", "AI and Machine Learning", "Machine Learning", "Custom Job"),
+    ("gcp", "bucket"): ("Cloud Storage", "Storage", "Object Storage", "Bucket"),
+}
+
+_OD_TERM = {"aws": "JRTCKXETXF", "azure": "Consumption", "gcp": "OnDemand"}
+
+
+def sku_id(provider: str, *parts: str) -> str:
+    if provider == "aws":
+        return aws_sku(*parts)
+    if provider == "azure":
+        return guid("meter", *parts)
+    return gcp_sku(*parts)
+
+
+def invoice_id(provider: str, month: datetime) -> str:
+    n = int(digest("invoice", provider, f"{month:%Y%m}")[:12], 16)
+    if provider == "aws":
+        return str(n % 10**10).zfill(10)
+    if provider == "azure":
+        return "G" + str(n % 10**9).zfill(9)
+    return "5" + str(n % 10**9).zfill(9)
+
+
+def unit_price(r: Res) -> tuple[Decimal, str, str]:
+    """(on-demand list price, PricingUnit, SKU key) for one unit of a resource."""
+    if r.price_key is not None:
+        price, unit = STORAGE_PRICES[r.price_key]
+        return price, unit, r.price_key
+    assert r.instance_type is not None
+    it = r.instance_type
+    if r.provider == "gcp" and r.kind == "endpoint":
+        return VERTEX_PREDICTION[it], "Hours", f"vertex-prediction:{it}"
+    if r.provider == "gcp" and r.kind == "notebook":
+        return VERTEX_WORKBENCH[it], "Hours", f"vertex-workbench:{it}"
+    if r.provider == "gcp" and r.kind == "job":
+        return VERTEX_TRAINING_A2_8G, "Hours", f"vertex-training:{it}"
+    return INSTANCE_TYPES[it].price, "Hours", it
+
+
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(float(x))).normalize() if x != int(x) else Decimal(int(x))
+
+
+class _CostBuilder:
+    def __init__(self, org: Org) -> None:
+        self.org = org
+        self.rows: list[dict[str, Any]] = []
+        self.columns = list(FOCUS_COLUMNS)
+
+    def base(
+        self,
+        acct: Account,
+        region: str | None,
+        start: datetime,
+        end: datetime,
+        tags: dict[str, str],
+    ) -> dict[str, Any]:
+        row: dict[str, Any] = dict.fromkeys(self.columns)
+        bp = month_start(start)
+        provider = PROVIDER_NAMES[acct.provider]
+        row.update(
+            BillingAccountId=acct.billing_account_id,
+            BillingAccountName=acct.billing_account_name,
+            BillingAccountType=acct.billing_account_type,
+            BillingCurrency="USD",
+            BillingPeriodStart=bp,
+            BillingPeriodEnd=next_month(bp),
+            ChargePeriodStart=start,
+            ChargePeriodEnd=end,
+            InvoiceId=invoice_id(acct.provider, bp),
+            InvoiceIssuerName=provider,
+            ProviderName=provider,
+            PublisherName=provider,
+            PricingCurrency="USD",
+            RegionId=region,
+            RegionName=REGION_NAMES.get(region) if region else None,
+            SubAccountId=acct.sub_id,
+            SubAccountName=acct.sub_name,
+            SubAccountType=acct.sub_type,
+            Tags=dumps(tags),
+        )
+        return row
+
+    @staticmethod
+    def prices(
+        row: dict[str, Any],
+        qty: Decimal,
+        unit: str,
+        list_price: Decimal | None,
+        contracted_price: Decimal | None,
+        billed: Decimal,
+        effective: Decimal,
+        list_cost: Decimal,
+        contracted_cost: Decimal,
+        consumed: bool = True,
+    ) -> None:
+        row.update(
+            PricingQuantity=qty,
+            PricingUnit=unit,
+            ConsumedQuantity=qty if consumed else None,
+            ConsumedUnit=unit if consumed else None,
+            ListUnitPrice=list_price,
+            PricingCurrencyListUnitPrice=list_price,
+            ContractedUnitPrice=contracted_price,
+            PricingCurrencyContractedUnitPrice=contracted_price,
+            ListCost=list_cost,
+            ContractedCost=contracted_cost,
+            BilledCost=billed,
+            EffectiveCost=effective,
+            PricingCurrencyEffectiveCost=effective,
+        )
+
+    def resource_row(
+        self, r: Res, d: int, qty: Decimal, unit: str, list_price: Decimal, sku_key: str
+    ) -> dict[str, Any]:
+        acct = ACCOUNTS[r.account]
+        start = day(d)
+        row = self.base(acct, r.region, start, start + timedelta(days=1), r.tags)
+        service, category, sub, rtype = SERVICES[(r.provider, r.kind)]
+        sku = sku_id(r.provider, sku_key, r.region)
+        it = INSTANCE_TYPES.get(r.instance_type or "")
+        details: dict[str, Any] | None = None
+        if it is not None:
+            details = {
+                "InstanceType": it.name,
+                "CoreCount": it.vcpus,
+                "MemorySize": it.memory_gb,
+                "GpuCount": it.gpu_count,
+            }
+        row.update(
+            AvailabilityZone=r.zone if r.provider != "azure" else None,
+            ChargeCategory="Usage",
+            ChargeFrequency="Usage-Based",
+            ResourceId=r.rid,
+            ResourceName=r.name,
+            ResourceType=rtype,
+            ServiceName=service,
+            ServiceCategory=category,
+            ServiceSubcategory=sub,
+            SkuId=sku,
+            SkuMeter=_meter(r, unit),
+            SkuPriceDetails=dumps(details) if details else None,
+        )
+        return row
+
+    def usage(
+        self,
+        r: Res,
+        d: int,
+        *,
+        covered_by: Commitment | None = None,
+        covered_qty: Decimal | None = None,
+    ) -> None:
+        """Rows for resource ``r`` on day ``d``: on-demand / spot, or the covered part of a
+        commitment plus any on-demand remainder."""
+        price, unit, sku_key = unit_price(r)
+        if r.price_key is not None and unit == "GB-Mo":
+            size = r.sizes[d] if r.sizes is not None else r.size_gb
+            assert size is not None
+            qty = (_dec(size) / days_in_month(day(d))).quantize(_Q6)
+        elif unit == "Hours" and r.kind == "ip_address":
+            qty = _dec(r.hours[d])
+        else:
+            qty = _dec(r.hours[d]) * r.count
+        if qty <= 0:
+            return
+        od_qty = qty
+        if covered_by is not None and covered_qty:
+            c = covered_by
+            row = self.resource_row(r, d, covered_qty, unit, price, sku_key)
+            rate = c.plan_rates[r.instance_type or ""] if c.category == "Spend" else c.rate
+            eff = rate * covered_qty
+            self.prices(
+                row, covered_qty, unit, price, rate, Decimal(0), eff, price * covered_qty, eff
+            )
+            row.update(
+                PricingCategory="Committed",
+                CommitmentDiscountStatus="Used",
+                CommitmentDiscountCategory=c.category,
+                CommitmentDiscountId=c.cid,
+                CommitmentDiscountName=c.name,
+                CommitmentDiscountType=c.ctype,
+                CommitmentDiscountUnit=c.unit,
+                CommitmentDiscountQuantity=eff if c.category == "Spend" else covered_qty,
+                SkuPriceId=f"{row['SkuId']}.{digest('term', c.cid)[:10].upper()}",
+                ChargeDescription=f"{r.instance_type} usage covered by {c.ctype} {c.name}",
+            )
+            self.rows.append(row)
+            od_qty = qty - covered_qty
+            if od_qty <= 0:
+                return
+        row = self.resource_row(r, d, od_qty, unit, price, sku_key)
+        spot = r.lifecycle == "spot"
+        paid = SPOT_PRICES[r.instance_type or ""] if spot else price
+        cost = paid * od_qty
+        self.prices(row, od_qty, unit, price, paid, cost, cost, price * od_qty, cost)
+        row.update(
+            PricingCategory="Dynamic" if spot else "Standard",
+            SkuPriceId=f"{row['SkuId']}.{'SPOT' if spot else _OD_TERM[r.provider]}",
+            ChargeDescription=_description(r, paid, unit, spot),
+        )
+        self.rows.append(row)
+
+    def commitment_rows(self, c: Commitment, d: int, used: Decimal) -> None:
+        """Daily Purchase row (the amortised fee) and the Unused row for what was not used.
+        ``used`` is hours (Usage) or USD at plan rates (Spend)."""
+        acct = ACCOUNTS[c.account]
+        start = day(d)
+        capacity = c.quantity * 24
+        fee = capacity * c.rate
+        common = {
+            "CommitmentDiscountCategory": c.category,
+            "CommitmentDiscountId": c.cid,
+            "CommitmentDiscountName": c.name,
+            "CommitmentDiscountType": c.ctype,
+            "CommitmentDiscountUnit": c.unit,
+            "ResourceId": c.cid,
+            "ResourceName": c.name,
+            "ResourceType": c.ctype,
+            "ServiceName": c.service,
+            "ServiceCategory": c.service_category,
+            "ServiceSubcategory": "Virtual Machines",
+            "SkuId": sku_id(c.provider, "commitment", c.cid),
+        }
+        unit = "Hours"
+        purchase = self.base(acct, c.region, start, start + timedelta(days=1), {})
+        purchase.update(common)
+        self.prices(
+            purchase,
+            Decimal(24) if c.category == "Spend" else capacity,
+            unit,
+            c.quantity if c.category == "Spend" else c.rate,
+            c.quantity if c.category == "Spend" else c.rate,
+            fee,
+            Decimal(0),
+            fee,
+            fee,
+            consumed=False,
+        )
+        purchase.update(
+            ChargeCategory="Purchase",
+            ChargeFrequency="Recurring",
+            CommitmentDiscountQuantity=capacity,
+            ChargeDescription=f"{c.ctype} recurring fee: {c.name}",
+            SkuPriceId=f"{common['SkuId']}.FEE",
+        )
+        self.rows.append(purchase)
+        unused = capacity - used
+        assert unused >= 0, (c.key, d, used)
+        if unused == 0:
+            return
+        row = self.base(acct, c.region, start, start + timedelta(days=1), {})
+        row.update(common)
+        if c.category == "Spend":
+            qty, rate, unit = unused, Decimal(1), "USD"
+        else:
+            qty, rate = unused, c.rate
+        eff = qty * rate
+        self.prices(row, qty, unit, None, rate, Decimal(0), eff, Decimal(0), eff, consumed=False)
+        row.update(
+            ChargeCategory="Usage",
+            ChargeFrequency="Usage-Based",
+            PricingCategory="Committed",
+            CommitmentDiscountStatus="Unused",
+            CommitmentDiscountQuantity=unused,
+            ChargeDescription=f"Unused {c.ctype}: {c.name}",
+            SkuPriceId=f"{common['SkuId']}.UNUSED",
+        )
+        self.rows.append(row)
+
+    def build(self, rng: np.random.Generator) -> list[dict[str, Any]]:
+        org = self.org
+        by_commitment: dict[str, list[Res]] = defaultdict(list)
+        for r in org.resources:
+            if r.commitment:
+                by_commitment[r.commitment].append(r)
+        for r in org.resources:
+            if r.commitment or not r.hours.any() or (r.kind == "image" and r.price_key is None):
+                continue
+            for day_index in np.flatnonzero(r.hours > 0):
+                self.usage(r, int(day_index))
+        for c in org.commitments:
+            for d in range(DAYS):
+                remaining = c.quantity * 24
+                used = Decimal(0)
+                for r in by_commitment[c.key]:
+                    hrs = _dec(r.hours[d]) * r.count
+                    if hrs <= 0:
+                        continue
+                    if c.category == "Spend":
+                        cost = c.plan_rates[r.instance_type or ""] * hrs
+                        assert cost <= remaining - used, "Savings Plan oversubscribed"
+                        self.usage(r, d, covered_by=c, covered_qty=hrs)
+                        used += cost
+                    else:
+                        cov = min(hrs, remaining - used)
+                        self.usage(r, d, covered_by=c, covered_qty=cov)
+                        used += cov
+                self.commitment_rows(c, d, used)
+        self._bigquery(rng)
+        self._tax_and_credit()
+        order = {"AWS": 0, "Microsoft": 1, "Google Cloud": 2}
+        self.rows.sort(
+            key=lambda x: (
+                x["ChargePeriodStart"],
+                order[x["ProviderName"]],
+                x["SubAccountId"],
+                x["ServiceName"] or "",
+                x["ResourceId"] or "",
+                x["ChargeCategory"],
+                x["CommitmentDiscountStatus"] or "",
+            )
+        )
+        return self.rows
+
+    def _bigquery(self, rng: np.random.Generator) -> None:
+        from mlcost.sample.org import DROP_DAYS, TREND
+
+        acct = ACCOUNTS["gcp-data"]
+        price, unit = STORAGE_PRICES["gcp:bigquery"]
+        tib = np.where(WEEKEND, rng.uniform(6, 10, DAYS), rng.uniform(26, 36, DAYS)) * TREND
+        tib[list(DROP_DAYS)] = rng.uniform(0.05, 0.2, len(DROP_DAYS))
+        tags = {"team": "data", "project": "pipelines", "env": "prod"}
+        for d in range(DAYS):
+            qty = Decimal(str(round(float(tib[d]), 4)))
+            row = self.base(acct, "us-central1", day(d), day(d + 1), tags)
+            cost = price * qty
+            self.prices(row, qty, unit, price, price, cost, cost, cost, cost)
+            row.update(
+                ChargeCategory="Usage",
+                ChargeFrequency="Usage-Based",
+                PricingCategory="Standard",
+                ServiceName="BigQuery",
+                ServiceCategory="Analytics",
+                ServiceSubcategory="Data Warehouses",
+                SkuId=gcp_sku("bigquery-analysis", "US"),
+                SkuPriceId=f"{gcp_sku('bigquery-analysis', 'US')}.OnDemand",
+                SkuMeter="Analysis",
+                ChargeDescription="Analysis (on-demand), per TiB scanned",
+            )
+            self.rows.append(row)
+
+    def _tax_and_credit(self) -> None:
+        # Sales tax on the data-platform account: 6.25 % of its monthly billed usage.
+        acct = ACCOUNTS["aws-data"]
+        monthly: dict[datetime, Decimal] = defaultdict(Decimal)
+        for row in self.rows:
+            if row["SubAccountId"] == acct.sub_id and row["ChargeCategory"] == "Usage":
+                monthly[row["BillingPeriodStart"]] += row["BilledCost"]
+        for bp, total in sorted(monthly.items()):
+            tax = (total * Decimal("0.0625")).quantize(_CENT)
+            row = self.base(acct, None, max(bp, WINDOW_START), next_month(bp), {})
+            row.update(
+                ChargeCategory="Tax",
+                ChargeFrequency="Recurring",
+                BilledCost=tax,
+                EffectiveCost=tax,
+                PricingCurrencyEffectiveCost=tax,
+                ListCost=tax,
+                ContractedCost=tax,
+                ServiceName="Tax",
+                ServiceCategory="Other",
+                ServiceSubcategory="Other (Other)",
+                ChargeDescription="Sales tax (6.25 %) for the billing period",
+            )
+            self.rows.append(row)
+        research = ACCOUNTS["aws-research"]
+        credit = Decimal("-2500.00")
+        row = self.base(research, None, datetime(2026, 9, 1), datetime(2026, 10, 1), {})
+        row.update(
+            ChargeCategory="Credit",
+            ChargeFrequency="One-Time",
+            BilledCost=credit,
+            EffectiveCost=credit,
+            PricingCurrencyEffectiveCost=credit,
+            ListCost=credit,
+            ContractedCost=credit,
+            ServiceName="Amazon Elastic Compute Cloud",
+            ServiceCategory="Compute",
+            ServiceSubcategory="Virtual Machines",
+            ChargeDescription="AWS Activate promotional credit",
+        )
+        self.rows.append(row)
+
+
+def _meter(r: Res, unit: str) -> str:
+    if r.kind in ("vm", "endpoint", "notebook", "job"):
+        return "Compute Usage" if r.kind == "vm" else f"{r.kind.title()} Instance Usage"
+    return (
+        {"GB-Mo": "Storage", "Hours": "IP Address Hours"}[unit]
+        if r.kind != "bucket"
+        else "Standard Storage"
+    )
+
+
+def _description(r: Res, price: Decimal, unit: str, spot: bool) -> str:
+    if r.kind in ("vm", "endpoint", "notebook", "job"):
+        how = "Spot" if spot else "On Demand"
+        return f"${price} per {how} Linux {r.instance_type} {r.kind.title()} Hour"
+    label = r.price_key.split(":", 1)[1] if r.price_key else r.kind
+    return f"${price} per {unit} of {label} ({r.kind.replace('_', ' ')})"
+
+
+# ------------------------------------------------------------------------------------
+# resources, metrics, runs, prices
+# ------------------------------------------------------------------------------------
+
+
+def _resources(org: Org) -> list[dict[str, Any]]:
+    rows = []
+    for r in org.resources:
+        if not r.inventory:
+            continue
+        it = INSTANCE_TYPES.get(r.instance_type or "")
+        details = dict(r.details)
+        if r.kind == "endpoint":
+            details.setdefault("instance_count", r.count)
+        rows.append(
+            {
+                "provider": r.provider,
+                "account_id": ACCOUNTS[r.account].sub_id,
+                "region": r.region,
+                "resource_id": r.rid,
+                "resource_type": r.kind,
+                "name": r.name,
+                "state": r.state,
+                "created_at": r.created_at,
+                "observed_at": OBSERVED_AT,
+                "instance_type": r.instance_type,
+                "vcpus": it.vcpus if it else None,
+                "memory_gb": float(it.memory_gb) if it else None,
+                "gpu_count": it.gpu_count if it else None,
+                "gpu_model": it.gpu_model if it else None,
+                "attached_to": r.attached_to,
+                "source_id": r.source_id,
+                "size_gb": float(r.sizes[-1]) if r.sizes is not None else r.size_gb,
+                "lifecycle": r.lifecycle,
+                "last_used_at": r.last_used_at,
+                "details": dumps(details),
+                "tags": dumps(r.tags),
+                "source": SOURCE,
+            }
+        )
+    return rows
+
+
+def _profile(
+    profile: str, gpu: bool, wk: np.ndarray, trend: np.ndarray, rng: np.random.Generator
+) -> dict[tuple[str, str], np.ndarray]:
+    """Daily metric values for one resource on its metric days."""
+    n = len(wk)
+
+    def u(a: float, b: float) -> np.ndarray:
+        return rng.uniform(a, b, n)
+
+    def nm(m: float, s: float) -> np.ndarray:
+        return rng.normal(m, s, n)
+
+    def pct(x: np.ndarray) -> np.ndarray:
+        return np.clip(x, 0.0, 100.0)
+
+    if profile in ("busy_gpu", "moderate_gpu"):
+        busy = profile == "busy_gpu"
+        cpu = pct(np.where(wk, nm(30, 5), nm(46, 5)) if busy else nm(33, 4))
+        cpu_max = pct(cpu + u(25, 45))
+        g = pct(np.where(wk, nm(62, 7), nm(84, 5)) if busy else np.where(wk, nm(40, 6), nm(58, 6)))
+        gm = pct(g * u(0.8, 0.95))
+        net_in, net_out, disk = u(6e10, 1.2e11), u(1e10, 3e10), u(2e6, 6e6)
+    elif profile == "idle_gpu":
+        cpu = u(1.5, 4.0)
+        cpu_max = cpu + u(2.0, 5.0)
+        g, gm = u(0.5, 3.0), u(1.5, 4.5)
+        net_in, net_out, disk = u(2e7, 8e7), u(1e7, 4e7), u(5e3, 2e4)
+    elif profile == "idle_cpu":
+        cpu = u(0.4, 1.8)
+        cpu_max = cpu + u(1.5, 3.0)
+        g = gm = np.zeros(n)
+        net_in, net_out, disk = u(5e6, 2.5e7), u(2e6, 1e7), u(1e3, 8e3)
+    elif profile == "steady":
+        cpu = pct(nm(50, 4))
+        cpu_max = np.minimum(cpu + u(22, 35), 92.0)
+        g = gm = np.zeros(n)
+        net_in, net_out, disk = u(3e10, 5e10), u(3e10, 6e10), u(1e6, 3e6)
+    elif profile == "rightsize":
+        cpu = u(5, 10)
+        cpu_max = cpu + u(4, 8.5)
+        g = gm = np.zeros(n)
+        net_in, net_out, disk = u(1.5e10, 3e10), u(1.5e10, 3e10), u(5e5, 1.5e6)
+    elif profile == "moderate":
+        cpu = pct(np.where(wk, nm(30, 5), nm(38, 5)))
+        cpu_max = np.minimum(cpu + u(25, 40), 90.0)
+        g = gm = np.zeros(n)
+        net_in, net_out, disk = u(5e9, 1.5e10), u(3e9, 8e9), u(5e5, 2e6)
+    elif profile == "endpoint_busy":
+        cpu = pct(nm(35, 4))
+        cpu_max = pct(cpu + u(20, 35))
+        g, gm = pct(nm(45, 6)), pct(nm(50, 4))
+        inv = np.round(np.where(wk, u(7e4, 1e5), u(1.3e5, 1.7e5)) * trend)
+        net_in, net_out, disk = u(2e9, 4e9), u(1e9, 2e9), u(1e5, 4e5)
+    elif profile == "endpoint_idle":
+        cpu = u(0.5, 1.5)
+        cpu_max = cpu + u(0.5, 2.0)
+        g, gm = u(0.0, 0.3), u(3.0, 6.0)
+        inv = np.zeros(n)
+        net_in, net_out, disk = u(1e6, 3e6), u(1e6, 3e6), u(100, 1000)
+    elif profile == "notebook_busy":
+        cpu = u(8, 20)
+        cpu_max = np.minimum(cpu + u(40, 70), 98.0)
+        g, gm = u(20, 60), u(30, 70)
+        net_in, net_out, disk = u(1e8, 2e9), u(5e7, 5e8), u(5e4, 5e5)
+    elif profile == "notebook_idle":
+        cpu = u(0.2, 0.8)
+        cpu_max = cpu + u(0.5, 1.8)
+        g, gm = u(0.0, 0.5), u(0.0, 2.0)
+        net_in, net_out, disk = u(1e6, 5e6), u(5e5, 2e6), u(100, 1000)
+    else:
+        raise ValueError(profile)
+    out = {
+        ("cpu_util_pct", "Average"): cpu,
+        ("cpu_util_pct", "Maximum"): np.maximum(cpu_max, cpu),
+        ("net_in_bytes", "Sum"): np.round(net_in),
+        ("net_out_bytes", "Sum"): np.round(net_out),
+        ("disk_io_ops", "Sum"): np.round(disk),
+    }
+    if gpu:
+        out[("gpu_util_pct", "Average")] = g
+        out[("gpu_mem_util_pct", "Average")] = gm
+    if profile.startswith("endpoint"):
+        out[("invocations", "Sum")] = inv
+    return out
+
+
+def _metrics(org: Org, rng: np.random.Generator) -> pa.Table:
+    from mlcost.sample.org import TREND
+
+    ids: list[np.ndarray] = []
+    metric: list[np.ndarray] = []
+    ts: list[np.ndarray] = []
+    value: list[np.ndarray] = []
+    stat: list[np.ndarray] = []
+    period: list[np.ndarray] = []
+    day0 = np.datetime64(WINDOW_START, "us")
+    one_day = np.timedelta64(1, "D").astype("timedelta64[us]")
+    one_hour = np.timedelta64(1, "h").astype("timedelta64[us]")
+
+    def emit(rid: str, m: str, s: str, p: int, t: np.ndarray, v: np.ndarray) -> None:
+        ids.append(np.full(len(t), rid, dtype=object))
+        metric.append(np.full(len(t), m, dtype=object))
+        stat.append(np.full(len(t), s, dtype=object))
+        period.append(np.full(len(t), p, dtype=np.int32))
+        ts.append(t)
+        value.append(np.round(v.astype(float), 3))
+
+    for r in org.resources:
+        if r.profile is None or not r.inventory:
+            continue
+        it = INSTANCE_TYPES.get(r.instance_type or "")
+        gpu = bool(it and it.gpu_count)
+        days = r.metric_days if r.metric_days is not None else np.flatnonzero(r.hours > 0)
+        vals = _profile(r.profile, gpu, WEEKEND[days], TREND[days], rng)
+        t = day0 + days.astype("timedelta64[D]").astype("timedelta64[us]")
+        for (m, s), v in vals.items():
+            emit(r.rid, m, s, 86400, t, v)
+        if r.kind != "vm" or not gpu:
+            continue
+        # Hourly GPU/CPU averages for the last two weeks, on the hours the VM was up.
+        hourly_t: list[np.datetime64] = []
+        hourly_idx: list[int] = []
+        for k, d in enumerate(days):
+            if d < DAYS - HOURLY_DAYS:
+                continue
+            n_hours = int(np.ceil(r.hours[d])) if r.metric_days is None else 24
+            for h in range(n_hours):
+                hourly_t.append(day0 + int(d) * one_day + ((r.start_hour + h) % 24) * one_hour)
+                hourly_idx.append(k)
+        if not hourly_t:
+            continue
+        order = np.argsort(np.array(hourly_t))
+        th = np.array(hourly_t)[order]
+        idx = np.array(hourly_idx)[order]
+        for m in ("gpu_util_pct", "gpu_mem_util_pct", "cpu_util_pct"):
+            base = vals[(m, "Average")][idx]
+            v = np.clip(base * rng.uniform(0.8, 1.2, len(idx)), 0, 100)
+            emit(r.rid, m, "Average", 3600, th, v)
+    n = sum(len(x) for x in ts)
+    table = pa.table(
+        {
+            "resource_id": pa.array(np.concatenate(ids), pa.string()),
+            "metric": pa.array(np.concatenate(metric), pa.string()),
+            "ts": pa.array(np.concatenate(ts), pa.timestamp("us")),
+            "value": pa.array(np.concatenate(value), pa.float64()),
+            "stat": pa.array(np.concatenate(stat), pa.string()),
+            "period_s": pa.array(np.concatenate(period), pa.int32()),
+            "source": pa.array([SOURCE] * n, pa.string()),
+        },
+        schema=arrow_schema("metrics"),
+    )
+    return table.sort_by(
+        [
+            ("resource_id", "ascending"),
+            ("metric", "ascending"),
+            ("stat", "ascending"),
+            ("period_s", "ascending"),
+            ("ts", "ascending"),
+        ]
+    )
+
+
+def _runs(org: Org) -> list[dict[str, Any]]:
+    rows = [
+        {
+            "run_id": r.run_id,
+            "experiment": r.experiment,
+            "parent_run_id": r.parent_run_id,
+            "name": r.name,
+            "status": r.status,
+            "user": r.user,
+            "started_at": r.started_at,
+            "ended_at": r.ended_at,
+            "params": dumps(r.params),
+            "metrics": dumps(r.metrics),
+            "tags": dumps(r.tags),
+            "resource_ids": json.dumps(r.resource_ids),
+            "gpu_count": r.gpu_count,
+            "source": r.source,
+        }
+        for r in org.runs
+    ]
+    rows.sort(key=lambda x: (x["started_at"], x["run_id"]))
+    return rows
+
+
+_HOME_REGION = {"aws": "us-east-1", "azure": "eastus", "gcp": "us-central1"}
+
+
+def _prices(org: Org) -> list[dict[str, Any]]:
+    pairs: set[tuple[str, str, str]] = {
+        (it.provider, _HOME_REGION[it.provider], it.name) for it in INSTANCE_TYPES.values()
+    }
+    for r in org.resources:
+        if r.instance_type:
+            pairs.add((r.provider, r.region, r.instance_type))
+    rows = []
+    for provider, region, name in sorted(pairs):
+        rows.append(
+            {
+                "provider": provider,
+                "region": region,
+                "instance_type": name,
+                "sku": sku_id(provider, name, region),
+                "unit": "Hours",
+                "price_per_hour": INSTANCE_TYPES[name].price,
+                "currency": "USD",
+                "source": SOURCE,
+            }
+        )
+    return rows
+
+
+def _commitment_summary(org: Org, cost_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    fee: dict[str, Decimal] = defaultdict(Decimal)
+    unused: dict[str, Decimal] = defaultdict(Decimal)
+    for row in cost_rows:
+        cid = row["CommitmentDiscountId"]
+        if cid is None:
+            continue
+        if row["ChargeCategory"] == "Purchase":
+            fee[cid] += row["BilledCost"]
+        elif row["CommitmentDiscountStatus"] == "Unused":
+            unused[cid] += row["EffectiveCost"]
+    out = []
+    for c in org.commitments:
+        util = (fee[c.cid] - unused[c.cid]) / fee[c.cid]
+        out.append(
+            {
+                "commitment_id": c.cid,
+                "provider": c.provider,
+                "name": c.name,
+                "type": c.ctype,
+                "fee": str(fee[c.cid]),
+                "unused": str(unused[c.cid]),
+                "utilisation_pct": float(round(util * 100, 2)),
+            }
+        )
+    return out
+
+
+def generate(seed: int = 7) -> SampleData:
+    """Build the sample organisation. Same seed, same tables, byte for byte."""
+    rng = np.random.default_rng(seed)
+    org = build_org(rng)
+    cost_rows = _CostBuilder(org).build(rng)
+    tables = {
+        "cost": pa.Table.from_pylist(cost_rows, schema=cost_schema()),
+        "resources": pa.Table.from_pylist(_resources(org), schema=arrow_schema("resources")),
+        "metrics": _metrics(org, rng),
+        "runs": pa.Table.from_pylist(_runs(org), schema=arrow_schema("runs")),
+        "prices": pa.Table.from_pylist(_prices(org), schema=arrow_schema("prices")),
+    }
+    answer_key: dict[str, Any] = {
+        "organisation": "Acme Vision",
+        "window": {
+            "start": f"{WINDOW_START:%Y-%m-%d}",
+            "end": f"{day(DAYS - 1):%Y-%m-%d}",
+            "days": DAYS,
+        },
+        "seed": seed,
+        "recommendations": org.recommendations,
+        "anomalies": org.anomalies,
+        "negatives": org.negatives,
+        "commitments": _commitment_summary(org, cost_rows),
+    }
+    return SampleData(tables, answer_key)

@@ -1,0 +1,422 @@
+"""The seeded sample organisation: determinism, schemas, planted cases, exact money."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import re
+import statistics
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mlcost.sample import generate, iter_cost_batches, write_sample
+from mlcost.sample.__main__ import main
+from mlcost.schema import FOCUS_COLUMNS, arrow_schema, arrow_type
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_DIR = ROOT / "sample_data"
+TABLES = ("cost", "resources", "metrics", "runs", "prices")
+RULES = {
+    "idle_vm",
+    "idle_gpu",
+    "stopped_vm_billed",
+    "unattached_volume",
+    "orphaned_snapshot",
+    "unused_ip",
+    "obsolete_image",
+    "idle_endpoint",
+    "idle_notebook",
+    "rightsize_vm",
+    "previous_generation",
+    "commitment_underused",
+    "commitment_purchase",
+    "spot_candidate",
+}
+EVERY_CLOUD = ("idle_vm", "idle_gpu", "unattached_volume", "orphaned_snapshot", "unused_ip")
+START = datetime(2026, 8, 3)
+END = datetime(2026, 11, 1)
+OBSERVED = datetime(2026, 10, 31, 23, 0)
+# Pinned so that any change to the generator's money shows up here.
+EXPECTED_TOTALS = {
+    "AWS": (Decimal("247707.389065289"), Decimal("247707.389065289")),
+    "Google Cloud": (Decimal("64799.3428919"), Decimal("64799.3428919")),
+    "Microsoft": (Decimal("34044.8405503168"), Decimal("34044.8405503168")),
+}
+
+
+@pytest.fixture(scope="module")
+def sample() -> Any:
+    return generate()
+
+
+@pytest.fixture(scope="module")
+def cost(sample: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = sample.tables["cost"].to_pylist()
+    return rows
+
+
+@pytest.fixture(scope="module")
+def resources(sample: Any) -> dict[str, dict[str, Any]]:
+    return {r["resource_id"]: r for r in sample.tables["resources"].to_pylist()}
+
+
+def _recs(sample: Any, rule: str) -> list[dict[str, Any]]:
+    return [r for r in sample.answer_key["recommendations"] if r["rule"] == rule]
+
+
+def _daily(rows: list[dict[str, Any]], pred: Any) -> dict[date, Decimal]:
+    out: dict[date, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        if r["ChargeCategory"] == "Usage" and pred(r):
+            out[r["ChargePeriodStart"].date()] += r["EffectiveCost"]
+    return out
+
+
+# -- determinism and shipped files ------------------------------------------------------
+
+
+def test_generate_is_deterministic(sample: Any) -> None:
+    again = generate()
+    for name in TABLES:
+        assert again.tables[name].equals(sample.tables[name]), name
+    assert again.answer_key == sample.answer_key
+    other = generate(seed=8)
+    assert not other.tables["metrics"].equals(sample.tables["metrics"])
+
+
+def test_shipped_sample_matches_generator(sample: Any) -> None:
+    for name in TABLES:
+        shipped = pq.read_table(SAMPLE_DIR / f"{name}.parquet")
+        assert shipped.schema.equals(sample.tables[name].schema), name
+        assert shipped.equals(sample.tables[name]), f"sample_data/{name}.parquet is stale"
+    key = json.loads((SAMPLE_DIR / "answer_key.json").read_text())
+    assert key == json.loads(json.dumps(sample.answer_key))
+    total = sum(p.stat().st_size for p in SAMPLE_DIR.iterdir() if p.is_file())
+    assert total < 8 * 2**20
+
+
+def test_schemas_are_exact(sample: Any) -> None:
+    focus = pa.schema([pa.field(c, arrow_type(t)) for c, t in FOCUS_COLUMNS.items()])
+    assert sample.tables["cost"].schema.equals(focus)
+    assert "x_source" not in sample.tables["cost"].column_names
+    for name in ("resources", "metrics", "runs", "prices"):
+        assert sample.tables[name].schema.equals(arrow_schema(name)), name
+    for name, col in (
+        ("resources", "details"),
+        ("resources", "tags"),
+        ("runs", "params"),
+        ("runs", "metrics"),
+        ("runs", "tags"),
+        ("runs", "resource_ids"),
+    ):
+        for text in sample.tables[name].column(col).to_pylist():
+            assert isinstance(json.loads(text), list if col == "resource_ids" else dict)
+
+
+# -- the answer key ---------------------------------------------------------------------
+
+
+def test_every_rule_planted_on_the_right_clouds(sample: Any) -> None:
+    recs = sample.answer_key["recommendations"]
+    assert {r["rule"] for r in recs} == RULES
+    for rule in EVERY_CLOUD:
+        assert {r["provider"] for r in _recs(sample, rule)} == {"aws", "azure", "gcp"}, rule
+    assert {r["provider"] for r in _recs(sample, "stopped_vm_billed")} == {"azure"}
+    assert len(recs) == 40
+
+
+def test_answer_key_resources_exist_and_are_billed(
+    sample: Any, cost: list[dict[str, Any]], resources: dict[str, dict[str, Any]]
+) -> None:
+    billed = {r["ResourceId"] for r in cost if r["ResourceId"]}
+    commitments = {r["CommitmentDiscountId"] for r in cost if r["CommitmentDiscountId"]}
+    for rec in sample.answer_key["recommendations"]:
+        rid = rec["resource_id"]
+        if rec["rule"] == "commitment_underused":
+            assert rid in commitments
+        else:
+            assert rid in resources, rid
+            assert resources[rid]["provider"] == rec["provider"]
+        assert rid in billed, rid
+    for neg in sample.answer_key["negatives"]:
+        assert neg["resource_id"] in resources or neg["resource_id"] in commitments
+        assert not set(neg["must_not_fire"]) - RULES
+
+
+def test_anomalies_in_window_and_visible(sample: Any, cost: list[dict[str, Any]]) -> None:
+    anomalies = sample.answer_key["anomalies"]
+    assert len(anomalies) >= 4
+    assert {a["direction"] for a in anomalies} == {"spike", "drop"}
+    assert {a["scope"] for a in anomalies} >= {"total", "service", "account", "tag:team"}
+
+    def pred(a: dict[str, Any]) -> Any:
+        scope, value = a["scope"], a["scope_value"]
+        if scope == "total":
+            return lambda r: True
+        if scope == "service":
+            return lambda r: r["ServiceName"] == value
+        if scope == "account":
+            return lambda r: r["SubAccountId"] == value
+        key = scope.split(":", 1)[1]
+        return lambda r: json.loads(r["Tags"] or "{}").get(key) == value
+
+    for a in anomalies:
+        d = date.fromisoformat(a["date"])
+        assert START.date() <= d < END.date()
+        daily = _daily(cost, pred(a))
+        same_weekday = [
+            v for k, v in daily.items() if k.weekday() == d.weekday() and abs((k - d).days) > 3
+        ]
+        usual = statistics.median(same_weekday)
+        if a["direction"] == "spike":
+            assert daily[d] > Decimal(2) * usual, a
+        else:
+            assert daily[d] < usual / 10, a
+
+
+# -- planted cases really show in the data ------------------------------------------------
+
+
+def _daily_metric(sample: Any, rid: str, metric: str, stat: str = "Average") -> list[float]:
+    t = sample.tables["metrics"].filter(
+        (pa.compute.field("resource_id") == rid)
+        & (pa.compute.field("metric") == metric)
+        & (pa.compute.field("stat") == stat)
+        & (pa.compute.field("period_s") == 86400)
+    )
+    return [float(v) for v in t.column("value").to_pylist()]
+
+
+def _billed_days(cost: list[dict[str, Any]], rid: str) -> set[date]:
+    return {r["ChargePeriodStart"].date() for r in cost if r["ResourceId"] == rid}
+
+
+def test_idle_and_busy_compute(
+    sample: Any, cost: list[dict[str, Any]], resources: dict[str, dict[str, Any]]
+) -> None:
+    for rec in _recs(sample, "idle_gpu"):
+        gpu = _daily_metric(sample, rec["resource_id"], "gpu_util_pct")
+        cpu = _daily_metric(sample, rec["resource_id"], "cpu_util_pct", "Maximum")
+        assert len(gpu) == 90 and max(gpu) < 3.5 and max(cpu) < 10
+        assert len(_billed_days(cost, rec["resource_id"])) == 90
+        assert resources[rec["resource_id"]]["gpu_count"] >= 1
+    for rec in _recs(sample, "idle_vm"):
+        cpu = _daily_metric(sample, rec["resource_id"], "cpu_util_pct", "Maximum")
+        net = _daily_metric(sample, rec["resource_id"], "net_in_bytes", "Sum")
+        assert len(cpu) == 90 and max(cpu) < 5 and max(net) < 5e7
+        assert resources[rec["resource_id"]]["state"] == "running"
+    for rec in _recs(sample, "rightsize_vm"):
+        cpu = _daily_metric(sample, rec["resource_id"], "cpu_util_pct", "Maximum")
+        net = _daily_metric(sample, rec["resource_id"], "net_in_bytes", "Sum")
+        assert max(cpu) < 20 and min(net) > 1e10  # not idle: real traffic, small peaks
+    for neg in sample.answer_key["negatives"]:
+        if "idle_gpu" in neg["must_not_fire"]:
+            gpu = _daily_metric(sample, neg["resource_id"], "gpu_util_pct")
+            assert statistics.mean(gpu) > 50
+    hourly = sample.tables["metrics"].filter(pa.compute.field("period_s") == 3600)
+    ts = hourly.column("ts").to_pylist()
+    assert min(ts) >= datetime(2026, 10, 18) and max(ts) < END
+    assert 0 < sample.tables["metrics"].num_rows < 300_000
+
+
+def test_storage_ip_endpoint_notebook_cases(
+    sample: Any, cost: list[dict[str, Any]], resources: dict[str, dict[str, Any]]
+) -> None:
+    for rec in _recs(sample, "unattached_volume"):
+        r = resources[rec["resource_id"]]
+        assert r["attached_to"] is None and r["resource_type"] == "volume"
+        assert r["created_at"] < OBSERVED - timedelta(days=30)
+        assert len(_billed_days(cost, r["resource_id"])) == 90
+    image_refs = " ".join(
+        r["details"] + (r["source_id"] or "")
+        for r in resources.values()
+        if r["resource_type"] == "image"
+    )
+    for rec in _recs(sample, "orphaned_snapshot"):
+        r = resources[rec["resource_id"]]
+        assert r["source_id"] and r["source_id"] not in resources
+        assert r["resource_id"] not in image_refs
+    backing = [
+        r
+        for r in resources.values()
+        if r["resource_type"] == "snapshot" and r["resource_id"] in image_refs
+    ]
+    assert {r["provider"] for r in backing} == {"aws", "gcp"}
+    for rec in _recs(sample, "unused_ip"):
+        r = resources[rec["resource_id"]]
+        target = r["attached_to"]
+        assert target is None or resources[target]["state"] == "stopped"
+    for rec in _recs(sample, "idle_endpoint"):
+        assert sum(_daily_metric(sample, rec["resource_id"], "invocations", "Sum")) == 0
+        assert len(_billed_days(cost, rec["resource_id"])) == 90
+    busy = [
+        r["resource_id"]
+        for r in resources.values()
+        if r["resource_type"] == "endpoint"
+        and r["resource_id"] not in {x["resource_id"] for x in _recs(sample, "idle_endpoint")}
+    ]
+    assert len(busy) == 3
+    for rid in busy:
+        assert min(_daily_metric(sample, rid, "invocations", "Sum")) > 50_000
+    for rec in _recs(sample, "idle_notebook"):
+        assert max(_daily_metric(sample, rec["resource_id"], "cpu_util_pct", "Maximum")) < 3
+        assert resources[rec["resource_id"]]["last_used_at"] < datetime(2026, 8, 1)
+    (stopped,) = _recs(sample, "stopped_vm_billed")
+    r = resources[stopped["resource_id"]]
+    assert r["state"] == "stopped"
+    assert json.loads(r["details"])["power_state"] == "PowerState/stopped"
+    assert len(_billed_days(cost, r["resource_id"])) == 90
+    for rec in _recs(sample, "obsolete_image"):
+        r = resources[rec["resource_id"]]
+        assert r["last_used_at"] < datetime(2026, 1, 1)
+        assert not [x for x in resources.values() if x["source_id"] == r["resource_id"]]
+
+
+def test_spot_candidates_run_short_restartable_jobs(
+    sample: Any, resources: dict[str, dict[str, Any]]
+) -> None:
+    runs = sample.tables["runs"].to_pylist()
+    for rec in _recs(sample, "spot_candidate"):
+        assert resources[rec["resource_id"]]["lifecycle"] == "on-demand"
+        mine = [r for r in runs if rec["resource_id"] in json.loads(r["resource_ids"])]
+        assert len(mine) > 200
+        assert all(r["ended_at"] - r["started_at"] <= timedelta(minutes=50) for r in mine)
+        assert all(json.loads(r["tags"])["restartable"] == "true" for r in mine)
+
+
+def test_runs_are_consistent(
+    sample: Any, cost: list[dict[str, Any]], resources: dict[str, dict[str, Any]]
+) -> None:
+    runs = sample.tables["runs"].to_pylist()
+    ids = {r["run_id"] for r in runs}
+    billed = {r["ResourceId"] for r in cost}
+    assert len(ids) == len(runs)
+    assert {r["source"] for r in runs} == {"mlflow", "sagemaker"}
+    assert {r["status"] for r in runs} == {"FINISHED", "FAILED", "KILLED"}
+    for r in runs:
+        assert START <= r["started_at"] < r["ended_at"] <= END
+        assert r["parent_run_id"] is None or r["parent_run_id"] in ids
+        for rid in json.loads(r["resource_ids"]):
+            assert rid in billed, rid
+    # Concurrent runs on one shared p4d node.
+    p4d = next(r for r in resources.values() if r["name"] == "p4d-train-03")
+    on = sorted(
+        (r["started_at"], r["ended_at"])
+        for r in runs
+        if p4d["resource_id"] in json.loads(r["resource_ids"])
+    )
+    assert any(b[0] < a[1] for a, b in itertools.pairwise(on))
+
+
+# -- money ------------------------------------------------------------------------------
+
+
+def test_money_is_exact_and_consistent(sample: Any, cost: list[dict[str, Any]]) -> None:
+    totals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    fee: dict[tuple[str, date], Decimal] = {}
+    amortised: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
+    for r in cost:
+        totals[r["ProviderName"]][0] += r["BilledCost"]
+        totals[r["ProviderName"]][1] += r["EffectiveCost"]
+        if r["ListUnitPrice"] is not None and r["PricingQuantity"] is not None:
+            assert r["ListCost"] == r["ListUnitPrice"] * r["PricingQuantity"]
+        if r["ContractedUnitPrice"] is not None and r["PricingQuantity"] is not None:
+            assert r["ContractedCost"] == r["ContractedUnitPrice"] * r["PricingQuantity"]
+        for col in ("BilledCost", "EffectiveCost", "ListCost"):
+            assert r[col] == r[col].quantize(Decimal("1e-10"))  # at most 10 decimal places
+        key = (r["CommitmentDiscountId"], r["ChargePeriodStart"].date())
+        if r["ChargeCategory"] == "Purchase":
+            assert r["EffectiveCost"] == 0 and r["BilledCost"] > 0
+            fee[key] = r["BilledCost"]
+        elif r["CommitmentDiscountStatus"] == "Used":
+            assert r["BilledCost"] == 0 and r["PricingCategory"] == "Committed"
+            assert r["EffectiveCost"] > 0 and r["ListCost"] > r["EffectiveCost"]
+            amortised[key] += r["EffectiveCost"]
+        elif r["CommitmentDiscountStatus"] == "Unused":
+            assert r["BilledCost"] == 0 and r["ChargeCategory"] == "Usage"
+            amortised[key] += r["EffectiveCost"]
+        elif r["ChargeCategory"] == "Usage":
+            assert r["BilledCost"] == r["EffectiveCost"] == r["ContractedCost"] > 0
+        if r["ChargeCategory"] == "Usage":
+            assert r["ChargePeriodEnd"] - r["ChargePeriodStart"] == timedelta(days=1)
+            assert START <= r["ChargePeriodStart"] < END
+        bp = r["BillingPeriodStart"]
+        assert bp.day == 1 and bp <= r["ChargePeriodStart"] < r["BillingPeriodEnd"]
+    # Every day's commitment fee is exactly its used plus unused amortised cost.
+    assert len(fee) == 4 * 90
+    assert fee == dict(amortised)
+    for provider, (billed, effective) in EXPECTED_TOTALS.items():
+        assert totals[provider] == [billed, effective], provider
+    table = sample.tables["cost"]
+    for col in ("BilledCost", "EffectiveCost"):
+        assert pa.compute.sum(table.column(col)).as_py() == sum(
+            t[col == "EffectiveCost"] for t in totals.values()
+        )
+    categories = {r["ChargeCategory"] for r in cost}
+    assert categories == {"Usage", "Purchase", "Tax", "Credit"}
+    usage = sum(r["BilledCost"] for r in cost if r["ChargeCategory"] == "Usage")
+    assert usage != sum(t[0] for t in totals.values())
+    assert {r["PricingCategory"] for r in cost} >= {"Standard", "Committed", "Dynamic"}
+
+
+def test_commitment_utilisation(sample: Any) -> None:
+    (under,) = _recs(sample, "commitment_underused")
+    util = {c["commitment_id"]: c["utilisation_pct"] for c in sample.answer_key["commitments"]}
+    assert 40 < util.pop(under["resource_id"]) < 60
+    assert len(util) == 3 and min(util.values()) > 95
+
+
+def test_training_fleet_weekday_above_weekend(cost: list[dict[str, Any]]) -> None:
+    anomalous = {date(2026, 9, 9), date(2026, 10, 20)}
+    daily = _daily(cost, lambda r: json.loads(r["Tags"]).get("workload") == "training")
+    weekday = [v for d, v in daily.items() if d.weekday() < 5 and d not in anomalous]
+    weekend = [v for d, v in daily.items() if d.weekday() >= 5]
+    assert statistics.mean(weekday) > Decimal("1.1") * statistics.mean(weekend)
+
+
+# -- size mode --------------------------------------------------------------------------
+
+
+def test_iter_cost_batches_exact_rows() -> None:
+    schema = pa.schema([pa.field(c, arrow_type(t)) for c, t in FOCUS_COLUMNS.items()])
+    total = 0
+    batches = 0
+    for batch in iter_cost_batches(1_234_567, batch_rows=100_000):
+        assert batch.schema.equals(schema)
+        total += batch.num_rows
+        batches += 1
+    assert total == 1_234_567 and batches == 13
+    # Independent of the batch size, and exact money.
+    a = pa.Table.from_batches(list(iter_cost_batches(5_000, batch_rows=1_000)))
+    b = pa.Table.from_batches(list(iter_cost_batches(5_000, batch_rows=3_000)))
+    assert a.equals(b)
+    for r in a.slice(0, 2_000).to_pylist():
+        assert r["ListCost"] == r["ListUnitPrice"] * r["PricingQuantity"]
+        assert r["ContractedCost"] == r["ContractedUnitPrice"] * r["PricingQuantity"]
+        assert r["ChargePeriodEnd"] - r["ChargePeriodStart"] == timedelta(hours=1)
+
+
+def test_write_csv_gz_streams_rows(tmp_path: Path) -> None:
+    written = write_sample(tmp_path, rows=50_000, fmt="csv.gz")
+    assert list(written) == ["cost"]
+    with gzip.open(written["cost"], "rt", encoding="utf-8") as fh:
+        header = fh.readline().strip()
+        first = fh.readline()
+        lines = 1 + sum(1 for _ in fh)
+    assert header == ",".join(f'"{c}"' for c in FOCUS_COLUMNS)
+    assert lines == 50_000
+    assert re.search(r'"2026-08-03T00:00:00Z"', first)
+
+
+def test_cli_writes_parquet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path), "--rows", "10000", "--seed", "3"]) == 0
+    assert pq.read_metadata(tmp_path / "cost.parquet").num_rows == 10_000
+    assert "cost.parquet" in capsys.readouterr().out
