@@ -22,8 +22,8 @@ test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src connectors app tests
-	$(BIN)/ruff format --check src connectors app tests
+	$(BIN)/ruff check src connectors app tests bench
+	$(BIN)/ruff format --check src connectors app tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/mlcost connectors app

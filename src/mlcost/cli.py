@@ -73,7 +73,12 @@ class Context:
 
     @property
     def store(self) -> Store:
-        return Store(self.db, lock_timeout_s=self.settings.store.lock_timeout_s)
+        settings = self.settings.store
+        return Store(
+            self.db,
+            lock_timeout_s=settings.lock_timeout_s,
+            writer_memory_limit=settings.writer_memory_limit,
+        )
 
 
 def _version(value: bool) -> None:

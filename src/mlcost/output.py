@@ -168,11 +168,13 @@ def _print_table(table: pa.Table, console: Console, title: str | None) -> None:
 
 
 def _display(value: Any) -> str:
-    """Terminal rendering: money with thousands separators and cents."""
+    """Terminal rendering: thousands separators; money to the cent."""
     if isinstance(value, Decimal):
         return f"{value:,.2f}"
     if isinstance(value, float):
         return f"{value:,.4g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     return cell_text(value)
 
 

@@ -100,9 +100,16 @@ ProgressCallback = Callable[[str, int], None]
 class Store:
     """A DuckDB store file. Connections are short-lived: open, work, close."""
 
-    def __init__(self, path: str | os.PathLike[str], *, lock_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        lock_timeout_s: float = 60.0,
+        writer_memory_limit: str = "2GB",
+    ) -> None:
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
+        self.writer_memory_limit = writer_memory_limit
         #: Migrations the last writer applied (``mlcost init`` reports them).
         self.applied_migrations: list[str] = []
 
@@ -201,6 +208,8 @@ class Store:
         with self._writer_lock():
             con = self._connect(self.path, read_only=False)
             try:
+                # Bounds the blocks a long load keeps cached: the rest are on disk already.
+                con.execute("SET memory_limit = ?", [self.writer_memory_limit])
                 self._migrate(con)
                 yield con
                 con.execute("CHECKPOINT")

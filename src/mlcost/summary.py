@@ -86,7 +86,8 @@ def spend_summary(con: duckdb.DuckDBPyConnection, dimensions: list[str]) -> pa.T
 
 def overview(con: duckdb.DuckDBPyConnection) -> StoreOverview:
     head = con.execute(
-        "SELECT count(*), min(ChargePeriodStart), max(ChargePeriodEnd), "
+        # ChargePeriodEnd is exclusive: the last instant charged is just before it.
+        "SELECT count(*), min(ChargePeriodStart), max(ChargePeriodEnd) - INTERVAL 1 MICROSECOND, "
         "count(DISTINCT x_source) FROM cost"
     ).fetchone()
     assert head is not None
