@@ -188,16 +188,20 @@ class Store:
     def _check_version(self, con: duckdb.DuckDBPyConnection) -> None:
         have = _applied_versions(con)
         latest = migrations()[-1].version
+        self._refuse_newer(have, latest)
         if not have or max(have) < latest:
             raise StoreError(
                 f"The store {self.path} is not initialised for this mlcost "
                 f"(schema version {max(have) if have else 0}, need {latest}).",
                 "Run `mlcost init` to create or migrate it.",
             )
-        if max(have) > latest:
+
+    def _refuse_newer(self, have: Iterable[int], latest: int) -> None:
+        newest = max(have, default=0)
+        if newest > latest:
             raise StoreError(
                 f"The store {self.path} was written by a newer mlcost "
-                f"(schema version {max(have)}, this one knows {latest}).",
+                f"(schema version {newest}, this one knows {latest}).",
                 "Upgrade mlcost.",
             )
 
@@ -262,12 +266,7 @@ class Store:
         )
         have = set(_applied_versions(con))
         known = migrations()
-        if have and max(have) > known[-1].version:
-            raise StoreError(
-                f"The store {self.path} was written by a newer mlcost "
-                f"(schema version {max(have)}, this one knows {known[-1].version}).",
-                "Upgrade mlcost.",
-            )
+        self._refuse_newer(have, known[-1].version)
         applied = []
         for migration in known:
             if migration.version in have:
