@@ -158,7 +158,11 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
             raise InputError(f"{raw}: no such file or folder.")
     if not found:
         raise InputError("No billing files were given.", "Pass files, folders or globs.")
-    return list(dict.fromkeys(found))
+    # A file named twice (itself and through its folder) is read once, or it would count twice.
+    unique: dict[Path, Path] = {}
+    for path in found:
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
 
 
 def _has_billing_suffix(path: Path) -> bool:

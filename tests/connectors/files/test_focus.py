@@ -262,6 +262,9 @@ def test_files_of_one_export_loaded_together_add_up(store: Store, tmp_path: Path
     assert totals(store)[0] == Decimal("3.75")
     ingest_billing(store, [str(folder / "*.csv.gz")])
     assert totals(store)[0] == Decimal("3.75")
+    # The same file named twice, by path and through its folder, is read once.
+    ingest_billing(store, [str(folder / "part-1.csv.gz"), str(folder / ".." / "2026-01")])
+    assert totals(store)[0] == Decimal("3.75")
 
 
 # -- refusals: the file, the column, the row; the store untouched ---------------------------
