@@ -21,7 +21,7 @@ from pathlib import Path
 from mlcost.sample import write_sample
 
 MEASURE = r"""
-import json, resource, sys, time
+import json, sys, time
 kind, path, db = sys.argv[1:4]
 start = time.perf_counter()
 if kind == "mlcost":
@@ -38,7 +38,10 @@ else:
     rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
     con.close()
 seconds = time.perf_counter() - start
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM belongs to this process's memory map, made new at exec; ru_maxrss would carry
+# the parent's high-water mark across fork.
+status = open("/proc/self/status").read()
+peak_mb = int(status.split("VmHWM:")[1].split()[0]) / 1024
 print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak_mb}))
 """
 
