@@ -56,8 +56,10 @@ def test_demo_runs_from_an_empty_folder_without_input(
     done = cli("demo", cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "mlcost.duckdb").exists()
+    # The data's span ends with its last usage, not with a commitment term bought in it.
+    assert "2026-08-03 to 2026-10-31" in done.stdout
     for text in ("Spend by provider", "AWS", "Microsoft", "Google Cloud", "Spend by month"):
         assert text in done.stdout
-    assert "247,707.39" in done.stdout  # AWS, as the sample's own file sums it
+    assert "166,707.39" in done.stdout  # AWS, as the sample's own file sums it
     rerun = cli("demo", cwd=tmp_path, timeout=300)  # a second demo replaces, never adds
-    assert rerun.returncode == 0 and "247,707.39" in rerun.stdout
+    assert rerun.returncode == 0 and "166,707.39" in rerun.stdout

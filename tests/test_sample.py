@@ -45,10 +45,24 @@ START = datetime(2026, 8, 3)
 END = datetime(2026, 11, 1)
 OBSERVED = datetime(2026, 10, 31, 23, 0)
 # Pinned so that any change to the generator's money shows up here.
-EXPECTED_TOTALS = {
-    "AWS": (Decimal("247707.389065289"), Decimal("247707.389065289")),
+EXPECTED_TOTALS = {  # (BilledCost, EffectiveCost)
+    "AWS": (Decimal("166707.389065289"), Decimal("247707.389065289")),
     "Google Cloud": (Decimal("64799.3428919"), Decimal("64799.3428919")),
-    "Microsoft": (Decimal("34044.8405503168"), Decimal("34044.8405503168")),
+    "Microsoft": (Decimal("89691.9125503168"), Decimal("34044.8405503168")),
+}
+# Upfront payments, by hand. AWS p4d RI (Partial Upfront, x4, 1 yr from 2026-03-01): the
+# upfront part of its $19.2256/h is $9.375/h, so 4 x 8,760 h x 9.375 = 328,500.00, billed
+# before the window and amortised at 328,500 / 365 = 900.00 a day. Azure NC24ads renewal
+# (All Upfront, x3, 1 yr from 2026-10-01): 3 x 8,760 h x 2.314 = 60,811.92, billed on
+# 2026-10-01 and amortised at 60,811.92 / 365 = 166.608 a day for the window's 31 days
+# from then on. EffectiveCost - BilledCost over the window, per provider:
+AWS_UPFRONT_DAILY = Decimal(328_500) / 365
+AZURE_UPFRONT = 3 * 8_760 * Decimal("2.314")
+AZURE_UPFRONT_DAILY = AZURE_UPFRONT / 365
+AMORTISED_UPFRONT = {
+    "AWS": AWS_UPFRONT_DAILY * 90,
+    "Microsoft": AZURE_UPFRONT_DAILY * 31 - AZURE_UPFRONT,
+    "Google Cloud": Decimal(0),
 }
 
 
@@ -195,6 +209,10 @@ def _daily_metric(sample: Any, rid: str, metric: str, stat: str = "Average") -> 
     return [float(v) for v in t.column("value").to_pylist()]
 
 
+def _days(start: datetime, end: datetime) -> list[date]:
+    return [(start + timedelta(days=i)).date() for i in range((end - start).days)]
+
+
 def _billed_days(cost: list[dict[str, Any]], rid: str) -> set[date]:
     return {r["ChargePeriodStart"].date() for r in cost if r["ResourceId"] == rid}
 
@@ -322,6 +340,7 @@ def test_runs_are_consistent(
 def test_money_is_exact_and_consistent(sample: Any, cost: list[dict[str, Any]]) -> None:
     totals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     fee: dict[tuple[str, date], Decimal] = {}
+    one_time: list[dict[str, Any]] = []
     amortised: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
     for r in cost:
         totals[r["ProviderName"]][0] += r["BilledCost"]
@@ -335,7 +354,12 @@ def test_money_is_exact_and_consistent(sample: Any, cost: list[dict[str, Any]]) 
         key = (r["CommitmentDiscountId"], r["ChargePeriodStart"].date())
         if r["ChargeCategory"] == "Purchase":
             assert r["EffectiveCost"] == 0 and r["BilledCost"] > 0
-            fee[key] = r["BilledCost"]
+            if r["ChargeFrequency"] == "One-Time":
+                one_time.append(r)
+            else:
+                assert r["ChargeFrequency"] == "Recurring"
+                assert r["ChargePeriodEnd"] - r["ChargePeriodStart"] == timedelta(days=1)
+                fee[key] = r["BilledCost"]
         elif r["CommitmentDiscountStatus"] == "Used":
             assert r["BilledCost"] == 0 and r["PricingCategory"] == "Committed"
             assert r["EffectiveCost"] > 0 and r["ListCost"] > r["EffectiveCost"]
@@ -350,11 +374,46 @@ def test_money_is_exact_and_consistent(sample: Any, cost: list[dict[str, Any]]) 
             assert START <= r["ChargePeriodStart"] < END
         bp = r["BillingPeriodStart"]
         assert bp.day == 1 and bp <= r["ChargePeriodStart"] < r["BillingPeriodEnd"]
-    # Every day's commitment fee is exactly its used plus unused amortised cost.
-    assert len(fee) == 4 * 90
-    assert fee == dict(amortised)
+    # The one upfront payment in the window: the Azure renewal, billed on 2026-10-01.
+    (upfront,) = one_time
+    assert upfront["ProviderName"] == "Microsoft"
+    assert upfront["BilledCost"] == AZURE_UPFRONT == Decimal("60811.92")
+    assert upfront["EffectiveCost"] == 0
+    assert upfront["ChargePeriodStart"] == datetime(2026, 10, 1)
+    assert upfront["ChargePeriodEnd"] == datetime(2027, 10, 1)
+    assert upfront["BillingPeriodStart"] == datetime(2026, 10, 1)
+    renewal = upfront["CommitmentDiscountId"]
+    # Every day's used plus unused amortised cost is exactly the recurring fee plus the
+    # upfront payment's daily share: the p4d RI's recurring fee is what is left of its
+    # rate, the renewal has no recurring fee, and replaces the reservation before it.
+    (ri,) = {k[0] for k in amortised if "reserved-instances" in k[0]}
+    azure = {k[0] for k in amortised if "reservationOrders" in k[0]}
+    (old_reservation,) = azure - {renewal}
+    assert len(fee) == 4 * 90 - 31  # 3 commitments x 90 days, the old reservation 59
+    assert not any(k[0] == renewal for k in fee)
+    assert {k for k in fee if k[0] == old_reservation} == {
+        (old_reservation, d) for d in _days(START, datetime(2026, 10, 1))
+    }
+    assert {k for k in amortised if k[0] == renewal} == {
+        (renewal, d) for d in _days(datetime(2026, 10, 1), END)
+    }
+    expected = dict(fee)
+    for d in _days(START, END):
+        assert fee[(ri, d)] == 4 * 24 * (Decimal("19.2256") - Decimal("9.375"))
+        expected[(ri, d)] += AWS_UPFRONT_DAILY
+        if d >= date(2026, 10, 1):
+            expected[(renewal, d)] = AZURE_UPFRONT_DAILY
+    assert expected == dict(amortised)
+    assert Decimal("900.00") == AWS_UPFRONT_DAILY and Decimal("166.608") == AZURE_UPFRONT_DAILY
     for provider, (billed, effective) in EXPECTED_TOTALS.items():
         assert totals[provider] == [billed, effective], provider
+        # Billed (cash) and effective (amortised) differ by the upfront payments alone.
+        assert effective - billed == AMORTISED_UPFRONT[provider], provider
+    assert {
+        "AWS": Decimal("81000.00"),
+        "Microsoft": Decimal("-55647.072"),
+        "Google Cloud": 0,
+    } == AMORTISED_UPFRONT
     table = sample.tables["cost"]
     for col in ("BilledCost", "EffectiveCost"):
         assert pa.compute.sum(table.column(col)).as_py() == sum(
@@ -371,7 +430,7 @@ def test_commitment_utilisation(sample: Any) -> None:
     (under,) = _recs(sample, "commitment_underused")
     util = {c["commitment_id"]: c["utilisation_pct"] for c in sample.answer_key["commitments"]}
     assert 40 < util.pop(under["resource_id"]) < 60
-    assert len(util) == 3 and min(util.values()) > 95
+    assert len(util) == 4 and min(util.values()) > 95
 
 
 def test_training_fleet_weekday_above_weekend(cost: list[dict[str, Any]]) -> None:

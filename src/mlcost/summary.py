@@ -86,8 +86,11 @@ def spend_summary(con: duckdb.DuckDBPyConnection, dimensions: list[str]) -> pa.T
 
 def overview(con: duckdb.DuckDBPyConnection) -> StoreOverview:
     head = con.execute(
-        # ChargePeriodEnd is exclusive: the last instant charged is just before it.
-        "SELECT count(*), min(ChargePeriodStart), max(ChargePeriodEnd) - INTERVAL 1 MICROSECOND, "
+        # The data reaches the end of its last usage (ChargePeriodEnd is exclusive); a
+        # purchase's period runs to the end of its term, months ahead, so it does not count.
+        "SELECT count(*), min(ChargePeriodStart), coalesce("
+        "max(ChargePeriodEnd) FILTER (WHERE ChargeCategory = 'Usage') - INTERVAL 1 MICROSECOND, "
+        "max(ChargePeriodStart)), "
         "count(DISTINCT x_source) FROM cost"
     ).fetchone()
     assert head is not None

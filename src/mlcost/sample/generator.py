@@ -353,12 +353,15 @@ class _CostBuilder:
         self.rows.append(row)
 
     def commitment_rows(self, c: Commitment, d: int, used: Decimal) -> None:
-        """Daily Purchase row (the amortised fee) and the Unused row for what was not used.
-        ``used`` is hours (Usage) or USD at plan rates (Spend)."""
+        """A commitment's rows for day ``d``: the upfront payment (One-Time Purchase) on the
+        day its term starts, the daily recurring fee (Recurring Purchase) unless it was all
+        paid upfront, and the Unused row for what was not used. ``used`` is hours (Usage)
+        or USD at plan rates (Spend). Used and unused rows carry the amortised cost
+        (recurring fee plus the upfront payment spread evenly over the term)."""
         acct = ACCOUNTS[c.account]
         start = day(d)
         capacity = c.quantity * 24
-        fee = capacity * c.rate
+        fee = capacity * c.recurring_rate
         common = {
             "CommitmentDiscountCategory": c.category,
             "CommitmentDiscountId": c.cid,
@@ -374,28 +377,54 @@ class _CostBuilder:
             "SkuId": sku_id(c.provider, "commitment", c.cid),
         }
         unit = "Hours"
-        purchase = self.base(acct, c.region, start, start + timedelta(days=1), {})
-        purchase.update(common)
-        self.prices(
-            purchase,
-            Decimal(24) if c.category == "Spend" else capacity,
-            unit,
-            c.quantity if c.category == "Spend" else c.rate,
-            c.quantity if c.category == "Spend" else c.rate,
-            fee,
-            Decimal(0),
-            fee,
-            fee,
-            consumed=False,
-        )
-        purchase.update(
-            ChargeCategory="Purchase",
-            ChargeFrequency="Recurring",
-            CommitmentDiscountQuantity=capacity,
-            ChargeDescription=f"{c.ctype} recurring fee: {c.name}",
-            SkuPriceId=f"{common['SkuId']}.FEE",
-        )
-        self.rows.append(purchase)
+        if c.upfront and start == c.start:
+            # Billed in full on the first day; its charge period is the whole term.
+            hours = capacity * c.term_days
+            upfront = self.base(acct, c.region, start, c.end, {})
+            upfront.update(common)
+            self.prices(
+                upfront,
+                hours,
+                unit,
+                c.upfront_rate,
+                c.upfront_rate,
+                c.upfront,
+                Decimal(0),
+                c.upfront,
+                c.upfront,
+                consumed=False,
+            )
+            upfront.update(
+                ChargeCategory="Purchase",
+                ChargeFrequency="One-Time",
+                CommitmentDiscountQuantity=hours,
+                ChargeDescription=f"{c.ctype} upfront payment ({c.payment}): {c.name}",
+                SkuPriceId=f"{common['SkuId']}.UPFRONT",
+            )
+            self.rows.append(upfront)
+        if fee:
+            purchase = self.base(acct, c.region, start, start + timedelta(days=1), {})
+            purchase.update(common)
+            self.prices(
+                purchase,
+                Decimal(24) if c.category == "Spend" else capacity,
+                unit,
+                c.quantity if c.category == "Spend" else c.recurring_rate,
+                c.quantity if c.category == "Spend" else c.recurring_rate,
+                fee,
+                Decimal(0),
+                fee,
+                fee,
+                consumed=False,
+            )
+            purchase.update(
+                ChargeCategory="Purchase",
+                ChargeFrequency="Recurring",
+                CommitmentDiscountQuantity=capacity,
+                ChargeDescription=f"{c.ctype} recurring fee: {c.name}",
+                SkuPriceId=f"{common['SkuId']}.FEE",
+            )
+            self.rows.append(purchase)
         unused = capacity - used
         assert unused >= 0, (c.key, d, used)
         if unused == 0:
@@ -430,11 +459,17 @@ class _CostBuilder:
                 continue
             for day_index in np.flatnonzero(r.hours > 0):
                 self.usage(r, int(day_index))
+        for key in by_commitment:  # each covered VM has exactly one commitment each day
+            for d in range(DAYS):
+                terms = [c for c in org.commitments if (c.covers or c.key) == key]
+                assert sum(c.active(day(d)) for c in terms) == 1, (key, d)
         for c in org.commitments:
             for d in range(DAYS):
+                if not c.active(day(d)):
+                    continue
                 remaining = c.quantity * 24
                 used = Decimal(0)
-                for r in by_commitment[c.key]:
+                for r in by_commitment[c.covers or c.key]:
                     hrs = _dec(r.hours[d]) * r.count
                     if hrs <= 0:
                         continue
@@ -808,31 +843,67 @@ def _prices(org: Org) -> list[dict[str, Any]]:
     return rows
 
 
+def _money(x: Decimal) -> str:
+    """Cents when exact (``328500.00``), else every significant place (``166.608``)."""
+    q = x.quantize(_CENT)
+    return f"{q if q == x else x.normalize():f}"
+
+
 def _commitment_summary(org: Org, cost_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    fee: dict[str, Decimal] = defaultdict(Decimal)
+    """Per commitment, over the window: what was billed (upfront and recurring Purchase
+    rows), what was amortised onto usage (used plus unused EffectiveCost) and utilisation
+    (used / amortised)."""
+    upfront: dict[str, Decimal] = defaultdict(Decimal)
+    recurring: dict[str, Decimal] = defaultdict(Decimal)
+    amortised: dict[str, Decimal] = defaultdict(Decimal)
     unused: dict[str, Decimal] = defaultdict(Decimal)
     for row in cost_rows:
         cid = row["CommitmentDiscountId"]
         if cid is None:
             continue
         if row["ChargeCategory"] == "Purchase":
-            fee[cid] += row["BilledCost"]
-        elif row["CommitmentDiscountStatus"] == "Unused":
+            target = upfront if row["ChargeFrequency"] == "One-Time" else recurring
+            target[cid] += row["BilledCost"]
+            continue
+        amortised[cid] += row["EffectiveCost"]
+        if row["CommitmentDiscountStatus"] == "Unused":
             unused[cid] += row["EffectiveCost"]
     out = []
     for c in org.commitments:
-        util = (fee[c.cid] - unused[c.cid]) / fee[c.cid]
-        out.append(
-            {
-                "commitment_id": c.cid,
-                "provider": c.provider,
-                "name": c.name,
-                "type": c.ctype,
-                "fee": str(fee[c.cid]),
-                "unused": str(unused[c.cid]),
-                "utilisation_pct": float(round(util * 100, 2)),
-            }
-        )
+        cid = c.cid
+        util = (amortised[cid] - unused[cid]) / amortised[cid]
+        entry: dict[str, Any] = {
+            "commitment_id": cid,
+            "provider": c.provider,
+            "name": c.name,
+            "type": c.ctype,
+            "payment": c.payment,
+            "term_start": f"{c.start:%Y-%m-%d}",
+            "term_end": f"{c.end:%Y-%m-%d}",
+            "upfront": _money(c.upfront),
+            "upfront_billed_in_window": _money(upfront[cid]),
+            "recurring_billed_in_window": _money(recurring[cid]),
+            "amortised_in_window": _money(amortised[cid]),
+            "unused": _money(unused[cid]),
+            "utilisation_pct": float(round(util * 100, 2)),
+        }
+        daily = _money(c.upfront / c.term_days) if c.upfront else None
+        if c.upfront and not upfront[cid]:
+            entry["note"] = (
+                f"{c.payment}: the upfront payment ({_money(c.upfront)}) was billed on "
+                f"{c.start:%Y-%m-%d}, before the window, and is amortised at {daily} a day, "
+                f"so in the window EffectiveCost exceeds BilledCost by {daily} a day"
+            )
+        elif upfront[cid]:
+            entry["note"] = (
+                f"{c.payment}, purchased in the window: one Purchase row (ChargeFrequency "
+                f"One-Time, BilledCost {_money(upfront[cid])}, EffectiveCost 0, charge "
+                f"period {c.start:%Y-%m-%d} to {c.end:%Y-%m-%d}), amortised at {daily} a day "
+                f"onto the covered usage. A detector on BilledCost sees a one-day cash spike "
+                f"on {c.start:%Y-%m-%d}: a purchase, not an anomaly. EffectiveCost does not "
+                f"move: it renews the reservation before it at the same rate"
+            )
+        out.append(entry)
     return out
 
 

@@ -102,8 +102,39 @@ class Commitment:
     plan_rates: dict[str, Decimal]
     service: str
     service_category: str
+    #: Start of the term; the commitment covers usage from here to :attr:`end`.
     start: datetime
     term_years: int
+    #: "No Upfront" (all of ``rate`` billed as a recurring fee), "Partial Upfront" or
+    #: "All Upfront" (Azure: billing plan "Upfront"). Usage commitments only.
+    payment: str = "No Upfront"
+    #: The part of ``rate`` paid upfront, per unit-hour: the upfront payment is
+    #: ``upfront_rate * quantity * hours in the term``, amortised evenly over the term.
+    upfront_rate: Decimal = Decimal(0)
+    #: Key of the resources it covers (``Res.commitment``), when not its own ``key``: a
+    #: renewal covers the same VMs as the commitment it replaces.
+    covers: str | None = None
+
+    @property
+    def end(self) -> datetime:
+        return self.start.replace(year=self.start.year + self.term_years)
+
+    @property
+    def term_days(self) -> int:
+        return (self.end - self.start).days
+
+    @property
+    def recurring_rate(self) -> Decimal:
+        """What is billed each hour of the term (the recurring fee), per unit."""
+        return self.rate - self.upfront_rate
+
+    @property
+    def upfront(self) -> Decimal:
+        """The one-time upfront payment for the whole term (billed on ``start``)."""
+        return self.upfront_rate * self.quantity * 24 * self.term_days
+
+    def active(self, d: datetime) -> bool:
+        return self.start <= d < self.end
 
 
 @dataclass
@@ -1063,7 +1094,8 @@ class _Builder:
         img_live = azure_id(
             rsub, "rg-vision-images", "Microsoft.Compute/images", "img-cuda12-train-v3"
         )
-        # Reserved A100 training VMs (3-instance reservation, ~99.9 % used).
+        # Reserved A100 training VMs (3-instance reservation, ~99.9 % used; renewed with
+        # upfront payment on 2026-10-01: see _commitments).
         for i in range(1, 4):
             h = _always()
             if i == 2:
@@ -2456,17 +2488,21 @@ def _commitments() -> list[Commitment]:
             "aws-research",
             "us-east-1",
             f"arn:aws:ec2:us-east-1:{r.sub_id}:reserved-instances/{guid('ri', 'p4d')}",
-            "p4d.24xlarge 1yr No Upfront x4",
+            "p4d.24xlarge 1yr Partial Upfront x4",
             "Usage",
             "Reserved Instance",
             "Hours",
             Decimal(4),
+            # $19.2256/h effective: $9.8506/h recurring fee + $9.375/h amortised upfront
+            # ($328,500.00 paid on 2026-03-01, before the window: $900.00 a day).
             Decimal("19.2256"),
             {},
             "Amazon Elastic Compute Cloud",
             "Compute",
-            datetime(2026, 6, 1),
+            datetime(2026, 3, 1),
             1,
+            payment="Partial Upfront",
+            upfront_rate=Decimal("9.375"),
         ),
         Commitment(
             "aws-sp-m6i",
@@ -2503,8 +2539,33 @@ def _commitments() -> list[Commitment]:
             {},
             "Virtual Machines",
             "Compute",
-            datetime(2026, 5, 15),
+            # Monthly billing plan; its term ends on 2026-10-01, when the renewal takes over.
+            datetime(2025, 10, 1),
             1,
+        ),
+        Commitment(
+            "az-res-nc24-renewal",
+            "azure",
+            "az-research",
+            "eastus",
+            f"/providers/Microsoft.Capacity/reservationOrders/{guid('ro', 'nc24-renewal')}/"
+            f"reservations/{guid('res', 'nc24-renewal')}",
+            "NC24ads_A100_v4 eastus 1yr x3 (renewal, paid upfront)",
+            "Usage",
+            "Reservation",
+            "Hours",
+            Decimal(3),
+            # Same rate, all paid upfront on 2026-10-01: 3 x 8,760 h x $2.314 = $60,811.92,
+            # amortised at $166.608 a day.
+            Decimal("2.3140"),
+            {},
+            "Virtual Machines",
+            "Compute",
+            datetime(2026, 10, 1),
+            1,
+            payment="All Upfront",
+            upfront_rate=Decimal("2.3140"),
+            covers="az-res-nc24",
         ),
         Commitment(
             "gcp-cud-a2",
