@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import itertools
 import json
 import os
 import re
@@ -358,7 +359,9 @@ def _insert_batch(
         return 0
     _add_extra_columns(con, batch.table, first.schema.names)
     fill = {k: v for k, v in (batch.partition or {}).items() if k not in first.schema.names}
-    counted = _CountingBatches(first, batches, batch.label or batch.table, on_rows)
+    counted = _CountingBatches(
+        itertools.chain([first], batches), batch.label or batch.table, on_rows
+    )
     reader = pa.RecordBatchReader.from_batches(first.schema, counted)
     con.register("_mlcost_incoming", reader)
     try:
@@ -387,13 +390,11 @@ class _CountingBatches:
 
     def __init__(
         self,
-        first: pa.RecordBatch,
-        rest: Iterator[pa.RecordBatch],
+        batches: Iterator[pa.RecordBatch],
         label: str,
         on_rows: ProgressCallback | None,
     ) -> None:
-        self._first: pa.RecordBatch | None = first
-        self._rest = rest
+        self._batches = batches
         self._label = label
         self._on_rows = on_rows
         self.rows = 0
@@ -403,16 +404,13 @@ class _CountingBatches:
         return self
 
     def __next__(self) -> pa.RecordBatch:
-        if self._first is not None:
-            record_batch, self._first = self._first, None
-        else:
-            try:
-                record_batch = next(self._rest)
-            except StopIteration:
-                raise
-            except BaseException as exc:
-                self.error = exc
-                raise
+        try:
+            record_batch = next(self._batches)
+        except StopIteration:
+            raise
+        except BaseException as exc:
+            self.error = exc
+            raise
         self.rows += record_batch.num_rows
         if self._on_rows is not None:
             self._on_rows(self._label, record_batch.num_rows)
