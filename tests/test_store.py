@@ -55,7 +55,7 @@ def test_migrations_create_exactly_the_public_schema(store: Store) -> None:
 
 def test_init_twice_applies_nothing_the_second_time(tmp_path: Path) -> None:
     s = Store(tmp_path / "a.duckdb")
-    assert s.init() == ["001_initial"]
+    assert s.init() == [f"{m.version:03d}_{m.name}" for m in migrations()]
     assert s.init() == []
 
 
@@ -161,20 +161,18 @@ def test_unknown_columns_are_refused_but_x_columns_are_added(store: Store) -> No
 
 
 def test_money_survives_the_store_exactly(store: Store) -> None:
+    columns = {
+        "provider": ["aws", "aws"],
+        "region": ["us-east-1"] * 2,
+        "instance_type": ["p4d.24xlarge", "g5.xlarge"],
+        "sku": [None, None],
+        "unit": ["Hours"] * 2,
+        "price_per_hour": [Decimal("32.7726"), Decimal("1.006")],
+        "currency": ["USD"] * 2,
+        "source": ["aws"] * 2,
+    }
     schema = arrow_schema("prices")
-    prices = pa.Table.from_pydict(
-        {
-            "provider": ["aws", "aws"],
-            "region": ["us-east-1"] * 2,
-            "instance_type": ["p4d.24xlarge", "g5.xlarge"],
-            "sku": [None, None],
-            "unit": ["Hours"] * 2,
-            "price_per_hour": [Decimal("32.7726"), Decimal("1.006")],
-            "currency": ["USD"] * 2,
-            "source": ["aws"] * 2,
-        },
-        schema=schema,
-    )
+    prices = pa.Table.from_pydict(columns, schema=pa.schema([schema.field(c) for c in columns]))
     store.load([Batch("prices", prices)])
     with store.reader() as con:
         assert con.execute("SELECT sum(price_per_hour) FROM prices").fetchone() == (
@@ -248,3 +246,29 @@ def test_load_marker_orders_loads_even_within_one_microsecond(store: Store) -> N
     second = store.load([Batch("resources", resources(("1", "r", "i-b")))]).loaded_at
     assert isinstance(first, datetime) and second > first
     assert resource_ids(store) == ["i-b"]
+
+
+def test_metrics_reingest_replaces_the_samples_it_refetched_and_keeps_older_history(
+    store: Store,
+) -> None:
+    def samples(days: list[int], value: float) -> pa.Table:
+        n = len(days)
+        return pa.Table.from_pydict(
+            {
+                "resource_id": ["i-1"] * n,
+                "metric": ["cpu_util_pct"] * n,
+                "ts": [datetime(2026, 10, d) for d in days],
+                "value": [value] * n,
+                "stat": ["Average"] * n,
+                "period_s": [86400] * n,
+                "source": ["aws"] * n,
+            },
+            schema=arrow_schema("metrics"),
+        )
+
+    store.load([Batch("metrics", samples([1, 2], 10.0))])
+    # A later ingest's look-back covers day 2 again (revised) and day 3.
+    store.load([Batch("metrics", samples([2, 3], 20.0))])
+    with store.reader() as con:
+        rows = con.execute("SELECT day(ts), value FROM metrics ORDER BY ts").fetchall()
+    assert rows == [(1, 10.0), (2, 20.0), (3, 20.0)]

@@ -153,7 +153,9 @@ TABLES: dict[str, TableSpec] = {
                 "ingested_at": "TIMESTAMP",
             },
             loaded_at="ingested_at",
-            partition_by=("source", "resource_id", "metric", "stat", "period_s"),
+            # Down to the sample: a re-ingest replaces the samples it fetched again and
+            # keeps the history older than its look-back window.
+            partition_by=("source", "resource_id", "metric", "stat", "period_s", "ts"),
         ),
         TableSpec(
             "runs",
@@ -189,6 +191,12 @@ TABLES: dict[str, TableSpec] = {
                 "currency": "VARCHAR",
                 "source": "VARCHAR",
                 "ingested_at": "TIMESTAMP",
+                # 002_price_catalog: what the type offers, for rightsizing.
+                "vcpus": "INTEGER",
+                "memory_gb": "DOUBLE",
+                "gpu_count": "INTEGER",
+                "gpu_model": "VARCHAR",
+                "current_generation": "BOOLEAN",
             },
             loaded_at="ingested_at",
             partition_by=("source", "provider"),

@@ -838,6 +838,11 @@ def _prices(org: Org) -> list[dict[str, Any]]:
                 "price_per_hour": INSTANCE_TYPES[name].price,
                 "currency": "USD",
                 "source": SOURCE,
+                "vcpus": INSTANCE_TYPES[name].vcpus,
+                "memory_gb": INSTANCE_TYPES[name].memory_gb,
+                "gpu_count": INSTANCE_TYPES[name].gpu_count,
+                "gpu_model": INSTANCE_TYPES[name].gpu_model,
+                "current_generation": not INSTANCE_TYPES[name].previous_generation,
             }
         )
     return rows
