@@ -7,8 +7,10 @@ Each command parses its options, calls one library function and prints. Exit cod
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum, StrEnum
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Annotated
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -25,6 +29,15 @@ from mlcost.config import Settings, load_settings
 from mlcost.errors import MlcostError
 from mlcost.ingest import BILLING_FORMATS, ingest_billing, ingest_sample
 from mlcost.output import resolve_format, write_table
+from mlcost.recommendations import (
+    STATUSES,
+    analyze_recommendations,
+    get_recommendation,
+    list_recommendations,
+    savings_summary,
+    set_status,
+)
+from mlcost.rules import all_rules, get_rule
 from mlcost.sql import run_query
 from mlcost.store import DEFAULT_DB, LoadResult, ProgressCallback, Store
 from mlcost.summary import overview, spend_by, spend_summary
@@ -52,6 +65,23 @@ ingest_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(ingest_app, name="ingest")
+rules_app = typer.Typer(help="The waste rules: list them, read what each one does.")
+app.add_typer(rules_app, name="rules")
+recommendations_app = typer.Typer(
+    help="List or export findings (DESIGN.md §4 fields); dismiss, reopen or show one."
+)
+app.add_typer(recommendations_app, name="recommendations")
+
+#: Columns of the findings list on a terminal (exports carry every field).
+_FINDING_COLUMNS = (
+    "id",
+    "rule",
+    "provider",
+    "resource_name",
+    "estimated_monthly_savings",
+    "confidence",
+    "status",
+)
 
 FormatOption = Annotated[
     OutputFormat | None,
@@ -211,8 +241,39 @@ def sql(
 
 @app.command()
 def analyze(ctx: typer.Context, fmt: FormatOption = None, output: OutputOption = None) -> None:
-    """Run every analysis and print a summary (for now: spend by provider, service, month)."""
-    _print_spend(_ctx(ctx).store, _fmt(fmt), output)
+    """Run every analysis: spend by provider, service and month, then the waste rules.
+
+    A terminal shows readable tables; --format csv/json/parquet writes the spend summary
+    (export the findings with `mlcost recommendations`)."""
+    context = _ctx(ctx)
+    store = context.store
+    result = analyze_recommendations(store, context.settings.rules)
+    _print_spend(store, _fmt(fmt), output)
+    if resolve_format(_fmt(fmt), output) == "table" and output is None:
+        _print_findings_summary(store, result.findings)
+
+
+def _print_findings_summary(store: Store, findings: int) -> None:
+    with store.reader() as con:
+        summary = savings_summary(con)
+    totals = [r for r in summary.to_pylist() if r["scope"] == "total"]
+    out.print()
+    if not totals:
+        out.print(
+            "No waste found: no open findings. Load inventory and metrics "
+            "(`mlcost ingest aws|azure|gcp`) for the rules to judge."
+        )
+        return
+    by_rule = summary.filter(pc.equal(summary.column("scope"), "rule")).select(
+        ["rule", "provider", "findings", "monthly_savings"]
+    )
+    write_table(by_rule, fmt="table", console=out, title="Open findings by rule and provider")
+    for total in totals:
+        out.print(
+            f"{total['findings']} findings on {total['resources']} resources: "
+            f"{total['currency']} {total['monthly_savings']:,.2f}/month (each resource once)."
+        )
+    out.print("See them: mlcost recommendations   (export: --format csv|json|parquet -o FILE)")
 
 
 def _print_spend(store: Store, fmt: str | None, output: Path | None) -> None:
@@ -264,14 +325,154 @@ def demo(ctx: typer.Context) -> None:
     with _progress() as on_rows:
         result = ingest_sample(store, on_rows=on_rows)
     _load_report(result)
+    analysis = analyze_recommendations(store, context.settings.rules)
     out.print()
     _print_spend(store, "table", None)
+    _print_findings_summary(store, analysis.findings)
+    with store.reader() as con:
+        top = list_recommendations(con, limit=10)
+        everything = list_recommendations(con)
+    out.print()
+    write_table(
+        top.select(["rule", "provider", "resource_name", "estimated_monthly_savings", "id"]),
+        fmt="table",
+        console=out,
+        title="Top findings",
+    )
+    export = Path("recommendations.csv")
+    write_table(everything, fmt="csv", output=export)
+    out.print(f"All {everything.num_rows} findings written to {export.resolve()}.")
     db_flag = "" if str(context.db) == DEFAULT_DB else f" --db {context.db}"
     out.print()
-    out.print("Next: explore it with SQL, for example")
+    out.print("Next: read the evidence of a finding, or explore with SQL, for example")
+    out.print(f"  mlcost{db_flag} recommendations show {top.column('id')[0].as_py()}")
     out.print(
         f'  mlcost{db_flag} sql "SELECT ServiceName, sum(EffectiveCost) FROM cost GROUP BY 1"'  # noqa: S608
     )
+
+
+@rules_app.callback(invoke_without_command=True)
+def rules_list(ctx: typer.Context, fmt: FormatOption = None, output: OutputOption = None) -> None:
+    """List the rules with their parameters (as mlcost.toml sets them)."""
+    if ctx.invoked_subcommand:
+        return
+    configured = _ctx(ctx).settings.rules
+    rows = []
+    for rule in all_rules().values():
+        values = {**rule.defaults(), **configured.get(rule.id, {})}
+        params = ", ".join(
+            f"{p.name}={values[p.name]}" for p in rule.params if not isinstance(p.default, dict)
+        )
+        rows.append(
+            {
+                "rule": rule.id,
+                "enabled": bool(values["enabled"]),
+                "providers": " ".join(rule.providers),
+                "finds": rule.title,
+                "parameters": params,
+            }
+        )
+    write_table(pa.Table.from_pylist(rows), fmt=_fmt(fmt), output=output, console=out)
+
+
+@rules_app.command("show")
+def rules_show(
+    ctx: typer.Context, rule_id: Annotated[str, typer.Argument(help="A rule id.")]
+) -> None:
+    """Print a rule's documentation and its parameters."""
+    rule = get_rule(rule_id)
+    configured = _ctx(ctx).settings.rules.get(rule.id, {})
+    out.print(f"{rule.id} ({', '.join(rule.providers)})", markup=False)
+    out.print()
+    out.print(textwrap.dedent(rule.doc).strip(), markup=False)
+    out.print()
+    rows = [
+        {
+            "parameter": p.name,
+            "value": str(configured.get(p.name, p.default)),
+            "default": str(p.default),
+            "meaning": p.help,
+        }
+        for p in rule.all_params
+    ]
+    write_table(pa.Table.from_pylist(rows), fmt="table", console=out, title="Parameters")
+    out.print(f"Set them in mlcost.toml under [rules.{rule.id}].")
+
+
+@recommendations_app.callback(invoke_without_command=True)
+def recommendations(
+    ctx: typer.Context,
+    rule: Annotated[list[str] | None, typer.Option(help="Only this rule (repeatable).")] = None,
+    provider: Annotated[
+        list[str] | None, typer.Option(help="Only aws, azure or gcp (repeatable).")
+    ] = None,
+    account: Annotated[
+        list[str] | None, typer.Option(help="Only this account/subscription/project.")
+    ] = None,
+    min_savings: Annotated[
+        float | None, typer.Option(help="Only findings saving at least this much a month.")
+    ] = None,
+    status: Annotated[
+        str, typer.Option(help=f"One of {', '.join(STATUSES)}.", show_default=True)
+    ] = "open",
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+) -> None:
+    """List findings, largest saving first; export them with --format and --output."""
+    if ctx.invoked_subcommand:
+        return
+    with _ctx(ctx).store.reader() as con:
+        table = list_recommendations(
+            con,
+            rules=rule or (),
+            providers=provider or (),
+            accounts=account or (),
+            min_savings=min_savings,
+            status=status,
+        )
+    chosen = resolve_format(_fmt(fmt), output)
+    if chosen == "table" and output is None:
+        if table.num_rows == 0:
+            out.print(f"No {status} findings match. Run `mlcost analyze` after loading data.")
+            return
+        table = table.select(list(_FINDING_COLUMNS))
+    write_table(table, fmt=chosen, output=output, console=out)
+
+
+@recommendations_app.command("show")
+def recommendations_show(
+    ctx: typer.Context, rec_id: Annotated[str, typer.Argument(help="A finding's id.")]
+) -> None:
+    """Everything about one finding: the resource, the evidence, the action."""
+    with _ctx(ctx).store.reader() as con:
+        found = get_recommendation(con, rec_id)
+    for name, value in found.items():
+        if value is None:
+            continue
+        if name == "evidence" or name == "tags":
+            value = json.dumps(json.loads(value), indent=2, sort_keys=True)
+        out.print(f"{name}: ", end="", markup=False)
+        out.print(str(value), markup=False)
+
+
+@recommendations_app.command("dismiss")
+def recommendations_dismiss(
+    ctx: typer.Context,
+    rec_id: Annotated[str, typer.Argument(help="A finding's id.")],
+    reason: Annotated[str, typer.Option(help="Why it is not waste (kept with it).")],
+) -> None:
+    """Dismiss a finding: it stays dismissed when analyze runs again."""
+    set_status(_ctx(ctx).store, rec_id, dismissed=True, reason=reason)
+    out.print(f"Dismissed {rec_id}. Undo with: mlcost recommendations reopen {rec_id}")
+
+
+@recommendations_app.command("reopen")
+def recommendations_reopen(
+    ctx: typer.Context, rec_id: Annotated[str, typer.Argument(help="A finding's id.")]
+) -> None:
+    """Reopen a dismissed finding."""
+    set_status(_ctx(ctx).store, rec_id, dismissed=False)
+    out.print(f"Reopened {rec_id}.")
 
 
 def main() -> None:

@@ -28,10 +28,14 @@ class StoreSettings:
 @dataclass(frozen=True)
 class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
+    #: ``[rules.<id>]``: each named rule's parameters, validated, over its defaults.
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
 
 
 _SECTIONS: dict[str, type] = {"store": StoreSettings}
+#: Sections with their own validation (a table per rule id).
+_SPECIAL_SECTIONS = ("rules",)
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
@@ -48,10 +52,13 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigError(f"{chosen}: cannot read it as TOML ({exc}).") from exc
     sections: dict[str, Any] = {}
     for name, values in raw.items():
+        if name == "rules":
+            sections[name] = _rule_settings(chosen, values)
+            continue
         if name not in _SECTIONS:
             raise ConfigError(
                 f"{chosen}: unknown section [{name}]; valid sections: "
-                f"{', '.join(sorted(_SECTIONS))}."
+                f"{', '.join(sorted([*_SECTIONS, *_SPECIAL_SECTIONS]))}."
             )
         sections[name] = _build(chosen, name, _SECTIONS[name], values)
     return Settings(**sections, path=chosen)
@@ -76,3 +83,22 @@ def _build(path: Path, section: str, cls: type, values: Any) -> Any:
                 f"not {type(value).__name__} ({value!r})."
             )
     return cls(**{k: (float(v) if known[k] is float else v) for k, v in values.items()})
+
+
+def _rule_settings(path: Path, values: Any) -> dict[str, dict[str, Any]]:
+    """``[rules.<id>]`` tables: known rule ids, known parameters, right types."""
+    from mlcost.rules import all_rules
+
+    rules = all_rules()
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: [rules] must hold one table per rule, like [rules.idle_vm].")
+    out: dict[str, dict[str, Any]] = {}
+    for rule_id, params in values.items():
+        if rule_id not in rules:
+            raise ConfigError(
+                f"{path}: unknown rule [rules.{rule_id}]; the rules are: {', '.join(rules)}."
+            )
+        if not isinstance(params, dict):
+            raise ConfigError(f"{path}: [rules.{rule_id}] must be a table of settings.")
+        out[rule_id] = rules[rule_id].settings(params, where=str(path))
+    return out

@@ -661,7 +661,7 @@ def _profile(
         cpu = u(0.4, 1.8)
         cpu_max = cpu + u(1.5, 3.0)
         g = gm = np.zeros(n)
-        net_in, net_out, disk = u(5e6, 2.5e7), u(2e6, 1e7), u(1e3, 8e3)
+        net_in, net_out, disk = u(5e5, 2.5e6), u(2e5, 1.5e6), u(1e3, 8e3)
     elif profile == "steady":
         cpu = pct(nm(50, 4))
         cpu_max = np.minimum(cpu + u(22, 35), 92.0)

@@ -455,7 +455,7 @@ class _Builder:
         self.plant(
             "idle_vm",
             idle_vm,
-            "untagged m5.2xlarge, cpu avg < 2 %, max < 5 %, network < 30 MB/day for 90 days",
+            "untagged m5.2xlarge, cpu avg < 2 %, max < 5 %, network < 4 MB/day for 90 days",
         )
 
         rs = self.ec2(

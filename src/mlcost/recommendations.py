@@ -1,0 +1,269 @@
+"""Findings: run the rules, keep each finding's history, list, dismiss, total the savings.
+
+A finding's ``id`` is stable (rule + provider + resource), so a re-analysis updates the
+same row: ``first_detected`` stays, ``last_detected`` moves, and a finding that no longer
+fires is ``closed`` (kept, for history). ``dismiss`` records the user's decision in
+``recommendation_feedback``; a dismissed finding stays dismissed across re-analysis
+until it is reopened.
+
+Savings are counted once per resource (DESIGN.md §4): where several rules fire on one
+resource (an idle GPU box is also an idle VM and a rightsizing candidate), each finding
+shows its own saving, and totals take the largest of them, capped at what the resource
+costs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from mlcost.errors import InputError
+from mlcost.rules import all_rules
+from mlcost.rules.base import ParamValue
+from mlcost.rules.engine import data_as_of, prepare, run_rule
+from mlcost.schema import arrow_schema
+from mlcost.store import Batch, Store
+
+#: The export contract's fields, in order (DESIGN.md §4).
+FIELDS = (
+    "id",
+    "rule",
+    "provider",
+    "account_id",
+    "region",
+    "resource_id",
+    "resource_type",
+    "resource_name",
+    "title",
+    "action",
+    "evidence",
+    "monthly_cost",
+    "estimated_monthly_savings",
+    "currency",
+    "confidence",
+    "first_detected",
+    "last_detected",
+    "status",
+    "tags",
+)
+STATUSES = ("open", "dismissed", "closed", "all")
+
+_MERGE = """
+SELECT coalesce(n.id, o.id) AS id,
+       $rule AS rule,
+       coalesce(n.provider, o.provider) AS provider,
+       coalesce(n.account_id, o.account_id) AS account_id,
+       coalesce(n.region, o.region) AS region,
+       coalesce(n.resource_id, o.resource_id) AS resource_id,
+       coalesce(n.resource_type, o.resource_type) AS resource_type,
+       coalesce(n.resource_name, o.resource_name) AS resource_name,
+       coalesce(n.title, o.title) AS title,
+       coalesce(n.action, o.action) AS action,
+       CASE WHEN n.id IS NULL THEN o.evidence ELSE n.evidence END AS evidence,
+       CASE WHEN n.id IS NULL THEN o.monthly_cost ELSE n.monthly_cost END AS monthly_cost,
+       CASE WHEN n.id IS NULL THEN o.estimated_monthly_savings
+            ELSE n.estimated_monthly_savings END AS estimated_monthly_savings,
+       coalesce(n.currency, o.currency) AS currency,
+       coalesce(n.confidence, o.confidence) AS confidence,
+       CASE WHEN n.id IS NOT NULL AND (o.id IS NULL OR o.status = 'closed') THEN $now
+            ELSE o.first_detected END AS first_detected,
+       CASE WHEN n.id IS NOT NULL THEN $now ELSE o.last_detected END AS last_detected,
+       CASE WHEN n.id IS NULL THEN 'closed'
+            WHEN fb.status = 'dismissed' THEN 'dismissed'
+            ELSE 'open' END AS status,
+       CASE WHEN n.id IS NULL THEN o.tags ELSE n.tags END AS tags
+FROM rule_new n
+FULL OUTER JOIN (SELECT * FROM recommendations WHERE rule = $rule) o ON o.id = n.id
+LEFT JOIN recommendation_feedback fb ON fb.id = coalesce(n.id, o.id)
+ORDER BY estimated_monthly_savings DESC NULLS LAST, id
+"""
+
+
+@dataclass
+class RuleSummary:
+    rule: str
+    enabled: bool
+    findings: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class AnalyzeResult:
+    """What one analysis found: per rule, and when the data ends."""
+
+    as_of: datetime | None
+    rules: list[RuleSummary] = field(default_factory=list)
+
+    @property
+    def findings(self) -> int:
+        return sum(r.findings for r in self.rules)
+
+
+def analyze_recommendations(
+    store: Store,
+    settings: Mapping[str, Mapping[str, ParamValue]] | None = None,
+    *,
+    now: datetime | None = None,
+) -> AnalyzeResult:
+    """Run every enabled rule over the store and record the findings with their history.
+
+    ``settings`` maps a rule id to its validated parameters (``mlcost.toml``'s
+    ``[rules.<id>]``); rules not named run with their defaults.
+    """
+    settings = settings or {}
+    now = now or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    batches: list[Batch] = []
+    with store.reader() as con:
+        as_of = data_as_of(con)
+        result = AnalyzeResult(as_of=as_of)
+        if as_of is None:
+            return result
+        prepare(con, as_of)
+        empty = pa.Table.from_pylist([], schema=_finding_schema())
+        for rule in all_rules().values():
+            values = {**rule.defaults(), **settings.get(rule.id, {})}
+            summary = RuleSummary(rule.id, enabled=bool(values["enabled"]))
+            started = time.perf_counter()
+            found = run_rule(con, rule, values, as_of) if summary.enabled else empty
+            summary.findings = found.num_rows
+            con.register("rule_new", found.cast(_finding_schema()))
+            merged = con.sql(_MERGE, params={"rule": rule.id, "now": now}).to_arrow_table()
+            con.unregister("rule_new")
+            summary.seconds = time.perf_counter() - started
+            result.rules.append(summary)
+            batches.append(
+                Batch(
+                    "recommendations",
+                    merged.cast(arrow_schema("recommendations")),
+                    partition={"rule": rule.id},
+                    label=f"rule {rule.id}",
+                )
+            )
+    store.load(batches)
+    return result
+
+
+def _finding_schema() -> pa.Schema:
+    """A rule's findings: the contract's fields without the lifecycle ones."""
+    full = arrow_schema("recommendations")
+    lifecycle = {"first_detected", "last_detected", "status"}
+    return pa.schema([full.field(n) for n in FIELDS if n not in lifecycle])
+
+
+def list_recommendations(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    rules: Sequence[str] = (),
+    providers: Sequence[str] = (),
+    accounts: Sequence[str] = (),
+    min_savings: Decimal | float | None = None,
+    status: str = "open",
+    limit: int | None = None,
+) -> pa.Table:
+    """Findings with the contract's fields, largest saving first."""
+    if status not in STATUSES:
+        raise InputError(f"Unknown status {status!r}; choose one of {', '.join(STATUSES)}.")
+    known = set(all_rules())
+    unknown = [r for r in rules if r not in known]
+    if unknown:
+        raise InputError(
+            f"Unknown rule {unknown[0]!r}; the rules are: {', '.join(all_rules())}.",
+            "Run `mlcost rules` to list them.",
+        )
+    where = ["($status = 'all' OR status = $status)"]
+    params: dict[str, Any] = {"status": status}
+    for column, values in (("rule", rules), ("provider", providers), ("account_id", accounts)):
+        if values:
+            where.append(f"list_contains(${column}s, {column})")
+            params[f"{column}s"] = list(values)
+    if min_savings is not None:
+        where.append("estimated_monthly_savings >= $min_savings")
+        params["min_savings"] = Decimal(str(min_savings))
+    sql = (
+        f"SELECT {', '.join(FIELDS)} FROM recommendations WHERE {' AND '.join(where)} "  # noqa: S608
+        "ORDER BY estimated_monthly_savings DESC NULLS LAST, rule, resource_id"
+        + (f" LIMIT {int(limit)}" if limit else "")
+    )
+    return con.sql(sql, params=params).to_arrow_table()
+
+
+_SUMMARY = """
+WITH f AS (SELECT * FROM recommendations WHERE status = 'open'),
+per_resource AS (
+    -- counted once: the largest saving of the rules firing on it, capped at its cost
+    SELECT provider, resource_id, currency,
+           CASE WHEN max(monthly_cost) IS NULL THEN max(estimated_monthly_savings)
+                ELSE least(max(estimated_monthly_savings), max(monthly_cost)) END AS saving
+    FROM f GROUP BY ALL
+)
+SELECT 'total' AS scope, NULL AS rule, NULL AS provider, currency,
+       (SELECT count(*) FROM f f2 WHERE f2.currency IS NOT DISTINCT FROM p.currency) AS findings,
+       count(*) AS resources, sum(saving) AS monthly_savings
+FROM per_resource p GROUP BY currency
+UNION ALL
+SELECT 'rule', rule, provider, currency, count(*), count(DISTINCT resource_id),
+       sum(estimated_monthly_savings)
+FROM f GROUP BY ALL
+ORDER BY scope DESC, monthly_savings DESC NULLS LAST
+"""
+
+
+def savings_summary(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Open findings and monthly savings: per rule and provider (each finding its own
+    saving), and a ``total`` row per currency with every resource counted once."""
+    return con.sql(_SUMMARY).to_arrow_table()
+
+
+def get_recommendation(con: duckdb.DuckDBPyConnection, rec_id: str) -> dict[str, Any]:
+    row = con.sql(
+        f"SELECT {', '.join('r.' + f for f in FIELDS)}, fb.reason AS dismissed_reason "  # noqa: S608
+        "FROM recommendations r LEFT JOIN recommendation_feedback fb ON fb.id = r.id "
+        "WHERE r.id = ?",
+        params=[rec_id],
+    ).to_arrow_table()
+    if row.num_rows == 0:
+        raise InputError(
+            f"No recommendation has the id {rec_id!r}.",
+            "Run `mlcost recommendations --status all` to see the ids.",
+        )
+    return dict(row.to_pylist()[0])
+
+
+def set_status(store: Store, rec_id: str, *, dismissed: bool, reason: str | None = None) -> None:
+    """Dismiss a finding (kept across re-analysis) or reopen it."""
+    if dismissed and not (reason and reason.strip()):
+        raise InputError("A dismissal needs a reason.", 'Add --reason "why it is not waste".')
+    with store.reader() as con:
+        get_recommendation(con, rec_id)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    with store.writer() as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if dismissed:
+                con.execute(
+                    "INSERT OR REPLACE INTO recommendation_feedback VALUES (?, 'dismissed', ?, ?)",
+                    [rec_id, reason.strip() if reason else None, now],
+                )
+                con.execute(
+                    "UPDATE recommendations SET status = 'dismissed' "
+                    "WHERE id = ? AND status = 'open'",
+                    [rec_id],
+                )
+            else:
+                con.execute("DELETE FROM recommendation_feedback WHERE id = ?", [rec_id])
+                con.execute(
+                    "UPDATE recommendations SET status = 'open' "
+                    "WHERE id = ? AND status = 'dismissed'",
+                    [rec_id],
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise

@@ -1,0 +1,216 @@
+"""Run the rules over the store: shared views first, then each rule's query.
+
+Every rule sees the same prepared facts, computed once per analysis:
+
+* ``rule_resources``: ``resources`` plus ``monthly_cost`` (the resource's own billed
+  EffectiveCost over the 30 days before ``$as_of``; for running compute with no billing
+  rows, the list price × 730 hours, with ``cost_basis = 'list price'``) and ``currency``;
+* ``rule_daily``: one row per resource and UTC day with the day's utilisation: CPU average
+  and maximum, network bytes, GPU and GPU-memory utilisation, invocations, disk ops
+  (daily samples where the connector fetched them, else the hourly ones aggregated);
+* ``rule_prices``: one on-demand price per provider, region and instance type, with the
+  type's vCPUs, memory, GPUs and family.
+
+``$as_of`` is the end of the data: the last billed hour for usage, or the last inventory
+observation when there is no billing. Look-back windows end there, so an analysis of
+last month's data finds what was true then, and a re-run on the same data finds the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from mlcost.rules.base import REQUIRED_COLUMNS, ParamValue, Rule
+
+#: Hours in a month, as the clouds' pricing calculators count them.
+HOURS_PER_MONTH = 730
+#: Days of utilisation prepared for the rules (the longest look-back a rule may use).
+MAX_LOOKBACK_DAYS = 120
+
+_AS_OF = """
+SELECT coalesce(
+    (SELECT max(ChargePeriodEnd) FROM cost WHERE ChargeCategory = 'Usage'),
+    (SELECT date_trunc('hour', max(observed_at)) + INTERVAL 1 HOUR FROM resources)
+)
+"""
+
+_PREPARE = (
+    """
+CREATE OR REPLACE TEMP TABLE rule_resource_cost AS
+SELECT lower(ResourceId) AS rid,
+       sum(EffectiveCost) AS cost_30d,
+       min(BillingCurrency) AS currency
+FROM cost
+WHERE ResourceId IS NOT NULL
+  AND ChargePeriodStart >= $as_of - INTERVAL 30 DAY
+  AND ChargePeriodStart < $as_of
+GROUP BY 1
+""",
+    """
+CREATE OR REPLACE TEMP TABLE rule_prices AS
+SELECT provider, region, instance_type,
+       min(price_per_hour) AS price_per_hour,
+       min(currency) AS currency,
+       max(vcpus) AS vcpus,
+       max(memory_gb) AS memory_gb,
+       coalesce(max(gpu_count), 0) AS gpu_count,
+       max(gpu_model) AS gpu_model,
+       bool_and(current_generation) AS current_generation,
+       CASE
+           WHEN provider = 'aws' THEN split_part(instance_type, '.', 1)
+                || CASE WHEN instance_type LIKE 'ml.%'
+                        THEN '.' || split_part(instance_type, '.', 2) ELSE '' END
+           WHEN provider = 'azure'
+               THEN regexp_replace(instance_type, '^(Standard_[A-Za-z]+)[0-9]+', '\\1')
+           ELSE regexp_replace(instance_type, '-[0-9]+g?$', '')
+       END AS family
+FROM prices
+WHERE instance_type IS NOT NULL AND unit = 'Hours'
+GROUP BY provider, region, instance_type
+""",
+    # 730: HOURS_PER_MONTH
+    """
+CREATE OR REPLACE TEMP TABLE rule_resources AS
+SELECT r.*,
+       lower(r.resource_id) AS rid,
+       coalesce(TRY_CAST(json_extract_string(r.details, '$.instance_count') AS INTEGER), 1)
+           AS instance_count,
+       CASE WHEN c.cost_30d IS NOT NULL THEN c.cost_30d
+            WHEN r.state = 'running' AND p.price_per_hour IS NOT NULL
+            THEN p.price_per_hour * 730
+                 * coalesce(TRY_CAST(json_extract_string(r.details, '$.instance_count')
+                                     AS INTEGER), 1)
+       END AS monthly_cost,
+       CASE WHEN c.cost_30d IS NOT NULL THEN 'billing'
+            WHEN r.state = 'running' AND p.price_per_hour IS NOT NULL THEN 'list price'
+       END AS cost_basis,
+       coalesce(c.currency, p.currency, 'USD') AS currency,
+       p.price_per_hour AS price_per_hour,
+       p.family AS family
+FROM resources r
+LEFT JOIN rule_resource_cost c ON c.rid = lower(r.resource_id)
+LEFT JOIN rule_prices p
+       ON p.provider = r.provider AND p.region = r.region AND p.instance_type = r.instance_type
+""",
+    # 120: MAX_LOOKBACK_DAYS
+    """
+CREATE OR REPLACE TEMP TABLE rule_daily AS
+WITH m AS (
+    SELECT resource_id, metric, stat, period_s, date_trunc('day', ts) AS day, value
+    FROM metrics
+    WHERE period_s IN (3600, 86400)
+      AND ts >= $as_of - INTERVAL 120 DAY AND ts < $as_of
+),
+preferred AS (
+    SELECT resource_id, metric, stat, day, max(period_s) AS period_s
+    FROM m GROUP BY ALL
+),
+picked AS (SELECT m.* FROM m JOIN preferred USING (resource_id, metric, stat, day, period_s))
+SELECT resource_id, day,
+       avg(value) FILTER (WHERE metric = 'cpu_util_pct' AND stat = 'Average') AS cpu_avg,
+       coalesce(max(value) FILTER (WHERE metric = 'cpu_util_pct' AND stat = 'Maximum'),
+                max(value) FILTER (WHERE metric = 'cpu_util_pct' AND stat = 'Average'))
+           AS cpu_max,
+       sum(value) FILTER (WHERE metric IN ('net_in_bytes', 'net_out_bytes') AND stat = 'Sum')
+           AS net_bytes,
+       avg(value) FILTER (WHERE metric = 'gpu_util_pct' AND stat = 'Average') AS gpu_avg,
+       avg(value) FILTER (WHERE metric = 'gpu_mem_util_pct' AND stat = 'Average') AS gpu_mem_avg,
+       sum(value) FILTER (WHERE metric = 'invocations' AND stat = 'Sum') AS invocations,
+       sum(value) FILTER (WHERE metric = 'disk_io_ops' AND stat = 'Sum') AS disk_ops,
+       max(value) FILTER (WHERE metric = 'mem_util_pct') AS mem_max
+FROM picked
+GROUP BY resource_id, day
+""",
+)
+
+
+@dataclass(frozen=True)
+class RuleRun:
+    """One rule's findings (contract fields without the lifecycle) and its duration."""
+
+    rule: str
+    findings: pa.Table
+    seconds: float
+
+
+def data_as_of(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """The end of the data the rules judge (see the module docstring)."""
+    row = con.execute(_AS_OF).fetchone()
+    return row[0] if row and row[0] is not None else None
+
+
+def prepare(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
+    """Build the shared views every rule reads (temporary: they vanish with ``con``)."""
+    for statement in _PREPARE:
+        params = {"as_of": as_of} if "$as_of" in statement else None
+        con.execute(statement, params)
+
+
+def recommendation_id(rule: str, provider: str | None, resource_id: str) -> str:
+    """Stable across runs: the same rule and resource always give the same id."""
+    text = "\x1f".join((rule, provider or "", resource_id))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def run_rule(
+    con: duckdb.DuckDBPyConnection,
+    rule: Rule,
+    settings: dict[str, ParamValue],
+    as_of: datetime,
+) -> pa.Table:
+    """One rule's findings joined to the resource they name, savings capped at its cost."""
+    params = rule.sql_parameters(settings, as_of=as_of, hours_per_month=HOURS_PER_MONTH)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE rule_found AS {rule.sql}", params)
+    got = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'rule_found'"
+        ).fetchall()
+    }
+    missing = [c for c in REQUIRED_COLUMNS if c not in got]
+    if missing:
+        raise RuntimeError(f"rule {rule.id} returns no {', '.join(missing)} column")
+
+    def pick(column: str, fallback: str) -> str:
+        return f"coalesce(f.{column}, {fallback})" if column in got else fallback
+
+    tags = pick("tags", "r.tags")
+    monthly = pick("monthly_cost", "r.monthly_cost")
+    sql = f"""
+        SELECT ? AS rule,
+               {pick("provider", "r.provider")} AS provider,
+               {pick("account_id", "r.account_id")} AS account_id,
+               {pick("region", "r.region")} AS region,
+               f.resource_id,
+               {pick("resource_type", "r.resource_type")} AS resource_type,
+               {pick("resource_name", "r.name")} AS resource_name,
+               f.title, f.action,
+               CAST(f.evidence AS JSON) AS evidence,
+               CAST({monthly} AS DECIMAL(38, 12)) AS monthly_cost,
+               CAST(round(CASE WHEN {monthly} IS NULL THEN f.estimated_monthly_savings
+                               ELSE least(f.estimated_monthly_savings, {monthly}) END, 2)
+                    AS DECIMAL(38, 12)) AS estimated_monthly_savings,
+               {pick("currency", "coalesce(r.currency, 'USD')")} AS currency,
+               CASE WHEN r.cost_basis = 'list price' AND f.confidence = 'high' THEN 'medium'
+                    ELSE f.confidence END AS confidence,
+               CAST({tags} AS JSON) AS tags
+        FROM rule_found f
+        LEFT JOIN rule_resources r ON r.rid = lower(f.resource_id)
+        WHERE f.estimated_monthly_savings IS NULL OR f.estimated_monthly_savings > 0
+        ORDER BY estimated_monthly_savings DESC NULLS LAST, f.resource_id
+    """  # noqa: S608 - column names come from our own lists, values are parameters
+    table = con.sql(sql, params=[rule.id]).to_arrow_table()
+    ids = [
+        recommendation_id(rule.id, p, r)
+        for p, r in zip(
+            table.column("provider").to_pylist(),
+            table.column("resource_id").to_pylist(),
+            strict=True,
+        )
+    ]
+    return table.add_column(0, "id", pa.array(ids, pa.string()))
