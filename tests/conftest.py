@@ -109,3 +109,16 @@ def run_cli(
 @pytest.fixture
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_cli
+
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def db(tmp_path: Path, cli: Cli) -> str:
+    """A fresh store made by `mlcost init`, as its path."""
+    path = str(tmp_path / "cli.duckdb")
+    done = cli("--db", path, "init")
+    assert done.returncode == 0, done.stderr
+    assert "ready" in done.stdout
+    return path

@@ -5,25 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from subprocess import CompletedProcess
 
 import pytest
 
-from tests.conftest import focus_row, write_csv
-
-Cli = Callable[..., CompletedProcess[str]]
-
-
-@pytest.fixture
-def db(tmp_path: Path, cli: Cli) -> str:
-    path = str(tmp_path / "cli.duckdb")
-    done = cli("--db", path, "init")
-    assert done.returncode == 0, done.stderr
-    assert "ready" in done.stdout
-    return path
+from tests.conftest import Cli, focus_row, write_csv
 
 
 def spend(cli: Cli, db: str) -> list[dict[str, str]]:

@@ -384,8 +384,10 @@ def rules_show(
     configured = _ctx(ctx).settings.rules.get(rule.id, {})
     out.print(f"{rule.id} ({', '.join(rule.providers)})", markup=False)
     out.print()
-    out.print(textwrap.dedent(rule.doc).strip(), markup=False)
-    out.print()
+    for paragraph in textwrap.dedent(rule.doc).strip().split("\n\n"):
+        # the docstring's lines re-flowed to the terminal's width
+        out.print(" ".join(paragraph.split()), markup=False)
+        out.print()
     rows = [
         {
             "parameter": p.name,
@@ -396,7 +398,7 @@ def rules_show(
         for p in rule.all_params
     ]
     write_table(pa.Table.from_pylist(rows), fmt="table", console=out, title="Parameters")
-    out.print(f"Set them in mlcost.toml under [rules.{rule.id}].")
+    out.print(f"Set them in mlcost.toml under [rules.{rule.id}].", markup=False)
 
 
 @recommendations_app.callback(invoke_without_command=True)

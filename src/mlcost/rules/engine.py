@@ -192,8 +192,8 @@ def run_rule(
                f.title, f.action,
                CAST(f.evidence AS JSON) AS evidence,
                CAST({monthly} AS DECIMAL(38, 12)) AS monthly_cost,
-               CAST(round(CASE WHEN {monthly} IS NULL THEN f.estimated_monthly_savings
-                               ELSE least(f.estimated_monthly_savings, {monthly}) END, 2)
+               CAST(CASE WHEN {monthly} IS NULL THEN f.estimated_monthly_savings
+                         ELSE least(f.estimated_monthly_savings, {monthly}) END
                     AS DECIMAL(38, 12)) AS estimated_monthly_savings,
                {pick("currency", "coalesce(r.currency, 'USD')")} AS currency,
                CASE WHEN r.cost_basis = 'list price' AND f.confidence = 'high' THEN 'medium'

@@ -1,0 +1,113 @@
+"""Each rule on its own small organisation: it fires with the hand-computed saving, and
+stays quiet on the near miss."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from mlcost.recommendations import analyze_recommendations, list_recommendations
+from mlcost.store import Store
+from tests.rules.builder import Org
+from tests.rules.cases import CASES
+
+
+def findings(store: Store, org: Org) -> list[dict[str, object]]:
+    org.load(store)
+    analyze_recommendations(store)
+    with store.reader() as con:
+        return list_recommendations(con, status="all").to_pylist()
+
+
+@pytest.mark.parametrize("rule_id", list(CASES))
+def test_rule_fires_with_the_hand_computed_saving(store: Store, rule_id: str) -> None:
+    case = CASES[rule_id][0]
+    org = Org()
+    case.build(org)
+    got = [f for f in findings(store, org) if f["rule"] == rule_id]
+    assert [f["resource_id"] for f in got] == [case.resource_id]
+    found = got[0]
+    assert found["estimated_monthly_savings"] == case.savings
+    assert found["monthly_cost"] is not None and found["monthly_cost"] >= case.savings
+    assert found["status"] == "open" and found["currency"] == "USD"
+    assert json.loads(str(found["evidence"])), "a finding shows its figures"
+    assert found["title"] and found["action"]
+
+
+@pytest.mark.parametrize("rule_id", list(CASES))
+def test_rule_stays_quiet_on_the_near_miss(store: Store, rule_id: str) -> None:
+    case = CASES[rule_id][1]
+    org = Org()
+    case.build(org)
+    got = findings(store, org)
+    assert [f for f in got if f["rule"] == rule_id] == []
+
+
+def test_idle_vm_evidence_shows_the_trusted_advisor_figures(store: Store) -> None:
+    org = Org()
+    CASES["idle_vm"][0].build(org)
+    (found,) = [f for f in findings(store, org) if f["rule"] == "idle_vm"]
+    evidence = json.loads(str(found["evidence"]))
+    assert evidence["days_idle"] == 4 and evidence["days_observed"] == 14
+    assert evidence["thresholds"] == {"cpu_pct": 10.0, "network_mb": 5.0}
+    assert found["confidence"] == "medium"  # idle on 4 of 14 days, not all
+
+
+def test_rightsize_names_the_type_and_why(store: Store) -> None:
+    org = Org()
+    CASES["rightsize_vm"][0].build(org)
+    (found,) = [f for f in findings(store, org) if f["rule"] == "rightsize_vm"]
+    evidence = json.loads(str(found["evidence"]))
+    assert evidence["suggested_type"] == "c6i.2xlarge"
+    assert evidence["cpu_p95"] == 17.0 and evidence["vcpus_needed"] == 6.8
+    assert "c6i.2xlarge" in str(found["action"])
+
+
+def test_unused_ip_fires_from_billing_alone_without_inventory(store: Store) -> None:
+    org = Org()
+    org.bill(
+        "eipalloc-0abc",
+        "0.12",
+        ChargeDescription="$0.005 per Elastic IP address not attached to a running instance "
+        "per hour (prorated) - USE1-ElasticIP:IdleAddress",
+    )
+    (found,) = [f for f in findings(store, org) if f["rule"] == "unused_ip"]
+    assert found["resource_id"] == "eipalloc-0abc"
+    assert found["provider"] == "aws" and found["account_id"] == "111122223333"
+    assert found["estimated_monthly_savings"] == Decimal("3.60")  # 30 × 0.12
+    assert found["confidence"] == "medium"
+
+
+def test_a_vm_without_billing_is_priced_from_the_list_price_with_less_confidence(
+    store: Store,
+) -> None:
+    org = Org()
+    org.price("m5.large", "0.096", 2, 8)
+    org.resource("i-unbilled", "vm", instance_type="m5.large")
+    org.usage("i-unbilled", cpu=1.0, net_mb=1.0)
+    (found,) = [f for f in findings(store, org) if f["rule"] == "idle_vm"]
+    assert found["monthly_cost"] == Decimal("70.08")  # 0.096 × 730 h
+    assert found["confidence"] == "medium"  # idle every day, but the cost is a list price
+
+
+def test_percentile_method_is_the_azure_advisor_style_test(store: Store, tmp_path) -> None:
+    org = Org()
+    org.resource("i-p", "vm", instance_type="m5.large")
+    # daily maxima 4 % every day: the median of the maxima is under 10 %
+    org.usage("i-p", cpu=[2.0] * 14, cpu_max=None, net_mb=1.0)
+    org.bill("i-p", "2.304")
+    org.load(store)
+    settings = {"idle_vm": {"method": "percentile", "percentile": 50.0}}
+    analyze_recommendations(store, settings)
+    with store.reader() as con:
+        assert list_recommendations(con, rules=["idle_vm"]).num_rows == 1
+    org.metrics = [
+        m for m in org.metrics if not (m["metric"] == "cpu_util_pct" and m["stat"] == "Maximum")
+    ]
+    org.daily("i-p", "cpu_util_pct", [4.0] * 7 + [30.0] * 7, stat="Maximum")
+    org.load(store)
+    analyze_recommendations(store, settings)  # median of maxima is now 17 %
+    with store.reader() as con:
+        assert list_recommendations(con, rules=["idle_vm"]).num_rows == 0

@@ -1,0 +1,218 @@
+"""Findings over time and out of the tool: history, dismissal, savings counted once,
+filters, and the export contract (DESIGN.md §4) in every format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from mlcost.errors import InputError
+from mlcost.output import table_to_text
+from mlcost.recommendations import (
+    FIELDS,
+    analyze_recommendations,
+    list_recommendations,
+    savings_summary,
+    set_status,
+)
+from mlcost.rules.engine import recommendation_id
+from mlcost.store import Store
+from tests.conftest import Cli
+from tests.rules.builder import Org
+from tests.rules.cases import CASES
+
+DAY1, DAY2, DAY3 = datetime(2026, 10, 1, 6), datetime(2026, 10, 2, 6), datetime(2026, 10, 3, 6)
+
+
+def idle_gpu_box(org: Org, *, tags: dict[str, str] | None = None) -> None:
+    """A g5.xlarge idle on both counts: idle_vm and idle_gpu both fire on it."""
+    org.price("g5.xlarge", "1.006", 4, 16, gpus=1, gpu_model="A10G")
+    org.resource("i-box", "vm", instance_type="g5.xlarge", gpu_count=1, tags=tags)
+    org.usage("i-box", cpu=1.0, net_mb=1.0, gpu=2.0)
+    org.bill("i-box", "24.144")  # 30 days = 724.32
+
+
+def rows(store: Store, **filters: object) -> list[dict[str, object]]:
+    with store.reader() as con:
+        return list_recommendations(con, **filters).to_pylist()  # type: ignore[arg-type]
+
+
+def test_savings_are_counted_once_per_resource(store: Store) -> None:
+    org = Org()
+    idle_gpu_box(org)
+    CASES["unattached_volume"][0].build(org)
+    org.load(store)
+    analyze_recommendations(store)
+    found = rows(store)
+    assert sorted((f["rule"], f["estimated_monthly_savings"]) for f in found) == [
+        ("idle_gpu", Decimal("724.32")),
+        ("idle_vm", Decimal("724.32")),
+        ("unattached_volume", Decimal("45.00")),
+    ]
+    with store.reader() as con:
+        summary = savings_summary(con).to_pylist()
+    (total,) = [s for s in summary if s["scope"] == "total"]
+    # the GPU box once (724.32, not 1448.64), plus the volume
+    assert total["monthly_savings"] == Decimal("769.32")
+    assert (total["findings"], total["resources"]) == (3, 2)
+
+
+def test_ids_are_stable_and_history_is_kept(store: Store) -> None:
+    org = Org()
+    idle_gpu_box(org)
+    org.load(store)
+    analyze_recommendations(store, now=DAY1)
+    analyze_recommendations(store, now=DAY2)
+    (gpu,) = rows(store, rules=["idle_gpu"])
+    assert gpu["id"] == recommendation_id("idle_gpu", "aws", "i-box")
+    assert (gpu["first_detected"], gpu["last_detected"]) == (DAY1, DAY2)
+
+    # the box gets busy: the finding closes but stays in history
+    busy = Org()
+    idle_gpu_box(busy)
+    busy.metrics = []
+    busy.usage("i-box", cpu=50.0, net_mb=5000.0, gpu=90.0)
+    busy.load(store)
+    analyze_recommendations(store, now=DAY3)
+    assert rows(store, rules=["idle_gpu"]) == []
+    (closed,) = rows(store, rules=["idle_gpu"], status="closed")
+    assert closed["id"] == gpu["id"] and closed["last_detected"] == DAY2
+
+
+def test_a_dismissal_survives_reanalysis_until_reopened(store: Store) -> None:
+    org = Org()
+    idle_gpu_box(org)
+    org.load(store)
+    analyze_recommendations(store, now=DAY1)
+    rec_id = recommendation_id("idle_gpu", "aws", "i-box")
+    with pytest.raises(InputError, match="needs a reason"):
+        set_status(store, rec_id, dismissed=True, reason=" ")
+    set_status(store, rec_id, dismissed=True, reason="planned: benchmark box until Q1")
+    analyze_recommendations(store, now=DAY2)
+    assert [f["rule"] for f in rows(store)] == ["idle_vm"]
+    (dismissed,) = rows(store, status="dismissed")
+    assert dismissed["id"] == rec_id and dismissed["last_detected"] == DAY2
+    with store.reader() as con:
+        summary = savings_summary(con).to_pylist()
+    # a dismissed finding no longer counts in the savings
+    assert [s["rule"] for s in summary if s["scope"] == "rule"] == ["idle_vm"]
+    set_status(store, rec_id, dismissed=False)
+    analyze_recommendations(store, now=DAY3)
+    assert sorted(f["rule"] for f in rows(store)) == ["idle_gpu", "idle_vm"]
+    with pytest.raises(InputError, match="No recommendation has the id"):
+        set_status(store, "nope", dismissed=True, reason="x")
+
+
+def test_a_disabled_rule_closes_its_findings(store: Store) -> None:
+    org = Org()
+    idle_gpu_box(org)
+    org.load(store)
+    analyze_recommendations(store)
+    analyze_recommendations(store, {"idle_vm": {"enabled": False}})
+    assert [f["rule"] for f in rows(store)] == ["idle_gpu"]
+    assert [f["rule"] for f in rows(store, status="closed")] == ["idle_vm"]
+
+
+def test_filters_by_rule_provider_account_and_minimum_saving(store: Store) -> None:
+    org = Org()
+    idle_gpu_box(org)
+    CASES["unattached_volume"][0].build(org)
+    CASES["stopped_vm_billed"][0].build(org)
+    org.load(store)
+    analyze_recommendations(store)
+    assert {f["rule"] for f in rows(store, providers=["azure"])} == {"stopped_vm_billed"}
+    assert {f["rule"] for f in rows(store, min_savings=500)} == {
+        "idle_gpu", "idle_vm", "stopped_vm_billed"
+    }  # fmt: skip
+    assert [f["rule"] for f in rows(store, rules=["unattached_volume"])] == ["unattached_volume"]
+    assert rows(store, accounts=["999"]) == []
+    with pytest.raises(InputError, match="Unknown rule 'idle_vms'"):
+        rows(store, rules=["idle_vms"])
+
+
+def test_export_keeps_the_contract_and_neutralises_cloud_strings(
+    store: Store, tmp_path: Path
+) -> None:
+    org = Org()
+    idle_gpu_box(org, tags={"team": '=HYPERLINK("http://evil")', "owner": "+alice"})
+    org.resources[-1]["name"] = "@SUM(A1)"
+    org.load(store)
+    analyze_recommendations(store)
+    with store.reader() as con:
+        table = list_recommendations(con)
+    assert tuple(table.schema.names) == FIELDS
+
+    text = table_to_text(table, "csv")
+    got = list(csv.DictReader(io.StringIO(text)))
+    assert got[0]["resource_name"] == "'@SUM(A1)"
+    assert not any(v.startswith(("=", "+", "-", "@")) for row in got for v in row.values())
+    assert got[0]["estimated_monthly_savings"] == "724.320000000000"
+
+    as_json = json.loads(table_to_text(table, "json"))
+    assert isinstance(as_json, list) and list(as_json[0]) == list(FIELDS)
+    assert json.loads(as_json[0]["tags"])["team"] == '=HYPERLINK("http://evil")'
+
+    out = tmp_path / "recs.parquet"
+    pq.write_table(table, out)
+    back = pq.read_table(out)
+    assert str(back.schema.field("estimated_monthly_savings").type) == "decimal128(38, 12)"
+    assert str(back.schema.field("first_detected").type) == "timestamp[us]"
+
+
+# -- the command line -------------------------------------------------------------------
+
+
+def test_cli_lists_rules_and_shows_their_documentation(cli: Cli, db: str) -> None:
+    listed = cli("--db", db, "rules", "--format", "csv")
+    assert listed.returncode == 0
+    ids = [r["rule"] for r in csv.DictReader(io.StringIO(listed.stdout))]
+    assert ids[:3] == ["idle_vm", "idle_gpu", "stopped_vm_billed"] and len(ids) == 12
+    shown = cli("--db", db, "rules", "show", "idle_vm")
+    assert shown.returncode == 0
+    assert "Trusted Advisor" in shown.stdout and "Safe action" in shown.stdout
+    assert "network_max_mb" in shown.stdout
+    missing = cli("--db", db, "rules", "show", "idle_vms")
+    assert missing.returncode == 1 and "Unknown rule 'idle_vms'" in missing.stderr
+
+
+def test_cli_refuses_a_bad_rule_setting_naming_the_valid_ones(
+    cli: Cli, db: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "mlcost.toml"
+    config.write_text("[rules.idle_vm]\ncpu_threshold = 5\n")
+    done = cli("--db", db, "--config", str(config), "analyze")
+    assert done.returncode == 1
+    assert "unknown setting rules.idle_vm.cpu_threshold" in done.stderr
+    assert "cpu_max_pct" in done.stderr
+
+
+def test_cli_analyze_exports_and_dismisses(cli: Cli, db: str, tmp_path: Path) -> None:
+    org = Org()
+    idle_gpu_box(org)
+    org.load(Store(Path(db)))
+    done = cli("--db", db, "analyze", "--format", "table")
+    assert done.returncode == 0, done.stderr
+    assert "2 findings on 1 resources: USD 724.32/month" in done.stdout
+
+    out = tmp_path / "recs.json"
+    assert cli("--db", db, "recommendations", "-o", str(out)).returncode == 0
+    exported = json.loads(out.read_text())
+    assert {r["rule"] for r in exported} == {"idle_gpu", "idle_vm"}
+
+    rec_id = recommendation_id("idle_vm", "aws", "i-box")
+    no_reason = cli("--db", db, "recommendations", "dismiss", rec_id)
+    assert no_reason.returncode == 2  # --reason is required
+    dismissed = cli("--db", db, "recommendations", "dismiss", rec_id, "--reason", "GPU box")
+    assert dismissed.returncode == 0
+    cli("--db", db, "analyze")
+    listed = cli("--db", db, "recommendations", "--status", "dismissed", "--format", "csv")
+    assert [r["id"] for r in csv.DictReader(io.StringIO(listed.stdout))] == [rec_id]
+    shown = cli("--db", db, "recommendations", "show", rec_id)
+    assert "dismissed_reason: GPU box" in shown.stdout and '"gpu_avg_pct": 2.0' in shown.stdout
