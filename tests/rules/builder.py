@@ -36,6 +36,13 @@ COST_COLUMNS = {
     "SubAccountId": pa.string(),
     "RegionId": pa.string(),
     "ConsumedQuantity": pa.decimal128(38, 12),
+    "PricingCategory": pa.string(),
+    "CommitmentDiscountId": pa.string(),
+    "CommitmentDiscountName": pa.string(),
+    "CommitmentDiscountType": pa.string(),
+    "CommitmentDiscountStatus": pa.string(),
+    "CommitmentDiscountQuantity": pa.decimal128(38, 12),
+    "CommitmentDiscountUnit": pa.string(),
     "x_source": pa.string(),
 }
 
@@ -137,6 +144,9 @@ class Org:
         ending: datetime = AS_OF,
         **values: Any,
     ) -> None:
+        """One Usage line a day for ``days`` days before ``ending`` (24 hours each unless
+        ``hours`` says otherwise); other FOCUS columns as keywords."""
+        hours = values.pop("hours", 24)
         for i in range(days):
             start = ending - timedelta(days=days - i)
             month = datetime(start.year, start.month, 1)
@@ -156,7 +166,7 @@ class Org:
                     "ResourceId": resource_id,
                     "SubAccountId": "111122223333",
                     "RegionId": "us-east-1",
-                    "ConsumedQuantity": Decimal(24),
+                    "ConsumedQuantity": Decimal(hours),
                     "x_source": "test",
                     **values,
                 }

@@ -302,6 +302,68 @@ def spot_candidate_near_miss(org: Org) -> None:
     org.bill("i-hpo-long", "38.976")
 
 
+# -- commitment_underused ------------------------------------------------------------------
+
+SP = "arn:aws:savingsplans::111122223333:savingsplan/sp-1"
+
+
+def _commitment(org: Org, used: str, unused: str) -> None:
+    common = {
+        "CommitmentDiscountId": SP,
+        "CommitmentDiscountName": "Compute SP $1/h",
+        "CommitmentDiscountType": "Savings Plan",
+        "CommitmentDiscountUnit": "USD",
+        "PricingCategory": "Committed",
+    }
+    org.resource("i-covered", "vm", instance_type="m6i.xlarge")
+    org.usage("i-covered", cpu=50.0, net_mb=5000.0)
+    org.bill(
+        "i-covered",
+        used,
+        CommitmentDiscountStatus="Used",
+        CommitmentDiscountQuantity=Decimal(used),
+        **common,
+    )
+    org.bill(
+        SP,
+        unused,
+        CommitmentDiscountStatus="Unused",
+        CommitmentDiscountQuantity=Decimal(unused),
+        **common,
+    )
+
+
+def commitment_underused_fires(org: Org) -> None:
+    # 10 used + 15 unused a day: 40 % utilisation; unused 15 × 30 days = 450
+    _commitment(org, "10", "15")
+
+
+def commitment_underused_near_miss(org: Org) -> None:
+    _commitment(org, "16.1", "3.9")  # 80.5 %: just above the 80 % target
+
+
+# -- commitment_purchase -------------------------------------------------------------------
+
+
+def commitment_purchase_fires(org: Org) -> None:
+    org.price("m6i.xlarge", "0.192", 4, 16)
+    for rid, hours in (("i-steady", 24), ("i-daytime", 8)):
+        org.resource(rid, "vm", instance_type="m6i.xlarge")
+        org.usage(rid, cpu=50.0, net_mb=5000.0)
+        org.bill(rid, str(Decimal("0.192") * hours), hours=hours, PricingCategory="Standard")
+    # N = 1 covers 24 of the 32 hours a day: 720 h × 0.192 = 138.24 avoided, for
+    # 720 h × 0.192 × 0.7 = 96.768; net 41.472 over 720 h = 42.048 a 730-hour month.
+    # N = 2 covers 960 h: 184.32 avoided for 193.536: a loss. So one, for i-steady.
+
+
+def commitment_purchase_near_miss(org: Org) -> None:
+    org.price("m6i.xlarge", "0.192", 4, 16)
+    org.resource("i-16h", "vm", instance_type="m6i.xlarge")
+    org.usage("i-16h", cpu=50.0, net_mb=5000.0)
+    # 16 hours a day: 480 h × 0.192 = 92.16 avoided < 96.768 paid
+    org.bill("i-16h", "3.072", hours=16, PricingCategory="Standard")
+
+
 CASES: dict[str, tuple[Case, Case]] = {
     "idle_vm": (Case(idle_vm_fires, "i-idle", Decimal("69.12")), Case(idle_vm_near_miss, "i-busy")),
     "idle_gpu": (
@@ -347,5 +409,13 @@ CASES: dict[str, tuple[Case, Case]] = {
     "spot_candidate": (
         Case(spot_candidate_fires, "i-hpo", Decimal("701.568")),
         Case(spot_candidate_near_miss, "i-hpo-long"),
+    ),
+    "commitment_underused": (
+        Case(commitment_underused_fires, SP, Decimal("450")),
+        Case(commitment_underused_near_miss, SP),
+    ),
+    "commitment_purchase": (
+        Case(commitment_purchase_fires, "i-steady", Decimal("42.048")),
+        Case(commitment_purchase_near_miss, "i-16h"),
     ),
 }

@@ -111,3 +111,37 @@ def test_percentile_method_is_the_azure_advisor_style_test(store: Store, tmp_pat
     analyze_recommendations(store, settings)  # median of maxima is now 17 %
     with store.reader() as con:
         assert list_recommendations(con, rules=["idle_vm"]).num_rows == 0
+
+
+@pytest.mark.parametrize(
+    ("payment", "break_even"),
+    # r = 96.768 paid ÷ 138.24 avoided = 0.7: no upfront pays off from month 1; all upfront
+    # after 12 × 0.7 = 8.4 -> 9 months; half upfront after 6 × 0.7 / (1 - 0.35) = 6.5 -> 7
+    [("no_upfront", 1), ("all_upfront", 9), ("partial_upfront", 7)],
+)
+def test_commitment_purchase_sizes_the_commitment_and_its_break_even(
+    store: Store, payment: str, break_even: int
+) -> None:
+    org = Org()
+    CASES["commitment_purchase"][0].build(org)
+    org.load(store)
+    analyze_recommendations(store, {"commitment_purchase": {"payment": payment}})
+    with store.reader() as con:
+        (found,) = list_recommendations(con, rules=["commitment_purchase"]).to_pylist()
+    evidence = json.loads(str(found["evidence"]))
+    assert evidence["recommended_count"] == 1
+    assert evidence["hourly_commitment"] == 0.1344  # 0.192 × 0.7
+    assert evidence["expected_utilisation_pct"] == 100.0
+    assert evidence["group_monthly_saving"] == 42.05
+    assert evidence["break_even_month"] == break_even
+
+
+def test_commitment_underused_shows_utilisation_by_cost_and_quantity(store: Store) -> None:
+    org = Org()
+    CASES["commitment_underused"][0].build(org)
+    (found,) = [f for f in findings(store, org) if f["rule"] == "commitment_underused"]
+    evidence = json.loads(str(found["evidence"]))
+    assert evidence["utilisation_pct"] == 40.0
+    assert evidence["unused_cost"] == 450.0 and evidence["used_quantity"] == 300.0
+    assert found["monthly_cost"] == Decimal("750")  # 25 a day amortised
+    assert (found["resource_type"], found["resource_name"]) == ("commitment", "Compute SP $1/h")

@@ -28,6 +28,9 @@ RULE_IDS = (
     "rightsize_vm",
     "previous_generation",
     "spot_candidate",
+    # last: they see what the waste rules flagged (fix waste first, then commit)
+    "commitment_underused",
+    "commitment_purchase",
 )
 
 

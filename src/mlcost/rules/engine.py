@@ -9,7 +9,10 @@ Every rule sees the same prepared facts, computed once per analysis:
   and maximum, network bytes, GPU and GPU-memory utilisation, invocations, disk ops
   (daily samples where the connector fetched them, else the hourly ones aggregated);
 * ``rule_prices``: one on-demand price per provider, region and instance type, with the
-  type's vCPUs, memory, GPUs and family.
+  type's vCPUs, memory, GPUs and family;
+* ``rule_flagged``: the resources the rules run so far in this analysis found (rules run in
+  registry order, so the commitment rules see what the waste rules flagged);
+* the macro ``provider_key(ProviderName)``: ``aws``, ``azure``, ``gcp``.
 
 ``$as_of`` is the end of the data: the last billed hour for usage, or the last inventory
 observation when there is no billing. Look-back windows end there, so an analysis of
@@ -40,6 +43,16 @@ SELECT coalesce(
 """
 
 _PREPARE = (
+    # FOCUS ProviderName -> the short provider key of resources, prices and findings
+    """
+CREATE OR REPLACE TEMP MACRO provider_key(name) AS CASE
+    WHEN name = 'AWS' THEN 'aws' WHEN name = 'Microsoft' THEN 'azure'
+    WHEN name = 'Google Cloud' THEN 'gcp' ELSE lower(name) END
+""",
+    # what the rules run so far found: later rules (commitment purchase) skip those resources
+    """
+CREATE OR REPLACE TEMP TABLE rule_flagged (rule VARCHAR, rid VARCHAR)
+""",
     """
 CREATE OR REPLACE TEMP TABLE rule_resource_cost AS
 SELECT lower(ResourceId) AS rid,
@@ -205,6 +218,7 @@ def run_rule(
         ORDER BY estimated_monthly_savings DESC NULLS LAST, f.resource_id
     """  # noqa: S608 - column names come from our own lists, values are parameters
     table = con.sql(sql, params=[rule.id]).to_arrow_table()
+    con.execute("INSERT INTO rule_flagged SELECT ?, lower(resource_id) FROM rule_found", [rule.id])
     ids = [
         recommendation_id(rule.id, p, r)
         for p, r in zip(
