@@ -13,6 +13,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +26,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlcost import __version__
+from mlcost import commitments as commitments_lib
 from mlcost.config import Settings, load_settings
 from mlcost.errors import MlcostError
 from mlcost.ingest import BILLING_FORMATS, ingest_billing, ingest_sample
@@ -349,6 +351,85 @@ def demo(ctx: typer.Context) -> None:
     out.print(
         f'  mlcost{db_flag} sql "SELECT ServiceName, sum(EffectiveCost) FROM cost GROUP BY 1"'  # noqa: S608
     )
+
+
+class CommitmentView(StrEnum):
+    utilisation = "utilisation"
+    coverage = "coverage"
+    expiring = "expiring"
+
+
+@app.command()
+def commitments(
+    ctx: typer.Context,
+    view: Annotated[
+        CommitmentView | None,
+        typer.Option(help="One view to print or export (a terminal shows all three)."),
+    ] = None,
+    days: Annotated[
+        int | None,
+        typer.Option(help="Only the last N days of billing data (default: all of it)."),
+    ] = None,
+    grain: Annotated[
+        str, typer.Option(help="Utilisation per day, month or all (the whole window).")
+    ] = "month",
+    by: Annotated[
+        str, typer.Option(help="Coverage by provider, account, service, family or region.")
+    ] = "provider",
+    within_days: Annotated[
+        int, typer.Option(help="Expiring: terms ending within this many days.")
+    ] = 60,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+) -> None:
+    """RI, Savings Plan, reservation and CUD utilisation, coverage and expiry, from billing."""
+    with _ctx(ctx).store.reader() as con:
+        since = until = None
+        if days is not None:
+            found = con.execute(
+                "SELECT max(ChargePeriodEnd) FROM cost WHERE ChargeCategory = 'Usage'"
+            ).fetchall()
+            until = found[0][0] if found and found[0][0] else None
+            since = until - timedelta(days=days) if until else None
+        tables = {
+            "utilisation": commitments_lib.utilisation(con, grain=grain, since=since, until=until),
+            "coverage": commitments_lib.coverage(con, by=by, since=since, until=until),
+            "expiring": commitments_lib.expiring(con, within_days=within_days),
+        }
+    chosen = resolve_format(_fmt(fmt), output)
+    if view is not None or chosen != "table" or output is not None:
+        name = view.value if view is not None else "utilisation"
+        write_table(tables[name], fmt=chosen, output=output, console=out)
+        return
+    if tables["utilisation"].num_rows == 0:
+        out.print("No commitment rows in the billing data (CommitmentDiscountId is empty).")
+    else:
+        write_table(
+            tables["utilisation"].select(
+                ["provider", "name", "period", "utilisation_cost_pct", "unused_cost",
+                 "net_savings"]
+            ),
+            fmt="table",
+            console=out,
+            title="Utilisation",
+        )  # fmt: skip
+    write_table(
+        tables["coverage"].select(
+            [by, "coverage_hours_pct", "coverage_cost_pct", "on_demand_cost"]
+        ),
+        fmt="table",
+        console=out,
+        title=f"Coverage by {by} (on-demand equivalent cost)",
+    )
+    if tables["expiring"].num_rows:
+        write_table(
+            tables["expiring"].select(["provider", "name", "term_end", "days_left"]),
+            fmt="table",
+            console=out,
+            title=f"Ending within {within_days} days (negative: ended)",
+        )
+    else:
+        out.print(f"No commitment ends within {within_days} days.")
 
 
 @rules_app.callback(invoke_without_command=True)

@@ -266,6 +266,22 @@ TABLES: dict[str, TableSpec] = {
 }
 
 
+#: SQL: a FOCUS ProviderName ({n}) -> the short key of resources, prices and findings.
+PROVIDER_KEY_SQL = (
+    "CASE WHEN {n} = 'AWS' THEN 'aws' WHEN {n} = 'Microsoft' THEN 'azure' "
+    "WHEN {n} = 'Google Cloud' THEN 'gcp' ELSE lower({n}) END"
+)
+#: SQL: an instance type ({t}) of a provider ({p}) -> its family: ``c6i`` of
+#: ``c6i.8xlarge`` (``ml.g5`` for SageMaker), ``Standard_Es_v5`` of ``Standard_E32s_v5``,
+#: ``n2-highmem`` of ``n2-highmem-32``.
+INSTANCE_FAMILY_SQL = (
+    "CASE WHEN {p} = 'aws' THEN split_part({t}, '.', 1) || CASE WHEN {t} LIKE 'ml.%' "
+    "THEN '.' || split_part({t}, '.', 2) ELSE '' END "
+    "WHEN {p} = 'azure' THEN regexp_replace({t}, '^(Standard_[A-Za-z]+)[0-9]+', '\\1') "
+    "ELSE regexp_replace({t}, '-[0-9]+g?$', '') END"
+)
+
+
 def arrow_type(sql_type: str) -> pa.DataType:
     """The Arrow type a connector uses for a column of this store type."""
     return _ARROW_TYPES[sql_type]

@@ -22,6 +22,7 @@ PROVIDER_NAMES = {"aws": "AWS", "azure": "Microsoft", "gcp": "Google Cloud"}
 COST_COLUMNS = {
     "BilledCost": pa.decimal128(38, 12),
     "EffectiveCost": pa.decimal128(38, 12),
+    "ListCost": pa.decimal128(38, 12),
     "BillingCurrency": pa.string(),
     "BillingPeriodStart": pa.timestamp("us"),
     "BillingPeriodEnd": pa.timestamp("us"),

@@ -29,6 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from mlcost.rules.base import REQUIRED_COLUMNS, ParamValue, Rule
+from mlcost.schema import INSTANCE_FAMILY_SQL, PROVIDER_KEY_SQL
 
 #: Hours in a month, as the clouds' pricing calculators count them.
 HOURS_PER_MONTH = 730
@@ -44,11 +45,7 @@ SELECT coalesce(
 
 _PREPARE = (
     # FOCUS ProviderName -> the short provider key of resources, prices and findings
-    """
-CREATE OR REPLACE TEMP MACRO provider_key(name) AS CASE
-    WHEN name = 'AWS' THEN 'aws' WHEN name = 'Microsoft' THEN 'azure'
-    WHEN name = 'Google Cloud' THEN 'gcp' ELSE lower(name) END
-""",
+    "CREATE OR REPLACE TEMP MACRO provider_key(name) AS " + PROVIDER_KEY_SQL.format(n="name"),
     # what the rules run so far found: later rules (commitment purchase) skip those resources
     """
 CREATE OR REPLACE TEMP TABLE rule_flagged (rule VARCHAR, rid VARCHAR)
@@ -74,18 +71,11 @@ SELECT provider, region, instance_type,
        coalesce(max(gpu_count), 0) AS gpu_count,
        max(gpu_model) AS gpu_model,
        bool_and(current_generation) AS current_generation,
-       CASE
-           WHEN provider = 'aws' THEN split_part(instance_type, '.', 1)
-                || CASE WHEN instance_type LIKE 'ml.%'
-                        THEN '.' || split_part(instance_type, '.', 2) ELSE '' END
-           WHEN provider = 'azure'
-               THEN regexp_replace(instance_type, '^(Standard_[A-Za-z]+)[0-9]+', '\\1')
-           ELSE regexp_replace(instance_type, '-[0-9]+g?$', '')
-       END AS family
+       {family} AS family
 FROM prices
 WHERE instance_type IS NOT NULL AND unit = 'Hours'
 GROUP BY provider, region, instance_type
-""",
+""".format(family=INSTANCE_FAMILY_SQL.format(p="provider", t="instance_type")),
     # 730: HOURS_PER_MONTH
     """
 CREATE OR REPLACE TEMP TABLE rule_resources AS

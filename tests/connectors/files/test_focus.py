@@ -17,7 +17,7 @@ from mlcost.connectors.files.focus import FocusExport
 from mlcost.errors import InputError
 from mlcost.ingest import ingest_billing
 from mlcost.store import Store
-from tests.conftest import BASE_COLUMNS, FIXTURES, focus_row, write_csv
+from tests.conftest import BASE_COLUMNS, focus_row, spec_example, write_csv
 
 
 def totals(store: Store, where: str = "TRUE") -> tuple[Decimal, Decimal, int]:
@@ -375,15 +375,6 @@ def test_nothing_is_read_until_the_store_iterates() -> None:
 # -- the FOCUS specification's worked examples ------------------------------------------
 
 
-def _spec_example(tmp_path: Path, name: str) -> Path:
-    """The example with the two columns the spec's examples leave out added explicitly."""
-    text = (FIXTURES / "focus_spec_examples" / name).read_text("utf-8")
-    rows = [r for r in csv.DictReader(io.StringIO(text)) if any(r.values())]
-    for row in rows:
-        row.update(BillingCurrency="USD", ProviderName="FOCUS example")
-    return write_csv(tmp_path / name, rows, newline="\r\n")
-
-
 SPEC_TOTALS = {
     # file: (BilledCost, EffectiveCost, rows), summed by hand from the spec's tables
     "commitment_discount_usage_scenario_1.csv": ("0.00", "1.00", 1),
@@ -414,14 +405,14 @@ SPEC_TOTALS = {
 def test_focus_spec_examples_load_with_their_totals(
     store: Store, tmp_path: Path, name: str
 ) -> None:
-    ingest_billing(store, [str(_spec_example(tmp_path, name))])
+    ingest_billing(store, [str(spec_example(tmp_path, name))])
     billed, effective, rows = SPEC_TOTALS[name]
     assert totals(store) == (Decimal(billed), Decimal(effective), rows)
 
 
 def test_focus_spec_unused_commitment_rows_keep_their_status(store: Store, tmp_path: Path) -> None:
     name = "commitment_discount_usage_scenario_3.csv"
-    ingest_billing(store, [str(_spec_example(tmp_path, name))])
+    ingest_billing(store, [str(spec_example(tmp_path, name))])
     with store.reader() as con:
         got = con.execute(
             "SELECT CommitmentDiscountStatus, EffectiveCost, ConsumedQuantity FROM cost ORDER BY 1"
@@ -440,7 +431,7 @@ def test_focus_spec_examples_with_impossible_timestamps_are_refused(
     store: Store, tmp_path: Path, name: str, row: int
 ) -> None:
     with pytest.raises(InputError) as caught:
-        ingest_billing(store, [str(_spec_example(tmp_path, name))])
+        ingest_billing(store, [str(spec_example(tmp_path, name))])
     assert f"row {row}, column ChargePeriodEnd" in str(caught.value)
     assert "'2023-02-01T30:00:00Z'" in str(caught.value)
     assert totals(store)[2] == 0
