@@ -145,3 +145,22 @@ def test_commitment_underused_shows_utilisation_by_cost_and_quantity(store: Stor
     assert evidence["unused_cost"] == 450.0 and evidence["used_quantity"] == 300.0
     assert found["monthly_cost"] == Decimal("750")  # 25 a day amortised
     assert (found["resource_type"], found["resource_name"]) == ("commitment", "Compute SP $1/h")
+
+
+def test_commitment_purchase_prices_with_the_discount_the_bill_shows(store: Store) -> None:
+    org = Org()
+    CASES["commitment_purchase"][0].build(org)
+    # an RI already covers another m6i.xlarge at 40 % off its list price
+    org.resource("i-reserved", "vm", instance_type="m6i.xlarge")
+    org.usage("i-reserved", cpu=50.0, net_mb=5000.0)
+    org.bill(
+        "i-reserved", "2.7648", ListCost=Decimal("4.608"), PricingCategory="Committed",
+        CommitmentDiscountId="ri-m6i", CommitmentDiscountName="m6i.xlarge RI",
+        CommitmentDiscountStatus="Used",
+    )  # fmt: skip
+    (found,) = [f for f in findings(store, org) if f["rule"] == "commitment_purchase"]
+    evidence = json.loads(str(found["evidence"]))
+    assert evidence["discount_pct"] == 40.0
+    assert evidence["discount_from"] == "billing: m6i.xlarge RI"
+    # 720 h × 0.192 = 138.24 avoided for 720 h × 0.1152 = 82.944: 55.296 in 720 h
+    assert found["estimated_monthly_savings"] == Decimal("56.064")  # × 730 / 720

@@ -68,24 +68,37 @@ per_period AS (
            sum(hours) AS hours
     FROM od GROUP BY provider, region, instance_type, period
 ),
+observed AS (
+    -- the discount commitments in use already get, per provider and instance family
+    SELECT r.provider, r.family,
+           100 * (1 - sum(c.EffectiveCost) / sum(c.ListCost)) AS discount_pct,
+           min(c.CommitmentDiscountName) AS seen_on
+    FROM cost c JOIN rule_resources r ON r.rid = lower(c.ResourceId)
+    WHERE c.CommitmentDiscountStatus = 'Used' AND c.ListCost > 0 AND r.family IS NOT NULL
+      AND c.ChargePeriodStart >= $as_of - to_days(CAST($lookback_days AS INTEGER))
+    GROUP BY r.provider, r.family
+),
 grp AS (
     SELECT p.provider, p.region, p.instance_type,
            sum(p.hours) AS od_hours,
            max(p.hours / p.period_hours) AS peak_instances,
            any_value(pr.price_per_hour) AS od_price,
-           any_value(pr.price_per_hour) * (1 - $discount_pct / 100) AS committed_price,
+           any_value(coalesce(o.discount_pct, $discount_pct)) AS discount_pct,
+           any_value(o.seen_on) AS discount_seen_on,
            any_value($lookback_days * 24) AS window_hours
     FROM per_period p
     JOIN rule_prices pr
       ON pr.provider = p.provider AND pr.region = p.region AND pr.instance_type = p.instance_type
+    LEFT JOIN observed o ON o.provider = p.provider AND o.family = pr.family
     GROUP BY p.provider, p.region, p.instance_type
 ),
+grp_priced AS (SELECT *, od_price * (1 - discount_pct / 100) AS committed_price FROM grp),
 sizes AS (
     SELECT g.*, n.n AS size,
            (SELECT sum(least(pp.hours, n.n * pp.period_hours)) FROM per_period pp
             WHERE pp.provider = g.provider AND pp.region = g.region
               AND pp.instance_type = g.instance_type) AS covered_hours
-    FROM grp g, range(1, 1001) n(n)
+    FROM grp_priced g, range(1, 1001) n(n)
     WHERE n.n <= ceil(g.peak_instances)
 ),
 scored AS (
@@ -107,6 +120,7 @@ machines AS (
 ),
 chosen AS (
     SELECT m.*, b.size, b.od_price, b.committed_price, b.net_saving, b.utilisation_pct,
+           b.discount_pct, b.discount_seen_on,
            b.window_hours, b.od_hours,
            b.net_saving * 730 / b.window_hours AS group_monthly_saving,
            b.size * b.window_hours * b.committed_price / (b.covered_hours * b.od_price) AS ratio,
@@ -139,7 +153,9 @@ SELECT resource_id,
                    END,
                    'on_demand_hours', od_hours, 'this_machine_hours', hours,
                    'term_years', $term_years, 'payment', $payment,
-                   'discount_pct', $discount_pct, 'lookback_days', $lookback_days) AS evidence,
+                   'discount_pct', round(discount_pct, 2),
+                   'discount_from', coalesce('billing: ' || discount_seen_on, 'setting'),
+                   'lookback_days', $lookback_days) AS evidence,
        group_monthly_saving * hours / chosen_hours AS estimated_monthly_savings,
        CASE WHEN utilisation_pct >= 99 THEN 'high' ELSE 'medium' END AS confidence
 FROM chosen
