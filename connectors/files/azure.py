@@ -224,7 +224,7 @@ def dataset_modes(paths: Sequence[Path]) -> dict[Path, str]:
 
 
 def _dataset(path: Path) -> str:
-    name = str(path).lower()
+    name = path.name.lower()
     if "amortized" in name or "amortised" in name:
         return AMORTIZED
     if "actual" in name:

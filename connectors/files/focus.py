@@ -523,6 +523,7 @@ def _file_error(path: Path, exc: duckdb.Error) -> InputError:
         detail = f"line {line.group(1)} has an unterminated quote (malformed or truncated)"
     elif line:
         detail = f"line {line.group(1)}: {detail}"
+    detail = re.sub(r' in file "[^"]*",?', "", detail).rstrip(".")
     lowered = detail.lower()
     if any(word in lowered for word in ("gzip", "magic bytes", "truncated", "corrupt")):
         hint = "The file looks truncated or corrupt: download it again; nothing was loaded."
