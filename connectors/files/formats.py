@@ -134,15 +134,18 @@ class BillingExport:
                 )
 
     def _local_paths(self, stack: contextlib.ExitStack) -> list[Path]:
-        cloud = [p for p in self.paths if p.startswith("s3://")]
-        rest = [p for p in self.paths if not p.startswith("s3://")]
+        cloud = [p for p in self.paths if p.startswith(("s3://", "bq://"))]
+        rest = [p for p in self.paths if p not in cloud]
         found = expand_paths(rest) if rest else []
         if cloud:
-            from mlcost.connectors.files import s3
+            from mlcost.connectors.files import bigquery, s3
 
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlcost-s3-")))
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlcost-cloud-")))
             for uri in cloud:
-                found.extend(s3.download_export(uri, tmp))
+                if uri.startswith("s3://"):
+                    found.extend(s3.download_export(uri, tmp))
+                else:
+                    found.extend(bigquery.download_table(uri, tmp))
         return found
 
     def _plan(self, path: Path) -> _Planned:
