@@ -171,7 +171,7 @@ class BillingExport:
             summary.detected = True
         summary.format = fmt.name
         summary.description = description
-        if fmt.name == "focus":
+        if fmt.name == "focus" and description.startswith("FOCUS 1."):
             summary.focus_version = description.removeprefix("FOCUS ")
         return _Planned(path, fmt, description, summary)
 

@@ -164,7 +164,12 @@ def init(ctx: typer.Context) -> None:
 @ingest_app.command("billing")
 def ingest_billing_command(
     ctx: typer.Context,
-    paths: Annotated[list[str], typer.Argument(help="Files, folders or globs of the export.")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files, folders, globs, s3://bucket/prefix or bq://project.dataset.table."
+        ),
+    ],
     fmt: Annotated[
         BillingFormat,
         typer.Option(

@@ -73,3 +73,17 @@ def test_the_cli_says_which_format_it_chose(
     refused = cli("--db", db, "ingest", "billing", str(unknown))
     assert refused.returncode == 1
     assert "Known formats: focus" in refused.stderr
+
+
+def test_the_cli_takes_a_format_by_name(
+    cli: Callable[..., CompletedProcess[str]], tmp_path: Path
+) -> None:
+    db = str(tmp_path / "m.duckdb")
+    path = write_legacy_csv(tmp_path / "cur.csv")
+    done = cli("--db", db, "ingest", "billing", "--format", "aws-cur", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "cur.csv: AWS CUR (legacy CSV), 13 rows" in done.stdout
+    assert "auto-detected" not in done.stdout
+    wrong = cli("--db", db, "ingest", "billing", "--format", "azure", str(path))
+    assert wrong.returncode == 1
+    assert "missing the columns date, billingperiodstartdate" in wrong.stderr
