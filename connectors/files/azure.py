@@ -210,6 +210,7 @@ def convert(
         source_sql="'azure:' || coalesce(billing_account, '')",
         keep_sql=keep,
         format_hint=HINT,
+        tags_built=False,
     )
     return provider_conversion(path, scan, columns, lookup, plan, source)
 

@@ -61,6 +61,8 @@ class ProviderPlan:
     source_sql: str
     keep_sql: str | None = None
     format_hint: str = ""
+    #: Whether the Tags SQL yields a clean JSON object already (else raw tag text).
+    tags_built: bool = True
     #: alias → SQL over the scan's own columns, computed beside the typed fields.
     raw: Mapping[str, str] = field(default_factory=dict)
 
@@ -107,7 +109,9 @@ def provider_conversion(
     stage_two: dict[str, SourceColumn] = {}
     for name, sql in plan.focus.items():
         sql_type = FOCUS_COLUMNS[name]
-        out_type = "VARCHAR" if sql_type == "JSON" else sql_type
+        # Tags the plan already builds as a JSON object pass through as JSON; raw tag
+        # text (Azure's) goes through the FOCUS loader's tag normalisation.
+        out_type = "VARCHAR" if sql_type == "JSON" and not plan.tags_built else sql_type
         selected.append(f"CAST({sql} AS {out_type}) AS {quote_ident(name)}")
         stage_two[name] = SourceColumn(quote_ident(name), out_type)
     for name, sql in plan.extras.items():

@@ -463,7 +463,13 @@ def _convert(focus: str, sql_type: str, raw: str, rtype: str) -> tuple[str, str]
         key = f"regexp_replace(lower({text}), '[^a-z]', '', 'g')"
         whens = " ".join(f"WHEN '{re.sub('[^a-z]', '', v.lower())}' THEN '{v}'" for v in values)
         fallback = "NULL" if strict else text
-        return f"CASE {key} {whens} ELSE {fallback} END", "one of " + ", ".join(values)
+        # Values already in their canonical spelling (most of them) skip the regex.
+        canonical = ", ".join(f"'{v}'" for v in values)
+        return (
+            f"CASE WHEN {text} IN ({canonical}) THEN {text} "
+            f"ELSE CASE {key} {whens} ELSE {fallback} END END",
+            "one of " + ", ".join(values),
+        )
     if focus in ("BillingCurrency", "PricingCurrency"):
         return f"upper({text})", "a currency code"
     return text, "a value"
