@@ -138,3 +138,31 @@ def test_an_unreadable_bucket_is_refused_and_the_store_unchanged(s3: Any, store:
         caught.value
     )
     assert totals(store)[2] == 0
+
+
+def test_a_data_exports_cur2_delivery_is_read_from_its_manifest(
+    s3: Any, store: Store, tmp_path: Path
+) -> None:
+    from tests.connectors.files.test_aws_cur import write_cur2_parquet
+
+    export = "cur2/acme/data/BILLING_PERIOD=2026-01"
+    body = write_cur2_parquet(tmp_path / "part.parquet").read_bytes()
+    s3.put_object(Bucket=BUCKET, Key=f"{export}/acme-00001.snappy.parquet", Body=body)
+    # A file the manifest does not list (an interrupted earlier write) is not read.
+    s3.put_object(Bucket=BUCKET, Key=f"{export}/acme-stale.snappy.parquet", Body=body)
+    manifest = {
+        "executionId": "e-1",
+        "billingPeriod": {"start": "2026-01-01T00:00:00.000Z", "end": "2026-02-01T00:00:00.000Z"},
+        "dataFiles": [f"s3://{BUCKET}/{export}/acme-00001.snappy.parquet"],
+    }
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="cur2/acme/metadata/BILLING_PERIOD=2026-01/acme-Manifest.json",
+        Body=json.dumps(manifest).encode(),
+    )
+
+    done = ingest_billing(store, [f"s3://{BUCKET}/cur2/acme/"])
+
+    assert [Path(f.path).name for f in done.files] == ["acme-00001.snappy.parquet"]
+    assert done.files[0].description == "AWS CUR 2.0"
+    assert totals(store) == (INVOICE_TOTAL, AMORTISED_TOTAL, len(LINES))
