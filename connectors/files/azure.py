@@ -39,14 +39,17 @@ CHARGE_TYPES = (
 PRICING_MODELS = ("OnDemand", "Reservation", "SavingsPlan", "Spot")
 FREQUENCIES = ("UsageBased", "OneTime", "Recurring")
 
+_COSTS = ("costinbillingcurrency", "cost", "pretaxcost")
+_CURRENCIES = ("billingcurrency", "billingcurrencycode", "currency")
+
 _F = Field
 FIELDS = (
-    _F("usage_date", ("date", "usagedate"), "date", required=True),
-    _F("period_start", ("billingperiodstartdate",), "date", required=True),
-    _F("period_end", ("billingperiodenddate",), "date", required=True),
-    _F("cost", ("costinbillingcurrency", "cost", "pretaxcost"), "money", required=True),
-    _F("currency", ("billingcurrency", "billingcurrencycode", "currency"), required=True),
-    _F("charge_type", ("chargetype",), required=True, allowed=CHARGE_TYPES),
+    _F("usage_date", ("date", "usagedate"), "date", required=True, title="Date"),
+    _F("period_start", ("billingperiodstartdate",), "date", True, title="BillingPeriodStartDate"),
+    _F("period_end", ("billingperiodenddate",), "date", True, title="BillingPeriodEndDate"),
+    _F("cost", _COSTS, "money", required=True, title="CostInBillingCurrency"),
+    _F("currency", _CURRENCIES, required=True, title="BillingCurrency"),
+    _F("charge_type", ("chargetype",), "text", True, CHARGE_TYPES, title="ChargeType"),
     _F("pricing_model", ("pricingmodel",), allowed=PRICING_MODELS),
     _F("frequency", ("frequency", "chargefrequency"), allowed=FREQUENCIES),
     _F("billing_account", ("billingaccountid",)),

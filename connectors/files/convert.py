@@ -47,6 +47,8 @@ class Field:
     kind: str = "text"
     required: bool = False
     allowed: tuple[str, ...] = ()
+    #: The column's name as the provider documents it, for messages (default names[0]).
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,9 @@ def provider_conversion(
 ) -> Conversion:
     """The two-stage query for one file. ``lookup`` maps a field name (as ``Field.names``
     spell it) to the file's column; ``params`` are extra query parameters ($2…)."""
-    missing = [f.names[0] for f in plan.fields if f.required and _find(f, lookup) is None]
+    missing = [
+        f.title or f.names[0] for f in plan.fields if f.required and _find(f, lookup) is None
+    ]
     if missing:
         raise InputError(
             f"{path}: missing the column{'s' if len(missing) > 1 else ''} "

@@ -187,7 +187,8 @@ def ingest_billing_command(
     ] = None,
 ) -> None:
     """Load billing exports: FOCUS 1.0–1.3, AWS CUR, Azure cost details, GCP BigQuery
-    export (CSV, CSV.gz, Parquet, JSON lines; local paths or s3://bucket/prefix).
+    export (CSV, CSV.gz, Parquet, JSON lines; local paths, s3://bucket/prefix,
+    bq://project.dataset.table).
 
     All files given together are one load: each (source, billing period) they cover
     replaces what the store held for it, so re-loading or restating never duplicates.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from subprocess import CompletedProcess
 
@@ -86,4 +87,25 @@ def test_the_cli_takes_a_format_by_name(
     assert "auto-detected" not in done.stdout
     wrong = cli("--db", db, "ingest", "billing", "--format", "azure", str(path))
     assert wrong.returncode == 1
-    assert "missing the columns date, billingperiodstartdate" in wrong.stderr
+    assert "missing the columns Date, BillingPeriodStartDate" in wrong.stderr
+
+
+@pytest.mark.parametrize(
+    ("provider", "extra"),
+    [
+        ("AWS", {"x_Operation": "RunInstances", "x_UsageType": "BoxUsage:p4d.24xlarge"}),
+        ("Microsoft", {"x_ResourceGroupName": "ml", "x_SkuMeterCategory": "Virtual Machines"}),
+    ],
+    ids=["aws-data-exports-focus", "azure-focuscost"],
+)
+def test_providers_own_focus_exports_load_as_focus_keeping_their_x_columns(
+    store: Store, tmp_path: Path, provider: str, extra: dict[str, str]
+) -> None:
+    row = focus_row(ProviderName=provider, BilledCost="7.5", EffectiveCost="6.25", **extra)
+    done = ingest_billing(store, [str(write_csv(tmp_path / "focus.csv", [row]))])
+    assert done.files[0].format == "focus"
+    assert done.files[0].description == "FOCUS 1.0"
+    columns = ", ".join(extra)
+    with store.reader() as con:
+        got = con.execute(f"SELECT BilledCost, EffectiveCost, {columns} FROM cost").fetchone()  # noqa: S608
+    assert got == (Decimal("7.5"), Decimal("6.25"), *extra.values())
