@@ -105,7 +105,17 @@ ENUMS: dict[str, tuple[tuple[str, ...], bool]] = {
 }
 
 BATCH_ROWS = 262_144
-SUFFIXES = (".csv", ".csv.gz", ".parquet")
+SUFFIXES = (
+    ".csv",
+    ".csv.gz",
+    ".parquet",
+    ".json",
+    ".jsonl",
+    ".ndjson",
+    ".json.gz",
+    ".jsonl.gz",
+    ".ndjson.gz",
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,10 @@ class FileSummary:
     focus_version: str
     rows: int = 0
     extra_columns: list[str] = field(default_factory=list)
+    #: The format it was read as (``--format`` name) and how it was recognised.
+    format: str = "focus"
+    description: str = ""
+    detected: bool = False
 
 
 def expand_paths(paths: Sequence[str]) -> list[Path]:
@@ -167,7 +181,8 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
 
 def _has_billing_suffix(path: Path) -> bool:
     name = path.name.lower()
-    return name.endswith(SUFFIXES)
+    # AWS writes a manifest (JSON) beside each CUR assembly: it describes, it is not billing.
+    return name.endswith(SUFFIXES) and not name.endswith("manifest.json")
 
 
 class FocusExport:
@@ -195,6 +210,21 @@ class FocusExport:
 # -- reading one file ---------------------------------------------------------------
 
 
+@dataclass
+class Conversion:
+    """How one file becomes store rows: a query (``$1`` is the path, ``params`` fill the
+    rest) yielding the store's columns plus ``_bad`` (0, or the 1-based index of the
+    failed check) and, when ``filtered``, ``_keep`` (whether the row is stored)."""
+
+    query: str
+    checks: list[tuple[str, str]]
+    scan: str
+    columns: dict[str, SourceColumn]
+    extras: list[str]
+    params: list[object] = field(default_factory=list)
+    filtered: bool = False
+
+
 def _read_file(path: Path, summary: FileSummary, source: str | None) -> Iterator[pa.RecordBatch]:
     con = duckdb.connect(":memory:")
     try:
@@ -203,27 +233,42 @@ def _read_file(path: Path, summary: FileSummary, source: str | None) -> Iterator
         summary.focus_version = focus_version(columns)
         query, checks, extras = _conversion_query(path, scan, columns, source)
         summary.extra_columns = extras
-        try:
-            reader = con.sql(query, params=[str(path)]).to_arrow_reader(BATCH_ROWS)
-            seen = 0
-            for batch in reader:
-                bad = batch.column("_bad")
-                if pc.max(bad).as_py():
-                    index = pc.indices_nonzero(bad)[0].as_py()
-                    column, expected = checks[bad[index].as_py() - 1]
-                    found = _raw_value(scan, path, columns, column, seen + index)
-                    raise InputError(
-                        f"{path}: row {seen + index + 1}, column {column}: expected "
-                        f"{expected}, found {found}.",
-                        "Fix or re-export the file; nothing was loaded.",
-                    )
-                seen += batch.num_rows
-                summary.rows = seen
-                yield batch.drop_columns(["_bad"])
-        except duckdb.Error as exc:
-            raise _file_error(path, exc) from exc
+        conversion = Conversion(query, checks, scan, columns, extras, [str(path)])
+        yield from stream_conversion(con, path, conversion, summary)
     finally:
         con.close()
+
+
+def stream_conversion(
+    con: duckdb.DuckDBPyConnection, path: Path, conversion: Conversion, summary: FileSummary
+) -> Iterator[pa.RecordBatch]:
+    """Run a conversion in streamed batches; the first bad row stops it with the file,
+    the row (1-based, in the file's order), the column and the value named."""
+    params = conversion.params or [str(path)]
+    try:
+        reader = con.sql(conversion.query, params=params).to_arrow_reader(BATCH_ROWS)
+        seen = 0
+        for batch in reader:
+            bad = batch.column("_bad")
+            if pc.max(bad).as_py():
+                index = pc.indices_nonzero(bad)[0].as_py()
+                column, expected = conversion.checks[bad[index].as_py() - 1]
+                found = _raw_value(conversion.scan, path, conversion.columns, column, seen + index)
+                raise InputError(
+                    f"{path}: row {seen + index + 1}, column {column}: expected "
+                    f"{expected}, found {found}.",
+                    "Fix or re-export the file; nothing was loaded.",
+                )
+            seen += batch.num_rows
+            batch = batch.drop_columns(["_bad"])
+            if conversion.filtered:
+                batch = batch.filter(pc.fill_null(batch.column("_keep"), False))
+                batch = batch.drop_columns(["_keep"])
+            summary.rows += batch.num_rows
+            if batch.num_rows:
+                yield batch
+    except duckdb.Error as exc:
+        raise _file_error(path, exc) from exc
 
 
 def _open_scan(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[str, SourceColumn]]:
@@ -297,10 +342,19 @@ _CLEAN = "CASE WHEN trim({x}) IN ('', 'NULL', 'null', 'Null') THEN NULL ELSE tri
 
 
 def _conversion_query(
-    path: Path, scan: str, columns: dict[str, SourceColumn], source: str | None
+    path: Path,
+    scan: str,
+    columns: dict[str, SourceColumn],
+    source: str | None,
+    *,
+    passthrough: Sequence[str] = (),
+    source_sql: str | None = None,
 ) -> tuple[str, list[tuple[str, str]], list[str]]:
     """SQL that converts one file to the store's FOCUS columns, plus a ``_bad`` column:
     0 for a good row, else the 1-based index into the returned checks (column, expected).
+
+    ``passthrough`` columns of the scan are carried to the result unchanged (a provider
+    converter's own checks); ``source_sql`` gives x_source when ``source`` is not named.
     """
     by_lower = {name.lower(): name for name in columns}
 
@@ -340,7 +394,11 @@ def _conversion_query(
         condition = f"{target} IS NULL" + ("" if focus in REQUIRED else f" AND {flag}")
         cases.append(f"WHEN {condition} THEN {len(checks)}")
 
-    used = {v.lower() for v in present.values()}
+    for name in passthrough:
+        inner.append(quote_ident(name))
+        outer.append(quote_ident(name))
+
+    used = {v.lower() for v in present.values()} | {p.lower() for p in passthrough}
     extras: list[str] = []
     taken = {c.lower() for c in FOCUS_COLUMNS} | {"x_source", "x_ingested_at"}
     for name in columns:
@@ -354,11 +412,10 @@ def _conversion_query(
         inner.append(f"{text} AS {quote_ident(extra)}")
         outer.append(quote_ident(extra))
 
-    source_sql = (
-        "'focus:' || \"ProviderName\" || ':' || coalesce(\"BillingAccountId\", '')"
-        if source is None
-        else "'" + source.replace("'", "''") + "'"
-    )
+    if source is not None:
+        source_sql = "'" + source.replace("'", "''") + "'"
+    elif source_sql is None:
+        source_sql = "'focus:' || \"ProviderName\" || ':' || coalesce(\"BillingAccountId\", '')"
     outer.append(f"{source_sql} AS x_source")
     outer.append(f"CASE {' '.join(cases)} ELSE 0 END::INTEGER AS _bad")
     query = f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {scan})"  # noqa: S608
@@ -406,7 +463,13 @@ def _convert(focus: str, sql_type: str, raw: str, rtype: str) -> tuple[str, str]
         key = f"regexp_replace(lower({text}), '[^a-z]', '', 'g')"
         whens = " ".join(f"WHEN '{re.sub('[^a-z]', '', v.lower())}' THEN '{v}'" for v in values)
         fallback = "NULL" if strict else text
-        return f"CASE {key} {whens} ELSE {fallback} END", "one of " + ", ".join(values)
+        # Values already in their canonical spelling (most of them) skip the regex.
+        canonical = ", ".join(f"'{v}'" for v in values)
+        return (
+            f"CASE WHEN {text} IN ({canonical}) THEN {text} "
+            f"ELSE CASE {key} {whens} ELSE {fallback} END END",
+            "one of " + ", ".join(values),
+        )
     if focus in ("BillingCurrency", "PricingCurrency"):
         return f"upper({text})", "a currency code"
     return text, "a value"
@@ -431,6 +494,8 @@ def _raw_value(
     offset: int,
 ) -> str:
     """The offending value as the file has it, quoted, for the error message."""
+    if column not in columns:
+        return "a value that does not convert"
     ref = columns[column].ref
     try:
         # A connection of its own: the loading one is in the middle of a streamed result.
@@ -464,6 +529,7 @@ def _file_error(path: Path, exc: duckdb.Error) -> InputError:
         detail = f"line {line.group(1)} has an unterminated quote (malformed or truncated)"
     elif line:
         detail = f"line {line.group(1)}: {detail}"
+    detail = re.sub(r' in file "[^"]*",?', "", detail).rstrip(".")
     lowered = detail.lower()
     if any(word in lowered for word in ("gzip", "magic bytes", "truncated", "corrupt")):
         hint = "The file looks truncated or corrupt: download it again; nothing was loaded."

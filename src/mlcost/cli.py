@@ -196,19 +196,31 @@ def init(ctx: typer.Context) -> None:
 @ingest_app.command("billing")
 def ingest_billing_command(
     ctx: typer.Context,
-    paths: Annotated[list[str], typer.Argument(help="Files, folders or globs of the export.")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files, folders, globs, s3://bucket/prefix or bq://project.dataset.table."
+        ),
+    ],
     fmt: Annotated[
         BillingFormat,
-        typer.Option("--format", help="Export format; auto recognises FOCUS."),
+        typer.Option(
+            "--format",
+            help="Export format; auto recognises FOCUS, AWS CUR, Azure cost details and "
+            "the GCP BigQuery export from each file's header.",
+        ),
     ] = BillingFormat("auto"),  # noqa: B008
     source: Annotated[
         str | None,
         typer.Option(
-            help="Name of this export in x_source (default: focus:<provider>:<billing account>)."
+            help="Name of this export in x_source (default: per format, e.g. "
+            "focus:<provider>:<billing account>, aws-cur:<payer account>)."
         ),
     ] = None,
 ) -> None:
-    """Load billing exports (FOCUS 1.0–1.3 CSV, CSV.gz, Parquet).
+    """Load billing exports: FOCUS 1.0–1.3, AWS CUR, Azure cost details, GCP BigQuery
+    export (CSV, CSV.gz, Parquet, JSON lines; local paths, s3://bucket/prefix,
+    bq://project.dataset.table).
 
     All files given together are one load: each (source, billing period) they cover
     replaces what the store held for it, so re-loading or restating never duplicates.
@@ -217,7 +229,8 @@ def ingest_billing_command(
         done = ingest_billing(_ctx(ctx).store, paths, fmt=fmt.value, source=source, on_rows=on_rows)
     for f in done.files:
         extra = f", {len(f.extra_columns)} extra column(s) kept as x_*" if f.extra_columns else ""
-        out.print(f"{f.path}: FOCUS {f.focus_version}, {f.rows:,} rows{extra}")
+        how = " (format auto-detected)" if f.detected else ""
+        out.print(f"{f.path}: {f.description}, {f.rows:,} rows{extra}{how}")
     _load_report(done.result)
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from mlcost.connectors.files.focus import FileSummary, FocusExport
+from mlcost.connectors.files.formats import FORMATS, BillingExport, known_formats
 from mlcost.errors import InputError
 from mlcost.store import Batch, LoadResult, ProgressCallback, Store
 
-BILLING_FORMATS = ("auto", "focus")
+BILLING_FORMATS = ("auto", *FORMATS)
 SAMPLE_SOURCE = "sample"
 SAMPLE_TABLES = ("resources", "metrics", "runs", "prices")
 
@@ -35,9 +36,10 @@ def ingest_billing(
     """Load billing exports; each (source, billing period) they hold replaces the old one."""
     if fmt not in BILLING_FORMATS:
         raise InputError(
-            f"Unknown billing format {fmt!r}; this version reads: {', '.join(BILLING_FORMATS)}."
+            f"Unknown billing format {fmt!r}; this version reads: {', '.join(BILLING_FORMATS)}.",
+            f"Known formats: {known_formats()}.",
         )
-    export = FocusExport(paths, source=source)
+    export = BillingExport(paths, fmt=fmt, source=source)
     result = store.load(export.batches(), on_rows=on_rows)
     return BillingIngest(result, export.files)
 

@@ -1,0 +1,264 @@
+"""Azure cost details exports (EA and MCA; ActualCost and AmortizedCost) as FOCUS rows.
+
+Azure writes two datasets of the same month. In ActualCost, usage covered by a
+reservation or savings plan costs 0 and the commitment's purchase carries the cash; in
+AmortizedCost, that usage carries its share of the commitment, the unused share appears
+as UnusedReservation / UnusedSavingsPlan rows, and purchases of commitments are not
+costs. Loaded together, they combine as Microsoft documents for FOCUS:
+
+* the amortized file gives every row but commitment purchases and refunds:
+  EffectiveCost is its cost; BilledCost is its cost, except commitment-covered usage
+  and unused-commitment rows, whose BilledCost is 0 (the cash is the purchase);
+* the actual file gives only the commitment purchases and refunds: BilledCost is their
+  cost and EffectiveCost 0 (it is spread over the usage above).
+
+Loaded alone, either dataset gives BilledCost = EffectiveCost = its cost. Which dataset a
+file is comes from its name (``actual`` / ``amortized``) or, failing that, its content
+(unused-commitment rows or commitment usage with a cost mean amortized).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import duckdb
+from mlcost.connectors.files.convert import Field, ProviderPlan, provider_conversion
+from mlcost.connectors.files.focus import _CLEAN, Conversion, SourceColumn, _open_scan
+
+CHARGE_TYPES = (
+    "Usage",
+    "Purchase",
+    "Refund",
+    "UnusedReservation",
+    "UnusedSavingsPlan",
+    "RoundingAdjustment",
+    "Tax",
+)
+
+PRICING_MODELS = ("OnDemand", "Reservation", "SavingsPlan", "Spot")
+FREQUENCIES = ("UsageBased", "OneTime", "Recurring")
+
+_COSTS = ("costinbillingcurrency", "cost", "pretaxcost")
+_CURRENCIES = ("billingcurrency", "billingcurrencycode", "currency")
+
+_F = Field
+FIELDS = (
+    _F("usage_date", ("date", "usagedate"), "date", required=True, title="Date"),
+    _F("period_start", ("billingperiodstartdate",), "date", True, title="BillingPeriodStartDate"),
+    _F("period_end", ("billingperiodenddate",), "date", True, title="BillingPeriodEndDate"),
+    _F("cost", _COSTS, "money", required=True, title="CostInBillingCurrency"),
+    _F("currency", _CURRENCIES, required=True, title="BillingCurrency"),
+    _F("charge_type", ("chargetype",), "text", True, CHARGE_TYPES, title="ChargeType"),
+    _F("pricing_model", ("pricingmodel",), allowed=PRICING_MODELS),
+    _F("frequency", ("frequency", "chargefrequency"), allowed=FREQUENCIES),
+    _F("billing_account", ("billingaccountid",)),
+    _F("billing_account_name", ("billingaccountname",)),
+    _F("subscription", ("subscriptionid", "subscriptionguid")),
+    _F("subscription_name", ("subscriptionname",)),
+    _F("resource_group", ("resourcegroup", "resourcegroupname")),
+    _F("resource", ("resourceid", "instanceid")),
+    _F("resource_name", ("resourcename",)),
+    _F("location", ("resourcelocation",)),
+    _F("meter_category", ("metercategory",)),
+    _F("meter_subcategory", ("metersubcategory",)),
+    _F("meter_name", ("metername",)),
+    _F("meter_id", ("meterid",)),
+    _F("product", ("productname", "product")),
+    _F("quantity", ("quantity",), "money"),
+    _F("unit", ("unitofmeasure",)),
+    _F("payg_price", ("paygprice",), "money"),
+    _F("unit_price", ("unitprice",), "money"),
+    _F("payg_cost", ("paygcostinbillingcurrency",), "money"),
+    _F("reservation_id", ("reservationid",)),
+    _F("reservation_name", ("reservationname",)),
+    _F("benefit_id", ("benefitid",)),
+    _F("benefit_name", ("benefitname",)),
+    _F("tags", ("tags",)),
+    _F("invoice", ("invoiceid",)),
+    _F("publisher", ("publishername",)),
+    _F("service_family", ("servicefamily",)),
+)
+
+_COMMITMENT = "pricing_model IN ('Reservation', 'SavingsPlan')"
+_UNUSED = "charge_type IN ('UnusedReservation', 'UnusedSavingsPlan')"
+_PURCHASE = f"(charge_type IN ('Purchase', 'Refund') AND {_COMMITMENT})"
+_SAVINGS_PLAN = "(charge_type = 'UnusedSavingsPlan' OR pricing_model = 'SavingsPlan')"
+_HAS_COMMITMENT = f"({_COMMITMENT} OR {_UNUSED})"
+
+FOCUS_SQL: dict[str, str] = {
+    "BillingAccountId": "billing_account",
+    "BillingAccountName": "billing_account_name",
+    "BillingCurrency": "currency",
+    "BillingPeriodStart": "period_start",
+    "BillingPeriodEnd": "period_end + INTERVAL 1 DAY",
+    "ChargePeriodStart": "usage_date",
+    "ChargePeriodEnd": "usage_date + INTERVAL 1 DAY",
+    "ChargeCategory": (
+        f"CASE WHEN charge_type = 'Usage' OR {_UNUSED} THEN 'Usage' "
+        "WHEN charge_type IN ('Purchase', 'Refund') THEN 'Purchase' "
+        "WHEN charge_type = 'Tax' THEN 'Tax' ELSE 'Adjustment' END"
+    ),
+    "ChargeClass": "CASE WHEN charge_type = 'Refund' THEN 'Correction' END",
+    "ChargeFrequency": (
+        "CASE frequency WHEN 'UsageBased' THEN 'Usage-Based' WHEN 'OneTime' THEN 'One-Time' "
+        "WHEN 'Recurring' THEN 'Recurring' END"
+    ),
+    "ChargeDescription": "coalesce(product, meter_name)",
+    "PricingCategory": (
+        "CASE pricing_model WHEN 'OnDemand' THEN 'Standard' WHEN 'Spot' THEN 'Dynamic' "
+        "WHEN 'Reservation' THEN 'Committed' WHEN 'SavingsPlan' THEN 'Committed' END"
+    ),
+    "CommitmentDiscountId": (
+        f"CASE WHEN {_HAS_COMMITMENT} THEN coalesce(benefit_id, reservation_id) END"
+    ),
+    "CommitmentDiscountName": (
+        f"CASE WHEN {_HAS_COMMITMENT} THEN coalesce(benefit_name, reservation_name) END"
+    ),
+    "CommitmentDiscountType": (
+        f"CASE WHEN NOT {_HAS_COMMITMENT} THEN NULL WHEN {_SAVINGS_PLAN} THEN 'Savings Plan' "
+        "ELSE 'Reservation' END"
+    ),
+    "CommitmentDiscountCategory": (
+        f"CASE WHEN NOT {_HAS_COMMITMENT} THEN NULL WHEN {_SAVINGS_PLAN} THEN 'Spend' "
+        "ELSE 'Usage' END"
+    ),
+    "CommitmentDiscountStatus": (
+        f"CASE WHEN {_UNUSED} THEN 'Unused' "
+        f"WHEN charge_type = 'Usage' AND {_COMMITMENT} THEN 'Used' END"
+    ),
+    "ConsumedQuantity": "CASE WHEN charge_type = 'Usage' THEN quantity END",
+    "ConsumedUnit": "CASE WHEN charge_type = 'Usage' THEN unit END",
+    "PricingQuantity": "quantity",
+    "PricingUnit": "unit",
+    "ListUnitPrice": "payg_price",
+    "ContractedUnitPrice": "unit_price",
+    "ListCost": "payg_cost",
+    "InvoiceId": "invoice",
+    "InvoiceIssuerName": "'Microsoft'",
+    "ProviderName": "'Microsoft'",
+    "PublisherName": "coalesce(publisher, 'Microsoft')",
+    "RegionId": "lower(replace(location, ' ', ''))",
+    "RegionName": "location",
+    "ResourceId": "resource",
+    "ResourceName": "resource_name",
+    "ServiceName": "meter_category",
+    "SkuId": "meter_id",
+    "SubAccountId": "subscription",
+    "SubAccountName": "subscription_name",
+    "Tags": "tags",
+}
+
+EXTRAS = {
+    "x_MeterCategory": "meter_category",
+    "x_MeterSubCategory": "meter_subcategory",
+    "x_MeterName": "meter_name",
+    "x_ResourceGroup": "resource_group",
+    "x_ChargeType": "charge_type",
+    "x_PricingModel": "pricing_model",
+    "x_ServiceFamily": "service_family",
+}
+
+HINT = (
+    "mlcost reads Azure cost details exports (EA or MCA, ActualCost or AmortizedCost, "
+    "CSV or Parquet); nothing was loaded."
+)
+
+ACTUAL, AMORTIZED = "actual", "amortized"
+
+
+def detect(names: list[str]) -> str | None:
+    """Which Azure cost details a header is, or None."""
+    lowered = {n.lower() for n in names}
+    costs = {"costinbillingcurrency", "cost", "pretaxcost"}
+    if "chargetype" in lowered and "metercategory" in lowered and lowered & costs:
+        agreement = "MCA" if "costInBillingCurrency" in names else "EA"
+        return f"Azure cost details ({agreement})"
+    return None
+
+
+def convert(
+    path: Path,
+    scan: str,
+    columns: Mapping[str, SourceColumn],
+    source: str | None,
+    *,
+    mode: str | None = None,
+) -> Conversion:
+    """The conversion of one file; ``mode`` says which part of a combined actual +
+    amortized load it gives (None: the file is the only dataset of the load)."""
+    lookup = {name.lower(): name for name in columns}
+    focus = dict(FOCUS_SQL)
+    keep: str | None = None
+    dataset = "NULL"
+    if mode == AMORTIZED:
+        focus["BilledCost"] = (
+            f"CASE WHEN {_UNUSED} OR (charge_type = 'Usage' AND {_COMMITMENT}) THEN 0 ELSE cost END"
+        )
+        focus["EffectiveCost"] = "cost"
+        keep = f"NOT coalesce({_PURCHASE}, false)"
+        dataset = "'AmortizedCost'"
+    elif mode == ACTUAL:
+        focus["BilledCost"] = "cost"
+        focus["EffectiveCost"] = "0"
+        keep = f"coalesce({_PURCHASE}, false)"
+        dataset = "'ActualCost'"
+    else:
+        focus["BilledCost"] = "cost"
+        focus["EffectiveCost"] = "cost"
+    plan = ProviderPlan(
+        FIELDS,
+        focus,
+        {**EXTRAS, "x_CostDataset": dataset},
+        source_sql="'azure:' || coalesce(billing_account, '')",
+        keep_sql=keep,
+        format_hint=HINT,
+        tags_built=False,
+    )
+    return provider_conversion(path, scan, columns, lookup, plan, source)
+
+
+def dataset_modes(paths: Sequence[Path]) -> dict[Path, str]:
+    """For a load holding both Azure datasets, which each file is; else nothing (each
+    file then stands alone)."""
+    kinds = {path: _dataset(path) for path in paths}
+    if {ACTUAL, AMORTIZED} <= set(kinds.values()):
+        return kinds
+    return {}
+
+
+def _dataset(path: Path) -> str:
+    name = path.name.lower()
+    if "amortized" in name or "amortised" in name:
+        return AMORTIZED
+    if "actual" in name:
+        return ACTUAL
+    with duckdb.connect(":memory:") as con:
+        scan, columns = _open_scan(con, path)
+        lookup = {n.lower(): n for n in columns}
+        charge = lookup.get("chargetype")
+        model = lookup.get("pricingmodel")
+        cost = next(
+            (lookup[n] for n in ("costinbillingcurrency", "cost", "pretaxcost") if n in lookup),
+            None,
+        )
+        if charge is None or cost is None:
+            return ACTUAL
+
+        def text(column: str) -> str:
+            ref, rtype = columns[column].ref, columns[column].type
+            value = _CLEAN.format(x=ref) if rtype == "VARCHAR" else f"CAST({ref} AS VARCHAR)"
+            return f"lower({value})"
+
+        commitment_usage = (
+            f"{text(model)} IN ('reservation', 'savingsplan') AND {text(charge)} = 'usage' "
+            f"AND TRY_CAST({text(cost)} AS DOUBLE) <> 0"
+            if model
+            else "false"
+        )
+        row = con.execute(
+            f"SELECT bool_or({text(charge)} LIKE 'unused%' OR ({commitment_usage})) "  # noqa: S608
+            f"FROM {scan}",
+            [str(path)],
+        ).fetchone()
+    return AMORTIZED if row and row[0] else ACTUAL

@@ -1,0 +1,203 @@
+"""Converting a provider's billing file to FOCUS rows, in two SQL stages.
+
+Stage one reads the provider's own columns: each one used is cast (money, timestamp,
+date, enumerated text) and checked, so a bad value is refused naming the provider's
+column and row (``lineItem/UnblendedCost``, not ``BilledCost``). Stage two is the FOCUS
+loader's own conversion (:func:`focus._conversion_query`) run over the FOCUS-named
+columns stage one computes: the same enum mapping, Tags handling and ``x_*`` extras as
+a FOCUS export, so every format ends in exactly the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlcost.connectors.files.focus import (
+    _CLEAN,
+    Conversion,
+    SourceColumn,
+    _conversion_query,
+    _convert,
+    _present,
+)
+
+from mlcost.errors import InputError
+from mlcost.schema import FOCUS_COLUMNS, MONEY
+from mlcost.store import quote_ident
+
+#: Parses Azure's M/D/YYYY dates, and ISO dates as other exports write them.
+_DATE = (
+    "coalesce(TRY_STRPTIME({x}, '%m/%d/%Y'), TRY_CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP))"
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    """A provider column the conversion uses, under an alias the formulas refer to.
+
+    ``names`` are the column's possible names, as the format's ``lookup`` keys them
+    (first found wins). ``kind`` is money, timestamp, date, text, json or credits.
+    ``allowed`` (text only) lists the accepted values, matched case-insensitively.
+    """
+
+    alias: str
+    names: tuple[str, ...]
+    kind: str = "text"
+    required: bool = False
+    allowed: tuple[str, ...] = ()
+    #: The column's name as the provider documents it, for messages (default names[0]).
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderPlan:
+    """A format's conversion: its fields, and SQL over their aliases for each FOCUS
+    column (``focus``), each kept provider column (``extras``: x_name → SQL), the
+    default x_source, and optionally which rows are stored (``keep``)."""
+
+    fields: Sequence[Field]
+    focus: Mapping[str, str]
+    extras: Mapping[str, str]
+    source_sql: str
+    keep_sql: str | None = None
+    format_hint: str = ""
+    #: Whether the Tags SQL yields a clean JSON object already (else raw tag text).
+    tags_built: bool = True
+    #: alias → SQL over the scan's own columns, computed beside the typed fields.
+    raw: Mapping[str, str] = field(default_factory=dict)
+
+
+def provider_conversion(
+    path: Path,
+    scan: str,
+    columns: Mapping[str, SourceColumn],
+    lookup: Mapping[str, str],
+    plan: ProviderPlan,
+    source: str | None,
+    params: Sequence[object] = (),
+) -> Conversion:
+    """The two-stage query for one file. ``lookup`` maps a field name (as ``Field.names``
+    spell it) to the file's column; ``params`` are extra query parameters ($2…)."""
+    missing = [
+        f.title or f.names[0] for f in plan.fields if f.required and _find(f, lookup) is None
+    ]
+    if missing:
+        raise InputError(
+            f"{path}: missing the column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} that this format needs.",
+            plan.format_hint or "Check the export's format and settings.",
+        )
+    typed: list[str] = []
+    checks: list[tuple[str, str]] = []
+    cases: list[str] = []
+    for f in plan.fields:
+        column = _find(f, lookup)
+        alias = quote_ident(f.alias)
+        if column is None:
+            typed.append(f"CAST(NULL AS {_SQL_TYPE[f.kind]}) AS {alias}")
+            continue
+        raw, rtype = columns[column].ref, columns[column].type
+        value, expected = _typed(f, raw, rtype)
+        flag = quote_ident(f"_f_{f.alias}")
+        typed.append(f"{value} AS {alias}")
+        typed.append(f"({_present(raw, rtype)}) AS {flag}")
+        checks.append((column, expected))
+        condition = f"{alias} IS NULL" + ("" if f.required else f" AND {flag}")
+        cases.append(f"WHEN {condition} THEN {len(checks)}")
+
+    typed += [f"{sql} AS {quote_ident(alias)}" for alias, sql in plan.raw.items()]
+
+    selected: list[str] = []
+    stage_two: dict[str, SourceColumn] = {}
+    for name, sql in plan.focus.items():
+        sql_type = FOCUS_COLUMNS[name]
+        # Tags the plan already builds as a JSON object pass through as JSON; raw tag
+        # text (Azure's) goes through the FOCUS loader's tag normalisation.
+        out_type = "VARCHAR" if sql_type == "JSON" and not plan.tags_built else sql_type
+        selected.append(f"CAST({sql} AS {out_type}) AS {quote_ident(name)}")
+        stage_two[name] = SourceColumn(quote_ident(name), out_type)
+    for name, sql in plan.extras.items():
+        selected.append(f"CAST({sql} AS VARCHAR) AS {quote_ident(name)}")
+        stage_two[name] = SourceColumn(quote_ident(name), "VARCHAR")
+    selected.append(f"{plan.source_sql} AS _source")
+    passthrough = ["_source", "_pbad"]
+    if plan.keep_sql is not None:
+        selected.append(f"({plan.keep_sql}) AS _keep")
+        passthrough.append("_keep")
+    bad = f"CASE {' '.join(cases)} ELSE 0 END" if cases else "0"
+    selected.append(f"{bad}::INTEGER AS _pbad")
+    stage_one = f"SELECT {', '.join(selected)} FROM (SELECT {', '.join(typed)} FROM {scan})"  # noqa: S608
+
+    query, focus_checks, extras = _conversion_query(
+        path, f"({stage_one})", stage_two, source, passthrough=passthrough, source_sql="_source"
+    )
+    n = len(checks)
+    final = (
+        f"SELECT * EXCLUDE (_bad, _pbad, _source), CASE WHEN _pbad > 0 THEN _pbad "  # noqa: S608
+        f"WHEN _bad > 0 THEN _bad + {n} ELSE 0 END::INTEGER AS _bad FROM ({query})"
+    )
+    checks += [(f"{name} (as converted)", expected) for name, expected in focus_checks]
+    return Conversion(
+        final,
+        checks,
+        scan,
+        dict(columns),
+        extras,
+        [str(path), *params],
+        filtered=plan.keep_sql is not None,
+    )
+
+
+_SQL_TYPE = {
+    "money": MONEY,
+    "timestamp": "TIMESTAMP",
+    "date": "TIMESTAMP",
+    "text": "VARCHAR",
+    "json": "VARCHAR",
+    "credits": MONEY,
+    "month": "TIMESTAMP",
+}
+
+
+def _find(f: Field, lookup: Mapping[str, str]) -> str | None:
+    for name in f.names:
+        if name in lookup:
+            return lookup[name]
+    return None
+
+
+def _typed(f: Field, raw: str, rtype: str) -> tuple[str, str]:
+    """(SQL giving the field's value, or NULL where it cannot be read; what was expected)."""
+    text = _CLEAN.format(x=raw) if rtype == "VARCHAR" else f"CAST({raw} AS VARCHAR)"
+    if f.kind == "money":
+        return _convert("", MONEY, raw, rtype)
+    if f.kind == "timestamp":
+        return _convert("", "TIMESTAMP", raw, rtype)
+    if f.kind == "date":
+        if rtype != "VARCHAR":
+            return f"TRY_CAST({raw} AS TIMESTAMP)", "a date"
+        return _DATE.format(x=text), "a date (M/D/YYYY or YYYY-MM-DD)"
+    if f.kind == "month":
+        return f"TRY_STRPTIME({text}, '%Y%m')", "a month as YYYYMM"
+    if f.kind == "json":
+        value = text if rtype == "VARCHAR" else f"TRY(CAST(to_json({raw}) AS VARCHAR))"
+        return value, "JSON"
+    if f.kind == "credits":
+        # GCP's credits: a JSON list of {name, amount, type…}; the value is their sum.
+        as_json = text if rtype == "VARCHAR" else f"CAST(to_json({raw}) AS VARCHAR)"
+        amounts = (
+            f"list_transform(json_extract_string(TRY_CAST({as_json} AS JSON), '$[*].amount'), "
+            f"lambda a: TRY_CAST(a AS {MONEY}))"
+        )
+        return (
+            f"CASE WHEN {amounts} IS NULL OR list_contains(list_transform({amounts}, "
+            f"lambda v: v IS NULL), true) THEN NULL "
+            f"ELSE coalesce(list_sum({amounts}), 0)::{MONEY} END",
+            "a JSON list of credits, each with a numeric amount",
+        )
+    if f.allowed:
+        whens = " ".join(f"WHEN '{v.lower()}' THEN '{v}'" for v in f.allowed)
+        return f"CASE lower({text}) {whens} ELSE NULL END", "one of " + ", ".join(f.allowed)
+    return text, "a value"

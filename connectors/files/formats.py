@@ -1,0 +1,205 @@
+"""Billing export formats: recognise a file from its header and convert it to FOCUS rows.
+
+``--format auto`` reads each file's header and picks the format whose columns it has
+(FOCUS, AWS CUR, Azure cost details, GCP BigQuery export); a file that is none of them
+is refused, naming the formats mlcost knows. Every format ends in the FOCUS loader's
+conversion, so its checks, errors and ``x_*`` extras are the same for all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from mlcost.connectors.files import aws_cur, azure, gcp
+from mlcost.connectors.files.focus import (
+    REQUIRED,
+    Conversion,
+    FileSummary,
+    SourceColumn,
+    _conversion_query,
+    _open_scan,
+    expand_paths,
+    focus_version,
+    stream_conversion,
+)
+
+from mlcost.errors import InputError
+from mlcost.store import Batch
+
+Converter = Callable[[Path, str, Mapping[str, SourceColumn], str | None], Conversion]
+
+
+@dataclass(frozen=True)
+class BillingFormat:
+    """A format mlcost reads: its ``--format`` name, what it covers, how its header is
+    recognised (the variant's description, or None) and how a file is converted."""
+
+    name: str
+    title: str
+    detect: Callable[[list[str]], str | None]
+    convert: Converter
+
+
+_FOCUS_ONLY = {
+    c.lower()
+    for c in REQUIRED
+    if c not in ("BillingCurrency", "ProviderName")  # Azure and others have these too
+}
+
+
+def _focus_detect(names: list[str]) -> str | None:
+    lowered = {n.lower() for n in names}
+    # Any FOCUS-only column: a FOCUS file missing a required one is refused by name later.
+    if lowered & _FOCUS_ONLY:
+        return "FOCUS " + focus_version({n: SourceColumn("", "") for n in names})
+    return None
+
+
+def _focus_convert(
+    path: Path, scan: str, columns: Mapping[str, SourceColumn], source: str | None
+) -> Conversion:
+    query, checks, extras = _conversion_query(path, scan, dict(columns), source)
+    return Conversion(query, checks, scan, dict(columns), extras, [str(path)])
+
+
+FORMATS: dict[str, BillingFormat] = {
+    f.name: f
+    for f in (
+        BillingFormat(
+            "focus",
+            "FOCUS 1.0–1.3 (any provider, incl. AWS Data Exports and Azure FocusCost)",
+            _focus_detect,
+            _focus_convert,
+        ),
+        BillingFormat(
+            "aws-cur", "AWS CUR (legacy CSV/Parquet, CUR 2.0)", aws_cur.detect, aws_cur.conversion
+        ),
+        BillingFormat(
+            "azure", "Azure cost details (EA, MCA; actual, amortized)", azure.detect, azure.convert
+        ),
+        BillingFormat("gcp", "GCP BigQuery billing export", gcp.detect, gcp.conversion),
+    )
+}
+
+
+def known_formats() -> str:
+    return "; ".join(f"{f.name}: {f.title}" for f in FORMATS.values())
+
+
+@dataclass
+class _Planned:
+    path: Path
+    fmt: BillingFormat
+    description: str
+    summary: FileSummary
+
+
+class BillingExport:
+    """Billing files of any known format, loaded together: every (source, billing
+    period) they cover replaces what the store held for it.
+
+    ``fmt`` is ``auto`` (recognise each file from its header) or a format name;
+    ``source`` names the export in x_source (default: per format, e.g.
+    ``aws-cur:<payer account>``).
+    """
+
+    def __init__(self, paths: Sequence[str], *, fmt: str = "auto", source: str | None = None):
+        if fmt != "auto" and fmt not in FORMATS:
+            raise InputError(
+                f"Unknown billing format {fmt!r}.", f"Known formats: auto; {known_formats()}."
+            )
+        self.paths = list(paths)
+        self.fmt = fmt
+        self.source = source
+        self.files: list[FileSummary] = []
+
+    def batches(self) -> Iterator[Batch]:
+        """One lazy batch per file; nothing is read until the store iterates it."""
+        with contextlib.ExitStack() as stack:
+            local = self._local_paths(stack)
+            planned = [self._plan(path) for path in local]
+            modes = azure.dataset_modes([p.path for p in planned if p.fmt.name == "azure"])
+            for item in planned:
+                self.files.append(item.summary)
+                yield Batch(
+                    "cost",
+                    self._read(item, modes.get(item.path)),
+                    label=item.path.name,
+                )
+
+    def _local_paths(self, stack: contextlib.ExitStack) -> list[Path]:
+        cloud = [p for p in self.paths if p.startswith(("s3://", "bq://"))]
+        rest = [p for p in self.paths if p not in cloud]
+        found = expand_paths(rest) if rest else []
+        if cloud:
+            from mlcost.connectors.files import bigquery, s3
+
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlcost-cloud-")))
+            for uri in cloud:
+                if uri.startswith("s3://"):
+                    found.extend(s3.download_export(uri, tmp))
+                else:
+                    found.extend(bigquery.download_table(uri, tmp))
+        return found
+
+    def _plan(self, path: Path) -> _Planned:
+        names = header_names(path)
+        if self.fmt != "auto":
+            fmt = FORMATS[self.fmt]
+            description = fmt.detect(names) or fmt.title
+            summary = FileSummary(str(path), focus_version="?")
+            summary.detected = False
+        else:
+            for fmt in FORMATS.values():
+                found = fmt.detect(names)
+                if found:
+                    description = found
+                    break
+            else:
+                shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+                raise InputError(
+                    f"{path}: not a billing export mlcost recognises (its columns: {shown}).",
+                    f"Known formats: {known_formats()}. Pass --format to choose one.",
+                )
+            summary = FileSummary(str(path), focus_version="?")
+            summary.detected = True
+        summary.format = fmt.name
+        summary.description = description
+        if fmt.name == "focus" and description.startswith("FOCUS 1."):
+            summary.focus_version = description.removeprefix("FOCUS ")
+        return _Planned(path, fmt, description, summary)
+
+    def _read(self, item: _Planned, mode: str | None) -> Iterator[pa.RecordBatch]:
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            if item.fmt.name == "gcp":
+                scan, columns = gcp.open_scan(con, item.path)
+            else:
+                scan, columns = _open_scan(con, item.path)
+            if item.fmt.name == "azure":
+                conversion = azure.convert(item.path, scan, columns, self.source, mode=mode)
+            else:
+                conversion = item.fmt.convert(item.path, scan, columns, self.source)
+            item.summary.extra_columns = conversion.extras
+            yield from stream_conversion(con, item.path, conversion, item.summary)
+        finally:
+            con.close()
+
+
+def header_names(path: Path) -> list[str]:
+    """A file's column names (nested JSON and Parquet fields as ``a.b``), for detection."""
+    name = path.name.lower()
+    if gcp.is_json(path):
+        return gcp.json_names(path)
+    with duckdb.connect(":memory:") as con:
+        if name.endswith(".parquet"):
+            return gcp.parquet_names(con, path)
+        _, columns = _open_scan(con, path)
+    return list(columns)

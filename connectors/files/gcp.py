@@ -1,0 +1,267 @@
+"""The GCP Cloud Billing export to BigQuery (standard and detailed) as FOCUS rows.
+
+Read from files with the export's schema: JSON lines (as ``bq extract`` writes them),
+Parquet (nested records), or CSV with nested fields as ``service.description`` columns
+and repeated ones (``credits``, ``labels``) as JSON text. Rules:
+
+* BilledCost = EffectiveCost = ``cost`` + the sum of ``credits.amount`` (CUD, SUD,
+  promotions, free tier…: credits are negative and on the invoice). The standard export
+  carries no amortisation of commitment fees, so the two are equal; ListCost is
+  ``cost_at_list`` (or ``cost``) and ContractedCost ``cost``.
+* The billing period is ``invoice.month``, whose month boundaries are Pacific time: a
+  January invoice runs from 2026-01-01 08:00 UTC to 2026-02-01 08:00 UTC.
+* ``cost_type`` tax → Tax, adjustment and rounding_error → Adjustment; a commitment fee
+  (SKU "Commitment…") → Purchase; other lines → Usage. Usage with a committed-use
+  discount credit is Committed, with CommitmentDiscountStatus Used.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from mlcost.connectors.files.convert import Field, ProviderPlan, provider_conversion
+from mlcost.connectors.files.focus import _CLEAN, Conversion, SourceColumn, _open_scan
+
+from mlcost.errors import InputError
+
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
+
+_F = Field
+FIELDS = (
+    _F("billing_account", ("billing_account_id",), required=True),
+    _F("cost", ("cost",), "money", required=True),
+    _F("currency", ("currency",), required=True),
+    _F("usage_start", ("usage_start_time",), "timestamp", required=True),
+    _F("usage_end", ("usage_end_time",), "timestamp", required=True),
+    _F("invoice_month", ("invoice.month",), "month", required=True),
+    _F("credits", ("credits",), "credits"),
+    _F(
+        "cost_type",
+        ("cost_type",),
+        allowed=("regular", "tax", "adjustment", "rounding_error"),
+    ),
+    _F("service_id", ("service.id",)),
+    _F("service", ("service.description",)),
+    _F("sku_id", ("sku.id",)),
+    _F("sku", ("sku.description",)),
+    _F("project_id", ("project.id",)),
+    _F("project_name", ("project.name",)),
+    _F("labels", ("labels",), "json"),
+    _F("region", ("location.region",)),
+    _F("zone", ("location.zone",)),
+    _F("location", ("location.location",)),
+    _F("resource_name", ("resource.name",)),
+    _F("resource_global", ("resource.global_name",)),
+    _F("usage_amount", ("usage.amount",), "money"),
+    _F("usage_unit", ("usage.unit",)),
+    _F("pricing_amount", ("usage.amount_in_pricing_units",), "money"),
+    _F("pricing_unit", ("usage.pricing_unit",)),
+    _F("cost_at_list", ("cost_at_list",), "money"),
+    _F("seller", ("seller_name",)),
+    _F("credits_text", ("credits",), "json"),
+)
+
+#: Every path the conversion reads (JSON and Parquet fields are reached by these only).
+KNOWN_PATHS = tuple(dict.fromkeys(name for f in FIELDS for name in f.names))
+_LIST_PATHS = ("credits", "labels")
+
+_CUD = (
+    "(list_contains(credit_types, 'COMMITTED_USAGE_DISCOUNT') "
+    "OR list_contains(credit_types, 'COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE'))"
+)
+_CATEGORY = (
+    "CASE cost_type WHEN 'tax' THEN 'Tax' WHEN 'adjustment' THEN 'Adjustment' "
+    "WHEN 'rounding_error' THEN 'Adjustment' ELSE CASE WHEN sku ILIKE 'Commitment%' "
+    "THEN 'Purchase' ELSE 'Usage' END END"
+)
+
+FOCUS_SQL: dict[str, str] = {
+    "BilledCost": "cost + coalesce(credits, 0)",
+    "EffectiveCost": "cost + coalesce(credits, 0)",
+    "ListCost": "coalesce(cost_at_list, cost)",
+    "ContractedCost": "cost",
+    "BillingAccountId": "billing_account",
+    "BillingCurrency": "currency",
+    "BillingPeriodStart": "(invoice_month AT TIME ZONE 'America/Los_Angeles')::TIMESTAMP",
+    "BillingPeriodEnd": (
+        "((invoice_month + INTERVAL 1 MONTH) AT TIME ZONE 'America/Los_Angeles')::TIMESTAMP"
+    ),
+    "ChargePeriodStart": "usage_start",
+    "ChargePeriodEnd": "usage_end",
+    "ChargeCategory": _CATEGORY,
+    "ChargeFrequency": (
+        f"CASE ({_CATEGORY}) WHEN 'Usage' THEN 'Usage-Based' WHEN 'Purchase' THEN 'Recurring' "
+        "ELSE 'One-Time' END"
+    ),
+    "ChargeDescription": "sku",
+    "PricingCategory": (
+        f"CASE WHEN ({_CATEGORY}) <> 'Usage' THEN NULL WHEN coalesce({_CUD}, false) "
+        "THEN 'Committed' ELSE 'Standard' END"
+    ),
+    "CommitmentDiscountStatus": f"CASE WHEN coalesce({_CUD}, false) THEN 'Used' END",
+    "CommitmentDiscountCategory": (
+        "CASE WHEN list_contains(credit_types, 'COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE') "
+        "THEN 'Spend' WHEN list_contains(credit_types, 'COMMITTED_USAGE_DISCOUNT') "
+        "THEN 'Usage' END"
+    ),
+    "CommitmentDiscountType": (
+        f"CASE WHEN coalesce({_CUD}, false) THEN 'Committed Use Discount' END"
+    ),
+    "ConsumedQuantity": "usage_amount",
+    "ConsumedUnit": "usage_unit",
+    "PricingQuantity": "pricing_amount",
+    "PricingUnit": "pricing_unit",
+    "InvoiceIssuerName": "'Google Cloud'",
+    "ProviderName": "'Google Cloud'",
+    "PublisherName": "coalesce(seller, 'Google Cloud')",
+    "RegionId": "region",
+    "RegionName": "location",
+    "AvailabilityZone": "zone",
+    "ResourceId": "resource_global",
+    "ResourceName": "resource_name",
+    "ServiceName": "service",
+    "SkuId": "sku_id",
+    "SubAccountId": "project_id",
+    "SubAccountName": "project_name",
+    "Tags": (
+        "TRY(to_json(map_from_entries(TRY_CAST(TRY_CAST(labels AS JSON) AS "
+        'STRUCT("key" VARCHAR, "value" VARCHAR)[]))))'
+    ),
+}
+
+EXTRAS = {
+    "x_ServiceId": "service_id",
+    "x_SkuDescription": "sku",
+    "x_CostType": "cost_type",
+    "x_InvoiceMonth": "strftime(invoice_month, '%Y%m')",
+    "x_CostBeforeCredits": "cost",
+    "x_Credits": "credits_text",
+}
+
+HINT = (
+    "mlcost reads the GCP BigQuery billing export (standard or detailed) as JSON lines, "
+    "Parquet or CSV; nothing was loaded."
+)
+
+
+def is_json(path: Path) -> bool:
+    return path.name.lower().endswith(JSON_SUFFIXES)
+
+
+def detect(names: list[str]) -> str | None:
+    """Whether a header is GCP's billing export (and which), or None."""
+    lowered = {n.lower() for n in names}
+    if {"billing_account_id", "cost", "usage_start_time"} <= lowered:
+        detailed = any(n == "resource" or n.startswith("resource.") for n in lowered)
+        return f"GCP BigQuery billing export ({'detailed' if detailed else 'standard'})"
+    return None
+
+
+def json_names(path: Path) -> list[str]:
+    """The fields of a JSON-lines file's first record, nested ones as ``a.b``."""
+    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig") as handle:
+            for line in handle:
+                if line.strip():
+                    record = json.loads(line)
+                    break
+            else:
+                raise InputError(f"{path}: the file is empty; a billing export has records.")
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(
+            f"{path}: cannot read the first record ({exc}).",
+            "Fix or re-export the file; nothing was loaded.",
+        ) from exc
+    if not isinstance(record, dict):
+        raise InputError(f"{path}: line 1 is not a JSON object.")
+    return _flatten(record)
+
+
+def _flatten(record: dict[str, Any], prefix: str = "") -> list[str]:
+    names: list[str] = []
+    for key, value in record.items():
+        names.append(prefix + key)
+        if isinstance(value, dict):
+            names += _flatten(value, prefix + key + ".")
+    return names
+
+
+def parquet_names(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    """A Parquet file's columns, struct fields as ``a.b``."""
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(
+            f"{path}: not a readable Parquet file ({exc}).",
+            "The file looks truncated or corrupt: download it again; nothing was loaded.",
+        ) from exc
+    names: list[str] = []
+
+    def walk(fields: Any, prefix: str) -> None:
+        for fld in fields:
+            names.append(prefix + fld.name)
+            if pa.types.is_struct(fld.type):
+                walk(fld.type, prefix + fld.name + ".")
+
+    walk(schema, "")
+    return names
+
+
+def open_scan(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[str, SourceColumn]]:
+    """The scan of a GCP export file and its columns by dotted path.
+
+    JSON lines and Parquet rows are read as one JSON document each, and fields are
+    reached by our own constant paths (never by names found in the file); CSV columns
+    by their header."""
+    if is_json(path):
+        names = set(json_names(path))
+        scan = "read_json_objects($1, format='newline_delimited', compression='auto')"
+    elif path.name.lower().endswith(".parquet"):
+        names = set(parquet_names(con, path))
+        scan = "(SELECT CAST(to_json(t) AS VARCHAR) AS json FROM read_parquet($1) AS t)"
+    else:
+        return _open_scan(con, path)
+    columns: dict[str, SourceColumn] = {}
+    for known in KNOWN_PATHS:
+        if known not in names:
+            continue
+        if known in _LIST_PATHS:
+            ref = f"CAST(json_extract(json, '$.{known}') AS VARCHAR)"
+        else:
+            ref = f"json_extract_string(json, '$.{known}')"
+        columns[known] = SourceColumn(ref, "VARCHAR")
+    return scan, columns
+
+
+def conversion(
+    path: Path, scan: str, columns: Mapping[str, SourceColumn], source: str | None
+) -> Conversion:
+    """The BigQuery export → FOCUS conversion of one file."""
+    lookup = {name.lower(): name for name in columns}
+    raw = {"credit_types": "CAST(NULL AS VARCHAR[])"}
+    if "credits" in lookup:
+        column = columns[lookup["credits"]]
+        text = (
+            _CLEAN.format(x=column.ref)
+            if column.type == "VARCHAR"
+            else f"CAST(to_json({column.ref}) AS VARCHAR)"
+        )
+        raw["credit_types"] = f"json_extract_string(TRY_CAST({text} AS JSON), '$[*].type')"
+    plan = ProviderPlan(
+        FIELDS,
+        FOCUS_SQL,
+        EXTRAS,
+        source_sql="'gcp:' || coalesce(billing_account, '')",
+        format_hint=HINT,
+        raw=raw,
+    )
+    return provider_conversion(path, scan, columns, lookup, plan, source)
