@@ -118,20 +118,39 @@ class BillingExport:
         self.fmt = fmt
         self.source = source
         self.files: list[FileSummary] = []
+        #: Files fetched from s3:// or bq:// into a temporary folder, by what they are.
+        self._names: dict[str, str] = {}
 
     def batches(self) -> Iterator[Batch]:
         """One lazy batch per file; nothing is read until the store iterates it."""
         with contextlib.ExitStack() as stack:
             local = self._local_paths(stack)
-            planned = [self._plan(path) for path in local]
+            try:
+                planned = [self._plan(path) for path in local]
+            except InputError as exc:
+                raise self._renamed(exc) from exc.__cause__
             modes = azure.dataset_modes([p.path for p in planned if p.fmt.name == "azure"])
             for item in planned:
+                item.summary.path = self._names.get(str(item.path), item.summary.path)
                 self.files.append(item.summary)
                 yield Batch(
                     "cost",
-                    self._read(item, modes.get(item.path)),
-                    label=item.path.name,
+                    self._named(self._read(item, modes.get(item.path))),
+                    label=self._names.get(str(item.path), item.path.name),
                 )
+
+    def _named(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """A fetched file's errors name its S3 key or BigQuery table, not the temporary copy."""
+        try:
+            yield from batches
+        except InputError as exc:
+            raise self._renamed(exc) from exc.__cause__
+
+    def _renamed(self, exc: InputError) -> InputError:
+        message = exc.message
+        for local, name in self._names.items():
+            message = message.replace(local, name)
+        return InputError(message, exc.hint) if message != exc.message else exc
 
     def _local_paths(self, stack: contextlib.ExitStack) -> list[Path]:
         cloud = [p for p in self.paths if p.startswith(("s3://", "bq://"))]
@@ -143,9 +162,14 @@ class BillingExport:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlcost-cloud-")))
             for uri in cloud:
                 if uri.startswith("s3://"):
-                    found.extend(s3.download_export(uri, tmp))
+                    fetched = s3.download_export(uri, tmp)
+                    for path in fetched:  # saved as <tmp>/<bucket>/<key>
+                        self._names[str(path)] = f"s3://{path.relative_to(tmp).as_posix()}"
                 else:
-                    found.extend(bigquery.download_table(uri, tmp))
+                    fetched = bigquery.download_table(uri, tmp)
+                    for path in fetched:
+                        self._names[str(path)] = f"{uri} ({path.stem})"
+                found.extend(fetched)
         return found
 
     def _plan(self, path: Path) -> _Planned:

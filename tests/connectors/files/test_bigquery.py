@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -147,7 +146,11 @@ def test_a_bigquery_table_loads_one_partition_per_invoice_month(
 ) -> None:
     done = ingest_billing(store, ["bq://p.billing.gcp_billing_export_v1_01AB23"])
 
-    assert [Path(f.path).name for f in done.files] == ["202512.jsonl", "202601.jsonl"]
+    # each invoice month is named by the table it came from, not the temporary copy
+    assert [f.path for f in done.files] == [
+        "bq://p.billing.gcp_billing_export_v1_01AB23 (202512)",
+        "bq://p.billing.gcp_billing_export_v1_01AB23 (202601)",
+    ]
     assert "FROM `p.billing.gcp_billing_export_v1_01AB23`" in bigquery.requests[0]["body"]["query"]
     january = "BillingPeriodStart = TIMESTAMP '2026-01-01 08:00:00'"
     assert totals(store, january) == (INVOICE_TOTAL, INVOICE_TOTAL, len(RECORDS))

@@ -111,7 +111,10 @@ def test_only_the_latest_assembly_of_each_period_is_loaded(
 
     done = ingest_billing(store, [f"s3://{BUCKET}/cur"])
 
-    assert [Path(f.path).parent.name for f in done.files] == ["0000-3", "cccc-1"]
+    assert [f.path for f in done.files] == [
+        f"s3://{BUCKET}/{REPORT}/20260101-20260201/0000-3/hourly-00001.csv.gz",
+        f"s3://{BUCKET}/{REPORT}/20260201-20260301/cccc-1/hourly-00001.csv.gz",
+    ]
     with store.reader() as con:
         jan = con.execute(
             "SELECT sum(BilledCost), sum(EffectiveCost), count(*) FROM cost "
@@ -129,6 +132,20 @@ def test_a_prefix_without_manifests_loads_every_billing_file(
     s3.put_object(Bucket=BUCKET, Key="manual/notes.txt", Body=b"not billing")
     ingest_billing(store, [f"s3://{BUCKET}/manual/"])
     assert totals(store) == (INVOICE_TOTAL, AMORTISED_TOTAL, len(LINES))
+
+
+def test_a_malformed_file_in_s3_is_named_by_its_key_and_the_store_unchanged(
+    s3: Any, store: Store, tmp_path: Path
+) -> None:
+    rows = legacy_rows()
+    rows[2] = {**rows[2], "lineItem/UnblendedCost": "1,5"}
+    s3.put_object(Bucket=BUCKET, Key="manual/jan.csv.gz", Body=_csv_gz(tmp_path, rows))
+    with pytest.raises(InputError) as caught:
+        ingest_billing(store, [f"s3://{BUCKET}/manual/"])
+    message = str(caught.value)
+    assert message.startswith(f"s3://{BUCKET}/manual/jan.csv.gz: row 3")
+    assert "lineItem/UnblendedCost" in message and "mlcost-cloud-" not in message
+    assert totals(store)[2] == 0
 
 
 def test_an_unreadable_bucket_is_refused_and_the_store_unchanged(s3: Any, store: Store) -> None:
