@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,16 @@ def test_no_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[stor]\nlock_timeout_s = 5\n", "unknown section [stor]; valid sections: rules, store"),
+        (
+            "[stor]\nlock_timeout_s = 5\n",
+            "unknown section [stor]; valid sections: report, rules, schedule, store",
+        ),
+        ("[report.email]\nsmtp = 'x'\n", "unknown setting report.email.smtp; valid settings"),
+        ("[report]\nperiod = '2w'\n", "report.period takes 7d, 30d, month, not '2w'"),
+        ("[report.email]\nsecurity = 'tls'\n", "report.email.security takes starttls"),
+        ("[schedule]\ncron = 'every monday'\n", "schedule.cron 'every monday' is not a cron"),
+        ("[schedule]\nsend = ['teams']\n", "schedule.send takes slack, email, not 'teams'"),
+        ("[schedule]\nsources = [{ paths = ['x'] }]\n", "schedule.sources[0] needs a kind"),
         (
             "[store]\nlock_timeout = 5\n",
             "unknown setting store.lock_timeout; valid settings: lock_timeout_s",
@@ -40,7 +50,7 @@ def test_no_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     ],
 )
 def test_bad_settings_are_refused_by_name(tmp_path: Path, text: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings(write(tmp_path, text))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 import textwrap
@@ -27,18 +28,21 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlcost import __version__
 from mlcost import commitments as commitments_lib
+from mlcost import schedule as schedule_lib
+from mlcost.analysis import run_analyses
 from mlcost.config import Settings, load_settings
+from mlcost.delivery import send as deliver
 from mlcost.errors import MlcostError
 from mlcost.ingest import BILLING_FORMATS, ingest_billing, ingest_sample
 from mlcost.output import resolve_format, write_table
 from mlcost.recommendations import (
     STATUSES,
-    analyze_recommendations,
     get_recommendation,
     list_recommendations,
     savings_summary,
     set_status,
 )
+from mlcost.report import build_report, render, write_report
 from mlcost.rules import all_rules, get_rule
 from mlcost.sql import run_query
 from mlcost.store import DEFAULT_DB, LoadResult, ProgressCallback, Store
@@ -262,10 +266,10 @@ def analyze(ctx: typer.Context, fmt: FormatOption = None, output: OutputOption =
     (export the findings with `mlcost recommendations`)."""
     context = _ctx(ctx)
     store = context.store
-    result = analyze_recommendations(store, context.settings.rules)
+    result = run_analyses(store, context.settings)
     _print_spend(store, _fmt(fmt), output)
     if resolve_format(_fmt(fmt), output) == "table" and output is None:
-        _print_findings_summary(store, result.findings)
+        _print_findings_summary(store, result.recommendations.findings)
 
 
 def _print_findings_summary(store: Store, findings: int) -> None:
@@ -340,10 +344,10 @@ def demo(ctx: typer.Context) -> None:
     with _progress() as on_rows:
         result = ingest_sample(store, on_rows=on_rows)
     _load_report(result)
-    analysis = analyze_recommendations(store, context.settings.rules)
+    analysis = run_analyses(store, context.settings)
     out.print()
     _print_spend(store, "table", None)
-    _print_findings_summary(store, analysis.findings)
+    _print_findings_summary(store, analysis.recommendations.findings)
     with store.reader() as con:
         top = list_recommendations(con, limit=10)
         everything = list_recommendations(con)
@@ -357,6 +361,9 @@ def demo(ctx: typer.Context) -> None:
     export = Path("recommendations.csv")
     write_table(everything, fmt="csv", output=export)
     out.print(f"All {everything.num_rows} findings written to {export.resolve()}.")
+    report_file = Path("mlcost-report.html")
+    write_report(build_report(store, "30d", title="mlcost demo report"), report_file)
+    out.print(f"The 30-day report written to {report_file.resolve()}.")
     db_flag = "" if str(context.db) == DEFAULT_DB else f" --db {context.db}"
     out.print()
     out.print("Next: read the evidence of a finding, or explore with SQL, for example")
@@ -443,6 +450,82 @@ def commitments(
         )
     else:
         out.print(f"No commitment ends within {within_days} days.")
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    period: Annotated[
+        str | None, typer.Option(help="7d, 30d or month (default: report.period, 7d).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="FILE.html, FILE.md or FILE.json (default: Markdown on stdout)."
+        ),
+    ] = None,
+    send_to: Annotated[
+        list[str] | None,
+        typer.Option("--send", help="Deliver it: slack or email (repeatable; see mlcost.toml)."),
+    ] = None,
+) -> None:
+    """The periodic report: spend and its change, movers, anomalies, savings, commitments."""
+    context = _ctx(ctx)
+    settings = context.settings.report
+    data = build_report(context.store, period or settings.period, title=settings.title)
+    if output is not None:
+        fmt = write_report(data, output)
+        err.print(f"Report ({fmt}) written to {output}.", markup=False)
+    elif not send_to:
+        sys.stdout.write(render(data, "md"))
+    for channel in send_to or []:
+        err.print(f"Report {deliver(data, channel, settings)}.", markup=False)
+
+
+@app.command()
+def schedule(
+    ctx: typer.Context,
+    status: Annotated[bool, typer.Option("--status", help="Show the last run and exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one cycle now and exit (for cron or a timer).")
+    ] = False,
+    cycles: Annotated[
+        int | None, typer.Option(help="Stop after this many scheduled cycles.", hidden=True)
+    ] = None,
+) -> None:
+    """Long-running job: on the configured cron, ingest → analyze → report and delivery."""
+    context = _ctx(ctx)
+    store = context.store
+    if status:
+        last = schedule_lib.read_status(store)
+        if last is None:
+            out.print("The schedule has not run for this store yet.")
+            raise typer.Exit()
+        out.print(
+            f"Last run: {last['state']}, started {last['started_at']}"
+            + (f", finished {last['finished_at']}" if last.get("finished_at") else "")
+            + f" (pid {last['pid']}).",
+            markup=False,
+        )
+        for item in last["steps"]:
+            line = f"  {item['state']:<7} {item['name']} ({item['attempts']} attempt(s))"
+            out.print(line + (f": {item['error']}" if item.get("error") else ""), markup=False)
+        if last.get("next_run"):
+            out.print(f"Next run: {last['next_run']}.", markup=False)
+        if last["state"] in ("failed", "partial", "interrupted"):
+            raise typer.Exit(1)
+        return
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    if once:
+        with schedule_lib.ScheduleLock(store):
+            run = schedule_lib.run_cycle(store, context.settings)
+            schedule_lib.write_status(store, run)
+        if run.state != "ok":
+            raise typer.Exit(1)
+        return
+    schedule_lib.run_schedule(store, context.settings, cycles=cycles)
 
 
 @rules_app.callback(invoke_without_command=True)

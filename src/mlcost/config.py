@@ -26,14 +26,69 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
+class SlackSettings:
+    #: Environment variable holding the incoming-webhook URL (a secret: never in the file).
+    webhook_url_env: str = "MLCOST_SLACK_WEBHOOK_URL"
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    smtp_host: str = ""
+    smtp_port: int = 587
+    #: "starttls" (port 587), "ssl" (port 465) or "none" (a local relay).
+    security: str = "starttls"
+    from_address: str = ""
+    to: list[str] = field(default_factory=list)
+    #: Environment variables holding the SMTP login (empty: no login).
+    username_env: str = ""
+    password_env: str = "MLCOST_SMTP_PASSWORD"
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    title: str = "mlcost report"
+    period: str = "7d"
+    #: Where the full report can be read (a wiki page, a shared folder), linked from Slack.
+    link: str = ""
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    #: Standard cron expression (5 fields; a 6th for seconds), in local time.
+    cron: str = "0 7 * * 1"
+    #: What to ingest each run: tables like {kind = "billing", paths = ["/exports/"]}.
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    #: Report formats written to output_dir each run, and channels it is sent to.
+    formats: list[str] = field(default_factory=lambda: ["html"])
+    output_dir: str = "reports"
+    send: list[str] = field(default_factory=list)
+    retries: int = 3
+    backoff_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     #: ``[rules.<id>]``: each named rule's parameters, validated, over its defaults.
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
 
 
-_SECTIONS: dict[str, type] = {"store": StoreSettings}
+_SECTIONS: dict[str, type] = {
+    "store": StoreSettings,
+    "report": ReportSettings,
+    "schedule": ScheduleSettings,
+}
+#: Tables inside a section, each its own settings class.
+_SUBSECTIONS: dict[str, dict[str, type]] = {
+    "report": {"slack": SlackSettings, "email": EmailSettings},
+}
 #: Sections with their own validation (a table per rule id).
 _SPECIAL_SECTIONS = ("rules",)
 
@@ -69,7 +124,12 @@ def _build(path: Path, section: str, cls: type, values: Any) -> Any:
         raise ConfigError(f"{path}: [{section}] must be a table of settings.")
     defaults = cls()
     known = {name: type(getattr(defaults, name)) for name in defaults.__dataclass_fields__}
-    for key, value in values.items():
+    values = dict(values)
+    for name, sub in _SUBSECTIONS.get(section, {}).items():
+        if name in values:
+            values[name] = _build(path, f"{section}.{name}", sub, values[name])
+    built = {k: v for k, v in values.items() if k not in _SUBSECTIONS.get(section, {})}
+    for key, value in built.items():
         if key not in known:
             raise ConfigError(
                 f"{path}: unknown setting {section}.{key}; valid settings: "
@@ -82,7 +142,47 @@ def _build(path: Path, section: str, cls: type, values: Any) -> Any:
                 f"{path}: {section}.{key} must be a {expected.__name__}, "
                 f"not {type(value).__name__} ({value!r})."
             )
-    return cls(**{k: (float(v) if known[k] is float else v) for k, v in values.items()})
+    built_settings = cls(
+        **{k: (float(v) if known.get(k) is float else v) for k, v in values.items()},
+    )
+    _check_choices(path, section, built_settings)
+    return built_settings
+
+
+#: Settings that take one of a few values (or a list of them).
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "report.period": ("7d", "30d", "month"),
+    "report.email.security": ("starttls", "ssl", "none"),
+    "schedule.formats": ("html", "md", "json"),
+    "schedule.send": ("slack", "email"),
+}
+
+
+def _check_choices(path: Path, section: str, settings: Any) -> None:
+    for name in settings.__dataclass_fields__:
+        choices = _CHOICES.get(f"{section}.{name}")
+        value = getattr(settings, name)
+        if choices is None:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if item not in choices:
+                raise ConfigError(
+                    f"{path}: {section}.{name} takes {', '.join(choices)}, not {item!r}."
+                )
+    if section == "schedule":
+        from croniter import croniter
+
+        if not croniter.is_valid(settings.cron):
+            raise ConfigError(
+                f"{path}: schedule.cron {settings.cron!r} is not a cron expression.",
+                'Write five fields, minute hour day month weekday, like "0 7 * * 1".',
+            )
+        for i, source in enumerate(settings.sources):
+            if not isinstance(source, dict) or "kind" not in source:
+                raise ConfigError(
+                    f"{path}: schedule.sources[{i}] needs a kind, like "
+                    '{ kind = "billing", paths = ["/exports/"] }.'
+                )
 
 
 def _rule_settings(path: Path, values: Any) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,27 @@
+"""`mlcost analyze` as a library call: every analysis over the store, in order.
+
+The CLI, the scheduled job and notebooks call :func:`run_analyses`, so they all run the
+same analyses with the same settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlcost.config import Settings
+from mlcost.recommendations import AnalyzeResult, analyze_recommendations
+from mlcost.store import Store
+
+
+@dataclass
+class Analyses:
+    """What one analysis run produced, per analysis."""
+
+    recommendations: AnalyzeResult
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_analyses(store: Store, settings: Settings) -> Analyses:
+    """Run every analysis (waste rules and commitment findings, then the rest)."""
+    return Analyses(recommendations=analyze_recommendations(store, settings.rules))
