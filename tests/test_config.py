@@ -30,7 +30,10 @@ def test_no_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[stor]\nlock_timeout_s = 5\n", "unknown section [stor]; valid sections: store"),
+        (
+            "[stor]\nlock_timeout_s = 5\n",
+            "unknown section [stor]; valid sections: anomalies, store",
+        ),
         (
             "[store]\nlock_timeout = 5\n",
             "unknown setting store.lock_timeout; valid settings: lock_timeout_s",

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +22,13 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlcost import __version__
+from mlcost.anomalies import (
+    FEEDBACK_REASONS,
+    acknowledge,
+    detect_anomalies,
+    list_anomalies,
+    terminal_view,
+)
 from mlcost.config import Settings, load_settings
 from mlcost.errors import MlcostError
 from mlcost.ingest import BILLING_FORMATS, ingest_billing, ingest_sample
@@ -212,7 +220,12 @@ def sql(
 @app.command()
 def analyze(ctx: typer.Context, fmt: FormatOption = None, output: OutputOption = None) -> None:
     """Run every analysis and print a summary (for now: spend by provider, service, month)."""
-    _print_spend(_ctx(ctx).store, _fmt(fmt), output)
+    context = _ctx(ctx)
+    anomalies = detect_anomalies(context.store, context.settings.anomalies)
+    _print_spend(context.store, _fmt(fmt), output)
+    (out if output is None and resolve_format(_fmt(fmt), output) == "table" else err).print(
+        anomalies.summary()
+    )
 
 
 def _print_spend(store: Store, fmt: str | None, output: Path | None) -> None:
@@ -252,6 +265,47 @@ def _print_spend_tables(con: duckdb.DuckDBPyConnection, console: Console) -> Non
     ):
         table = spend_by(con, dimension, limit=limit)
         write_table(table, fmt="table", console=console, title=title)
+
+
+anomalies_app = typer.Typer(help="Cost anomalies: list them, or acknowledge one.")
+app.add_typer(anomalies_app, name="anomalies")
+AnomalyReason = Enum("AnomalyReason", {r: r for r in FEEDBACK_REASONS}, type=str)  # type: ignore[misc]
+
+
+@anomalies_app.callback(invoke_without_command=True)
+def anomalies_command(
+    ctx: typer.Context,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="total, provider, account, service, tag:KEY, or SCOPE=VALUE."),
+    ] = None,
+    since: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Only days from this date.")
+    ] = None,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+) -> None:
+    """List the anomalies `mlcost analyze` found, newest first, with any acknowledgement."""
+    if ctx.invoked_subcommand is not None:
+        return
+    table = list_anomalies(
+        _ctx(ctx).store, scopes=scope or [], since=since.date() if since else None
+    )
+    if resolve_format(_fmt(fmt), output) == "table":
+        table = terminal_view(table)
+    write_table(table, fmt=_fmt(fmt), output=output, console=out, title="Cost anomalies")
+
+
+@anomalies_app.command("ack")
+def anomalies_ack(
+    ctx: typer.Context,
+    anomaly: Annotated[str, typer.Argument(metavar="ID", help="The anomaly's id (see the list).")],
+    reason: Annotated[AnomalyReason, typer.Option(help="expected or planned.")],
+    note: Annotated[str | None, typer.Option(help="A word on why, kept with it.")] = None,
+) -> None:
+    """Acknowledge an anomaly as expected or planned; kept across re-analysis."""
+    text = acknowledge(_ctx(ctx).store, anomaly, reason.value, note)
+    out.print(f"Anomaly {anomaly} acknowledged ({text}).")
 
 
 @app.command()
