@@ -319,44 +319,79 @@ def find_anomalies(store: Store, settings: AnomalySettings) -> tuple[AnomalyResu
     store holds anomalies for now, which a new run replaces)."""
     band = ANOMALY_SENSITIVITIES[settings.sensitivity]
     with store.reader() as con:
-        last = _last_days(con)
         previous = {r[0] for r in con.execute("SELECT DISTINCT scope FROM anomalies").fetchall()}
-        if not last:
-            return AnomalyResult([], None, 0, []), previous
-        lag = timedelta(days=settings.lag_days)
-        overall = min(last.values()) - lag
+        series, judged_through = scope_series(con, settings)
         anomalies: list[Anomaly] = []
         short: list[tuple[str, str, int]] = []
         judged = 0
-        for s in _read_series(con, settings):
-            cutoff = (last[s.provider] if s.provider in last else overall + lag) - lag
-            found = _judge(s, cutoff, settings, band)
-            if found is None:
-                history = (cutoff - s.days[0]).days + 1
-                if history > 0 and s.days[-1] >= cutoff - timedelta(days=settings.lookback_days):
-                    short.append((s.scope, s.value, history))
+        for s in series:
+            if len(s.costs) <= settings.min_history_days:
+                if s.active_within(settings.lookback_days):
+                    short.append((s.scope, s.value, len(s.costs)))
                 continue
             judged += 1
-            anomalies += found
+            anomalies += _judge(s, settings, band)
         for anomaly in anomalies:
             anomaly.drivers = _drivers(con, anomaly, settings)
     anomalies.sort(key=lambda a: (a.date, a.scope, a.scope_value))
-    return AnomalyResult(anomalies, overall, judged, sorted(short)), previous
+    return AnomalyResult(anomalies, judged_through, judged, sorted(short)), previous
 
 
-def _judge(
-    s: _Series, cutoff: date, settings: AnomalySettings, band: float
-) -> list[Anomaly] | None:
-    """The anomalies of one series up to ``cutoff``; None when it has too little history."""
-    start = s.days[0]
-    n = (cutoff - start).days + 1
-    if n <= settings.min_history_days:
-        return None
-    exact = [Decimal(0)] * n
-    for day, cost in zip(s.days, s.costs, strict=True):
-        i = (day - start).days
-        if i < n:
-            exact[i] = cost
+@dataclass
+class ScopeSeries:
+    """One scope's daily cost from its first billed day to its last complete day."""
+
+    scope: str
+    value: str
+    currency: str
+    provider: str | None
+    start: date
+    #: Exact cost per day (zero where nothing was billed), ``start`` first.
+    costs: list[Decimal]
+
+    @property
+    def values(self) -> np.ndarray:
+        return np.array([float(c) for c in self.costs])
+
+    def day(self, index: int) -> date:
+        return self.start + timedelta(days=index)
+
+    def active_within(self, days: int) -> bool:
+        return any(self.costs[-days:])
+
+
+def scope_series(
+    con: duckdb.DuckDBPyConnection, settings: AnomalySettings
+) -> tuple[list[ScopeSeries], date | None]:
+    """Every scope's complete days, and the last complete day of the whole bill.
+
+    A provider's days are complete up to the last day it billed minus ``lag_days``; a
+    scope spanning providers (total, tags) waits for the slowest provider.
+    """
+    last = _last_days(con)
+    if not last:
+        return [], None
+    lag = timedelta(days=settings.lag_days)
+    overall = min(last.values()) - lag
+    out = []
+    for s in _read_series(con, settings):
+        cutoff = last[s.provider] - lag if s.provider in last else overall
+        n = (cutoff - s.days[0]).days + 1
+        if n <= 0:
+            continue
+        exact = [Decimal(0)] * n
+        for day, cost in zip(s.days, s.costs, strict=True):
+            i = (day - s.days[0]).days
+            if i < n:
+                exact[i] = cost
+        out.append(ScopeSeries(s.scope, s.value, s.currency, s.provider, s.days[0], exact))
+    return out, overall
+
+
+def _judge(s: ScopeSeries, settings: AnomalySettings, band: float) -> list[Anomaly]:
+    """The anomalies of one series with enough history."""
+    exact = s.costs
+    start = s.start
     values = np.array([float(c) for c in exact])
     model = model_series(
         values,
@@ -606,3 +641,16 @@ def terminal_view(table: pa.Table) -> pa.Table:
     if not rows:
         return table.select([c for c in keep if c in table.column_names])
     return pa.Table.from_pylist([{k: r[k] for k in keep} for r in rows])
+
+
+def seven_day_mean_rule(values: np.ndarray, *, threshold_pct: float = 30.0) -> np.ndarray:
+    """The common open-source rule (OptScale's), kept to compare against: a day whose
+    cost exceeds the mean of the 7 days before it by more than ``threshold_pct``.
+    Spikes only; days without 7 days before them are not judged."""
+    y = np.asarray(values, dtype=float)
+    flags = np.zeros(len(y), dtype=bool)
+    if len(y) <= 7:
+        return flags
+    means = sliding_window_view(y, 7)[:-1].mean(axis=1)
+    flags[7:] = y[7:] > means * (1 + threshold_pct / 100)
+    return flags
