@@ -331,8 +331,7 @@ def find_anomalies(store: Store, settings: AnomalySettings) -> tuple[AnomalyResu
                 continue
             judged += 1
             anomalies += _judge(s, settings, band)
-        for anomaly in anomalies:
-            anomaly.drivers = _drivers(con, anomaly, settings)
+        _add_drivers(con, anomalies, settings)
     anomalies.sort(key=lambda a: (a.date, a.scope, a.scope_value))
     return AnomalyResult(anomalies, judged_through, judged, sorted(short)), previous
 
@@ -441,50 +440,89 @@ def _severity(impact: Decimal, settings: AnomalySettings) -> str:
     return "medium" if impact >= 3 * floor else "low"
 
 
-def _scope_filter(anomaly: Anomaly, settings: AnomalySettings) -> tuple[str, list[Any]]:
-    if anomaly.scope == "total":
-        return "TRUE", []
-    if anomaly.scope in SCOPE_COLUMNS:
-        return f"{quote_ident(SCOPE_COLUMNS[anomaly.scope])} = ?", [anomaly.scope_value]
-    key = anomaly.scope.removeprefix("tag:")
-    return "json_extract_string(Tags, ?) = ?", [_pointer(key), anomaly.scope_value]
-
-
-def _drivers(
-    con: duckdb.DuckDBPyConnection, anomaly: Anomaly, settings: AnomalySettings
-) -> list[dict[str, Any]]:
-    """The services, accounts, resources and tag values that explain the change: each
-    one's cost that day against the median of the same weekday in the window."""
-    where, where_params = _scope_filter(anomaly, settings)
+def _dimensions(scope: str, settings: AnomalySettings) -> list[tuple[str, str, list[Any]]]:
+    """(dimension, SQL expression, parameters) the drivers of a scope are looked for in."""
     dims: list[tuple[str, str, list[Any]]] = [
-        (d, quote_ident(col), []) for d, col in DRIVER_COLUMNS.items() if d != anomaly.scope
+        (d, quote_ident(col), []) for d, col in DRIVER_COLUMNS.items() if d != scope
     ]
     dims += [
         (f"tag:{k}", "json_extract_string(Tags, ?)", [_pointer(k)])
         for k in _keys(settings)
-        if f"tag:{k}" != anomaly.scope
+        if f"tag:{k}" != scope
     ]
+    return dims
+
+
+def _add_drivers(
+    con: duckdb.DuckDBPyConnection, anomalies: list[Anomaly], settings: AnomalySettings
+) -> None:
+    """Fill each anomaly's drivers: the services, accounts, resources and tag values
+    whose cost that day moved most from the median of the same weekday in the window.
+
+    One query per scope kind: the days each anomaly needs are joined in as a table.
+    """
     weeks = settings.lookback_days // 7
-    days = [anomaly.date - timedelta(days=7 * w) for w in range(weeks + 1)]
-    parts, params = [], []
-    for dim, expr, expr_params in dims:
-        parts.append(
-            f"SELECT ? AS dim, {expr} AS member, CAST(ChargePeriodStart AS DATE) AS day, "  # noqa: S608
-            f"sum(EffectiveCost) AS cost FROM cost WHERE {_DAILY_LINES} "
-            f"AND BillingCurrency = ? AND CAST(ChargePeriodStart AS DATE) IN "
-            f"({', '.join('?' for _ in days)}) AND {where} GROUP BY ALL"
+    by_kind: dict[str, list[int]] = {}
+    for i, anomaly in enumerate(anomalies):
+        by_kind.setdefault(anomaly.scope, []).append(i)
+    for kind, indices in by_kind.items():
+        wanted = pa.table(
+            {
+                "idx": [i for i in indices for _ in range(weeks + 1)],
+                "scope_value": [
+                    anomalies[i].scope_value for i in indices for _ in range(weeks + 1)
+                ],
+                "currency": [anomalies[i].currency for i in indices for _ in range(weeks + 1)],
+                "day": [
+                    anomalies[i].date - timedelta(days=7 * w)
+                    for i in indices
+                    for w in range(weeks + 1)
+                ],
+            }
         )
-        params += [dim, *expr_params, anomaly.currency, *days, *where_params]
-    costs: dict[tuple[str, str | None], dict[date, Decimal]] = {}
-    for dim, member, day, cost in con.execute(" UNION ALL ".join(parts), params).fetchall():
-        costs.setdefault((dim, member), {})[day] = cost
+        scope_params: list[Any] = []
+        if kind == "total":
+            scope_expr = "'total'"
+        elif kind in SCOPE_COLUMNS:
+            scope_expr = quote_ident(SCOPE_COLUMNS[kind])
+        else:
+            scope_expr, scope_params = "json_extract_string(Tags, ?)", [_pointer(kind[4:])]
+        dims = _dimensions(kind, settings)
+        parts, params = [], []
+        for dim, expr, expr_params in dims:
+            parts.append(
+                f"SELECT w.idx, ? AS dim, {expr} AS member, w.day, sum(c.EffectiveCost) "  # noqa: S608
+                f"FROM cost AS c JOIN _mlcost_wanted AS w "
+                f"ON CAST(c.ChargePeriodStart AS DATE) = w.day "
+                f"AND {scope_expr} = w.scope_value AND c.BillingCurrency = w.currency "
+                f"WHERE {_DAILY_LINES} GROUP BY ALL"
+            )
+            params += [dim, *expr_params, *scope_params]
+        costs: dict[int, dict[tuple[str, str | None], dict[date, Decimal]]] = {}
+        con.register("_mlcost_wanted", wanted)
+        try:
+            rows = con.execute(" UNION ALL ".join(parts), params).fetchall()
+        finally:
+            con.unregister("_mlcost_wanted")
+        for idx, dim, member, day, cost in rows:
+            costs.setdefault(idx, {}).setdefault((dim, member), {})[day] = cost
+        for i in indices:
+            anomalies[i].drivers = _rank_drivers(anomalies[i], costs.get(i, {}), dims, weeks)
+
+
+def _rank_drivers(
+    anomaly: Anomaly,
+    costs: dict[tuple[str, str | None], dict[date, Decimal]],
+    dims: list[tuple[str, str, list[Any]]],
+    weeks: int,
+) -> list[dict[str, Any]]:
+    days = [anomaly.date - timedelta(days=7 * w) for w in range(1, weeks + 1)]
     sign = 1 if anomaly.direction == "spike" else -1
     impact = anomaly.impact
     ranked: dict[str, list[dict[str, Any]]] = {}
     for (dim, member), by_day in costs.items():
         actual = by_day.get(anomaly.date, Decimal(0))
-        history = sorted(by_day.get(d, Decimal(0)) for d in days[1:])
-        expected = _median(history)
+        expected = _median(sorted(by_day.get(d, Decimal(0)) for d in days))
         change = actual - expected
         if sign * change <= 0:
             continue
