@@ -43,6 +43,7 @@ COLUMNS = [
     "EffectiveCost",
     "BilledCost",
     "Tags",
+    "SkuPriceDetails",
     "x_source",
 ]
 
@@ -64,6 +65,7 @@ def line(day: date, cost: float | Decimal, **values: str) -> dict[str, object]:
         "EffectiveCost": amount,
         "BilledCost": amount,
         "Tags": json.dumps({"team": values.pop("team", "vision")}),
+        "SkuPriceDetails": None,
         "x_source": "test",
     }
     row.update(values)
@@ -187,6 +189,48 @@ def test_band_is_median_absolute_deviation_computed_by_hand() -> None:
     assert model.expected[21] == pytest.approx((level + slope * centre) * monday)
     assert model.spread[21] == pytest.approx(1.4826 * mad * monday)
     assert np.isnan(model.expected[20])  # not enough history before day 20
+
+
+def test_a_jump_in_running_gpus_fires_and_names_the_new_instances(store: Store) -> None:
+    # Two 8-GPU training nodes every day for five weeks (16 GPUs); on day 30 two more
+    # nodes appear for a day (32). On day 25 both nodes are stopped: fewer GPUs is no news.
+    # The burst's lines say only their instance type: the price list has its GPUs.
+    eight = json.dumps({"GpuCount": 8, "InstanceType": "p4d.24xlarge"})
+    rows = []
+    for node in ("i-node1", "i-node2"):
+        costs = [0.0 if i == 25 else 786.5 for i in range(36)]
+        rows += [
+            r
+            for r in series_rows(costs, ResourceId=node, SkuPriceDetails=eight)
+            if r["EffectiveCost"]
+        ]
+    burst = json.dumps({"InstanceType": "p5.48xlarge"})
+    rows += [
+        line(MONDAY + timedelta(days=30), 1321, ResourceId=f"i-burst{i}", SkuPriceDetails=burst)
+        for i in (1, 2)
+    ]
+    load(store, rows)
+    prices = pa.table(
+        {"provider": ["aws"], "instance_type": ["p5.48xlarge"], "gpu_count": [8], "source": ["t"]},
+        schema=pa.schema(
+            [
+                arrow_schema("prices").field(c)
+                for c in ("provider", "instance_type", "gpu_count", "source")
+            ]
+        ),
+    )
+    store.load([Batch("prices", prices)])
+    result = detect_anomalies(store, AnomalySettings(tag_keys=[]))
+    jumps = [a for a in result.anomalies if a.scope == "gpus"]
+    assert [(a.date, a.actual, a.expected, a.severity) for a in jumps] == [
+        (MONDAY + timedelta(days=30), Decimal(32), Decimal(16), "low")  # 2 x the minimum jump
+    ]
+    assert {d["value"] for d in jumps[0].drivers if d["dimension"] == "resource"} == {
+        "i-burst1",
+        "i-burst2",
+    }
+    listed = list_anomalies(store, scopes=["gpus"]).to_pylist()
+    assert listed[0]["currency"] is None and listed[0]["impact"] == Decimal(16)
 
 
 def test_scopes_with_too_little_history_are_reported_not_judged(store: Store) -> None:

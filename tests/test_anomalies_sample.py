@@ -34,6 +34,7 @@ SCOPE_SQL = {
     "provider": "ProviderName = ?",
     "account": "SubAccountId = ?",
     "service": "ServiceName = ?",
+    "gpus": "TRY_CAST(json_extract_string(SkuPriceDetails, '/GpuCount') AS INTEGER) > 0",
 }
 
 
@@ -78,7 +79,7 @@ def _holds(
     if scope.startswith("tag:"):
         where, params = "json_extract_string(Tags, ?) = ?", ["/" + scope[4:], value]
     else:
-        where, params = SCOPE_SQL[scope], ([] if scope == "total" else [value])
+        where, params = SCOPE_SQL[scope], ([] if scope in ("total", "gpus") else [value])
     marks = ", ".join("?" for _ in keys)
     row = con.execute(
         "SELECT count(*) FROM cost WHERE ChargeCategory = 'Usage' "  # noqa: S608
@@ -164,6 +165,32 @@ def test_the_planted_resource_leads_the_drivers(sample: Store) -> None:
     assert checked == len(KEY)
 
 
+def test_jumps_in_running_gpus_are_the_planted_bursts(sample: Store) -> None:
+    result = detect_anomalies(sample, AnomalySettings())
+    jumps = [a for a in result.anomalies if a.scope == "gpus"]
+    # 4 x p5.48xlarge (8 GPUs each); the Vertex sweep's first day (2 x a2-highgpu-8g; on
+    # its 2nd and 3rd days the model has already seen one such day); 4 x ND96asr_v4.
+    assert [(a.date, a.actual, a.direction) for a in jumps] == [
+        (date(2026, 9, 9), Decimal(110), "spike"),
+        (date(2026, 10, 6), Decimal(102), "spike"),
+        (date(2026, 10, 20), Decimal(118), "spike"),
+    ]
+    with sample.reader() as con:
+        scorer = Scorer(con)
+    for a in jumps:
+        resources = [d for d in a.drivers if d["dimension"] == "resource"]
+        assert resources[0]["value"] in scorer.planted[(a.date, "spike")]
+        assert resources[0]["change"] == "8"
+    assert next(d for d in jumps[0].drivers if d["dimension"] == "instance_type") == {
+        "dimension": "instance_type",
+        "value": "p5.48xlarge",
+        "actual": "32",
+        "expected": "0",
+        "change": "32",
+        "share_pct": pytest.approx(32 / float(jumps[0].impact) * 100, abs=0.1),
+    }
+
+
 def _first(a: Anomaly, dimension: str) -> str | None:
     return next((d["value"] for d in a.drivers if d["dimension"] == dimension), a.scope_value)
 
@@ -178,6 +205,8 @@ def test_the_seven_day_mean_rule_on_the_same_sample(sample: Store) -> None:
         plain: set[tuple[str, str, date, str]] = set()
         floored: set[tuple[str, str, date, str]] = set()
         for s in series:
+            if s.scope == "gpus":
+                continue  # a count of GPUs, not money
             values = s.values
             fired = seven_day_mean_rule(values)
             fired[: settings.min_history_days + 1] = False  # the days ours judges

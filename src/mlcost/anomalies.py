@@ -46,7 +46,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from mlcost.config import ANOMALY_SENSITIVITIES, AnomalySettings
 from mlcost.errors import InputError
-from mlcost.schema import arrow_schema
+from mlcost.schema import MONEY, arrow_schema
 from mlcost.store import Batch, Store, quote_ident
 
 #: Fixed scopes and the cost column that names their value (tag scopes are added).
@@ -58,6 +58,23 @@ LEVEL_DAYS = 14
 #: Drivers kept per dimension.
 TOP_DRIVERS = 3
 FEEDBACK_REASONS = ("expected", "planned")
+#: The scope of running GPUs (a count, not money): GPUs of the instances billed that day.
+GPU_SCOPE = "gpus"
+#: GPUs of a billing line: FOCUS SkuPriceDetails.GpuCount, else the price list's.
+_LINE_GPUS = (
+    "coalesce(TRY_CAST(json_extract_string(c.SkuPriceDetails, '/GpuCount') AS INTEGER), "
+    "(SELECT max(p.gpu_count) FROM prices AS p "
+    "WHERE p.instance_type = json_extract_string(c.SkuPriceDetails, '/InstanceType')))"
+)
+#: Running GPUs per resource and day: the most any of its lines that day says.
+_GPU_RESOURCES = (
+    "SELECT CAST(c.ChargePeriodStart AS DATE) AS day, c.ResourceId AS resource, "  # noqa: S608
+    "any_value(c.ProviderName) AS provider, any_value(c.SubAccountId) AS account, "
+    "any_value(json_extract_string(c.SkuPriceDetails, '/InstanceType')) AS instance_type, "
+    f"max({_LINE_GPUS}) AS gpus FROM cost AS c "
+    "WHERE c.ChargeCategory = 'Usage' AND c.ResourceId IS NOT NULL "
+    "AND c.ChargePeriodEnd <= c.ChargePeriodStart + INTERVAL 1 DAY GROUP BY 1, 2"
+)
 
 #: The billing lines that make a day's cost: usage charged for at most one day.
 _DAILY_LINES = (
@@ -177,7 +194,7 @@ class Anomaly:
     provider: str | None
     scope: str
     scope_value: str
-    currency: str
+    currency: str | None
     actual: Decimal
     expected: Decimal
     low: Decimal
@@ -228,7 +245,7 @@ class AnomalyResult:
 class _Series:
     scope: str
     value: str
-    currency: str
+    currency: str | None
     provider: str | None
     days: list[date]
     costs: list[Decimal]
@@ -263,6 +280,11 @@ def _read_series(con: duckdb.DuckDBPyConnection, settings: AnomalySettings) -> l
             f"sum(EffectiveCost) AS cost FROM cost WHERE {_DAILY_LINES} GROUP BY ALL"
         )
         params += [scope, *expr_params]
+    parts.append(
+        f"SELECT '{GPU_SCOPE}', 'running', NULL, day, "  # noqa: S608
+        "CASE WHEN count(DISTINCT provider) = 1 THEN min(provider) END, "
+        f"CAST(sum(gpus) AS {MONEY}) FROM ({_GPU_RESOURCES}) WHERE gpus > 0 GROUP BY day"
+    )
     sql = (
         f"SELECT * FROM ({' UNION ALL '.join(parts)}) WHERE value IS NOT NULL "  # noqa: S608
         "ORDER BY scope, value, currency, day"
@@ -342,7 +364,7 @@ class ScopeSeries:
 
     scope: str
     value: str
-    currency: str
+    currency: str | None
     provider: str | None
     start: date
     #: Exact cost per day (zero where nothing was billed), ``start`` first.
@@ -392,6 +414,8 @@ def _judge(s: ScopeSeries, settings: AnomalySettings, band: float) -> list[Anoma
     exact = s.costs
     start = s.start
     values = np.array([float(c) for c in exact])
+    gpus = s.scope == GPU_SCOPE
+    floor = settings.min_gpu_jump if gpus else settings.min_impact
     model = model_series(
         values,
         lookback_days=settings.lookback_days,
@@ -401,9 +425,11 @@ def _judge(s: ScopeSeries, settings: AnomalySettings, band: float) -> list[Anoma
         values,
         model,
         band_sigmas=band,
-        min_impact=settings.min_impact,
+        min_impact=floor,
         min_impact_pct=settings.min_impact_pct,
     )
+    if gpus:  # fewer GPUs than usual costs nothing: only jumps are news
+        flags &= values > np.nan_to_num(model.expected)
     out = []
     for i in np.flatnonzero(flags).tolist():
         expected = _money(model.expected[i])
@@ -421,7 +447,7 @@ def _judge(s: ScopeSeries, settings: AnomalySettings, band: float) -> list[Anoma
                 low=max(expected - width, Decimal(0)),
                 high=expected + width,
                 direction="spike" if actual > expected else "drop",
-                severity=_severity(abs(actual - expected), settings),
+                severity=_severity(abs(actual - expected), floor),
             )
         )
     return out
@@ -432,9 +458,9 @@ def _money(value: float) -> Decimal:
     return Decimal(f"{float(value):.6f}")
 
 
-def _severity(impact: Decimal, settings: AnomalySettings) -> str:
+def _severity(impact: Decimal, min_impact: float) -> str:
     """high: 10 times the minimum impact or more; medium: 3 times; low: below."""
-    floor = Decimal(str(settings.min_impact)) or Decimal(1)
+    floor = Decimal(str(min_impact)) or Decimal(1)
     if impact >= 10 * floor:
         return "high"
     return "medium" if impact >= 3 * floor else "low"
@@ -466,6 +492,9 @@ def _add_drivers(
     for i, anomaly in enumerate(anomalies):
         by_kind.setdefault(anomaly.scope, []).append(i)
     for kind, indices in by_kind.items():
+        if kind == GPU_SCOPE:
+            _add_gpu_drivers(con, [anomalies[i] for i in indices], weeks)
+            continue
         wanted = pa.table(
             {
                 "idx": [i for i in indices for _ in range(weeks + 1)],
@@ -510,13 +539,44 @@ def _add_drivers(
             anomalies[i].drivers = _rank_drivers(anomalies[i], costs.get(i, {}), dims, weeks)
 
 
+def _add_gpu_drivers(con: duckdb.DuckDBPyConnection, anomalies: list[Anomaly], weeks: int) -> None:
+    """Drivers of a jump in running GPUs: the resources, instance types and accounts
+    running more GPUs than on the same weekday before."""
+    days = sorted({a.date - timedelta(days=7 * w) for a in anomalies for w in range(weeks + 1)})
+    marks = ", ".join("?" for _ in days)
+    rows = con.execute(
+        f"SELECT day, resource, instance_type, account, gpus FROM ({_GPU_RESOURCES}) "  # noqa: S608
+        f"WHERE gpus > 0 AND day IN ({marks})",
+        days,
+    ).fetchall()
+    costs: dict[tuple[str, str | None], dict[date, Decimal]] = {}
+    for day, resource, instance_type, account, gpus in rows:
+        for dim, member in (
+            ("resource", resource),
+            ("instance_type", instance_type),
+            ("account", account),
+        ):
+            by_day = costs.setdefault((dim, member), {})
+            by_day[day] = by_day.get(day, Decimal(0)) + Decimal(gpus)
+    dims: list[tuple[str, str, list[Any]]] = [
+        ("resource", "", []),
+        ("instance_type", "", []),
+        ("account", "", []),
+    ]
+    for anomaly in anomalies:
+        anomaly.drivers = _rank_drivers(anomaly, costs, dims, weeks)
+
+
 def _rank_drivers(
     anomaly: Anomaly,
     costs: dict[tuple[str, str | None], dict[date, Decimal]],
     dims: list[tuple[str, str, list[Any]]],
     weeks: int,
 ) -> list[dict[str, Any]]:
+    # The same weekdays before, where the scope was billed at all (not before the data).
+    billed = {d for by_day in costs.values() for d in by_day}
     days = [anomaly.date - timedelta(days=7 * w) for w in range(1, weeks + 1)]
+    days = [d for d in days if d in billed]
     sign = 1 if anomaly.direction == "spike" else -1
     impact = anomaly.impact
     ranked: dict[str, list[dict[str, Any]]] = {}
@@ -567,7 +627,11 @@ def _anomaly_table(anomalies: list[Anomaly]) -> pa.Table:
             "high": a.high,
             "direction": a.direction,
             "severity": a.severity,
-            "drivers": json.dumps({"currency": a.currency, "top": a.drivers}),
+            "drivers": json.dumps(
+                {"unit": "GPUs", "top": a.drivers}
+                if a.scope == GPU_SCOPE
+                else {"currency": a.currency, "top": a.drivers}
+            ),
         }
         for a in anomalies
     ]

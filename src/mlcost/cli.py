@@ -277,7 +277,7 @@ def anomalies_command(
     ctx: typer.Context,
     scope: Annotated[
         list[str] | None,
-        typer.Option(help="total, provider, account, service, tag:KEY, or SCOPE=VALUE."),
+        typer.Option(help="total, provider, account, service, tag:KEY, gpus, or SCOPE=VALUE."),
     ] = None,
     since: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Only days from this date.")

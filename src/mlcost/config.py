@@ -47,6 +47,8 @@ class AnomalySettings:
     tag_keys: list[str] = field(default_factory=lambda: ["team", "project", "experiment"])
     #: low, medium or high: how wide the normal band is (high flags more).
     sensitivity: str = "medium"
+    #: A jump in running GPUs (scope ``gpus``) must add at least this many GPUs.
+    min_gpu_jump: float = 8.0
 
     def __post_init__(self) -> None:
         if self.sensitivity not in ANOMALY_SENSITIVITIES:
