@@ -24,8 +24,8 @@ from mlcost.anomalies import (
     model_series,
     seven_day_mean_rule,
 )
-from mlcost.config import AnomalySettings
-from mlcost.errors import InputError
+from mlcost.config import AnomalySettings, load_settings
+from mlcost.errors import ConfigError, InputError
 from mlcost.schema import arrow_schema
 from mlcost.store import Batch, Store
 
@@ -240,7 +240,36 @@ def test_scopes_with_too_little_history_are_reported_not_judged(store: Store) ->
     result = detect_anomalies(store, AnomalySettings())
     assert ("tag:team", "new-team", 9) in result.short_history
     assert not any(a.scope_value == "new-team" for a in result.anomalies)
-    assert "1 scopes with too little history not judged" in result.summary()
+    assert "1 scope(s) with too little history not judged: tag:team=new-team (9 days)" in (
+        result.summary()
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("min_impact = '100'", "anomalies.min_impact must be a float, not str"),
+        ("sensitivity = 'extreme'", "anomalies.sensitivity must be one of low, medium, high"),
+        ("tag_keys = 'team'", "anomalies.tag_keys must be a list, not str"),
+        ("tag_keys = ['team', '']", "anomalies.tag_keys must be a list of non-empty tag keys"),
+        ("lookback_days = 7", "must be at least 14"),
+        ("lag_days = -1", "anomalies.lag_days must be zero or more"),
+    ],
+)
+def test_bad_anomaly_settings_are_refused_by_name(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "mlcost.toml"
+    path.write_text(f"[anomalies]\n{text}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path)
+    assert (
+        load_settings(_write(tmp_path, "[anomalies]\nmin_impact = 50\n")).anomalies.min_impact == 50
+    )
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "ok.toml"
+    path.write_text(text)
+    return path
 
 
 def test_acknowledgements_survive_reanalysis_and_show_in_the_list(store: Store) -> None:

@@ -25,6 +25,9 @@ Only complete days are judged: the last day each provider has billed, minus
 ``lag_days``. Only ``Usage`` lines of at most one day are counted: EffectiveCost spreads
 commitment purchases over their term, and taxes, credits, purchases and monthly fees are
 left out, as AWS Cost Anomaly Detection does.
+
+One more scope, ``gpus``, counts the GPUs running each day from the same billing lines
+(inventory keeps no history) and reports the jumps.
 """
 
 from __future__ import annotations
@@ -237,7 +240,12 @@ class AnomalyResult:
             f"days judged through {self.judged_through:%Y-%m-%d}"
         )
         if self.short_history:
-            line += f"; {len(self.short_history)} scopes with too little history not judged"
+            named = ", ".join(f"{s}={v} ({d} days)" for s, v, d in self.short_history[:5])
+            more = f" and {len(self.short_history) - 5} more" if len(self.short_history) > 5 else ""
+            line += (
+                f"; {len(self.short_history)} scope(s) with too little history not judged: "
+                f"{named}{more}"
+            )
         return line + ". List them with `mlcost anomalies`."
 
 
