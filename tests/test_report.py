@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from mlcost import commitments
-from mlcost.config import EmailSettings, ReportSettings, SlackSettings
+from mlcost.analysis import run_analyses
+from mlcost.anomalies import list_anomalies
+from mlcost.config import EmailSettings, ReportSettings, Settings, SlackSettings
 from mlcost.delivery import DeliveryError, send_email, send_slack
 from mlcost.ingest import ingest_sample
 from mlcost.recommendations import analyze_recommendations, list_recommendations, savings_summary
@@ -34,7 +36,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Store:
     store = Store(tmp_path_factory.mktemp("report") / "mlcost.duckdb")
     store.init()
     ingest_sample(store)
-    analyze_recommendations(store)
+    run_analyses(store, Settings())
     return store
 
 
@@ -59,6 +61,11 @@ def test_report_figures_are_the_librarys(sample: Store) -> None:
     assert [r["id"] for r in report["recommendations"]] == [r["id"] for r in top]
     assert report["commitments"] == used
     assert sum(d["effective_cost"] for d in report["daily"]) == current
+    planted = {(a["scope"], a["scope_value"], str(a["date"])) for a in report["anomalies"]}
+    assert ("service", "Vertex AI", "2026-10-06") in planted
+    assert ("tag:team", "perception", "2026-10-20") in planted
+    with_ids = {a["id"] for a in list_anomalies(sample).to_pylist()}
+    assert {a["id"] for a in report["anomalies"]} <= with_ids
     services = {m["name"]: m for m in report["movers"]["services"]}
     assert services["Vertex AI"]["change"] > 0  # the planted October Vertex AI spike
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlcost.anomalies import AnomalyResult, detect_anomalies
 from mlcost.config import Settings
 from mlcost.recommendations import AnalyzeResult, analyze_recommendations
 from mlcost.store import Store
@@ -19,9 +20,12 @@ class Analyses:
     """What one analysis run produced, per analysis."""
 
     recommendations: AnalyzeResult
+    anomalies: AnomalyResult
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def run_analyses(store: Store, settings: Settings) -> Analyses:
-    """Run every analysis (waste rules and commitment findings, then the rest)."""
-    return Analyses(recommendations=analyze_recommendations(store, settings.rules))
+    """Run every analysis: waste rules and commitment findings, then anomaly detection."""
+    recommendations = analyze_recommendations(store, settings.rules)
+    anomalies = detect_anomalies(store, settings.anomalies)
+    return Analyses(recommendations=recommendations, anomalies=anomalies)

@@ -14,7 +14,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +30,12 @@ from mlcost import __version__
 from mlcost import commitments as commitments_lib
 from mlcost import schedule as schedule_lib
 from mlcost.analysis import run_analyses
+from mlcost.anomalies import (
+    FEEDBACK_REASONS,
+    acknowledge,
+    list_anomalies,
+    terminal_view,
+)
 from mlcost.config import Settings, load_settings
 from mlcost.delivery import send as deliver
 from mlcost.errors import MlcostError
@@ -260,7 +266,7 @@ def sql(
 
 @app.command()
 def analyze(ctx: typer.Context, fmt: FormatOption = None, output: OutputOption = None) -> None:
-    """Run every analysis: spend by provider, service and month, then the waste rules.
+    """Run every analysis: spend by provider, service and month, the waste rules, anomalies.
 
     A terminal shows readable tables; --format csv/json/parquet writes the spend summary
     (export the findings with `mlcost recommendations`)."""
@@ -268,8 +274,10 @@ def analyze(ctx: typer.Context, fmt: FormatOption = None, output: OutputOption =
     store = context.store
     result = run_analyses(store, context.settings)
     _print_spend(store, _fmt(fmt), output)
-    if resolve_format(_fmt(fmt), output) == "table" and output is None:
+    on_terminal = resolve_format(_fmt(fmt), output) == "table" and output is None
+    if on_terminal:
         _print_findings_summary(store, result.recommendations.findings)
+    (out if on_terminal else err).print(result.anomalies.summary(), markup=False)
 
 
 def _print_findings_summary(store: Store, findings: int) -> None:
@@ -332,6 +340,47 @@ def _print_spend_tables(con: duckdb.DuckDBPyConnection, console: Console) -> Non
     ):
         table = spend_by(con, dimension, limit=limit)
         write_table(table, fmt="table", console=console, title=title)
+
+
+anomalies_app = typer.Typer(help="Cost anomalies: list them, or acknowledge one.")
+app.add_typer(anomalies_app, name="anomalies")
+AnomalyReason = Enum("AnomalyReason", {r: r for r in FEEDBACK_REASONS}, type=str)  # type: ignore[misc]
+
+
+@anomalies_app.callback(invoke_without_command=True)
+def anomalies_command(
+    ctx: typer.Context,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="total, provider, account, service, tag:KEY, gpus, or SCOPE=VALUE."),
+    ] = None,
+    since: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Only days from this date.")
+    ] = None,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+) -> None:
+    """List the anomalies `mlcost analyze` found, newest first, with any acknowledgement."""
+    if ctx.invoked_subcommand is not None:
+        return
+    table = list_anomalies(
+        _ctx(ctx).store, scopes=scope or [], since=since.date() if since else None
+    )
+    if resolve_format(_fmt(fmt), output) == "table":
+        table = terminal_view(table)
+    write_table(table, fmt=_fmt(fmt), output=output, console=out, title="Cost anomalies")
+
+
+@anomalies_app.command("ack")
+def anomalies_ack(
+    ctx: typer.Context,
+    anomaly: Annotated[str, typer.Argument(metavar="ID", help="The anomaly's id (see the list).")],
+    reason: Annotated[AnomalyReason, typer.Option(help="expected or planned.")],
+    note: Annotated[str | None, typer.Option(help="A word on why, kept with it.")] = None,
+) -> None:
+    """Acknowledge an anomaly as expected or planned; kept across re-analysis."""
+    text = acknowledge(_ctx(ctx).store, anomaly, reason.value, note)
+    out.print(f"Anomaly {anomaly} acknowledged ({text}).")
 
 
 @app.command()

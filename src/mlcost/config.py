@@ -25,6 +25,49 @@ class StoreSettings:
     writer_memory_limit: str = "2GB"
 
 
+#: Band half-widths, in robust standard deviations, for each anomaly sensitivity.
+ANOMALY_SENSITIVITIES = {"low": 4.0, "medium": 3.0, "high": 2.0}
+
+
+@dataclass(frozen=True)
+class AnomalySettings:
+    """[anomalies]: what counts as a cost anomaly worth a person's time."""
+
+    #: An anomaly must move cost by at least this much money vs expected (per day) ...
+    min_impact: float = 100.0
+    #: ... and by at least this percentage of the expected cost.
+    min_impact_pct: float = 30.0
+    #: Days at the end of the billing data not judged yet: billing arrives late.
+    lag_days: int = 1
+    #: Trailing days of history the expected cost is learnt from.
+    lookback_days: int = 56
+    #: A scope needs this many days of history before its days are judged.
+    min_history_days: int = 21
+    #: Tag keys whose values are scopes of their own (``tag:<key>``).
+    tag_keys: list[str] = field(default_factory=lambda: ["team", "project", "experiment"])
+    #: low, medium or high: how wide the normal band is (high flags more).
+    sensitivity: str = "medium"
+    #: A jump in running GPUs (scope ``gpus``) must add at least this many GPUs.
+    min_gpu_jump: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.sensitivity not in ANOMALY_SENSITIVITIES:
+            raise ConfigError(
+                f"anomalies.sensitivity must be one of {', '.join(ANOMALY_SENSITIVITIES)}, "
+                f"not {self.sensitivity!r}."
+            )
+        if not all(isinstance(k, str) and k.strip() for k in self.tag_keys):
+            raise ConfigError("anomalies.tag_keys must be a list of non-empty tag keys.")
+        for name in ("lag_days", "lookback_days", "min_history_days"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"anomalies.{name} must be zero or more.")
+        if self.lookback_days < 14 or self.min_history_days < 14:
+            raise ConfigError(
+                "anomalies.lookback_days and min_history_days must be at least 14 "
+                "(two of each weekday)."
+            )
+
+
 @dataclass(frozen=True)
 class SlackSettings:
     #: Environment variable holding the incoming-webhook URL (a secret: never in the file).
@@ -75,6 +118,7 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    anomalies: AnomalySettings = field(default_factory=AnomalySettings)
     #: ``[rules.<id>]``: each named rule's parameters, validated, over its defaults.
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
@@ -84,6 +128,7 @@ _SECTIONS: dict[str, type] = {
     "store": StoreSettings,
     "report": ReportSettings,
     "schedule": ScheduleSettings,
+    "anomalies": AnomalySettings,
 }
 #: Tables inside a section, each its own settings class.
 _SUBSECTIONS: dict[str, dict[str, type]] = {

@@ -22,6 +22,7 @@ import jinja2
 from markupsafe import Markup
 
 from mlcost import commitments
+from mlcost.anomalies import list_anomalies
 from mlcost.errors import InputError
 from mlcost.recommendations import list_recommendations, savings_summary
 from mlcost.store import Store
@@ -133,7 +134,7 @@ def build_report(
                 con, grain="all", since=window.start, until=window.end
             ).to_pylist(),
             expiring=commitments.expiring(con, within_days=60).to_pylist(),
-            anomalies=_anomalies(con, window),
+            anomalies=_anomalies(store, window),
             experiments=_experiments(con, params),
         )
     return report
@@ -186,15 +187,14 @@ def _savings(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [r for r in savings_summary(con).to_pylist() if r["scope"] == "total"]
 
 
-def _anomalies(con: duckdb.DuckDBPyConnection, window: Window) -> list[dict[str, Any]]:
-    """Anomalies of the period and the open ones before it (the anomaly analysis)."""
-    try:
-        from mlcost.anomalies import list_anomalies
-    except ImportError:  # pragma: no cover - before the anomaly analysis is installed
-        return []
-    rows: list[dict[str, Any]] = list_anomalies(con).to_pylist()
+def _anomalies(store: Store, window: Window) -> list[dict[str, Any]]:
+    """Anomalies of the period, and the ones before it still open (not acknowledged)."""
     since = window.start.date()
-    return [r for r in rows if r.get("date") and (r["date"] >= since or r["status"] == "open")]
+    return [
+        r
+        for r in list_anomalies(store).to_pylist()
+        if r["date"] < window.end.date() and (r["date"] >= since or r["status"] == "open")
+    ]
 
 
 def _experiments(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
