@@ -39,7 +39,7 @@ from mlcost.anomalies import (
 from mlcost.config import Settings, load_settings
 from mlcost.delivery import send as deliver
 from mlcost.errors import MlcostError
-from mlcost.ingest import BILLING_FORMATS, ingest_billing, ingest_sample
+from mlcost.ingest import BILLING_FORMATS, ingest_aws, ingest_billing, ingest_sample
 from mlcost.output import resolve_format, write_table
 from mlcost.recommendations import (
     STATUSES,
@@ -244,6 +244,44 @@ def ingest_billing_command(
     _load_report(done.result)
 
 
+@ingest_app.command("aws")
+def ingest_aws_command(
+    ctx: typer.Context,
+    regions: Annotated[
+        list[str] | None,
+        typer.Option("--regions", help="Regions to scan (default: every enabled region)."),
+    ] = None,
+    accounts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--accounts",
+            help="Member accounts (with --role-name; default: the "
+            "Organization's accounts when --role-name is given).",
+        ),
+    ] = None,
+    role_name: Annotated[
+        str | None, typer.Option(help="Read-only role to assume in each account.")
+    ] = None,
+    lookback_days: Annotated[int, typer.Option(help="Days of CloudWatch metrics.")] = 30,
+) -> None:
+    """Load AWS inventory, CloudWatch utilisation and SageMaker runs (boto3's credentials)."""
+    with _progress() as on_rows:
+        result = ingest_aws(
+            _ctx(ctx).store,
+            regions=_split(regions),
+            accounts=_split(accounts),
+            role_name=role_name,
+            lookback_days=lookback_days,
+            on_rows=on_rows,
+        )
+    _load_report(result)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """``--regions a,b --regions c`` as [a, b, c]."""
+    return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
+
+
 @ingest_app.command("sample")
 def ingest_sample_command(ctx: typer.Context) -> None:
     """Load the bundled sample organisation (90 days on AWS, Azure and GCP)."""
@@ -397,6 +435,7 @@ def demo(ctx: typer.Context) -> None:
     out.print()
     _print_spend(store, "table", None)
     _print_findings_summary(store, analysis.recommendations.findings)
+    out.print(analysis.anomalies.summary(), markup=False)
     with store.reader() as con:
         top = list_recommendations(con, limit=10)
         everything = list_recommendations(con)

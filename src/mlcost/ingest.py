@@ -66,3 +66,21 @@ def ingest_sample(
                 yield Batch(table, data.tables[table], label=table)
 
         return store.load(batches(), on_rows=on_rows)
+
+
+def ingest_aws(
+    store: Store,
+    *,
+    regions: Sequence[str] = (),
+    accounts: Sequence[str] = (),
+    role_name: str | None = None,
+    lookback_days: int = 30,
+    on_rows: ProgressCallback | None = None,
+) -> LoadResult:
+    """Load AWS inventory, utilisation and SageMaker runs in one transaction."""
+    from mlcost.connectors.aws import AwsSource
+
+    source = AwsSource(
+        regions=regions, accounts=accounts, role_name=role_name, lookback_days=lookback_days
+    )
+    return store.load(source.batches(), on_rows=on_rows)

@@ -29,7 +29,7 @@ from mlcost.analysis import run_analyses
 from mlcost.config import Settings
 from mlcost.delivery import send
 from mlcost.errors import ConfigError, MlcostError
-from mlcost.ingest import ingest_billing, ingest_sample
+from mlcost.ingest import ingest_aws, ingest_billing, ingest_sample
 from mlcost.report import build_report, write_report
 from mlcost.store import Store
 
@@ -41,6 +41,13 @@ SOURCE_KINDS: dict[str, Callable[[Store, dict[str, Any]], object]] = {
         store, list(o["paths"]), fmt=o.get("format", "auto"), source=o.get("source")
     ),
     "sample": lambda store, o: ingest_sample(store),
+    "aws": lambda store, o: ingest_aws(
+        store,
+        regions=o.get("regions", []),
+        accounts=o.get("accounts", []),
+        role_name=o.get("role_name"),
+        lookback_days=int(o.get("lookback_days", 30)),
+    ),
 }
 
 
