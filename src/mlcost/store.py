@@ -304,10 +304,12 @@ class Store:
             try:
                 explicit: dict[str, list[Mapping[str, Any]]] = {}
                 for batch in batches:
-                    rows = _insert_batch(con, batch, loaded_at, on_rows)
-                    result.rows_in[batch.table] = result.rows_in.get(batch.table, 0) + rows
                     if batch.partition is not None:
                         explicit.setdefault(batch.table, []).append(batch.partition)
+                    rows = _insert_batch(
+                        con, batch, loaded_at, on_rows, explicit.get(batch.table, [])
+                    )
+                    result.rows_in[batch.table] = result.rows_in.get(batch.table, 0) + rows
                 for table in result.rows_in:
                     replaced, parts = _replace_partitions(
                         con, table, loaded_at, explicit.get(table, [])
@@ -343,6 +345,7 @@ def _insert_batch(
     batch: Batch,
     loaded_at: datetime,
     on_rows: ProgressCallback | None,
+    declared: list[Mapping[str, Any]],
 ) -> int:
     """Stream one batch into its table with a single INSERT; returns the rows written.
 
@@ -381,7 +384,7 @@ def _insert_batch(
     if counted.error is not None:
         raise counted.error
     if batch.partition:
-        _check_partition(con, batch, spec.loaded_at, loaded_at)
+        _check_partition(con, batch, spec.loaded_at, loaded_at, declared)
     return counted.rows
 
 
@@ -433,14 +436,25 @@ def _add_extra_columns(con: duckdb.DuckDBPyConnection, table: str, names: list[s
 
 
 def _check_partition(
-    con: duckdb.DuckDBPyConnection, batch: Batch, marker: str, loaded_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    marker: str,
+    loaded_at: datetime,
+    declared: list[Mapping[str, Any]],
 ) -> None:
+    """Every row this load wrote to the table lies in a partition it declared (several
+    batches of one load may each replace their own partition of the same table)."""
     assert batch.partition is not None
-    cond = " OR ".join(f"{quote_ident(k)} IS DISTINCT FROM ?" for k in batch.partition)
+    outside: list[str] = []
+    params: list[Any] = [loaded_at]
+    for partition in declared:
+        match = " AND ".join(f"{quote_ident(k)} IS NOT DISTINCT FROM ?" for k in partition)
+        outside.append(f"NOT ({match})")
+        params.extend(partition.values())
     stray = con.execute(
         f"SELECT count(*) FROM {quote_ident(batch.table)} "  # noqa: S608
-        f"WHERE {quote_ident(marker)} = ? AND ({cond})",
-        [loaded_at, *batch.partition.values()],
+        f"WHERE {quote_ident(marker)} = ? AND {' AND '.join(outside)}",
+        params,
     ).fetchone()
     if stray and stray[0]:
         raise StoreError(
