@@ -243,6 +243,37 @@ def ingest_azure_command(
     _load_report(result)
 
 
+@ingest_app.command("gcp")
+def ingest_gcp_command(
+    ctx: typer.Context,
+    projects: Annotated[
+        list[str] | None,
+        typer.Option(help="Project ids (repeat or comma-separate; default: all listable)."),
+    ] = None,
+    regions: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these regions, e.g. us-central1 (global ones always)."),
+    ] = None,
+    lookback_days: Annotated[
+        int, typer.Option(help="Days of Cloud Monitoring metrics to fetch.", min=1, max=93)
+    ] = 30,
+) -> None:
+    """Load Compute Engine inventory (instances, disks, snapshots, images, addresses) and
+    Cloud Monitoring utilisation, using application default credentials."""
+    from mlcost.ingest import ingest_gcp
+
+    with _progress() as on_rows:
+        result, summaries = ingest_gcp(
+            _ctx(ctx).store,
+            projects=_split(projects),
+            regions=_split(regions),
+            lookback_days=lookback_days,
+            on_rows=on_rows,
+        )
+    _scan_report(summaries, "project")
+    _load_report(result)
+
+
 @app.command()
 def sql(
     ctx: typer.Context,

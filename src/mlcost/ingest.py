@@ -84,3 +84,22 @@ def ingest_azure(
         lookback_days=lookback_days,
     )
     return store.load(scan.batches(), on_rows=on_rows), list(scan.summaries)
+
+
+def ingest_gcp(
+    store: Store,
+    *,
+    projects: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    lookback_days: int = 30,
+    on_rows: ProgressCallback | None = None,
+) -> tuple[LoadResult, list[Any]]:
+    """Scan GCP (Compute Engine inventory, Cloud Monitoring metrics) and load it in one go."""
+    from mlcost.connectors.gcp.inventory import GcpInventory
+
+    scan = GcpInventory(
+        projects=list(projects) if projects else None,
+        regions=list(regions) if regions else None,
+        lookback_days=lookback_days,
+    )
+    return store.load(scan.batches(), on_rows=on_rows), list(scan.summaries)
