@@ -14,7 +14,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from mlcost.connectors._rows import Window, table, to_json, utc_naive, utcnow
 
@@ -23,6 +25,7 @@ from mlcost.store import Batch
 
 SOURCE = "azure"
 PROVIDER = "azure"
+RETAIL_PRICES = "https://prices.azure.com"
 
 #: Azure Monitor platform metrics of a VM and the store's names and statistics for them.
 DAILY_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
@@ -71,7 +74,12 @@ class AzureInventory:
     credential: Any = None
     client_kwargs: Mapping[str, Any] = field(default_factory=dict)
     now: datetime | None = None
+    #: Also load on-demand Linux prices of every VM size in the regions that run VMs.
+    prices: bool = True
     summaries: list[SubscriptionSummary] = field(default_factory=list)
+    #: Filled while scanning: VM regions, and each size's vCPUs, memory and GPUs.
+    vm_regions: set[str] = field(default_factory=set)
+    sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def batches(self) -> Iterator[Batch]:
         """Per subscription: one ``resources`` batch per region scanned (an explicit
@@ -83,6 +91,58 @@ class AzureInventory:
         window = Window.ending(now, self.lookback_days)
         for sub in self.subscriptions or self._list_subscriptions(credential):
             yield from _Subscription(self, credential, sub, now, window).batches()
+        if self.prices and self.vm_regions:
+            rows = self._price_rows(sorted(self.vm_regions))
+            yield Batch(
+                "prices",
+                table("prices", rows),
+                partition={"source": SOURCE, "provider": PROVIDER},
+                label="azure prices",
+            )
+
+    def _price_rows(self, regions: Sequence[str]) -> list[dict[str, Any]]:
+        """Pay-as-you-go Linux prices per hour from the public Azure Retail Prices API."""
+        from azure.core import PipelineClient
+        from azure.core.rest import HttpRequest
+
+        client = PipelineClient(RETAIL_PRICES, **self.client_kwargs)
+        rows: list[dict[str, Any]] = []
+        for region in regions:
+            query = (
+                "serviceName eq 'Virtual Machines' and priceType eq 'Consumption' "
+                f"and armRegionName eq '{region}'"
+            )
+            url: str | None = f"{RETAIL_PRICES}/api/retail/prices?$filter={quote(query)}"
+            seen: set[str] = set()
+            while url:
+                page = _call(
+                    "retail prices", f"region {region}", _get_json, client, HttpRequest("GET", url)
+                )
+                for item in page.get("Items") or []:
+                    size = item.get("armSkuName")
+                    if not size or size in seen or not _linux_on_demand(item):
+                        continue
+                    seen.add(size)
+                    spec = self.sizes.get(size, {})
+                    gpus = spec.get("gpu_count")
+                    rows.append(
+                        {
+                            "provider": PROVIDER,
+                            "region": region,
+                            "instance_type": size,
+                            "sku": item.get("skuId") or item.get("meterId"),
+                            "unit": "Hours",
+                            "price_per_hour": Decimal(str(item["retailPrice"])),
+                            "currency": item.get("currencyCode") or "USD",
+                            "source": SOURCE,
+                            "vcpus": spec.get("vcpus"),
+                            "memory_gb": spec.get("memory_gb"),
+                            "gpu_count": gpus,
+                            "gpu_model": _gpu_model(size) if gpus else None,
+                        }
+                    )
+                url = page.get("NextPageLink")
+        return rows
 
     def _list_subscriptions(self, credential: Any) -> list[str]:
         from azure.mgmt.resource.subscriptions import SubscriptionClient
@@ -153,6 +213,8 @@ class _Subscription:
         ]
         nic_vm = self._nic_owners(network) if any(_ip_config(p) for p in ips) else {}
         sizes = self._sizes(compute, {_region(v) for v in vms})
+        self.scan.vm_regions |= {_region(v) for v in vms}
+        self.scan.sizes.update(sizes)
 
         rows: list[dict[str, Any]] = []
         for vm in vms:
@@ -493,6 +555,24 @@ def _call(what: str, where: str, fn: Callable[..., T], *args: Any, **kwargs: Any
             f"Cannot reach Azure for {what} on {where}: {_first_line(exc)}",
             "Check the network or proxy settings. The store is unchanged.",
         ) from exc
+
+
+def _get_json(client: Any, request: Any) -> dict[str, Any]:
+    response = client.send_request(request)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def _linux_on_demand(item: Mapping[str, Any]) -> bool:
+    """A pay-as-you-go Linux meter (not Windows, Spot or Low Priority)."""
+    text = f"{item.get('productName', '')} {item.get('skuName', '')} {item.get('meterName', '')}"
+    return (
+        item.get("type") == "Consumption"
+        and item.get("retailPrice") is not None
+        and "Windows" not in text
+        and "Spot" not in text
+        and "Low Priority" not in text
+    )
 
 
 def _raw(model: Any) -> dict[str, Any]:

@@ -226,6 +226,9 @@ def ingest_azure_command(
     lookback_days: Annotated[
         int, typer.Option(help="Days of Azure Monitor metrics to fetch.", min=1, max=93)
     ] = 30,
+    prices: Annotated[
+        bool, typer.Option(help="Also load VM prices from the Azure Retail Prices API.")
+    ] = True,
 ) -> None:
     """Load Azure inventory (VMs with power state, disks, snapshots, images, public IPs)
     and Azure Monitor utilisation, using DefaultAzureCredential."""
@@ -237,6 +240,7 @@ def ingest_azure_command(
             subscriptions=_split(subscriptions),
             regions=_split(regions),
             lookback_days=lookback_days,
+            prices=prices,
             on_rows=on_rows,
         )
     _scan_report(summaries, "subscription")

@@ -73,6 +73,7 @@ def ingest_azure(
     subscriptions: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
     lookback_days: int = 30,
+    prices: bool = True,
     on_rows: ProgressCallback | None = None,
 ) -> tuple[LoadResult, list[Any]]:
     """Scan Azure (inventory, power state, Azure Monitor metrics) and load it in one go."""
@@ -82,6 +83,7 @@ def ingest_azure(
         subscriptions=list(subscriptions) if subscriptions else None,
         regions=list(regions) if regions else None,
         lookback_days=lookback_days,
+        prices=prices,
     )
     return store.load(scan.batches(), on_rows=on_rows), list(scan.summaries)
 

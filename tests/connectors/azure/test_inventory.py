@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -99,6 +100,64 @@ def metrics_answer(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
             }
             for n, data in series.items()
         ],
+    }
+
+
+def price(size: str, retail: float, product: str, sku_name: str, sku_id: str) -> dict[str, Any]:
+    return {
+        "currencyCode": "USD",
+        "tierMinimumUnits": 0.0,
+        "retailPrice": retail,
+        "unitPrice": retail,
+        "armRegionName": "eastus",
+        "location": "US East",
+        "effectiveStartDate": "2024-01-01T00:00:00Z",
+        "meterId": f"meter-{sku_id}",
+        "meterName": sku_name,
+        "productId": "DZH318Z0BQ4L",
+        "skuId": sku_id,
+        "productName": product,
+        "skuName": sku_name,
+        "serviceName": "Virtual Machines",
+        "serviceFamily": "Compute",
+        "unitOfMeasure": "1 Hour",
+        "type": "Consumption",
+        "isPrimaryMeterRegion": True,
+        "armSkuName": size,
+    }
+
+
+def retail_prices(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+    """The public Retail Prices API: two pages, Windows and Spot meters beside Linux ones."""
+    if "$skip" in query:
+        return 200, {
+            "BillingCurrency": "USD",
+            "Items": [
+                price("Standard_E8s_v5", 0.504, "Virtual Machines Esv5 Series", "E8s v5", "E8/1"),
+            ],
+            "NextPageLink": None,
+            "Count": 1,
+        }
+    assert query["$filter"] == [
+        "serviceName eq 'Virtual Machines' and priceType eq 'Consumption' "
+        "and armRegionName eq 'eastus'"
+    ]
+    return 200, {
+        "BillingCurrency": "USD",
+        "Items": [
+            price("Standard_D4s_v5", 0.376, "Virtual Machines Dsv5 Series Windows", "D4s v5", "W"),
+            price("Standard_D4s_v5", 0.0384, "Virtual Machines Dsv5 Series", "D4s v5 Spot", "S"),
+            price("Standard_D4s_v5", 0.192, "Virtual Machines Dsv5 Series", "D4s v5", "D4/1"),
+            price(
+                "Standard_NC4as_T4_v3",
+                0.526,
+                "Virtual Machines NCasT4 v3 Series",
+                "NC4as T4 v3",
+                "NC4/1",
+            ),
+        ],
+        "NextPageLink": "https://prices.azure.com/api/retail/prices?$filter=page2&$skip=100",
+        "Count": 4,
     }
 
 
@@ -285,6 +344,7 @@ def routes() -> dict[str, Any]:
         return 200, first_page
 
     r[f"{subs}/providers/Microsoft.Compute/virtualMachines"] = vm_pages
+    r["/api/retail/prices"] = retail_prices
     for vm_id in (VM_BUSY, VM_STOPPED, VM_DEALLOC):
         r[f"{vm_id}/providers/Microsoft.Insights/metrics"] = metrics_answer
     return r
@@ -422,6 +482,24 @@ def test_metric_rows(store: Store) -> None:
         (VM_BUSY, "cpu_util_pct", datetime(2026, 11, 24, 8), 40.0, "Average", 3600, "azure"),
         (VM_BUSY, "cpu_util_pct", datetime(2026, 11, 24, 9), 42.5, "Average", 3600, "azure"),
     ]
+
+
+def test_price_rows(store: Store) -> None:
+    store.init()
+    store.load(scan(FakeArm(routes())).batches())
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT provider, region, instance_type, sku, unit, price_per_hour, currency, source, "
+            "vcpus, memory_gb, gpu_count, gpu_model FROM prices ORDER BY instance_type"
+        ).fetchall()
+    assert rows == [
+        ("azure", "eastus", "Standard_D4s_v5", "D4/1", "Hours", Decimal("0.192"), "USD", "azure",
+         4, 16.0, 0, None),
+        ("azure", "eastus", "Standard_E8s_v5", "E8/1", "Hours", Decimal("0.504"), "USD", "azure",
+         None, None, None, None),
+        ("azure", "eastus", "Standard_NC4as_T4_v3", "NC4/1", "Hours", Decimal("0.526"), "USD",
+         "azure", 4, 28.0, 1, "T4"),
+    ]  # fmt: skip
 
 
 def test_metrics_request_window() -> None:
