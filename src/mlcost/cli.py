@@ -197,7 +197,7 @@ def ingest_sample_command(ctx: typer.Context) -> None:
     _load_report(result)
 
 
-def _split(values: list[str] | None) -> list[str] | None:
+def _option_list(values: list[str] | None) -> list[str] | None:
     """Repeated or comma-separated option values, as one list (None when not given)."""
     found = [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
     return found or None
@@ -237,8 +237,8 @@ def ingest_azure_command(
     with _progress() as on_rows:
         result, summaries = ingest_azure(
             _ctx(ctx).store,
-            subscriptions=_split(subscriptions),
-            regions=_split(regions),
+            subscriptions=_option_list(subscriptions),
+            regions=_option_list(regions),
             lookback_days=lookback_days,
             prices=prices,
             on_rows=on_rows,
@@ -269,8 +269,8 @@ def ingest_gcp_command(
     with _progress() as on_rows:
         result, summaries = ingest_gcp(
             _ctx(ctx).store,
-            projects=_split(projects),
-            regions=_split(regions),
+            projects=_option_list(projects),
+            regions=_option_list(regions),
             lookback_days=lookback_days,
             on_rows=on_rows,
         )
