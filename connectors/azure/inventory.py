@@ -36,6 +36,20 @@ DAILY_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
 HOURLY_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "Percentage CPU": ("cpu_util_pct", (("average", "Average"),)),
 }
+#: Azure ML online endpoints: requests (the metric's daily Total is the day's requests).
+ENDPOINT_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "RequestsPerMinute": ("invocations", (("total", "Sum"),)),
+}
+ML_API_VERSION = "2024-04-01"
+ARM = "https://management.azure.com"
+_ENDPOINT_STATES = {
+    "Succeeded": "running",
+    "Creating": "pending",
+    "Updating": "pending",
+    "Deleting": "deleting",
+    "Failed": "failed",
+    "Canceled": "failed",
+}
 
 #: GPU model by VM size name (the size catalogue gives the count, not the model).
 _GPU_MODELS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -212,7 +226,8 @@ class _Subscription:
             if self._keep(p)
         ]
         nic_vm = self._nic_owners(network) if any(_ip_config(p) for p in ips) else {}
-        sizes = self._sizes(compute, {_region(v) for v in vms})
+        endpoints = self._online_endpoints(compute)
+        sizes = self._sizes(compute, {_region(v) for v in vms} | {_region(e) for e, _ in endpoints})
         self.scan.vm_regions |= {_region(v) for v in vms}
         self.scan.sizes.update(sizes)
 
@@ -230,6 +245,7 @@ class _Subscription:
         rows += [self._snapshot_row(s) for s in snapshots]
         rows += [self._image_row(i) for i in images]
         rows += [self._ip_row(p, nic_vm) for p in ips]
+        rows += [self._endpoint_row(e, deployments, sizes) for e, deployments in endpoints]
 
         regions = set(self.wanted) if self.wanted is not None else self._locations()
         regions |= {r["region"] for r in rows}
@@ -251,7 +267,8 @@ class _Subscription:
                 label=f"azure {self.sub} {region}",
             )
         yield from self._metric_batches(
-            [r["resource_id"] for r in rows if r["resource_type"] == "vm"]
+            [r["resource_id"] for r in rows if r["resource_type"] == "vm"],
+            [r["resource_id"] for r in rows if r["resource_type"] == "endpoint"],
         )
         self.scan.summaries.append(self.summary)
 
@@ -294,6 +311,42 @@ class _Subscription:
                     "gpu_count": _int(caps.get("GPUs")) or 0,
                 }
         return sizes
+
+    def _arm_pages(self, client: Any, what: str, path: str) -> list[dict[str, Any]]:
+        """Every item of an ARM list the typed SDKs do not cover, through ``client``'s
+        pipeline (same credential, retries and transport), following ``nextLink``."""
+        from azure.core.rest import HttpRequest
+
+        url: str | None = f"{ARM}{path}?api-version={ML_API_VERSION}"
+        items: list[dict[str, Any]] = []
+        while url:
+            page = _call(
+                what, f"subscription {self.sub}", _get_json, client, HttpRequest("GET", url)
+            )
+            items += page.get("value") or []
+            url = page.get("nextLink")
+        return items
+
+    def _online_endpoints(self, client: Any) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """Azure ML online endpoints of every workspace, each with its deployments."""
+        found = []
+        workspaces = self._arm_pages(
+            client,
+            "workspaces.list",
+            f"/subscriptions/{self.sub}/providers/Microsoft.MachineLearningServices/workspaces",
+        )
+        for ws in workspaces:
+            if not self._keep(ws):
+                continue
+            for ep in self._arm_pages(
+                client, "onlineEndpoints.list", f"{ws['id']}/onlineEndpoints"
+            ):
+                if self._keep(ep):
+                    deployments = self._arm_pages(
+                        client, "onlineDeployments.list", f"{ep['id']}/deployments"
+                    )
+                    found.append((ep, deployments))
+        return found
 
     # -- rows --------------------------------------------------------------------
 
@@ -435,31 +488,77 @@ class _Subscription:
             ),
         }
 
+    def _endpoint_row(
+        self,
+        ep: Mapping[str, Any],
+        deployments: Sequence[Mapping[str, Any]],
+        sizes: Mapping[str, Mapping[str, Any]],
+    ) -> dict[str, Any]:
+        props = ep.get("properties") or {}
+        deps: list[dict[str, Any]] = [
+            {
+                "instance_count": int((d.get("sku") or {}).get("capacity") or 0),
+                "instance_type": (d.get("properties") or {}).get("instanceType"),
+                "name": d.get("name"),
+            }
+            for d in deployments
+        ]
+        size: str | None = next((d["instance_type"] for d in deps if d["instance_type"]), None)
+        spec = sizes.get(size or "", {})
+        gpus = spec.get("gpu_count")
+        match = re.search(r"/workspaces/([^/]+)/", ep["id"], re.IGNORECASE)
+        details = {
+            "deployments": deps,
+            "instance_count": sum(d["instance_count"] for d in deps),
+            "workspace": match.group(1) if match else None,
+        }
+        state = str(props.get("provisioningState") or "unknown")
+        return {
+            **self._base(ep, "endpoint"),
+            "created_at": utc_naive((ep.get("systemData") or {}).get("createdAt")),
+            "state": _ENDPOINT_STATES.get(state, state.lower()),
+            "instance_type": size,
+            "vcpus": spec.get("vcpus"),
+            "memory_gb": spec.get("memory_gb"),
+            "gpu_count": gpus,
+            "gpu_model": _gpu_model(size) if gpus else None,
+            "details": to_json({k: v for k, v in details.items() if v is not None}),
+        }
+
     # -- metrics -----------------------------------------------------------------
 
-    def _metric_batches(self, vm_ids: Sequence[str]) -> Iterator[Batch]:
+    def _metric_batches(
+        self, vm_ids: Sequence[str], endpoint_ids: Sequence[str]
+    ) -> Iterator[Batch]:
         from azure.mgmt.monitor import MonitorManagementClient
 
         monitor = self._client(MonitorManagementClient)
         w = self.window
         rows: list[dict[str, Any]] = []
-        for vm_id in vm_ids:
-            for interval, period_s, start, end, wanted in (
+        queries = [
+            (vm_id, query)
+            for vm_id in vm_ids
+            for query in (
                 ("P1D", 86400, w.daily_start, w.daily_end, DAILY_METRICS),
                 ("PT1H", 3600, w.hourly_start, w.hourly_end, HOURLY_METRICS),
-            ):
-                aggregations = sorted({a for _, stats in wanted.values() for a, _ in stats})
-                response = _call(
-                    "metrics.list",
-                    f"subscription {self.sub}",
-                    monitor.metrics.list,
-                    vm_id,
-                    timespan=f"{start:%Y-%m-%dT%H:%M:%SZ}/{end:%Y-%m-%dT%H:%M:%SZ}",
-                    interval=interval,
-                    metricnames=",".join(wanted),
-                    aggregation=",".join(a.capitalize() for a in aggregations),
-                )
-                rows += _metric_rows(vm_id, response, wanted, period_s, start, end)
+            )
+        ] + [
+            (ep_id, ("P1D", 86400, w.daily_start, w.daily_end, ENDPOINT_METRICS))
+            for ep_id in endpoint_ids
+        ]
+        for resource_id, (interval, period_s, start, end, wanted) in queries:
+            aggregations = sorted({a for _, stats in wanted.values() for a, _ in stats})
+            response = _call(
+                "metrics.list",
+                f"subscription {self.sub}",
+                monitor.metrics.list,
+                resource_id,
+                timespan=f"{start:%Y-%m-%dT%H:%M:%SZ}/{end:%Y-%m-%dT%H:%M:%SZ}",
+                interval=interval,
+                metricnames=",".join(wanted),
+                aggregation=",".join(a.capitalize() for a in aggregations),
+            )
+            rows += _metric_rows(resource_id, response, wanted, period_s, start, end)
         self.summary.metric_samples = len(rows)
         if rows:
             yield Batch("metrics", table("metrics", rows), label=f"azure {self.sub} metrics")

@@ -27,6 +27,7 @@ NIC_CONFIG = (
     f"{RG}/providers/Microsoft.Network/networkInterfaces/vm-busy-nic/ipConfigurations/ipconfig1"
 )
 IMAGE = f"{COMPUTE}/images/img-cuda"
+ENDPOINT = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/mlw/onlineEndpoints/ocr"
 
 
 def vm(name: str, size: str, *, priority: str | None = None, image: str | None = None) -> dict:
@@ -83,6 +84,11 @@ def metrics_answer(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
                 {"timeStamp": "2026-11-24T08:00:00Z", "average": 40.0},
                 {"timeStamp": "2026-11-24T09:00:00Z", "average": 42.5},
             ]
+    if path.startswith(ENDPOINT):  # requests per minute, summed over each day
+        series["RequestsPerMinute"] = [
+            {"timeStamp": "2026-11-21T00:00:00Z", "total": 0.0},
+            {"timeStamp": "2026-11-22T00:00:00Z", "total": 3.0},
+        ]
     return 200, {
         "cost": 0,
         "timespan": query["timespan"][0],
@@ -345,6 +351,37 @@ def routes() -> dict[str, Any]:
 
     r[f"{subs}/providers/Microsoft.Compute/virtualMachines"] = vm_pages
     r["/api/retail/prices"] = retail_prices
+    ml = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces"
+    r[f"{subs}/providers/Microsoft.MachineLearningServices/workspaces"] = {
+        "value": [{"id": f"{ml}/mlw", "name": "mlw", "location": "eastus"}]
+    }
+    r[f"{ml}/mlw/onlineEndpoints"] = {
+        "value": [
+            {
+                "id": ENDPOINT,
+                "name": "ocr",
+                "location": "eastus",
+                "tags": {"team": "applied"},
+                "systemData": {"createdAt": "2025-12-06T00:00:00Z"},
+                "properties": {"authMode": "Key", "provisioningState": "Succeeded"},
+            }
+        ]
+    }
+    r[f"{ENDPOINT}/deployments"] = {
+        "value": [
+            {
+                "id": f"{ENDPOINT}/deployments/blue",
+                "name": "blue",
+                "sku": {"name": "Default", "capacity": 2},
+                "properties": {
+                    "endpointComputeType": "Managed",
+                    "instanceType": "Standard_D4s_v5",
+                    "provisioningState": "Succeeded",
+                },
+            }
+        ]
+    }
+    r[f"{ENDPOINT}/providers/Microsoft.Insights/metrics"] = metrics_answer
     for vm_id in (VM_BUSY, VM_STOPPED, VM_DEALLOC):
         r[f"{vm_id}/providers/Microsoft.Insights/metrics"] = metrics_answer
     return r
@@ -377,7 +414,7 @@ def test_inventory_rows(store: Store) -> None:
     result = store.load(scan(fake).batches())
     got = resources(store)
     assert sorted(got) == [
-        "disk-old-data", "img-cuda", "pip-busy", "pip-idle", "pip-nat", "snap-of-deleted",
+        "disk-old-data", "img-cuda", "ocr", "pip-busy", "pip-idle", "pip-nat", "snap-of-deleted",
         "vm-busy", "vm-busy-os", "vm-dealloc", "vm-stopped",
     ]  # fmt: skip
     # Both regions of the subscription are partitions: eastus with rows, westeurope empty.
@@ -457,6 +494,23 @@ def test_inventory_rows(store: Store) -> None:
         '{"allocation": "Static", "ip_address": "20.1.2.5", "ip_configuration": null, '
         '"sku": "Standard"}'
     )
+    # An Azure ML online endpoint with its deployment's instances.
+    assert {k: v for k, v in got["ocr"].items() if v is not None} == {
+        **common,
+        "resource_id": ENDPOINT,
+        "resource_type": "endpoint",
+        "name": "ocr",
+        "state": "running",
+        "created_at": datetime(2025, 12, 6),
+        "observed_at": NOW,
+        "instance_type": "Standard_D4s_v5",
+        "vcpus": 4,
+        "memory_gb": 16.0,
+        "gpu_count": 0,
+        "details": '{"deployments": [{"instance_count": 2, "instance_type": "Standard_D4s_v5", '
+        '"name": "blue"}], "instance_count": 2, "workspace": "mlw"}',
+        "tags": '{"team": "applied"}',
+    }
     # The second page of VMs was followed.
     assert (
         fake.calls.count(f"GET /subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines")
@@ -470,7 +524,7 @@ def test_metric_rows(store: Store) -> None:
     with store.reader() as con:
         rows = con.execute(
             "SELECT resource_id, metric, ts, value, stat, period_s, source FROM metrics "
-            "ORDER BY period_s DESC, metric, stat, ts"
+            "ORDER BY resource_id, period_s DESC, metric, stat, ts"
         ).fetchall()
     assert rows == [
         (VM_BUSY, "cpu_util_pct", datetime(2026, 11, 21), 61.5, "Average", 86400, "azure"),
@@ -481,6 +535,8 @@ def test_metric_rows(store: Store) -> None:
         (VM_BUSY, "net_out_bytes", datetime(2026, 11, 21), 2.0e8, "Sum", 86400, "azure"),
         (VM_BUSY, "cpu_util_pct", datetime(2026, 11, 24, 8), 40.0, "Average", 3600, "azure"),
         (VM_BUSY, "cpu_util_pct", datetime(2026, 11, 24, 9), 42.5, "Average", 3600, "azure"),
+        (ENDPOINT, "invocations", datetime(2026, 11, 21), 0.0, "Sum", 86400, "azure"),
+        (ENDPOINT, "invocations", datetime(2026, 11, 22), 3.0, "Sum", 86400, "azure"),
     ]
 
 
