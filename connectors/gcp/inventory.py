@@ -42,6 +42,9 @@ class MetricQuery:
     scale: float = 1.0
     #: How series of one instance combine (several NICs, disks or GPUs): sum or mean.
     combine: str = "sum"
+    #: The monitored resource type and the label naming the resource.
+    resource_type: str = "gce_instance"
+    id_label: str = "instance_id"
 
 
 DAY, HOUR = 86400, 3600
@@ -62,6 +65,16 @@ METRIC_QUERIES: tuple[MetricQuery, ...] = (
     MetricQuery(_DISK_READ, "disk_io_ops", "ALIGN_SUM", "Sum", DAY),
     MetricQuery(_DISK_WRITE, "disk_io_ops", "ALIGN_SUM", "Sum", DAY),
     MetricQuery(_GPU, "gpu_util_pct", "ALIGN_MEAN", "Average", DAY, 1.0, "mean"),
+)
+#: Vertex AI online predictions per endpoint (one series per deployed model: summed).
+VERTEX_QUERY = MetricQuery(
+    "aiplatform.googleapis.com/prediction/online/prediction_count",
+    "invocations",
+    "ALIGN_SUM",
+    "Sum",
+    DAY,
+    resource_type="aiplatform.googleapis.com/Endpoint",
+    id_label="endpoint_id",
 )
 
 _STATES = {
@@ -101,6 +114,10 @@ class GcpInventory:
     monitoring_options: Mapping[str, Any] = field(default_factory=dict)
     retry: Any = None
     now: datetime | None = None
+    #: Also list Vertex AI endpoints in every region scanned (``vertex_endpoint``
+    #: replaces ``https://REGION-aiplatform.googleapis.com``, for tests).
+    vertex: bool = True
+    vertex_endpoint: str | None = None
     summaries: list[ProjectSummary] = field(default_factory=list)
 
     def batches(self) -> Iterator[Batch]:
@@ -217,6 +234,8 @@ class _Project:
 
         scanned = (regions | disk_regions | address_regions | {GLOBAL}) - {""}
         scanned = set(self.wanted) if self.wanted is not None else scanned
+        endpoints = self._vertex_endpoints(sorted(scanned - {GLOBAL})) if self.scan.vertex else []
+        rows += [self._endpoint_row(region, e) for region, e in endpoints]
         scanned |= {r["region"] for r in rows}
         self.summary.regions = len(scanned)
         for row in rows:
@@ -236,9 +255,79 @@ class _Project:
             )
         vm_ids = {str(i.id): _full_name(i.self_link) for i in instances}
         kept = {k: v for k, v in vm_ids.items() if v in {r["resource_id"] for r in rows}}
-        if kept:
-            yield from self._metric_batches(kept)
+        endpoint_ids = {
+            r["resource_id"].rsplit("/", 1)[1]: r["resource_id"]
+            for r in rows
+            if r["resource_type"] == "endpoint"
+        }
+        if kept or endpoint_ids:
+            yield from self._metric_batches(kept, endpoint_ids)
         self.scan.summaries.append(self.summary)
+
+    def _vertex_endpoints(self, regions: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+        """Vertex AI endpoints of every region (REST; a project without the Vertex AI API
+        enabled has none)."""
+        from google.auth.transport.requests import AuthorizedSession
+
+        session = AuthorizedSession(self.scan.credentials)
+        found: list[tuple[str, dict[str, Any]]] = []
+        for region in regions:
+            base = self.scan.vertex_endpoint or f"https://{region}-aiplatform.googleapis.com"
+            url = f"{base}/v1/projects/{self.project}/locations/{region}/endpoints"
+            token = ""
+            while True:
+                page = _call(
+                    "endpoints.list",
+                    f"{self.where} in {region}",
+                    partial(_vertex_page, session, url, token, self.scan.retry),
+                )
+                found += [(region, e) for e in page.get("endpoints") or []]
+                token = page.get("nextPageToken") or ""
+                if not token:
+                    break
+        return found
+
+    def _endpoint_row(self, region: str, ep: Mapping[str, Any]) -> dict[str, Any]:
+        models = ep.get("deployedModels") or []
+        deployed = []
+        for m in models:
+            dedicated = m.get("dedicatedResources") or {}
+            spec = dedicated.get("machineSpec") or {}
+            deployed.append(
+                {
+                    "accelerator_count": spec.get("acceleratorCount"),
+                    "accelerator_type": spec.get("acceleratorType"),
+                    "display_name": m.get("displayName"),
+                    "machine_type": spec.get("machineType"),
+                    "min_replica_count": dedicated.get("minReplicaCount"),
+                }
+            )
+        first = deployed[0] if deployed else {}
+        gpus = int(first.get("accelerator_count") or 0)
+        endpoint_id = str(ep.get("name", "")).rsplit("/", 1)[-1]
+        details = {
+            "deployed_models": [{k: v for k, v in d.items() if v is not None} for d in deployed],
+            "instance_count": sum(int(d["min_replica_count"] or 0) for d in deployed),
+        }
+        return {
+            "provider": PROVIDER,
+            "account_id": self.project,
+            "region": region,
+            "resource_id": f"//aiplatform.googleapis.com/projects/{self.project}"
+            f"/locations/{region}/endpoints/{endpoint_id}",
+            "resource_type": "endpoint",
+            "name": ep.get("displayName") or endpoint_id,
+            # An endpoint with no deployed model holds (and bills) no machines.
+            "state": "running" if deployed else "empty",
+            "created_at": utc_naive(ep.get("createTime")),
+            "observed_at": self.now,
+            "instance_type": first.get("machine_type"),
+            "gpu_count": gpus if deployed else None,
+            "gpu_model": _gpu_model(first["accelerator_type"]) if gpus else None,
+            "details": to_json(details),
+            "tags": to_json(ep.get("labels")),
+            "source": SOURCE,
+        }
 
     def _machine_types(self, compute_v1: Any, instances: Sequence[Any]) -> dict[str, Any]:
         """Machine type URL → its description (vCPUs, memory, bundled accelerators)."""
@@ -385,7 +474,9 @@ class _Project:
 
     # -- metrics -----------------------------------------------------------------
 
-    def _metric_batches(self, vm_ids: Mapping[str, str]) -> Iterator[Batch]:
+    def _metric_batches(
+        self, vm_ids: Mapping[str, str], endpoint_ids: Mapping[str, str]
+    ) -> Iterator[Batch]:
         from google.cloud import monitoring_v3
 
         options = dict(self.scan.monitoring_options)
@@ -397,7 +488,9 @@ class _Project:
         combined: dict[tuple[str, str, str, int, datetime], list[float]] = defaultdict(list)
         how: dict[tuple[str, str, str, int, datetime], str] = {}
         w = self.window
-        for q in METRIC_QUERIES:
+        queries = [*(METRIC_QUERIES if vm_ids else ()), *((VERTEX_QUERY,) if endpoint_ids else ())]
+        for q in queries:
+            ids = vm_ids if q.resource_type == "gce_instance" else endpoint_ids
             start, end = (
                 (w.daily_start, w.daily_end)
                 if q.period_s == DAY
@@ -405,7 +498,8 @@ class _Project:
             )
             request = {
                 "name": f"projects/{self.project}",
-                "filter": f'metric.type = "{q.metric_type}" AND resource.type = "gce_instance"',
+                "filter": f'metric.type = "{q.metric_type}" '
+                f'AND resource.type = "{q.resource_type}"',
                 "interval": {"start_time": _ts(start), "end_time": _ts(end)},
                 "aggregation": {
                     "alignment_period": {"seconds": q.period_s},
@@ -418,7 +512,7 @@ class _Project:
                 return list(client.list_time_series(request=request, retry=self.scan.retry))
 
             for series in _call("timeSeries.list", self.where, fetch):
-                vm = vm_ids.get(series.resource.labels.get("instance_id", ""))
+                vm = ids.get(series.resource.labels.get(q.id_label, ""))
                 if vm is None:
                     continue
                 # Per-query sums across a VM's series (NICs, GPUs) are kept apart from
@@ -531,6 +625,21 @@ def _call(what: str, where: str, fn: Callable[[], T]) -> T:
         ) from exc
 
 
+def _vertex_page(session: Any, url: str, token: str, retry: Any) -> dict[str, Any]:
+    """One page of endpoints.list; an API not enabled in the project reads as no endpoints."""
+    from google.api_core import exceptions
+
+    def get() -> dict[str, Any]:
+        response = session.get(url, params={"pageToken": token} if token else {}, timeout=60)
+        if response.status_code == 403 and "SERVICE_DISABLED" in response.text:
+            return {}
+        if response.status_code >= 400:
+            raise exceptions.from_http_response(response)
+        return dict(response.json())
+
+    return dict(retry(get)())
+
+
 def _reason(exc: Any) -> str:
     reason = getattr(exc, "reason", None)
     return str(reason) if reason else "PERMISSION_DENIED"
@@ -551,8 +660,9 @@ def _scope_region(scope: str) -> str:
 
 
 def _gpu_model(accelerator_type: str) -> str:
-    """``…/acceleratorTypes/nvidia-tesla-a100`` or ``nvidia-l4`` → ``A100``, ``L4``."""
-    name = accelerator_type.rsplit("/", 1)[-1].lower()
+    """``…/acceleratorTypes/nvidia-tesla-a100``, ``nvidia-l4`` or ``NVIDIA_L4`` → ``A100``,
+    ``L4``."""
+    name = accelerator_type.rsplit("/", 1)[-1].lower().replace("_", "-")
     name = re.sub(r"^nvidia-(tesla-)?", "", name)
     return name.split("-", 1)[0].upper()
 

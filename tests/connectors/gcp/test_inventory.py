@@ -100,6 +100,49 @@ def routes() -> dict[str, Any]:
         return {"name": name, "guestCpus": cpus, "memoryMb": mem_mb, "accelerators": gpus or []}
 
     return {
+        f"/v1/projects/{P}/locations/us-central1/endpoints": {
+            "endpoints": [
+                {
+                    "name": "projects/123456/locations/us-central1/endpoints/5054500",
+                    "displayName": "damage-classifier",
+                    "createTime": "2026-01-25T00:00:00.000000Z",
+                    "labels": {"team": "applied"},
+                    "deployedModels": [
+                        {
+                            "id": "1",
+                            "displayName": "damage-classifier-v3",
+                            "dedicatedResources": {
+                                "machineSpec": {
+                                    "machineType": "g2-standard-4",
+                                    "acceleratorType": "NVIDIA_L4",
+                                    "acceleratorCount": 1,
+                                },
+                                "minReplicaCount": 2,
+                                "maxReplicaCount": 4,
+                            },
+                        }
+                    ],
+                },
+                {
+                    "name": "projects/123456/locations/us-central1/endpoints/777",
+                    "displayName": "empty-shell",
+                    "createTime": "2026-02-01T00:00:00Z",
+                },
+            ]
+        },
+        # The Vertex AI API is not enabled for this region's calls: no endpoints, no error.
+        f"/v1/projects/{P}/locations/europe-west4/endpoints": (
+            403,
+            {
+                "error": {
+                    "code": 403,
+                    "message": "Vertex AI API has not been used in project "
+                    "before or it is disabled.",
+                    "status": "PERMISSION_DENIED",
+                    "details": [{"reason": "SERVICE_DISABLED"}],
+                }
+            },
+        ),
         "/v3/projects:search": {
             "projects": [
                 {"name": "projects/1", "projectId": P, "state": "ACTIVE"},
@@ -247,6 +290,19 @@ def time_series(request: monitoring_v3.ListTimeSeriesRequest) -> list[dict[str, 
         return [series("1001", [point(D1, day, 100)])]
     if metric_name == "disk/write_ops_count":
         return [series("1001", [point(D1, day, 50)])]
+    if metric_name == "online/prediction_count":  # one series per deployed model
+        return [
+            {
+                "resource": {"type": "aiplatform.googleapis.com/Endpoint",
+                             "labels": {"endpoint_id": "5054500"}},
+                "points": [point(D1, day, 40), point(D2, day, 0)],
+            },
+            {
+                "resource": {"type": "aiplatform.googleapis.com/Endpoint",
+                             "labels": {"endpoint_id": "5054500"}},
+                "points": [point(D1, day, 2)],
+            },
+        ]  # fmt: skip
     if metric_name == "gpu/utilization":  # one series per GPU
         return [series("1001", [point(D1, day, 80.0)]), series("1001", [point(D1, day, 90.0)])]
     return []
@@ -279,6 +335,7 @@ def scan(endpoints: tuple[str, Any], **kwargs: Any) -> GcpInventory:
         client_options={"api_endpoint": rest},
         monitoring_options={"transport": transport},
         retry=FAST,
+        vertex_endpoint=rest,
         **options,
     )
 
@@ -298,6 +355,7 @@ def test_inventory_rows(store: Store, fake: FakeGoogle, endpoints: tuple[str, An
     got = resources(store)
     assert sorted(got) == [
         "addresses/api-ip", "addresses/old-ip", "disks/pd-orphan", "disks/train-l4",
+        "endpoints/5054500", "endpoints/777",
         "images/img-pytorch", "instances/spot-e2", "instances/stopped-n1", "instances/train-l4",
         "snapshots/snap-gone",
     ]  # fmt: skip
@@ -385,6 +443,28 @@ def test_inventory_rows(store: Store, fake: FakeGoogle, endpoints: tuple[str, An
     assert (
         got["addresses/api-ip"]["attached_to"] == f"{FULL}/zones/us-central1-a/instances/train-l4"
     )
+    # Vertex AI: an endpoint serving a model on two L4 replicas, and an empty one.
+    vertex = f"//aiplatform.googleapis.com/projects/{P}/locations/us-central1/endpoints"
+    assert {k: v for k, v in got["endpoints/5054500"].items() if v is not None} == {
+        **common,
+        "resource_id": f"{vertex}/5054500",
+        "resource_type": "endpoint",
+        "name": "damage-classifier",
+        "state": "running",
+        "created_at": datetime(2026, 1, 25),
+        "observed_at": NOW,
+        "instance_type": "g2-standard-4",
+        "gpu_count": 1,
+        "gpu_model": "L4",
+        "details": '{"deployed_models": [{"accelerator_count": 1, "accelerator_type": "NVIDIA_L4", '
+        '"display_name": "damage-classifier-v3", "machine_type": "g2-standard-4", '
+        '"min_replica_count": 2}], "instance_count": 2}',
+        "tags": '{"team": "applied"}',
+    }
+    assert (got["endpoints/777"]["state"], got["endpoints/777"]["instance_type"]) == (
+        "empty",
+        None,
+    )
     # Both pages of instances were read.
     assert fake.calls.count(f"{ROOT}/aggregated/instances") == 2
 
@@ -395,7 +475,8 @@ def test_metric_rows(store: Store, fake: FakeGoogle, endpoints: tuple[str, Any])
     with store.reader() as con:
         rows = con.execute(
             "SELECT replace(resource_id, ?, ''), metric, ts, round(value, 9), stat, period_s "
-            "FROM metrics ORDER BY period_s DESC, resource_id, metric, stat, ts",
+            "FROM metrics WHERE metric <> 'invocations' "
+            "ORDER BY period_s DESC, resource_id, metric, stat, ts",
             [f"{FULL}/zones/us-central1-a/instances/"],
         ).fetchall()
     assert rows == [
@@ -410,6 +491,13 @@ def test_metric_rows(store: Store, fake: FakeGoogle, endpoints: tuple[str, Any])
         ("train-l4", "net_in_bytes", D1, 1.5e9, "Sum", 86400),
         ("train-l4", "cpu_util_pct", datetime(2026, 11, 24, 9), 42.5, "Average", 3600),
     ]
+    with store.reader() as con:
+        invocations = con.execute(
+            "SELECT resource_id, ts, value, stat, period_s FROM metrics "
+            "WHERE metric = 'invocations' ORDER BY ts"
+        ).fetchall()
+    vertex = f"//aiplatform.googleapis.com/projects/{P}/locations/us-central1/endpoints/5054500"
+    assert invocations == [(vertex, D1, 42.0, "Sum", 86400), (vertex, D2, 0.0, "Sum", 86400)]
     daily = fake.monitoring_requests[0]
     assert daily.name == f"projects/{P}"
     assert daily.interval.start_time == datetime(
