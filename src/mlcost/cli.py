@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import duckdb
 import pyarrow as pa
@@ -287,6 +287,87 @@ def ingest_sample_command(ctx: typer.Context) -> None:
     """Load the bundled sample organisation (90 days on AWS, Azure and GCP)."""
     with _progress() as on_rows:
         result = ingest_sample(_ctx(ctx).store, on_rows=on_rows)
+    _load_report(result)
+
+
+def _option_list(values: list[str] | None) -> list[str] | None:
+    """Repeated or comma-separated option values, as one list (None when not given)."""
+    found = [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+    return found or None
+
+
+def _scan_report(summaries: list[Any], scope: str) -> None:
+    for s in summaries:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(s.resources.items())) or "nothing"
+        out.print(
+            f"{scope} {getattr(s, 'subscription_id', None) or getattr(s, 'project_id', '')}: "
+            f"{kinds} in {s.regions} region(s) scanned; {s.metric_samples:,} metric samples."
+        )
+
+
+@ingest_app.command("azure")
+def ingest_azure_command(
+    ctx: typer.Context,
+    subscriptions: Annotated[
+        list[str] | None,
+        typer.Option(help="Subscription ids (repeat or comma-separate; default: all listable)."),
+    ] = None,
+    regions: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these regions, e.g. eastus (default: all of each subscription)."),
+    ] = None,
+    lookback_days: Annotated[
+        int, typer.Option(help="Days of Azure Monitor metrics to fetch.", min=1, max=93)
+    ] = 30,
+    prices: Annotated[
+        bool, typer.Option(help="Also load VM prices from the Azure Retail Prices API.")
+    ] = True,
+) -> None:
+    """Load Azure inventory (VMs with power state, disks, snapshots, images, public IPs)
+    and Azure Monitor utilisation, using DefaultAzureCredential."""
+    from mlcost.ingest import ingest_azure
+
+    with _progress() as on_rows:
+        result, summaries = ingest_azure(
+            _ctx(ctx).store,
+            subscriptions=_option_list(subscriptions),
+            regions=_option_list(regions),
+            lookback_days=lookback_days,
+            prices=prices,
+            on_rows=on_rows,
+        )
+    _scan_report(summaries, "subscription")
+    _load_report(result)
+
+
+@ingest_app.command("gcp")
+def ingest_gcp_command(
+    ctx: typer.Context,
+    projects: Annotated[
+        list[str] | None,
+        typer.Option(help="Project ids (repeat or comma-separate; default: all listable)."),
+    ] = None,
+    regions: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these regions, e.g. us-central1 (global ones always)."),
+    ] = None,
+    lookback_days: Annotated[
+        int, typer.Option(help="Days of Cloud Monitoring metrics to fetch.", min=1, max=93)
+    ] = 30,
+) -> None:
+    """Load Compute Engine inventory (instances, disks, snapshots, images, addresses) and
+    Cloud Monitoring utilisation, using application default credentials."""
+    from mlcost.ingest import ingest_gcp
+
+    with _progress() as on_rows:
+        result, summaries = ingest_gcp(
+            _ctx(ctx).store,
+            projects=_option_list(projects),
+            regions=_option_list(regions),
+            lookback_days=lookback_days,
+            on_rows=on_rows,
+        )
+    _scan_report(summaries, "project")
     _load_report(result)
 
 

@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -84,3 +85,43 @@ def ingest_aws(
         regions=regions, accounts=accounts, role_name=role_name, lookback_days=lookback_days
     )
     return store.load(source.batches(), on_rows=on_rows)
+
+
+def ingest_azure(
+    store: Store,
+    *,
+    subscriptions: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    lookback_days: int = 30,
+    prices: bool = True,
+    on_rows: ProgressCallback | None = None,
+) -> tuple[LoadResult, list[Any]]:
+    """Scan Azure (inventory, power state, Azure Monitor metrics) and load it in one go."""
+    from mlcost.connectors.azure.inventory import AzureInventory
+
+    scan = AzureInventory(
+        subscriptions=list(subscriptions) if subscriptions else None,
+        regions=list(regions) if regions else None,
+        lookback_days=lookback_days,
+        prices=prices,
+    )
+    return store.load(scan.batches(), on_rows=on_rows), list(scan.summaries)
+
+
+def ingest_gcp(
+    store: Store,
+    *,
+    projects: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    lookback_days: int = 30,
+    on_rows: ProgressCallback | None = None,
+) -> tuple[LoadResult, list[Any]]:
+    """Scan GCP (Compute Engine inventory, Cloud Monitoring metrics) and load it in one go."""
+    from mlcost.connectors.gcp.inventory import GcpInventory
+
+    scan = GcpInventory(
+        projects=list(projects) if projects else None,
+        regions=list(regions) if regions else None,
+        lookback_days=lookback_days,
+    )
+    return store.load(scan.batches(), on_rows=on_rows), list(scan.summaries)

@@ -29,7 +29,7 @@ from mlcost.analysis import run_analyses
 from mlcost.config import Settings
 from mlcost.delivery import send
 from mlcost.errors import ConfigError, MlcostError
-from mlcost.ingest import ingest_aws, ingest_billing, ingest_sample
+from mlcost.ingest import ingest_aws, ingest_azure, ingest_billing, ingest_gcp, ingest_sample
 from mlcost.report import build_report, write_report
 from mlcost.store import Store
 
@@ -46,6 +46,18 @@ SOURCE_KINDS: dict[str, Callable[[Store, dict[str, Any]], object]] = {
         regions=o.get("regions", []),
         accounts=o.get("accounts", []),
         role_name=o.get("role_name"),
+        lookback_days=int(o.get("lookback_days", 30)),
+    ),
+    "azure": lambda store, o: ingest_azure(
+        store,
+        subscriptions=o.get("subscriptions"),
+        regions=o.get("regions"),
+        lookback_days=int(o.get("lookback_days", 30)),
+    ),
+    "gcp": lambda store, o: ingest_gcp(
+        store,
+        projects=o.get("projects"),
+        regions=o.get("regions"),
         lookback_days=int(o.get("lookback_days", 30)),
     ),
 }

@@ -1,0 +1,680 @@
+"""GCP inventory and utilisation: Compute Engine instances, disks, snapshots, images and
+addresses, and Cloud Monitoring metrics, as ``resources`` and ``metrics`` rows.
+
+Credentials are google-auth's application default credentials. Compute Engine and
+Resource Manager are read over their REST transports; Cloud Monitoring over gRPC (its
+only transport). Every call retries with back-off on 429/503; errors are translated
+here, once, into :class:`mlcost.errors.MlcostError` naming the call and project.
+Nothing is fetched until :meth:`GcpInventory.batches` is iterated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+from mlcost.connectors._rows import Window, table, to_json, utc_naive, utcnow
+
+from mlcost.errors import ConfigError, InputError, MlcostError
+from mlcost.store import Batch
+
+SOURCE = "gcp"
+PROVIDER = "gcp"
+GLOBAL = "global"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """One Cloud Monitoring query over all instances of a project."""
+
+    metric_type: str
+    ours: str
+    aligner: str  # ALIGN_MEAN, ALIGN_MAX, ALIGN_SUM
+    stat: str
+    period_s: int
+    scale: float = 1.0
+    #: How series of one instance combine (several NICs, disks or GPUs): sum or mean.
+    combine: str = "sum"
+    #: The monitored resource type and the label naming the resource.
+    resource_type: str = "gce_instance"
+    id_label: str = "instance_id"
+
+
+DAY, HOUR = 86400, 3600
+_CPU = "compute.googleapis.com/instance/cpu/utilization"
+_NET_IN = "compute.googleapis.com/instance/network/received_bytes_count"
+_NET_OUT = "compute.googleapis.com/instance/network/sent_bytes_count"
+_DISK_READ = "compute.googleapis.com/instance/disk/read_ops_count"
+_DISK_WRITE = "compute.googleapis.com/instance/disk/write_ops_count"
+#: Published by the Ops Agent on GPU VMs (percent, one series per GPU).
+_GPU = "agent.googleapis.com/gpu/utilization"
+METRIC_QUERIES: tuple[MetricQuery, ...] = (
+    # CPU utilisation is a 0-1 fraction in GCP; the store keeps percent.
+    MetricQuery(_CPU, "cpu_util_pct", "ALIGN_MEAN", "Average", DAY, 100.0, "mean"),
+    MetricQuery(_CPU, "cpu_util_pct", "ALIGN_MAX", "Maximum", DAY, 100.0, "mean"),
+    MetricQuery(_CPU, "cpu_util_pct", "ALIGN_MEAN", "Average", HOUR, 100.0, "mean"),
+    MetricQuery(_NET_IN, "net_in_bytes", "ALIGN_SUM", "Sum", DAY),
+    MetricQuery(_NET_OUT, "net_out_bytes", "ALIGN_SUM", "Sum", DAY),
+    MetricQuery(_DISK_READ, "disk_io_ops", "ALIGN_SUM", "Sum", DAY),
+    MetricQuery(_DISK_WRITE, "disk_io_ops", "ALIGN_SUM", "Sum", DAY),
+    MetricQuery(_GPU, "gpu_util_pct", "ALIGN_MEAN", "Average", DAY, 1.0, "mean"),
+)
+#: Vertex AI online predictions per endpoint (one series per deployed model: summed).
+VERTEX_QUERY = MetricQuery(
+    "aiplatform.googleapis.com/prediction/online/prediction_count",
+    "invocations",
+    "ALIGN_SUM",
+    "Sum",
+    DAY,
+    resource_type="aiplatform.googleapis.com/Endpoint",
+    id_label="endpoint_id",
+)
+
+_STATES = {
+    "RUNNING": "running",
+    "TERMINATED": "stopped",
+    "STOPPED": "stopped",
+    "STOPPING": "stopping",
+    "SUSPENDED": "suspended",
+    "SUSPENDING": "stopping",
+    "PROVISIONING": "pending",
+    "STAGING": "pending",
+    "REPAIRING": "pending",
+}
+
+
+@dataclass
+class ProjectSummary:
+    project_id: str
+    regions: int = 0
+    resources: dict[str, int] = field(default_factory=dict)
+    metric_samples: int = 0
+
+
+@dataclass
+class GcpInventory:
+    """What ``mlcost ingest gcp`` reads: one scan of the given (or all listable) projects.
+
+    ``client_options`` go to the Compute Engine and Resource Manager clients (tests point
+    ``api_endpoint`` at a local server); ``monitoring_options`` to the Monitoring client.
+    """
+
+    projects: Sequence[str] | None = None
+    regions: Sequence[str] | None = None
+    lookback_days: int = 30
+    credentials: Any = None
+    client_options: Mapping[str, Any] | None = None
+    monitoring_options: Mapping[str, Any] = field(default_factory=dict)
+    retry: Any = None
+    now: datetime | None = None
+    #: Also list Vertex AI endpoints in every region scanned (``vertex_endpoint``
+    #: replaces ``https://REGION-aiplatform.googleapis.com``, for tests).
+    vertex: bool = True
+    vertex_endpoint: str | None = None
+    summaries: list[ProjectSummary] = field(default_factory=list)
+
+    def batches(self) -> Iterator[Batch]:
+        """Per project: one ``resources`` batch per region scanned (an explicit partition;
+        snapshots and images under ``global``), then the project's metrics."""
+        if self.lookback_days < 1:
+            raise InputError(f"--lookback-days must be at least 1, not {self.lookback_days}.")
+        if self.credentials is None:
+            self.credentials = _default_credentials()
+        if self.retry is None:
+            self.retry = _default_retry()
+        now = self.now or utcnow()
+        window = Window.ending(now, self.lookback_days)
+        for project in self.projects or self._list_projects():
+            yield from _Project(self, project, now, window).batches()
+
+    def _rest(self, cls: Any) -> Any:
+        return cls(
+            credentials=self.credentials, client_options=self.client_options, transport="rest"
+        )
+
+    def _list_projects(self) -> list[str]:
+        from google.cloud import resourcemanager_v3
+
+        client = self._rest(resourcemanager_v3.ProjectsClient)
+        found = _call(
+            "projects.search",
+            "the credential's organisation",
+            lambda: [
+                p.project_id for p in client.search_projects(query="state:ACTIVE", retry=self.retry)
+            ],
+        )
+        if not found:
+            raise ConfigError(
+                "The Google credential can list no active project.",
+                "Pass --projects, or grant the identity roles/browser (or roles/viewer).",
+            )
+        return sorted(found)
+
+
+class _Project:
+    """One project's scan."""
+
+    def __init__(self, scan: GcpInventory, project: str, now: datetime, window: Window) -> None:
+        self.scan = scan
+        self.project = project
+        self.now = now
+        self.window = window
+        self.where = f"project {project}"
+        self.summary = ProjectSummary(project)
+        self.wanted = {r.lower() for r in scan.regions} | {GLOBAL} if scan.regions else None
+
+    def _aggregated(self, what: str, client: Any, kind: str) -> tuple[list[Any], set[str]]:
+        """Every item of an aggregated list, and every region its scopes name."""
+        items: list[Any] = []
+        regions: set[str] = set()
+
+        def fetch() -> None:
+            pager = client.aggregated_list(
+                project=self.project,
+                retry=self.scan.retry,
+            )
+            for scope, scoped in pager:
+                regions.add(_scope_region(scope))
+                items.extend(getattr(scoped, kind))
+
+        _call(what, self.where, fetch)
+        return items, regions
+
+    def _keep(self, region: str) -> bool:
+        return self.wanted is None or region in self.wanted
+
+    def batches(self) -> Iterator[Batch]:
+        from google.cloud import compute_v1
+
+        instances, regions = self._aggregated(
+            "instances.aggregatedList", self.scan._rest(compute_v1.InstancesClient), "instances"
+        )
+        disks, disk_regions = self._aggregated(
+            "disks.aggregatedList", self.scan._rest(compute_v1.DisksClient), "disks"
+        )
+        addresses, address_regions = self._aggregated(
+            "addresses.aggregatedList", self.scan._rest(compute_v1.AddressesClient), "addresses"
+        )
+        snapshots = _call(
+            "snapshots.list",
+            self.where,
+            lambda: list(
+                self.scan._rest(compute_v1.SnapshotsClient).list(
+                    project=self.project, retry=self.scan.retry
+                )
+            ),
+        )
+        images = _call(
+            "images.list",
+            self.where,
+            lambda: list(
+                self.scan._rest(compute_v1.ImagesClient).list(
+                    project=self.project, retry=self.scan.retry
+                )
+            ),
+        )
+        machine_types = self._machine_types(compute_v1, instances)
+        disk_by_link = {d.self_link: d for d in disks}
+        boot_links = {d.source for i in instances for d in i.disks if d.boot}
+
+        rows: list[dict[str, Any]] = []
+        rows += [self._vm_row(i, machine_types, disk_by_link) for i in instances]
+        rows += [self._disk_row(d, boot_links) for d in disks]
+        rows += [self._snapshot_row(s) for s in snapshots]
+        rows += [self._image_row(i) for i in images]
+        rows += [self._address_row(a) for a in addresses]
+        rows = [r for r in rows if self._keep(r["region"])]
+
+        scanned = (regions | disk_regions | address_regions | {GLOBAL}) - {""}
+        scanned = set(self.wanted) if self.wanted is not None else scanned
+        endpoints = self._vertex_endpoints(sorted(scanned - {GLOBAL})) if self.scan.vertex else []
+        rows += [self._endpoint_row(region, e) for region, e in endpoints]
+        scanned |= {r["region"] for r in rows}
+        self.summary.regions = len(scanned)
+        for row in rows:
+            kind = row["resource_type"]
+            self.summary.resources[kind] = self.summary.resources.get(kind, 0) + 1
+        for region in sorted(scanned):
+            yield Batch(
+                "resources",
+                table("resources", [r for r in rows if r["region"] == region]),
+                partition={
+                    "source": SOURCE,
+                    "provider": PROVIDER,
+                    "account_id": self.project,
+                    "region": region,
+                },
+                label=f"gcp {self.project} {region}",
+            )
+        vm_ids = {str(i.id): _full_name(i.self_link) for i in instances}
+        kept = {k: v for k, v in vm_ids.items() if v in {r["resource_id"] for r in rows}}
+        endpoint_ids = {
+            r["resource_id"].rsplit("/", 1)[1]: r["resource_id"]
+            for r in rows
+            if r["resource_type"] == "endpoint"
+        }
+        if kept or endpoint_ids:
+            yield from self._metric_batches(kept, endpoint_ids)
+        self.scan.summaries.append(self.summary)
+
+    def _vertex_endpoints(self, regions: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+        """Vertex AI endpoints of every region (REST; a project without the Vertex AI API
+        enabled has none)."""
+        from google.auth.transport.requests import AuthorizedSession
+
+        session = AuthorizedSession(self.scan.credentials)
+        found: list[tuple[str, dict[str, Any]]] = []
+        for region in regions:
+            base = self.scan.vertex_endpoint or f"https://{region}-aiplatform.googleapis.com"
+            url = f"{base}/v1/projects/{self.project}/locations/{region}/endpoints"
+            token = ""
+            while True:
+                page = _call(
+                    "endpoints.list",
+                    f"{self.where} in {region}",
+                    partial(_vertex_page, session, url, token, self.scan.retry),
+                )
+                found += [(region, e) for e in page.get("endpoints") or []]
+                token = page.get("nextPageToken") or ""
+                if not token:
+                    break
+        return found
+
+    def _endpoint_row(self, region: str, ep: Mapping[str, Any]) -> dict[str, Any]:
+        models = ep.get("deployedModels") or []
+        deployed = []
+        for m in models:
+            dedicated = m.get("dedicatedResources") or {}
+            spec = dedicated.get("machineSpec") or {}
+            deployed.append(
+                {
+                    "accelerator_count": spec.get("acceleratorCount"),
+                    "accelerator_type": spec.get("acceleratorType"),
+                    "display_name": m.get("displayName"),
+                    "machine_type": spec.get("machineType"),
+                    "min_replica_count": dedicated.get("minReplicaCount"),
+                }
+            )
+        first = deployed[0] if deployed else {}
+        gpus = int(first.get("accelerator_count") or 0)
+        endpoint_id = str(ep.get("name", "")).rsplit("/", 1)[-1]
+        details = {
+            "deployed_models": [{k: v for k, v in d.items() if v is not None} for d in deployed],
+            "instance_count": sum(int(d["min_replica_count"] or 0) for d in deployed),
+        }
+        return {
+            "provider": PROVIDER,
+            "account_id": self.project,
+            "region": region,
+            "resource_id": f"//aiplatform.googleapis.com/projects/{self.project}"
+            f"/locations/{region}/endpoints/{endpoint_id}",
+            "resource_type": "endpoint",
+            "name": ep.get("displayName") or endpoint_id,
+            # An endpoint with no deployed model holds (and bills) no machines.
+            "state": "running" if deployed else "empty",
+            "created_at": utc_naive(ep.get("createTime")),
+            "observed_at": self.now,
+            "instance_type": first.get("machine_type"),
+            "gpu_count": gpus if deployed else None,
+            "gpu_model": _gpu_model(first["accelerator_type"]) if gpus else None,
+            "details": to_json(details),
+            "tags": to_json(ep.get("labels")),
+            "source": SOURCE,
+        }
+
+    def _machine_types(self, compute_v1: Any, instances: Sequence[Any]) -> dict[str, Any]:
+        """Machine type URL → its description (vCPUs, memory, bundled accelerators)."""
+        client = self.scan._rest(compute_v1.MachineTypesClient)
+        found: dict[str, Any] = {}
+        for instance in instances:
+            link = instance.machine_type
+            if not link or link in found:
+                continue
+            match = re.search(r"zones/([^/]+)/machineTypes/([^/]+)$", link)
+            if not match:
+                continue
+            zone, name = match.groups()
+            found[link] = _call(
+                "machineTypes.get",
+                self.where,
+                partial(
+                    client.get,
+                    project=self.project,
+                    zone=zone,
+                    machine_type=name,
+                    retry=self.scan.retry,
+                ),
+            )
+        return found
+
+    # -- rows --------------------------------------------------------------------
+
+    def _base(self, item: Any, kind: str, region: str) -> dict[str, Any]:
+        return {
+            "provider": PROVIDER,
+            "account_id": self.project,
+            "region": region,
+            "resource_id": _full_name(item.self_link),
+            "resource_type": kind,
+            "name": item.name,
+            "created_at": utc_naive(item.creation_timestamp or None),
+            "observed_at": self.now,
+            "tags": to_json(dict(item.labels)),
+            "source": SOURCE,
+        }
+
+    def _vm_row(
+        self, vm: Any, machine_types: Mapping[str, Any], disks: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        mtype = machine_types.get(vm.machine_type)
+        accelerators = [(a.accelerator_type, a.accelerator_count) for a in vm.guest_accelerators]
+        if not accelerators and mtype is not None:
+            accelerators = [
+                (a.guest_accelerator_type, a.guest_accelerator_count) for a in mtype.accelerators
+            ]
+        gpu_count = sum(int(n) for _, n in accelerators)
+        scheduling = vm.scheduling
+        model = scheduling.provisioning_model or "STANDARD"
+        spot = model == "SPOT" or bool(scheduling.preemptible)
+        boot = next((d.source for d in vm.disks if d.boot), None)
+        boot_disk = disks.get(boot) if boot else None
+        details = {
+            "instance_id": str(vm.id),
+            "last_start_timestamp": vm.last_start_timestamp or None,
+            "last_stop_timestamp": vm.last_stop_timestamp or None,
+            "preemptible": True if scheduling.preemptible else None,
+            "provisioning_model": model,
+            "status": vm.status,
+        }
+        return {
+            **self._base(vm, "vm", _scope_region(vm.zone)),
+            "state": _STATES.get(vm.status, vm.status.lower() or "unknown"),
+            "instance_type": vm.machine_type.rsplit("/", 1)[-1] or None,
+            "vcpus": mtype.guest_cpus if mtype is not None else None,
+            "memory_gb": mtype.memory_mb / 1024 if mtype is not None else None,
+            "gpu_count": gpu_count,
+            "gpu_model": _gpu_model(accelerators[0][0]) if gpu_count else None,
+            "source_id": _full_name(boot_disk.source_image)
+            if boot_disk is not None and boot_disk.source_image
+            else None,
+            "lifecycle": "spot" if spot else "on-demand",
+            "details": _details(details),
+        }
+
+    def _disk_row(self, disk: Any, boot_links: set[str]) -> dict[str, Any]:
+        users = list(disk.users)
+        scope = disk.zone or disk.region
+        source = disk.source_image or disk.source_snapshot or None
+        details = {
+            "boot": True if disk.self_link in boot_links else None,
+            "disk_type": disk.type_.rsplit("/", 1)[-1] or None,
+            "last_attach_timestamp": disk.last_attach_timestamp or None,
+            "last_detach_timestamp": disk.last_detach_timestamp or None,
+        }
+        return {
+            **self._base(disk, "volume", _scope_region(scope)),
+            "state": "in-use" if users else "available",
+            "attached_to": _full_name(users[0]) if users else None,
+            "source_id": _full_name(source) if source else None,
+            "size_gb": float(disk.size_gb) if disk.size_gb else None,
+            "last_used_at": None if users else utc_naive(disk.last_detach_timestamp or None),
+            "details": _details(details),
+        }
+
+    def _snapshot_row(self, snap: Any) -> dict[str, Any]:
+        details = {
+            "status": snap.status or None,
+            "storage_bytes": int(snap.storage_bytes) if snap.storage_bytes else None,
+            "storage_locations": list(snap.storage_locations) or None,
+        }
+        return {
+            **self._base(snap, "snapshot", GLOBAL),
+            "state": "available" if snap.status in ("READY", "") else snap.status.lower(),
+            "source_id": _full_name(snap.source_disk) if snap.source_disk else None,
+            "size_gb": float(snap.disk_size_gb) if snap.disk_size_gb else None,
+            "details": _details(details),
+        }
+
+    def _image_row(self, image: Any) -> dict[str, Any]:
+        source = image.source_snapshot or image.source_disk or image.source_image or None
+        details = {
+            "family": image.family or None,
+            "source_snapshot": _full_name(image.source_snapshot) if image.source_snapshot else None,
+            "status": image.status or None,
+        }
+        return {
+            **self._base(image, "image", GLOBAL),
+            "state": "available" if image.status in ("READY", "") else image.status.lower(),
+            "source_id": _full_name(source) if source else None,
+            "size_gb": float(image.disk_size_gb) if image.disk_size_gb else None,
+            "details": _details(details),
+        }
+
+    def _address_row(self, address: Any) -> dict[str, Any]:
+        users = list(address.users)
+        details = {
+            "address": address.address or None,
+            "address_type": address.address_type or None,
+            "status": address.status or None,
+        }
+        return {
+            **self._base(address, "ip_address", _scope_region(address.region) or GLOBAL),
+            # RESERVED: billed and bound to nothing.
+            "state": "in-use" if address.status == "IN_USE" or users else "available",
+            "attached_to": _full_name(users[0]) if users else None,
+            "details": _details(details),
+        }
+
+    # -- metrics -----------------------------------------------------------------
+
+    def _metric_batches(
+        self, vm_ids: Mapping[str, str], endpoint_ids: Mapping[str, str]
+    ) -> Iterator[Batch]:
+        from google.cloud import monitoring_v3
+
+        options = dict(self.scan.monitoring_options)
+        if "transport" not in options:  # a given transport carries its own credentials
+            options["credentials"] = self.scan.credentials
+        client = monitoring_v3.MetricServiceClient(**options)
+        rows: list[dict[str, Any]] = []
+        # (resource, metric, stat, period, ts) → values to combine
+        combined: dict[tuple[str, str, str, int, datetime], list[float]] = defaultdict(list)
+        how: dict[tuple[str, str, str, int, datetime], str] = {}
+        w = self.window
+        queries = [*(METRIC_QUERIES if vm_ids else ()), *((VERTEX_QUERY,) if endpoint_ids else ())]
+        for q in queries:
+            ids = vm_ids if q.resource_type == "gce_instance" else endpoint_ids
+            start, end = (
+                (w.daily_start, w.daily_end)
+                if q.period_s == DAY
+                else (w.hourly_start, w.hourly_end)
+            )
+            request = {
+                "name": f"projects/{self.project}",
+                "filter": f'metric.type = "{q.metric_type}" '
+                f'AND resource.type = "{q.resource_type}"',
+                "interval": {"start_time": _ts(start), "end_time": _ts(end)},
+                "aggregation": {
+                    "alignment_period": {"seconds": q.period_s},
+                    "per_series_aligner": q.aligner,
+                },
+                "view": "FULL",
+            }
+
+            def fetch(request: dict[str, Any] = request) -> list[Any]:
+                return list(client.list_time_series(request=request, retry=self.scan.retry))
+
+            for series in _call("timeSeries.list", self.where, fetch):
+                vm = ids.get(series.resource.labels.get(q.id_label, ""))
+                if vm is None:
+                    continue
+                # Per-query sums across a VM's series (NICs, GPUs) are kept apart from
+                # the sum of two queries into one metric (disk reads + writes).
+                per_query: dict[datetime, list[float]] = defaultdict(list)
+                for point in series.points:
+                    end_time = utc_naive(point.interval.end_time)
+                    if end_time is None:
+                        continue
+                    ts = end_time - timedelta(seconds=q.period_s)
+                    if not start <= ts < end:
+                        continue
+                    value = point.value
+                    number = (
+                        value.double_value if "double_value" in value else float(value.int64_value)
+                    )
+                    per_query[ts].append(number * q.scale)
+                for ts, values in per_query.items():
+                    key = (vm, q.ours, q.stat, q.period_s, ts)
+                    combined[key] += values
+                    how[key] = q.combine
+        for (vm, metric, stat, period_s, ts), values in combined.items():
+            value = (
+                sum(values)
+                if how[(vm, metric, stat, period_s, ts)] == "sum"
+                else sum(values) / len(values)
+            )
+            rows.append(
+                {
+                    "resource_id": vm,
+                    "metric": metric,
+                    "ts": ts,
+                    "value": value,
+                    "stat": stat,
+                    "period_s": period_s,
+                    "source": SOURCE,
+                }
+            )
+        self.summary.metric_samples = len(rows)
+        if rows:
+            yield Batch("metrics", table("metrics", rows), label=f"gcp {self.project} metrics")
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _default_credentials() -> Any:
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        credentials, _ = google.auth.default(
+            scopes=["https://www.googleapis.com/auth/cloud-platform.read-only"]
+        )
+    except DefaultCredentialsError as exc:
+        raise ConfigError(
+            "No Google application default credentials were found.",
+            "Run `gcloud auth application-default login`, or set "
+            "GOOGLE_APPLICATION_CREDENTIALS to a service account key file.",
+        ) from exc
+    return credentials
+
+
+def _default_retry() -> Any:
+    from google.api_core import exceptions, retry
+
+    return retry.Retry(
+        predicate=retry.if_exception_type(
+            exceptions.TooManyRequests,
+            exceptions.ResourceExhausted,
+            exceptions.ServiceUnavailable,
+            exceptions.InternalServerError,
+        ),
+        initial=1.0,
+        maximum=30.0,
+        multiplier=2.0,
+        timeout=180.0,
+    )
+
+
+def _call(what: str, where: str, fn: Callable[[], T]) -> T:
+    """Run one API call (pages and all) and translate its failure into one clear error."""
+    from google.api_core import exceptions
+    from google.auth.exceptions import GoogleAuthError
+
+    try:
+        return fn()
+    except MlcostError:
+        raise
+    except GoogleAuthError as exc:
+        raise ConfigError(
+            f"Google refused the credential for {what} on {where}: {_first_line(exc)}",
+            "Run `gcloud auth application-default login` or check GOOGLE_APPLICATION_CREDENTIALS.",
+        ) from exc
+    except (exceptions.Forbidden, exceptions.PermissionDenied) as exc:
+        raise InputError(
+            f"Google denied {what} on {where} (HTTP 403 {_reason(exc)}).",
+            "Grant roles/compute.viewer and roles/monitoring.viewer there, or leave it out "
+            "of --projects. The store is unchanged.",
+        ) from exc
+    except (exceptions.TooManyRequests, exceptions.ResourceExhausted, exceptions.RetryError) as exc:
+        raise InputError(
+            f"Google kept throttling {what} on {where} after retries.",
+            "Try again later or scan fewer projects at once. The store is unchanged.",
+        ) from exc
+    except exceptions.GoogleAPICallError as exc:
+        raise InputError(
+            f"Google {what} on {where} failed (HTTP {exc.code}): {_first_line(exc)}",
+            "The store is unchanged.",
+        ) from exc
+
+
+def _vertex_page(session: Any, url: str, token: str, retry: Any) -> dict[str, Any]:
+    """One page of endpoints.list; an API not enabled in the project reads as no endpoints."""
+    from google.api_core import exceptions
+
+    def get() -> dict[str, Any]:
+        response = session.get(url, params={"pageToken": token} if token else {}, timeout=60)
+        if response.status_code == 403 and "SERVICE_DISABLED" in response.text:
+            return {}
+        if response.status_code >= 400:
+            raise exceptions.from_http_response(response)
+        return dict(response.json())
+
+    return dict(retry(get)())
+
+
+def _reason(exc: Any) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason) if reason else "PERMISSION_DENIED"
+
+
+def _full_name(link: str) -> str:
+    """A Compute Engine self link as the full resource name: //compute.googleapis.com/projects/…"""
+    match = re.search(r"/compute/(?:v1|beta|alpha)/(projects/.*)$", link)
+    return f"//compute.googleapis.com/{match.group(1)}" if match else link
+
+
+def _scope_region(scope: str) -> str:
+    """``zones/us-central1-a``, a zone URL, ``regions/us-central1`` or ``global`` → region."""
+    name = scope.rstrip("/").rsplit("/", 1)[-1]
+    if "zones/" in scope or re.fullmatch(r"[a-z]+-[a-z]+\d+-[a-z]", name):
+        return name.rsplit("-", 1)[0]
+    return name
+
+
+def _gpu_model(accelerator_type: str) -> str:
+    """``…/acceleratorTypes/nvidia-tesla-a100``, ``nvidia-l4`` or ``NVIDIA_L4`` → ``A100``,
+    ``L4``."""
+    name = accelerator_type.rsplit("/", 1)[-1].lower().replace("_", "-")
+    name = re.sub(r"^nvidia-(tesla-)?", "", name)
+    return name.split("-", 1)[0].upper()
+
+
+def _details(details: Mapping[str, Any]) -> str:
+    return to_json({k: v for k, v in details.items() if v is not None})
+
+
+def _ts(value: datetime) -> str:
+    return f"{value:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

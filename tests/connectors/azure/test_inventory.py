@@ -1,0 +1,638 @@
+"""mlcost ingest azure against a fake ARM: the real azure-mgmt clients, recorded JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from mlcost.connectors.azure.inventory import AzureInventory
+
+from mlcost.errors import InputError
+from mlcost.store import Store
+
+from .fake_arm import ARM, FakeArm, FakeCredential, arm_error
+
+SUB = "11111111-2222-3333-4444-555555555555"
+DENIED = "99999999-8888-7777-6666-555555555555"
+RG = f"/subscriptions/{SUB}/resourceGroups/rg-ml"
+COMPUTE = f"{RG}/providers/Microsoft.Compute"
+NOW = datetime(2026, 11, 24, 10, 30)
+VM_BUSY = f"{COMPUTE}/virtualMachines/vm-busy"
+VM_STOPPED = f"{COMPUTE}/virtualMachines/vm-stopped"
+VM_DEALLOC = f"{COMPUTE}/virtualMachines/vm-dealloc"
+NIC_CONFIG = (
+    f"{RG}/providers/Microsoft.Network/networkInterfaces/vm-busy-nic/ipConfigurations/ipconfig1"
+)
+IMAGE = f"{COMPUTE}/images/img-cuda"
+ENDPOINT = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/mlw/onlineEndpoints/ocr"
+
+
+def vm(name: str, size: str, *, priority: str | None = None, image: str | None = None) -> dict:
+    props: dict[str, Any] = {
+        "vmId": f"id-{name}",
+        "hardwareProfile": {"vmSize": size},
+        "storageProfile": {"osDisk": {"osType": "Linux", "name": f"{name}-os"}},
+        "provisioningState": "Succeeded",
+        "timeCreated": "2026-03-01T08:00:00.1234567+00:00",
+    }
+    if priority:
+        props["priority"] = priority
+    if image:
+        props["storageProfile"]["imageReference"] = {"id": image}
+    return {
+        "id": f"{COMPUTE}/virtualMachines/{name}",
+        "name": name,
+        "type": "Microsoft.Compute/virtualMachines",
+        "location": "eastus",
+        "tags": {"team": "vision"},
+        "properties": props,
+    }
+
+
+def instance_view(power: str) -> dict:
+    return {
+        "statuses": [
+            {
+                "code": "ProvisioningState/succeeded",
+                "level": "Info",
+                "time": "2026-03-01T08:01:00Z",
+            },
+            {"code": f"PowerState/{power}", "level": "Info", "displayStatus": f"VM {power}"},
+        ]
+    }
+
+
+def metrics_answer(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+    """Busy VM: three days of CPU and network, two hours of CPU; the others: nothing."""
+    interval = query["interval"][0]
+    names = query["metricnames"][0].split(",")
+    series: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    if path.startswith(VM_BUSY):
+        if interval == "P1D":
+            series["Percentage CPU"] = [
+                {"timeStamp": "2026-11-21T00:00:00Z", "average": 61.5, "maximum": 97.25},
+                {"timeStamp": "2026-11-22T00:00:00Z", "average": 58.0, "maximum": 91.0},
+                {"timeStamp": "2026-11-23T00:00:00Z"},  # no data that day
+            ]
+            series["Network In Total"] = [{"timeStamp": "2026-11-21T00:00:00Z", "total": 1.5e9}]
+            series["Network Out Total"] = [{"timeStamp": "2026-11-21T00:00:00Z", "total": 2.0e8}]
+        else:
+            series["Percentage CPU"] = [
+                {"timeStamp": "2026-11-24T08:00:00Z", "average": 40.0},
+                {"timeStamp": "2026-11-24T09:00:00Z", "average": 42.5},
+            ]
+    if path.startswith(ENDPOINT):  # requests per minute, summed over each day
+        series["RequestsPerMinute"] = [
+            {"timeStamp": "2026-11-21T00:00:00Z", "total": 0.0},
+            {"timeStamp": "2026-11-22T00:00:00Z", "total": 3.0},
+        ]
+    return 200, {
+        "cost": 0,
+        "timespan": query["timespan"][0],
+        "interval": interval,
+        "namespace": "Microsoft.Compute/virtualMachines",
+        "resourceregion": "eastus",
+        "value": [
+            {
+                "id": f"{path}/{n}",
+                "type": "Microsoft.Insights/metrics",
+                "name": {"value": n, "localizedValue": n},
+                "unit": "Percent" if n == "Percentage CPU" else "Bytes",
+                "timeseries": [{"metadatavalues": [], "data": data}] if data else [],
+                "errorCode": "Success",
+            }
+            for n, data in series.items()
+        ],
+    }
+
+
+def price(size: str, retail: float, product: str, sku_name: str, sku_id: str) -> dict[str, Any]:
+    return {
+        "currencyCode": "USD",
+        "tierMinimumUnits": 0.0,
+        "retailPrice": retail,
+        "unitPrice": retail,
+        "armRegionName": "eastus",
+        "location": "US East",
+        "effectiveStartDate": "2024-01-01T00:00:00Z",
+        "meterId": f"meter-{sku_id}",
+        "meterName": sku_name,
+        "productId": "DZH318Z0BQ4L",
+        "skuId": sku_id,
+        "productName": product,
+        "skuName": sku_name,
+        "serviceName": "Virtual Machines",
+        "serviceFamily": "Compute",
+        "unitOfMeasure": "1 Hour",
+        "type": "Consumption",
+        "isPrimaryMeterRegion": True,
+        "armSkuName": size,
+    }
+
+
+def retail_prices(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+    """The public Retail Prices API: two pages, Windows and Spot meters beside Linux ones."""
+    if "$skip" in query:
+        return 200, {
+            "BillingCurrency": "USD",
+            "Items": [
+                price("Standard_E8s_v5", 0.504, "Virtual Machines Esv5 Series", "E8s v5", "E8/1"),
+            ],
+            "NextPageLink": None,
+            "Count": 1,
+        }
+    assert query["$filter"] == [
+        "serviceName eq 'Virtual Machines' and priceType eq 'Consumption' "
+        "and armRegionName eq 'eastus'"
+    ]
+    return 200, {
+        "BillingCurrency": "USD",
+        "Items": [
+            price("Standard_D4s_v5", 0.376, "Virtual Machines Dsv5 Series Windows", "D4s v5", "W"),
+            price("Standard_D4s_v5", 0.0384, "Virtual Machines Dsv5 Series", "D4s v5 Spot", "S"),
+            price("Standard_D4s_v5", 0.192, "Virtual Machines Dsv5 Series", "D4s v5", "D4/1"),
+            price(
+                "Standard_NC4as_T4_v3",
+                0.526,
+                "Virtual Machines NCasT4 v3 Series",
+                "NC4as T4 v3",
+                "NC4/1",
+            ),
+        ],
+        "NextPageLink": "https://prices.azure.com/api/retail/prices?$filter=page2&$skip=100",
+        "Count": 4,
+    }
+
+
+def routes() -> dict[str, Any]:
+    subs = f"/subscriptions/{SUB}"
+    r: dict[str, Any] = {
+        "/subscriptions": {
+            "value": [
+                {"id": subs, "subscriptionId": SUB, "displayName": "ML", "state": "Enabled"},
+                {"id": "/subscriptions/x", "subscriptionId": "x", "state": "Disabled"},
+            ]
+        },
+        f"{subs}/locations": {
+            "value": [
+                {"id": f"{subs}/locations/eastus", "name": "eastus", "displayName": "East US"},
+                {"id": f"{subs}/locations/westeurope", "name": "westeurope"},
+            ]
+        },
+        # Two pages: the next link carries on where the first stopped.
+        f"{subs}/providers/Microsoft.Compute/virtualMachines": {
+            "value": [vm("vm-busy", "Standard_NC4as_T4_v3", image=IMAGE)],
+            "nextLink": f"{ARM}{subs}/providers/Microsoft.Compute/virtualMachines"
+            "?api-version=x&$skiptoken=2",
+        },
+        f"{COMPUTE}/virtualMachines/vm-busy/instanceView": instance_view("running"),
+        f"{COMPUTE}/virtualMachines/vm-stopped/instanceView": instance_view("stopped"),
+        f"{COMPUTE}/virtualMachines/vm-dealloc/instanceView": instance_view("deallocated"),
+        f"{subs}/providers/Microsoft.Compute/skus": {
+            "value": [
+                {
+                    "resourceType": "virtualMachines",
+                    "name": "Standard_NC4as_T4_v3",
+                    "locations": ["eastus"],
+                    "capabilities": [
+                        {"name": "vCPUs", "value": "4"},
+                        {"name": "MemoryGB", "value": "28"},
+                        {"name": "GPUs", "value": "1"},
+                    ],
+                },
+                {
+                    "resourceType": "virtualMachines",
+                    "name": "Standard_D4s_v5",
+                    "locations": ["eastus"],
+                    "capabilities": [
+                        {"name": "vCPUs", "value": "4"},
+                        {"name": "MemoryGB", "value": "16"},
+                    ],
+                },
+                {"resourceType": "disks", "name": "Premium_LRS", "locations": ["eastus"]},
+            ]
+        },
+        f"{subs}/providers/Microsoft.Compute/disks": {
+            "value": [
+                {
+                    "id": f"{COMPUTE}/disks/vm-busy-os",
+                    "name": "vm-busy-os",
+                    "location": "eastus",
+                    "managedBy": VM_BUSY,
+                    "sku": {"name": "Premium_LRS", "tier": "Premium"},
+                    "properties": {
+                        "diskState": "Attached",
+                        "diskSizeGB": 128,
+                        "tier": "P10",
+                        "timeCreated": "2026-03-01T08:00:00Z",
+                        "creationData": {
+                            "createOption": "FromImage",
+                            "imageReference": {"id": IMAGE},
+                        },
+                    },
+                },
+                {
+                    "id": f"{COMPUTE}/disks/disk-old-data",
+                    "name": "disk-old-data",
+                    "location": "eastus",
+                    "tags": {"team": "data"},
+                    "sku": {"name": "Premium_LRS"},
+                    "properties": {
+                        "diskState": "Unattached",
+                        "diskSizeGB": 1024,
+                        "tier": "P30",
+                        "timeCreated": "2026-01-10T12:00:00Z",
+                        "lastOwnershipUpdateTime": "2026-06-02T10:00:00Z",
+                        "creationData": {"createOption": "Empty"},
+                    },
+                },
+            ]
+        },
+        f"{subs}/providers/Microsoft.Compute/snapshots": {
+            "value": [
+                {
+                    "id": f"{COMPUTE}/snapshots/snap-of-deleted",
+                    "name": "snap-of-deleted",
+                    "location": "eastus",
+                    "properties": {
+                        "diskSizeGB": 256,
+                        "incremental": True,
+                        "timeCreated": "2026-05-01T01:00:00Z",
+                        "creationData": {
+                            "createOption": "Copy",
+                            "sourceResourceId": f"{COMPUTE}/disks/disk-deleted-long-ago",
+                        },
+                    },
+                }
+            ]
+        },
+        f"{subs}/providers/Microsoft.Compute/images": {
+            "value": [
+                {
+                    "id": IMAGE,
+                    "name": "img-cuda",
+                    "location": "eastus",
+                    "properties": {
+                        "hyperVGeneration": "V2",
+                        "storageProfile": {
+                            "osDisk": {
+                                "osType": "Linux",
+                                "osState": "Generalized",
+                                "diskSizeGB": 64,
+                                "snapshot": {"id": f"{COMPUTE}/snapshots/snap-of-deleted"},
+                            }
+                        },
+                    },
+                }
+            ]
+        },
+        f"{subs}/providers/Microsoft.Network/publicIPAddresses": {
+            "value": [
+                {
+                    "id": f"{RG}/providers/Microsoft.Network/publicIPAddresses/pip-busy",
+                    "name": "pip-busy",
+                    "location": "eastus",
+                    "sku": {"name": "Standard"},
+                    "properties": {
+                        "ipAddress": "20.1.2.3",
+                        "publicIPAllocationMethod": "Static",
+                        "ipConfiguration": {"id": NIC_CONFIG},
+                    },
+                },
+                {
+                    "id": f"{RG}/providers/Microsoft.Network/publicIPAddresses/pip-nat",
+                    "name": "pip-nat",
+                    "location": "eastus",
+                    "sku": {"name": "Standard"},
+                    "properties": {
+                        "ipAddress": "20.1.2.4",
+                        "publicIPAllocationMethod": "Static",
+                        "natGateway": {"id": f"{RG}/providers/Microsoft.Network/natGateways/nat-1"},
+                    },
+                },
+                {
+                    "id": f"{RG}/providers/Microsoft.Network/publicIPAddresses/pip-idle",
+                    "name": "pip-idle",
+                    "location": "eastus",
+                    "sku": {"name": "Standard"},
+                    "properties": {"ipAddress": "20.1.2.5", "publicIPAllocationMethod": "Static"},
+                },
+            ]
+        },
+        f"{subs}/providers/Microsoft.Network/networkInterfaces": {
+            "value": [
+                {
+                    "id": f"{RG}/providers/Microsoft.Network/networkInterfaces/vm-busy-nic",
+                    "name": "vm-busy-nic",
+                    "location": "eastus",
+                    "properties": {
+                        "virtualMachine": {"id": VM_BUSY},
+                        "ipConfigurations": [{"id": NIC_CONFIG, "name": "ipconfig1"}],
+                    },
+                }
+            ]
+        },
+    }
+    # The second page of VMs is the same URL with a skip token: answer it by query.
+    first_page = r[f"{subs}/providers/Microsoft.Compute/virtualMachines"]
+
+    def vm_pages(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        if "$skiptoken" in query:
+            return 200, {
+                "value": [
+                    vm("vm-stopped", "Standard_D4s_v5"),
+                    vm("vm-dealloc", "Standard_D4s_v5", priority="Spot"),
+                ]
+            }
+        return 200, first_page
+
+    r[f"{subs}/providers/Microsoft.Compute/virtualMachines"] = vm_pages
+    r["/api/retail/prices"] = retail_prices
+    ml = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces"
+    r[f"{subs}/providers/Microsoft.MachineLearningServices/workspaces"] = {
+        "value": [{"id": f"{ml}/mlw", "name": "mlw", "location": "eastus"}]
+    }
+    r[f"{ml}/mlw/onlineEndpoints"] = {
+        "value": [
+            {
+                "id": ENDPOINT,
+                "name": "ocr",
+                "location": "eastus",
+                "tags": {"team": "applied"},
+                "systemData": {"createdAt": "2025-12-06T00:00:00Z"},
+                "properties": {"authMode": "Key", "provisioningState": "Succeeded"},
+            }
+        ]
+    }
+    r[f"{ENDPOINT}/deployments"] = {
+        "value": [
+            {
+                "id": f"{ENDPOINT}/deployments/blue",
+                "name": "blue",
+                "sku": {"name": "Default", "capacity": 2},
+                "properties": {
+                    "endpointComputeType": "Managed",
+                    "instanceType": "Standard_D4s_v5",
+                    "provisioningState": "Succeeded",
+                },
+            }
+        ]
+    }
+    r[f"{ENDPOINT}/providers/Microsoft.Insights/metrics"] = metrics_answer
+    for vm_id in (VM_BUSY, VM_STOPPED, VM_DEALLOC):
+        r[f"{vm_id}/providers/Microsoft.Insights/metrics"] = metrics_answer
+    return r
+
+
+def scan(
+    transport: FakeArm, *, client: dict[str, Any] | None = None, **kwargs: Any
+) -> AzureInventory:
+    """The connector on the fake ARM, three days back from NOW, without back-off sleeps."""
+    options: dict[str, Any] = {"lookback_days": 3, "now": NOW, **kwargs}
+    return AzureInventory(
+        credential=FakeCredential(),
+        client_kwargs={"transport": transport, "retry_backoff_factor": 0, **(client or {})},
+        **options,
+    )
+
+
+def resources(store: Store) -> dict[str, dict[str, Any]]:
+    """The resources table keyed by the last part of each id."""
+    with store.reader() as con:
+        cur = con.execute("SELECT * EXCLUDE (ingested_at) FROM resources ORDER BY resource_id")
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return {row["resource_id"].rsplit("/", 1)[1]: row for row in rows}
+
+
+def test_inventory_rows(store: Store) -> None:
+    store.init()
+    fake = FakeArm(routes())
+    result = store.load(scan(fake).batches())
+    got = resources(store)
+    assert sorted(got) == [
+        "disk-old-data", "img-cuda", "ocr", "pip-busy", "pip-idle", "pip-nat", "snap-of-deleted",
+        "vm-busy", "vm-busy-os", "vm-dealloc", "vm-stopped",
+    ]  # fmt: skip
+    # Both regions of the subscription are partitions: eastus with rows, westeurope empty.
+    assert result.partitions["resources"] == 2
+    common = {"provider": "azure", "account_id": SUB, "region": "eastus", "source": "azure"}
+    assert got["vm-busy"] == {
+        **common,
+        "resource_id": VM_BUSY,
+        "resource_type": "vm",
+        "name": "vm-busy",
+        "state": "running",
+        "created_at": datetime(2026, 3, 1, 8, 0, 0, 123456),
+        "observed_at": NOW,
+        "instance_type": "Standard_NC4as_T4_v3",
+        "vcpus": 4,
+        "memory_gb": 28.0,
+        "gpu_count": 1,
+        "gpu_model": "T4",
+        "attached_to": None,
+        "source_id": IMAGE,
+        "size_gb": None,
+        "lifecycle": "on-demand",
+        "last_used_at": None,
+        "details": '{"os_type": "Linux", "power_state": "PowerState/running", '
+        '"resource_group": "rg-ml", "vm_id": "id-vm-busy"}',
+        "tags": '{"team": "vision"}',
+    }
+    # Stopped (still billed) and deallocated (not) are told apart.
+    assert got["vm-stopped"]["state"] == "stopped"
+    assert json.loads(got["vm-stopped"]["details"])["power_state"] == "PowerState/stopped"
+    assert (got["vm-stopped"]["vcpus"], got["vm-stopped"]["gpu_count"]) == (4, 0)
+    assert got["vm-stopped"]["gpu_model"] is None
+    assert got["vm-dealloc"]["state"] == "deallocated"
+    assert got["vm-dealloc"]["lifecycle"] == "spot"
+    # Attached vs unattached disk.
+    assert {k: got["vm-busy-os"][k] for k in ("state", "attached_to", "source_id", "size_gb")} == {
+        "state": "in-use",
+        "attached_to": VM_BUSY,
+        "source_id": IMAGE,
+        "size_gb": 128.0,
+    }
+    assert got["vm-busy-os"]["last_used_at"] is None
+    assert got["disk-old-data"] == {
+        **common,
+        "resource_id": f"{COMPUTE}/disks/disk-old-data",
+        "resource_type": "volume",
+        "name": "disk-old-data",
+        "state": "available",
+        "created_at": datetime(2026, 1, 10, 12),
+        "observed_at": NOW,
+        "instance_type": None,
+        "vcpus": None,
+        "memory_gb": None,
+        "gpu_count": None,
+        "gpu_model": None,
+        "attached_to": None,
+        "source_id": None,
+        "size_gb": 1024.0,
+        "lifecycle": None,
+        "last_used_at": datetime(2026, 6, 2, 10),
+        "details": '{"disk_state": "Unattached", "last_ownership_update": "2026-06-02T10:00:00Z", '
+        '"resource_group": "rg-ml", "sku": "Premium_LRS", "tier": "P30"}',
+        "tags": '{"team": "data"}',
+    }
+    # A snapshot of a disk that no longer exists keeps the source id; the image uses it.
+    assert got["snap-of-deleted"]["source_id"] == f"{COMPUTE}/disks/disk-deleted-long-ago"
+    assert got["snap-of-deleted"]["size_gb"] == 256.0
+    assert got["snap-of-deleted"]["details"] == '{"incremental": true}'
+    assert got["img-cuda"]["source_id"] == f"{COMPUTE}/snapshots/snap-of-deleted"
+    assert got["img-cuda"]["size_gb"] == 64.0
+    # Public IPs: bound to a VM's NIC, to a NAT gateway, or to nothing (unused).
+    assert (got["pip-busy"]["state"], got["pip-busy"]["attached_to"]) == ("in-use", VM_BUSY)
+    assert got["pip-nat"]["state"] == "in-use"
+    assert got["pip-nat"]["attached_to"].endswith("/natGateways/nat-1")
+    assert (got["pip-idle"]["state"], got["pip-idle"]["attached_to"]) == ("available", None)
+    assert got["pip-idle"]["details"] == (
+        '{"allocation": "Static", "ip_address": "20.1.2.5", "ip_configuration": null, '
+        '"sku": "Standard"}'
+    )
+    # An Azure ML online endpoint with its deployment's instances.
+    assert {k: v for k, v in got["ocr"].items() if v is not None} == {
+        **common,
+        "resource_id": ENDPOINT,
+        "resource_type": "endpoint",
+        "name": "ocr",
+        "state": "running",
+        "created_at": datetime(2025, 12, 6),
+        "observed_at": NOW,
+        "instance_type": "Standard_D4s_v5",
+        "vcpus": 4,
+        "memory_gb": 16.0,
+        "gpu_count": 0,
+        "details": '{"deployments": [{"instance_count": 2, "instance_type": "Standard_D4s_v5", '
+        '"name": "blue"}], "instance_count": 2, "workspace": "mlw"}',
+        "tags": '{"team": "applied"}',
+    }
+    # The second page of VMs was followed.
+    assert (
+        fake.calls.count(f"GET /subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines")
+        == 2
+    )
+
+
+def test_metric_rows(store: Store) -> None:
+    store.init()
+    store.load(scan(FakeArm(routes())).batches())
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT resource_id, metric, ts, value, stat, period_s, source FROM metrics "
+            "ORDER BY resource_id, period_s DESC, metric, stat, ts"
+        ).fetchall()
+    assert rows == [
+        (VM_BUSY, "cpu_util_pct", datetime(2026, 11, 21), 61.5, "Average", 86400, "azure"),
+        (VM_BUSY, "cpu_util_pct", datetime(2026, 11, 22), 58.0, "Average", 86400, "azure"),
+        (VM_BUSY, "cpu_util_pct", datetime(2026, 11, 21), 97.25, "Maximum", 86400, "azure"),
+        (VM_BUSY, "cpu_util_pct", datetime(2026, 11, 22), 91.0, "Maximum", 86400, "azure"),
+        (VM_BUSY, "net_in_bytes", datetime(2026, 11, 21), 1.5e9, "Sum", 86400, "azure"),
+        (VM_BUSY, "net_out_bytes", datetime(2026, 11, 21), 2.0e8, "Sum", 86400, "azure"),
+        (VM_BUSY, "cpu_util_pct", datetime(2026, 11, 24, 8), 40.0, "Average", 3600, "azure"),
+        (VM_BUSY, "cpu_util_pct", datetime(2026, 11, 24, 9), 42.5, "Average", 3600, "azure"),
+        (ENDPOINT, "invocations", datetime(2026, 11, 21), 0.0, "Sum", 86400, "azure"),
+        (ENDPOINT, "invocations", datetime(2026, 11, 22), 3.0, "Sum", 86400, "azure"),
+    ]
+
+
+def test_price_rows(store: Store) -> None:
+    store.init()
+    store.load(scan(FakeArm(routes())).batches())
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT provider, region, instance_type, sku, unit, price_per_hour, currency, source, "
+            "vcpus, memory_gb, gpu_count, gpu_model FROM prices ORDER BY instance_type"
+        ).fetchall()
+    assert rows == [
+        ("azure", "eastus", "Standard_D4s_v5", "D4/1", "Hours", Decimal("0.192"), "USD", "azure",
+         4, 16.0, 0, None),
+        ("azure", "eastus", "Standard_E8s_v5", "E8/1", "Hours", Decimal("0.504"), "USD", "azure",
+         None, None, None, None),
+        ("azure", "eastus", "Standard_NC4as_T4_v3", "NC4/1", "Hours", Decimal("0.526"), "USD",
+         "azure", 4, 28.0, 1, "T4"),
+    ]  # fmt: skip
+
+
+def test_metrics_request_window() -> None:
+    seen: list[dict[str, list[str]]] = []
+    r = routes()
+
+    def record(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        seen.append(query)
+        return metrics_answer(path, query)
+
+    r[f"{VM_BUSY}/providers/Microsoft.Insights/metrics"] = record
+    list(scan(FakeArm(r), subscriptions=[SUB]).batches())
+    assert [(q["interval"][0], q["timespan"][0], q["aggregation"][0]) for q in seen] == [
+        ("P1D", "2026-11-21T00:00:00Z/2026-11-24T00:00:00Z", "Average,Maximum,Total"),
+        ("PT1H", "2026-11-21T10:00:00Z/2026-11-24T10:00:00Z", "Average"),
+    ]
+
+
+def test_region_filter_scans_only_that_region(store: Store) -> None:
+    store.init()
+    result = store.load(scan(FakeArm(routes()), regions=["westeurope"]).batches())
+    assert result.partitions["resources"] == 1
+    assert resources(store) == {}
+
+
+def test_throttled_call_succeeds_on_retry(store: Store) -> None:
+    store.init()
+    r = routes()
+    disks = f"/subscriptions/{SUB}/providers/Microsoft.Compute/disks"
+    r[disks] = [
+        (*arm_error(429, "TooManyRequests", "slow down"), {"Retry-After": "0"}),
+        (200, r[disks]),
+    ]
+    fake = FakeArm(r)
+    store.load(scan(fake).batches())
+    assert fake.calls.count(f"GET {disks}") == 2
+    assert resources(store)["disk-old-data"]["state"] == "available"
+
+
+def test_throttled_for_good_names_the_call_and_leaves_store(store: Store) -> None:
+    store.init()
+    store.load(scan(FakeArm(routes())).batches())
+    before = resources(store)
+    r = routes()
+    r[f"/subscriptions/{SUB}/providers/Microsoft.Compute/snapshots"] = [
+        (*arm_error(429, "TooManyRequests", "slow down"), {"Retry-After": "0"})
+    ]
+    with pytest.raises(InputError) as caught:
+        store.load(
+            scan(FakeArm(r), now=datetime(2026, 11, 25), client={"retry_total": 1}).batches()
+        )
+    assert caught.value.message == (
+        f"Azure kept throttling snapshots.list on subscription {SUB} "
+        "(HTTP 429 TooManyRequests) after retries."
+    )
+    assert resources(store) == before
+
+
+def test_forbidden_subscription_names_it_and_leaves_store(store: Store) -> None:
+    store.init()
+    store.load(scan(FakeArm(routes())).batches())
+    before = resources(store)
+    r = routes()
+    r["/subscriptions"] = {
+        "value": [
+            {"subscriptionId": SUB, "state": "Enabled"},
+            {"subscriptionId": DENIED, "state": "Enabled"},
+        ]
+    }
+    r[f"/subscriptions/{DENIED}/providers/Microsoft.Compute/virtualMachines"] = arm_error(
+        403, "AuthorizationFailed", "The client does not have authorization"
+    )
+    with pytest.raises(InputError) as caught:
+        store.load(scan(FakeArm(r), now=datetime(2026, 11, 25)).batches())
+    assert caught.value.message == (
+        f"Azure denied virtualMachines.list_all on subscription {DENIED} "
+        "(HTTP 403 AuthorizationFailed)."
+    )
+    assert "Reader" in (caught.value.hint or "")
+    assert resources(store) == before

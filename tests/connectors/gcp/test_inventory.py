@@ -1,0 +1,553 @@
+"""mlcost ingest gcp against local fakes: the real google-cloud clients, REST and gRPC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from google.api_core import exceptions, retry
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import monitoring_v3
+from mlcost.connectors.gcp.inventory import GcpInventory
+
+from mlcost.errors import InputError
+from mlcost.store import Store
+
+from .fake_google import FakeGoogle, google_error, serve
+
+P = "acme-ml"
+DENIED = "acme-denied"
+NOW = datetime(2026, 11, 24, 10, 30)
+API = "https://www.googleapis.com/compute/v1/projects"
+ZONE = f"{API}/{P}/zones/us-central1-a"
+T4 = f"{ZONE}/acceleratorTypes/nvidia-tesla-t4"
+FULL = f"//compute.googleapis.com/projects/{P}"
+IMAGE = f"{API}/{P}/global/images/img-pytorch"
+ROOT = f"/compute/v1/projects/{P}"
+
+
+def instance(name: str, id_: int, mtype: str, status: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "compute#instance",
+        "id": str(id_),
+        "name": name,
+        "zone": ZONE,
+        "machineType": f"{ZONE}/machineTypes/{mtype}",
+        "status": status,
+        "selfLink": f"{ZONE}/instances/{name}",
+        "creationTimestamp": "2026-03-01T08:00:00.000-08:00",
+        "labels": {"team": "vision"},
+        "scheduling": {"provisioningModel": "STANDARD", "preemptible": False},
+        "disks": [{"boot": True, "source": f"{ZONE}/disks/{name}", "deviceName": "boot"}],
+        **extra,
+    }
+
+
+def routes() -> dict[str, Any]:
+    warning = {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "There are no results"}}
+
+    def instances(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        if query.get("pageToken") == ["p2"]:
+            return 200, {
+                "items": {
+                    "zones/us-central1-a": {
+                        "instances": [
+                            instance(
+                                "stopped-n1",
+                                1002,
+                                "n1-standard-4",
+                                "TERMINATED",
+                                guestAccelerators=[
+                                    {
+                                        "acceleratorType": T4,
+                                        "acceleratorCount": 1,
+                                    }
+                                ],
+                                lastStopTimestamp="2026-10-01T12:00:00.000-07:00",
+                            ),
+                            instance(
+                                "spot-e2",
+                                1003,
+                                "e2-standard-4",
+                                "RUNNING",
+                                scheduling={"provisioningModel": "SPOT", "preemptible": True},
+                            ),
+                        ]
+                    }
+                }
+            }
+        return 200, {
+            "items": {
+                "zones/us-central1-a": {
+                    "instances": [
+                        instance(
+                            "train-l4",
+                            1001,
+                            "g2-standard-4",
+                            "RUNNING",
+                            lastStartTimestamp="2026-11-20T01:00:00.000-08:00",
+                        )
+                    ]
+                },
+                "zones/europe-west4-b": warning,
+            },
+            "nextPageToken": "p2",
+        }
+
+    def machine_type(name: str, cpus: int, mem_mb: int, gpus: list[Any] | None = None) -> Any:
+        return {"name": name, "guestCpus": cpus, "memoryMb": mem_mb, "accelerators": gpus or []}
+
+    return {
+        f"/v1/projects/{P}/locations/us-central1/endpoints": {
+            "endpoints": [
+                {
+                    "name": "projects/123456/locations/us-central1/endpoints/5054500",
+                    "displayName": "damage-classifier",
+                    "createTime": "2026-01-25T00:00:00.000000Z",
+                    "labels": {"team": "applied"},
+                    "deployedModels": [
+                        {
+                            "id": "1",
+                            "displayName": "damage-classifier-v3",
+                            "dedicatedResources": {
+                                "machineSpec": {
+                                    "machineType": "g2-standard-4",
+                                    "acceleratorType": "NVIDIA_L4",
+                                    "acceleratorCount": 1,
+                                },
+                                "minReplicaCount": 2,
+                                "maxReplicaCount": 4,
+                            },
+                        }
+                    ],
+                },
+                {
+                    "name": "projects/123456/locations/us-central1/endpoints/777",
+                    "displayName": "empty-shell",
+                    "createTime": "2026-02-01T00:00:00Z",
+                },
+            ]
+        },
+        # The Vertex AI API is not enabled for this region's calls: no endpoints, no error.
+        f"/v1/projects/{P}/locations/europe-west4/endpoints": (
+            403,
+            {
+                "error": {
+                    "code": 403,
+                    "message": "Vertex AI API has not been used in project "
+                    "before or it is disabled.",
+                    "status": "PERMISSION_DENIED",
+                    "details": [{"reason": "SERVICE_DISABLED"}],
+                }
+            },
+        ),
+        "/v3/projects:search": {
+            "projects": [
+                {"name": "projects/1", "projectId": P, "state": "ACTIVE"},
+            ]
+        },
+        f"{ROOT}/aggregated/instances": instances,
+        f"{ROOT}/zones/us-central1-a/machineTypes/g2-standard-4": machine_type(
+            "g2-standard-4",
+            4,
+            16384,
+            [{"guestAcceleratorType": "nvidia-l4", "guestAcceleratorCount": 1}],
+        ),
+        f"{ROOT}/zones/us-central1-a/machineTypes/n1-standard-4": machine_type(
+            "n1-standard-4", 4, 15360
+        ),
+        f"{ROOT}/zones/us-central1-a/machineTypes/e2-standard-4": machine_type(
+            "e2-standard-4", 4, 16384
+        ),
+        f"{ROOT}/aggregated/disks": {
+            "items": {
+                "zones/us-central1-a": {
+                    "disks": [
+                        {
+                            "name": "train-l4",
+                            "selfLink": f"{ZONE}/disks/train-l4",
+                            "zone": ZONE,
+                            "sizeGb": "100",
+                            "type": f"{ZONE}/diskTypes/pd-balanced",
+                            "users": [f"{ZONE}/instances/train-l4"],
+                            "sourceImage": IMAGE,
+                            "creationTimestamp": "2026-03-01T08:00:00.000-08:00",
+                            "labels": {"team": "vision"},
+                        },
+                        {
+                            "name": "pd-orphan",
+                            "selfLink": f"{ZONE}/disks/pd-orphan",
+                            "zone": ZONE,
+                            "sizeGb": "1500",
+                            "type": f"{ZONE}/diskTypes/pd-ssd",
+                            "creationTimestamp": "2026-02-20T16:00:00.000Z",
+                            "lastAttachTimestamp": "2026-02-21T10:00:00.000Z",
+                            "lastDetachTimestamp": "2026-07-08T12:00:00.000Z",
+                        },
+                    ]
+                },
+                "zones/europe-west4-b": warning,
+            }
+        },
+        f"{ROOT}/aggregated/addresses": {
+            "items": {
+                "regions/us-central1": {
+                    "addresses": [
+                        {
+                            "name": "api-ip",
+                            "selfLink": f"{API}/{P}/regions/us-central1/addresses/api-ip",
+                            "region": f"{API}/{P}/regions/us-central1",
+                            "address": "34.72.118.5",
+                            "addressType": "EXTERNAL",
+                            "status": "IN_USE",
+                            "users": [f"{ZONE}/instances/train-l4"],
+                            "creationTimestamp": "2025-10-27T00:00:00.000Z",
+                        },
+                        {
+                            "name": "old-ip",
+                            "selfLink": f"{API}/{P}/regions/us-central1/addresses/old-ip",
+                            "region": f"{API}/{P}/regions/us-central1",
+                            "address": "35.188.12.96",
+                            "addressType": "EXTERNAL",
+                            "status": "RESERVED",
+                            "creationTimestamp": "2025-08-19T10:00:00.000Z",
+                        },
+                    ]
+                },
+                "global": warning,
+            }
+        },
+        f"{ROOT}/global/snapshots": {
+            "items": [
+                {
+                    "name": "snap-gone",
+                    "selfLink": f"{API}/{P}/global/snapshots/snap-gone",
+                    "sourceDisk": f"{ZONE}/disks/deleted-disk",
+                    "diskSizeGb": "60",
+                    "storageBytes": "12345678",
+                    "storageLocations": ["us"],
+                    "status": "READY",
+                    "creationTimestamp": "2026-06-01T08:00:00.000Z",
+                }
+            ]
+        },
+        f"{ROOT}/global/images": {
+            "items": [
+                {
+                    "name": "img-pytorch",
+                    "selfLink": IMAGE,
+                    "family": "pytorch",
+                    "diskSizeGb": "60",
+                    "sourceSnapshot": f"{API}/{P}/global/snapshots/snap-gone",
+                    "status": "READY",
+                    "creationTimestamp": "2026-06-01T09:00:00.000Z",
+                }
+            ]
+        },
+    }
+
+
+def point(ts: datetime, period_s: int, value: float | int) -> dict[str, Any]:
+    end = ts + timedelta(seconds=period_s)
+    key = "double_value" if isinstance(value, float) else "int64_value"
+    return {"interval": {"start_time": end, "end_time": end}, "value": {key: value}}
+
+
+def series(instance_id: str, points: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resource": {"type": "gce_instance", "labels": {"instance_id": instance_id}},
+        "points": points,
+    }
+
+
+D1, D2 = datetime(2026, 11, 21), datetime(2026, 11, 22)
+
+
+def time_series(request: monitoring_v3.ListTimeSeriesRequest) -> list[dict[str, Any]]:
+    """train-l4 (1001) busy, spot-e2 (1003) idle, 9999 a VM deleted since."""
+    metric = request.filter.split('"')[1].rsplit("/", 2)
+    metric_name = "/".join(metric[-2:])
+    aligner = request.aggregation.per_series_aligner.name
+    period = int(request.aggregation.alignment_period.total_seconds())
+    day = 86400
+    if metric_name == "cpu/utilization" and period == day:
+        busy = [0.615, 0.58] if aligner == "ALIGN_MEAN" else [0.9725, 0.91]
+        return [
+            series("1001", [point(D1, day, busy[0]), point(D2, day, busy[1])]),
+            series("1003", [point(D1, day, 0.02)]),
+            series("9999", [point(D1, day, 0.5)]),
+        ]
+    if metric_name == "cpu/utilization":
+        return [series("1001", [point(datetime(2026, 11, 24, 9), 3600, 0.425)])]
+    if metric_name == "network/received_bytes_count":  # one series per NIC / traffic kind
+        return [
+            series("1001", [point(D1, day, 1_000_000_000)]),
+            series("1001", [point(D1, day, 500_000_000)]),
+        ]
+    if metric_name == "disk/read_ops_count":
+        return [series("1001", [point(D1, day, 100)])]
+    if metric_name == "disk/write_ops_count":
+        return [series("1001", [point(D1, day, 50)])]
+    if metric_name == "online/prediction_count":  # one series per deployed model
+        return [
+            {
+                "resource": {"type": "aiplatform.googleapis.com/Endpoint",
+                             "labels": {"endpoint_id": "5054500"}},
+                "points": [point(D1, day, 40), point(D2, day, 0)],
+            },
+            {
+                "resource": {"type": "aiplatform.googleapis.com/Endpoint",
+                             "labels": {"endpoint_id": "5054500"}},
+                "points": [point(D1, day, 2)],
+            },
+        ]  # fmt: skip
+    if metric_name == "gpu/utilization":  # one series per GPU
+        return [series("1001", [point(D1, day, 80.0)]), series("1001", [point(D1, day, 90.0)])]
+    return []
+
+
+FAST = retry.Retry(
+    predicate=retry.if_exception_type(exceptions.TooManyRequests),
+    initial=0.01,
+    maximum=0.02,
+    timeout=0.5,
+)
+
+
+@pytest.fixture
+def fake() -> FakeGoogle:
+    return FakeGoogle(routes(), time_series=time_series)
+
+
+@pytest.fixture
+def endpoints(fake: FakeGoogle) -> Iterator[tuple[str, Any]]:
+    with serve(fake) as found:
+        yield found
+
+
+def scan(endpoints: tuple[str, Any], **kwargs: Any) -> GcpInventory:
+    rest, transport = endpoints
+    options: dict[str, Any] = {"lookback_days": 3, "now": NOW, **kwargs}
+    return GcpInventory(
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": rest},
+        monitoring_options={"transport": transport},
+        retry=FAST,
+        vertex_endpoint=rest,
+        **options,
+    )
+
+
+def resources(store: Store) -> dict[str, dict[str, Any]]:
+    """The resources table keyed by collection/name (``disks/train-l4``)."""
+    with store.reader() as con:
+        cur = con.execute("SELECT * EXCLUDE (ingested_at) FROM resources ORDER BY resource_id")
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return {"/".join(row["resource_id"].rsplit("/", 2)[-2:]): row for row in rows}
+
+
+def test_inventory_rows(store: Store, fake: FakeGoogle, endpoints: tuple[str, Any]) -> None:
+    store.init()
+    result = store.load(scan(endpoints).batches())
+    got = resources(store)
+    assert sorted(got) == [
+        "addresses/api-ip", "addresses/old-ip", "disks/pd-orphan", "disks/train-l4",
+        "endpoints/5054500", "endpoints/777",
+        "images/img-pytorch", "instances/spot-e2", "instances/stopped-n1", "instances/train-l4",
+        "snapshots/snap-gone",
+    ]  # fmt: skip
+    # europe-west4 (empty zone), us-central1 and global are the partitions scanned.
+    assert result.partitions["resources"] == 3
+    vms = {k.split("/")[1]: v for k, v in got.items() if k.startswith("instances/")}
+    common = {"provider": "gcp", "account_id": P, "region": "us-central1", "source": "gcp"}
+    assert vms["train-l4"] == {
+        **common,
+        "resource_id": f"{FULL}/zones/us-central1-a/instances/train-l4",
+        "resource_type": "vm",
+        "name": "train-l4",
+        "state": "running",
+        "created_at": datetime(2026, 3, 1, 16),
+        "observed_at": NOW,
+        "instance_type": "g2-standard-4",
+        "vcpus": 4,
+        "memory_gb": 16.0,
+        "gpu_count": 1,
+        "gpu_model": "L4",
+        "attached_to": None,
+        "source_id": f"{FULL}/global/images/img-pytorch",
+        "size_gb": None,
+        "lifecycle": "on-demand",
+        "last_used_at": None,
+        "details": '{"instance_id": "1001", "last_start_timestamp": '
+        '"2026-11-20T01:00:00.000-08:00", "provisioning_model": "STANDARD", "status": "RUNNING"}',
+        "tags": '{"team": "vision"}',
+    }
+    stopped = vms["stopped-n1"]
+    assert (stopped["state"], stopped["vcpus"], stopped["memory_gb"]) == ("stopped", 4, 15.0)
+    assert (stopped["gpu_count"], stopped["gpu_model"]) == (1, "T4")
+    assert '"status": "TERMINATED"' in stopped["details"]
+    assert '"last_stop_timestamp": "2026-10-01T12:00:00.000-07:00"' in stopped["details"]
+    spot = vms["spot-e2"]
+    assert (spot["lifecycle"], spot["gpu_count"], spot["gpu_model"]) == ("spot", 0, None)
+    assert spot["details"] == (
+        '{"instance_id": "1003", "preemptible": true, "provisioning_model": "SPOT", '
+        '"status": "RUNNING"}'
+    )
+    # Attached vs unattached disk.
+    disks = {k.split("/")[1]: v for k, v in got.items() if k.startswith("disks/")}
+    assert disks["train-l4"]["state"] == "in-use"
+    assert disks["train-l4"]["attached_to"] == f"{FULL}/zones/us-central1-a/instances/train-l4"
+    assert disks["train-l4"]["details"] == '{"boot": true, "disk_type": "pd-balanced"}'
+    assert disks["pd-orphan"] == {
+        **common,
+        "resource_id": f"{FULL}/zones/us-central1-a/disks/pd-orphan",
+        "resource_type": "volume",
+        "name": "pd-orphan",
+        "state": "available",
+        "created_at": datetime(2026, 2, 20, 16),
+        "observed_at": NOW,
+        "instance_type": None,
+        "vcpus": None,
+        "memory_gb": None,
+        "gpu_count": None,
+        "gpu_model": None,
+        "attached_to": None,
+        "source_id": None,
+        "size_gb": 1500.0,
+        "lifecycle": None,
+        "last_used_at": datetime(2026, 7, 8, 12),
+        "details": '{"disk_type": "pd-ssd", "last_attach_timestamp": "2026-02-21T10:00:00.000Z", '
+        '"last_detach_timestamp": "2026-07-08T12:00:00.000Z"}',
+        "tags": "{}",
+    }
+    # Snapshot of a deleted disk; the image made from it points at it.
+    snap = got["snapshots/snap-gone"]
+    assert (snap["region"], snap["state"], snap["size_gb"]) == ("global", "available", 60.0)
+    assert snap["source_id"] == f"{FULL}/zones/us-central1-a/disks/deleted-disk"
+    assert snap["details"] == (
+        '{"status": "READY", "storage_bytes": 12345678, "storage_locations": ["us"]}'
+    )
+    assert got["images/img-pytorch"]["source_id"] == f"{FULL}/global/snapshots/snap-gone"
+    # RESERVED = billed and unused; IN_USE bound to the VM.
+    assert (got["addresses/old-ip"]["state"], got["addresses/old-ip"]["attached_to"]) == (
+        "available",
+        None,
+    )
+    assert got["addresses/old-ip"]["details"] == (
+        '{"address": "35.188.12.96", "address_type": "EXTERNAL", "status": "RESERVED"}'
+    )
+    assert got["addresses/api-ip"]["state"] == "in-use"
+    assert (
+        got["addresses/api-ip"]["attached_to"] == f"{FULL}/zones/us-central1-a/instances/train-l4"
+    )
+    # Vertex AI: an endpoint serving a model on two L4 replicas, and an empty one.
+    vertex = f"//aiplatform.googleapis.com/projects/{P}/locations/us-central1/endpoints"
+    assert {k: v for k, v in got["endpoints/5054500"].items() if v is not None} == {
+        **common,
+        "resource_id": f"{vertex}/5054500",
+        "resource_type": "endpoint",
+        "name": "damage-classifier",
+        "state": "running",
+        "created_at": datetime(2026, 1, 25),
+        "observed_at": NOW,
+        "instance_type": "g2-standard-4",
+        "gpu_count": 1,
+        "gpu_model": "L4",
+        "details": '{"deployed_models": [{"accelerator_count": 1, "accelerator_type": "NVIDIA_L4", '
+        '"display_name": "damage-classifier-v3", "machine_type": "g2-standard-4", '
+        '"min_replica_count": 2}], "instance_count": 2}',
+        "tags": '{"team": "applied"}',
+    }
+    assert (got["endpoints/777"]["state"], got["endpoints/777"]["instance_type"]) == (
+        "empty",
+        None,
+    )
+    # Both pages of instances were read.
+    assert fake.calls.count(f"{ROOT}/aggregated/instances") == 2
+
+
+def test_metric_rows(store: Store, fake: FakeGoogle, endpoints: tuple[str, Any]) -> None:
+    store.init()
+    store.load(scan(endpoints, projects=[P]).batches())
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT replace(resource_id, ?, ''), metric, ts, round(value, 9), stat, period_s "
+            "FROM metrics WHERE metric <> 'invocations' "
+            "ORDER BY period_s DESC, resource_id, metric, stat, ts",
+            [f"{FULL}/zones/us-central1-a/instances/"],
+        ).fetchall()
+    assert rows == [
+        ("spot-e2", "cpu_util_pct", D1, 2.0, "Average", 86400),
+        ("spot-e2", "cpu_util_pct", D1, 2.0, "Maximum", 86400),
+        ("train-l4", "cpu_util_pct", D1, 61.5, "Average", 86400),
+        ("train-l4", "cpu_util_pct", D2, 58.0, "Average", 86400),
+        ("train-l4", "cpu_util_pct", D1, 97.25, "Maximum", 86400),
+        ("train-l4", "cpu_util_pct", D2, 91.0, "Maximum", 86400),
+        ("train-l4", "disk_io_ops", D1, 150.0, "Sum", 86400),
+        ("train-l4", "gpu_util_pct", D1, 85.0, "Average", 86400),
+        ("train-l4", "net_in_bytes", D1, 1.5e9, "Sum", 86400),
+        ("train-l4", "cpu_util_pct", datetime(2026, 11, 24, 9), 42.5, "Average", 3600),
+    ]
+    with store.reader() as con:
+        invocations = con.execute(
+            "SELECT resource_id, ts, value, stat, period_s FROM metrics "
+            "WHERE metric = 'invocations' ORDER BY ts"
+        ).fetchall()
+    vertex = f"//aiplatform.googleapis.com/projects/{P}/locations/us-central1/endpoints/5054500"
+    assert invocations == [(vertex, D1, 42.0, "Sum", 86400), (vertex, D2, 0.0, "Sum", 86400)]
+    daily = fake.monitoring_requests[0]
+    assert daily.name == f"projects/{P}"
+    assert daily.interval.start_time == datetime(
+        2026, 11, 21, tzinfo=daily.interval.start_time.tzinfo
+    )
+    assert daily.interval.end_time == datetime(2026, 11, 24, tzinfo=daily.interval.end_time.tzinfo)
+
+
+def test_throttled_call_succeeds_on_retry(
+    store: Store, fake: FakeGoogle, endpoints: tuple[str, Any]
+) -> None:
+    store.init()
+    path = f"{ROOT}/aggregated/disks"
+    fake.routes[path] = [google_error(429, "rateLimitExceeded", "Quota"), (200, fake.routes[path])]
+    store.load(scan(endpoints, projects=[P]).batches())
+    assert fake.calls.count(path) == 2
+    assert resources(store)["disks/pd-orphan"]["state"] == "available"
+
+
+def test_throttled_for_good_names_the_call_and_leaves_store(
+    store: Store, fake: FakeGoogle, endpoints: tuple[str, Any]
+) -> None:
+    store.init()
+    store.load(scan(endpoints, projects=[P]).batches())
+    before = resources(store)
+    fake.routes[f"{ROOT}/global/snapshots"] = google_error(429, "rateLimitExceeded", "Quota")
+    with pytest.raises(InputError) as caught:
+        store.load(scan(endpoints, projects=[P], now=NOW + timedelta(days=1)).batches())
+    assert caught.value.message == (
+        f"Google kept throttling snapshots.list on project {P} after retries."
+    )
+    assert resources(store) == before
+
+
+def test_forbidden_project_names_it_and_leaves_store(
+    store: Store, fake: FakeGoogle, endpoints: tuple[str, Any]
+) -> None:
+    store.init()
+    store.load(scan(endpoints).batches())
+    before = resources(store)
+    fake.routes["/v3/projects:search"] = {
+        "projects": [{"projectId": P, "state": "ACTIVE"}, {"projectId": DENIED, "state": "ACTIVE"}]
+    }
+    fake.routes[f"/compute/v1/projects/{DENIED}/aggregated/instances"] = google_error(
+        403, "forbidden", f"Required 'compute.instances.list' permission for 'projects/{DENIED}'"
+    )
+    with pytest.raises(InputError) as caught:
+        store.load(scan(endpoints, now=NOW + timedelta(days=1)).batches())
+    assert caught.value.message.startswith(
+        f"Google denied instances.aggregatedList on project {DENIED} (HTTP 403"
+    )
+    assert "roles/compute.viewer" in (caught.value.hint or "")
+    assert resources(store) == before
