@@ -132,6 +132,32 @@ def test_rows_outside_their_declared_partition_are_refused(store: Store) -> None
     assert resource_ids(store) == []
 
 
+def test_one_load_may_replace_several_explicit_partitions_of_a_table(store: Store) -> None:
+    """Each batch is checked against its own partition only (a connector yields one
+    per account and region), and a stray row in a later batch is still refused."""
+    east = {"source": "aws", "account_id": "1", "region": "us-east-1"}
+    west = {"source": "aws", "account_id": "1", "region": "eu-west-1"}
+    store.load(
+        [
+            Batch("resources", resources(("1", "us-east-1", "i-a")), partition=east),
+            Batch("resources", resources(("1", "eu-west-1", "i-b")), partition=west),
+        ]
+    )
+    assert resource_ids(store) == ["i-a", "i-b"]
+    with pytest.raises(StoreError, match="1 rows for resources do not belong"):
+        store.load(
+            [
+                Batch("resources", resources(("1", "us-east-1", "i-c")), partition=east),
+                Batch(
+                    "resources",
+                    resources(("1", "eu-west-1", "i-d"), ("1", "us-east-1", "i-e")),
+                    partition=west,
+                ),
+            ]
+        )
+    assert resource_ids(store) == ["i-a", "i-b"]
+
+
 def test_a_failure_half_way_leaves_the_store_exactly_as_it_was(store: Store) -> None:
     store.load([Batch("resources", resources(("1", "r", "i-keep")))])
 

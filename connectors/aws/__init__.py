@@ -1,5 +1,6 @@
-"""AWS: inventory, utilisation and SageMaker runs through boto3 (``mlcost ingest aws``)."""
+"""AWS: inventory, CloudWatch utilisation and SageMaker jobs through boto3."""
 
-from mlcost.connectors.aws.source import AwsSource
+from mlcost.connectors.aws.api import AwsCallError
+from mlcost.connectors.aws.source import AwsSource, Summary
 
-__all__ = ["AwsSource"]
+__all__ = ["AwsCallError", "AwsSource", "Summary"]

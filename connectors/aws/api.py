@@ -1,81 +1,175 @@
-"""boto3 sessions, paging and errors, in one place.
+"""Calls to AWS: one boto3 session per account, paging, retries, and errors translated.
 
-Credentials and endpoints come from boto3's own chain (AWS_PROFILE, AWS_ENDPOINT_URL,
-instance roles…). Throttling is retried by botocore's adaptive mode; what still fails
-is translated once, here, into a CloudError that names the call, the account and the
-region, and what to do.
+Everything boto3 reads by itself (AWS_PROFILE, AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, the
+credential chain) is left to boto3. Throttling is retried by botocore's adaptive retry
+mode; what still fails leaves here as one :class:`AwsCallError` naming the call, the
+region and the account, and, for AccessDenied, the IAM permission that is missing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from mlcost.errors import CloudError
+from mlcost.errors import ConfigError, InputError
 
-#: Adaptive retries: botocore backs off on throttling before we ever see it.
-RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10)
-
-_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthFailure"}
-_THROTTLED = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
+#: Attempts per call unless AWS_MAX_ATTEMPTS (read by botocore) says otherwise.
+DEFAULT_MAX_ATTEMPTS = 10
 
 
-def client(session: boto3.Session, service: str, region: str | None = None) -> Any:
-    return session.client(service, region_name=region, config=RETRIES)
+def retry_config() -> Config:
+    """Adaptive retries: client-side rate limiting plus exponential back-off on throttling."""
+    retries: dict[str, Any] = {"mode": "adaptive"}
+    if not os.environ.get("AWS_MAX_ATTEMPTS"):
+        retries["max_attempts"] = DEFAULT_MAX_ATTEMPTS
+    return Config(retries=retries, user_agent_extra="mlcost")
 
 
-def pages(call: Any, key: str, **params: Any) -> Iterator[Any]:
-    """Every item under ``key`` of a paginated ``describe_*``/``list_*`` call."""
-    client_ = call.__self__
-    name = call.__name__
-    if client_.can_paginate(name):
-        for page in client_.get_paginator(name).paginate(**params):
-            yield from page.get(key, [])
-    else:
-        yield from call(**params).get(key, [])
+#: Error codes that mean "this caller may not do this here": the region or account is
+#: skipped with a warning (its earlier inventory kept), the rest of the ingest goes on.
+DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "AuthFailure",
+        "OptInRequired",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+    }
+)
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestThrottled",
+        "SlowDown",
+    }
+)
+#: botocore service names to IAM prefixes, where they differ.
+_IAM_PREFIX = {"cloudwatch": "cloudwatch", "sagemaker": "sagemaker", "ec2": "ec2"}
 
 
-def translate(exc: Exception, action: str, account: str, region: str | None) -> CloudError:
-    """A boto3 failure as one sentence naming the call, account and region."""
-    where = f"account {account}" + (f", {region}" if region else "")
-    if isinstance(exc, NoCredentialsError):
-        return CloudError(
-            f"No AWS credentials were found for {action}.",
-            "Set AWS_PROFILE, or run where an instance or container role is available.",
-        )
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "Error")
-        if code in _DENIED:
-            return CloudError(
-                f"AWS refused {action} in {where} ({code}).",
-                f"Grant {action} to the identity or role mlcost uses (see the README's IAM "
-                "policy); nothing was loaded.",
+class AwsCallError(InputError):
+    """An AWS call failed after retries; names the call, region and account."""
+
+    def __init__(
+        self, message: str, hint: str | None, *, code: str, call: str, region: str, account: str
+    ) -> None:
+        super().__init__(message, hint)
+        self.code = code
+        self.call = call
+        self.region = region
+        self.account = account
+
+    @property
+    def denied(self) -> bool:
+        return self.code in DENIED_CODES
+
+
+def permission(service: str, operation: str) -> str:
+    """The IAM action of a boto3 call: ``ec2``, ``describe_volumes`` → ``ec2:DescribeVolumes``."""
+    name = "".join(part.capitalize() for part in operation.split("_"))
+    return f"{_IAM_PREFIX.get(service, service)}:{name}"
+
+
+class Account:
+    """One AWS account reached through one boto3 session; counts the calls it makes."""
+
+    def __init__(self, session: boto3.session.Session, account_id: str) -> None:
+        self.session = session
+        self.account_id = account_id
+        self.calls = 0
+        #: The IAM actions this account's calls needed (the README's policy must cover them).
+        self.actions: set[str] = set()
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = self.session.client(
+                service,
+                region_name=region,
+                config=retry_config(),
             )
-        if code in _THROTTLED:
-            return CloudError(
-                f"AWS kept throttling {action} in {where} after retries ({code}).",
-                "Run again later or with fewer --regions; nothing was loaded.",
+        return self._clients[key]
+
+    def call(self, service: str, region: str, operation: str, **params: Any) -> Any:
+        """One API call, its errors translated."""
+        client = self.client(service, region)
+        self.actions.add(permission(service, operation))
+        with translate(service, operation, region, self.account_id):
+            self.calls += 1
+            return getattr(client, operation)(**params)
+
+    def pages(
+        self, service: str, region: str, operation: str, key: str, **params: Any
+    ) -> Iterator[Any]:
+        """Every item under ``key`` across all pages of a list call."""
+        client = self.client(service, region)
+        paginator = client.get_paginator(operation)
+        self.actions.add(permission(service, operation))
+        with translate(service, operation, region, self.account_id):
+            for page in paginator.paginate(**params):
+                self.calls += 1
+                yield from page.get(key, [])
+
+
+@contextlib.contextmanager
+def translate(service: str, operation: str, region: str, account: str) -> Iterator[None]:
+    """Turn botocore's exceptions into one :class:`AwsCallError` (or ConfigError)."""
+    action = permission(service, operation)
+    where = f"in account {account}, region {region}"
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        text = _one_line(str(error.get("Message", "")))
+        if code in DENIED_CODES:
+            hint = (
+                f"Grant {action} to the identity mlcost runs as (see the README's IAM policy), "
+                "or leave this region/account out with --regions/--accounts."
             )
-        return CloudError(f"AWS failed {action} in {where} ({code}).", "Nothing was loaded.")
-    if isinstance(exc, BotoCoreError):
-        return CloudError(
-            f"AWS could not be reached for {action} in {where} ({type(exc).__name__}).",
-            "Check the network and AWS_ENDPOINT_URL; nothing was loaded.",
-        )
-    raise exc
+            if code == "OptInRequired":
+                hint = "Enable the region for the account, or leave it out with --regions."
+            message = f"AWS refused {action} {where} ({code}: {text})."
+        elif code in THROTTLING_CODES:
+            message = f"AWS kept throttling {action} {where} after retries ({code}: {text})."
+            hint = (
+                "Run again later or with fewer --regions; raise AWS_MAX_ATTEMPTS to retry longer."
+            )
+        else:
+            message = f"AWS call {action} failed {where} ({code}: {text})."
+            hint = None
+        raise AwsCallError(
+            message, hint, code=code, call=action, region=region, account=account
+        ) from exc
+    except NoCredentialsError as exc:
+        raise ConfigError(
+            f"No AWS credentials found for {action} {where}.",
+            "Configure them as for the AWS CLI (AWS_PROFILE, environment, SSO or instance role).",
+        ) from exc
+    except BotoCoreError as exc:
+        raise AwsCallError(
+            f"AWS call {action} failed {where}: {_one_line(str(exc))}.",
+            "Check the network and AWS_ENDPOINT_URL if one is set.",
+            code=type(exc).__name__,
+            call=action,
+            region=region,
+            account=account,
+        ) from exc
 
 
-def naive_utc(value: Any) -> datetime | None:
-    """boto3's aware datetimes (or ISO strings) as naive UTC, the store's convention."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.replace(microsecond=0)
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().rstrip(".")

@@ -1,549 +1,833 @@
-"""``mlcost ingest aws``: inventory, utilisation and SageMaker runs of AWS accounts.
+"""The AWS connector: inventory, CloudWatch utilisation and SageMaker training jobs.
 
-For each account (this identity's, or the ones named, or every active account of the
-AWS Organization, through a read-only role) and each region (the ones named, or every
-region enabled for the account), the source yields:
-
-* ``resources``: EC2 instances, EBS volumes, snapshots and AMIs owned by the account,
-  Elastic IPs, SageMaker endpoints and notebook instances, as one explicit partition
-  per account and region (a resource deleted since the last scan disappears);
-* ``metrics``: CloudWatch daily (and hourly CPU) statistics over the look-back window,
-  fetched with GetMetricData in batches of up to 500 queries;
-* ``runs``: SageMaker training jobs of the window.
-
-Nothing is read until the store iterates the batches, and a failing call fails the
-whole load: the store is left as it was.
+A lazy source: nothing is called until :meth:`AwsSource.batches` is iterated. Each account
+× region scanned yields its inventory as one explicit ``resources`` partition, so a
+resource deleted in the cloud disappears on the next ingest. A region the caller may not
+read (AccessDenied, opt-in) is skipped with a warning and yields no partition, so what the
+store held for it stays; any other failure stops the whole ingest and the store's one
+transaction leaves it as it was.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pyarrow as pa
-from mlcost.connectors.aws.api import client, naive_utc, pages, translate
+from mlcost.connectors.aws.api import Account, AwsCallError
 
+from mlcost.errors import InputError
 from mlcost.schema import arrow_schema
 from mlcost.store import Batch
 
 SOURCE = "aws"
-#: CloudWatch: (namespace, metric name, statistic, period) → our metric name.
-INSTANCE_METRICS = (
-    ("AWS/EC2", "CPUUtilization", "Average", 86400, "cpu_util_pct"),
-    ("AWS/EC2", "CPUUtilization", "Maximum", 86400, "cpu_util_pct"),
-    ("AWS/EC2", "CPUUtilization", "Average", 3600, "cpu_util_pct"),
-    ("AWS/EC2", "NetworkIn", "Sum", 86400, "net_in_bytes"),
-    ("AWS/EC2", "NetworkOut", "Sum", 86400, "net_out_bytes"),
+PROVIDER = "aws"
+RUNS_SOURCE = "sagemaker"
+DAY = 86400
+HOUR = 3600
+#: GetMetricData takes at most 500 queries per call.
+MAX_QUERIES = 500
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One CloudWatch metric read for one of ours: stats and periods, and how several
+    series (GPU indices, read and write ops, endpoint variants) combine into one."""
+
+    namespace: str
+    name: str
+    metric: str
+    stats: tuple[tuple[str, int], ...]
+    combine: str  # sum | mean
+
+
+_CPU_STATS = (("Average", DAY), ("Maximum", DAY), ("Average", HOUR))
+_GPU_STATS = (("Average", DAY), ("Average", HOUR))
+EC2_METRICS = (
+    MetricSpec("AWS/EC2", "CPUUtilization", "cpu_util_pct", _CPU_STATS, "mean"),
+    MetricSpec("AWS/EC2", "NetworkIn", "net_in_bytes", (("Sum", DAY),), "sum"),
+    MetricSpec("AWS/EC2", "NetworkOut", "net_out_bytes", (("Sum", DAY),), "sum"),
+    # The instance's EBS operations (Nitro), so an idle machine shows no disk work either.
+    MetricSpec("AWS/EC2", "EBSReadOps", "disk_io_ops", (("Sum", DAY),), "sum"),
+    MetricSpec("AWS/EC2", "EBSWriteOps", "disk_io_ops", (("Sum", DAY),), "sum"),
 )
-#: The CloudWatch agent's NVIDIA metrics (published only where the agent runs).
+#: Published by the CloudWatch agent's nvidia_gpu plugin, one series per GPU.
 GPU_METRICS = (
-    ("nvidia_smi_utilization_gpu", "gpu_util_pct"),
-    ("nvidia_smi_utilization_memory", "gpu_mem_util_pct"),
+    MetricSpec("CWAgent", "nvidia_smi_utilization_gpu", "gpu_util_pct", _GPU_STATS, "mean"),
+    MetricSpec("CWAgent", "nvidia_smi_utilization_memory", "gpu_mem_util_pct", _GPU_STATS, "mean"),
 )
-_STOPPED_AT = re.compile(r"\((\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) GMT\)")
-_QUERIES_PER_CALL = 500
+EBS_METRICS = (
+    MetricSpec("AWS/EBS", "VolumeReadOps", "disk_io_ops", (("Sum", DAY),), "sum"),
+    MetricSpec("AWS/EBS", "VolumeWriteOps", "disk_io_ops", (("Sum", DAY),), "sum"),
+)
+ENDPOINT_METRIC = MetricSpec("AWS/SageMaker", "Invocations", "invocations", (("Sum", DAY),), "sum")
+
+_RUN_STATUS = {
+    "Completed": "FINISHED",
+    "Failed": "FAILED",
+    "Stopped": "KILLED",
+    "InProgress": "RUNNING",
+    "Stopping": "RUNNING",
+}
 
 
 @dataclass
-class _Found:
-    resources: list[dict[str, Any]] = field(default_factory=list)
-    runs: list[dict[str, Any]] = field(default_factory=list)
-    metrics: list[dict[str, Any]] = field(default_factory=list)
+class Summary:
+    """What an ingest saw: resources per (region, type), warnings, API calls made."""
+
+    resources: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    metric_samples: int = 0
+    runs: int = 0
+    warnings: list[str] = field(default_factory=list)
+    api_calls: int = 0
+    actions: set[str] = field(default_factory=set)
 
 
 @dataclass
+class _Query:
+    resource_id: str
+    metric: str
+    stat: str
+    period: int
+    combine: str
+    dimensions: list[dict[str, str]]
+    namespace: str
+    name: str
+
+
 class AwsSource:
-    """What ``mlcost ingest aws`` reads; nothing happens until :meth:`batches` is iterated."""
+    """Batches for ``resources``, ``metrics`` and ``runs`` of AWS accounts and regions."""
 
-    regions: Sequence[str] = ()
-    accounts: Sequence[str] = ()
-    role_name: str | None = None
-    lookback_days: int = 30
-    session: boto3.Session | None = None
-    #: The end of the look-back window (default: the start of today, UTC).
-    now: datetime | None = None
-    scanned: list[tuple[str, str]] = field(default_factory=list)
+    def __init__(
+        self,
+        *,
+        regions: Sequence[str] | None = None,
+        accounts: Sequence[str] | None = None,
+        role_name: str | None = None,
+        lookback_days: int = 30,
+        session: boto3.session.Session | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        if accounts and not role_name:
+            raise InputError(
+                "--accounts needs --role-name: the role mlcost assumes in each account.",
+                "Create a read-only role (README: AWS inventory and utilisation) in each "
+                "account and name it with --role-name.",
+            )
+        if lookback_days < 1:
+            raise InputError(f"--lookback-days must be at least 1, not {lookback_days}.")
+        self.regions = list(regions or [])
+        self.accounts = list(accounts or [])
+        self.role_name = role_name
+        self.lookback_days = lookback_days
+        self.session = session
+        self.now = now
+        self.summary = Summary()
+
+    # -- the source ----------------------------------------------------------------------
 
     def batches(self) -> Iterator[Batch]:
-        base = self.session or boto3.Session()
-        end = self.now or datetime.now(UTC).replace(tzinfo=None)
-        end = datetime(end.year, end.month, end.day)
-        start = end - timedelta(days=self.lookback_days)
-        runs: list[dict[str, Any]] = []
-        metrics: list[dict[str, Any]] = []
-        for account, session in self._sessions(base):
-            for region in self._regions(session, account):
-                found = _scan(session, account, region, start, end)
-                self.scanned.append((account, region))
-                runs += found.runs
-                metrics += found.metrics
-                yield Batch(
-                    "resources",
-                    _table("resources", found.resources),
-                    partition={
-                        "source": SOURCE,
-                        "provider": "aws",
-                        "account_id": account,
-                        "region": region,
-                    },
-                    label=f"aws {account} {region}",
-                )
-        if metrics:
-            yield Batch("metrics", _table("metrics", metrics), label="aws metrics")
-        if runs:
-            yield Batch("runs", _table("runs", runs), label="sagemaker runs")
-
-    def _sessions(self, base: boto3.Session) -> Iterator[tuple[str, boto3.Session]]:
+        """Yield each account × region's inventory and metrics, then the training jobs."""
+        session = self.session or boto3.session.Session()
+        now = (self.now or datetime.now(UTC)).replace(tzinfo=None, microsecond=0)
+        base = session.region_name or "us-east-1"
+        home = Account(session, "")
+        self._seen = [home]
         try:
-            me = client(base, "sts").get_caller_identity()["Account"]
-        except Exception as exc:
-            raise translate(exc, "sts:GetCallerIdentity", "(this identity)", None) from None
-        if not self.role_name:
-            if self.accounts and set(self.accounts) != {me}:
-                raise translate_missing_role(me, self.accounts)
-            yield me, base
-            return
-        accounts = list(self.accounts) or _organization_accounts(base, me)
-        for account in accounts:
-            if account == me:
-                yield me, base
-                continue
-            arn = f"arn:aws:iam::{account}:role/{self.role_name}"
-            try:
-                creds = client(base, "sts").assume_role(
-                    RoleArn=arn, RoleSessionName="mlcost-ingest"
-                )["Credentials"]
-            except Exception as exc:
-                raise translate(exc, f"sts:AssumeRole on {arn}", account, None) from None
-            yield (
-                account,
-                boto3.Session(
-                    aws_access_key_id=creds["AccessKeyId"],
-                    aws_secret_access_key=creds["SecretAccessKey"],
-                    aws_session_token=creds["SessionToken"],
-                ),
+            home.account_id = home.call("sts", base, "get_caller_identity")["Account"]
+            runs: list[dict[str, Any]] = []
+            for account in self._accounts(home, base):
+                try:
+                    regions = self.regions or self._enabled_regions(account, base)
+                except AwsCallError as exc:
+                    if not exc.denied:
+                        raise
+                    self.summary.warnings.append(f"skipped account {account.account_id}: {exc}")
+                    continue
+                for region in regions:
+                    try:
+                        scan = _RegionScan(account, region, now, self.lookback_days)
+                        rows = scan.inventory()
+                    except AwsCallError as exc:
+                        if not exc.denied:
+                            raise
+                        self.summary.warnings.append(
+                            f"skipped account {account.account_id} region {region}: {exc}"
+                        )
+                        continue
+                    self._count(account.account_id, region, rows)
+                    yield Batch(
+                        "resources",
+                        _table("resources", rows),
+                        partition={
+                            "source": SOURCE,
+                            "provider": PROVIDER,
+                            "account_id": account.account_id,
+                            "region": region,
+                        },
+                        label=f"aws {account.account_id} {region} resources",
+                    )
+                    samples = self._guarded(scan.metrics, rows, account, region, "metrics")
+                    if samples:
+                        self.summary.metric_samples += len(samples)
+                        yield Batch(
+                            "metrics",
+                            _table("metrics", samples),
+                            label=f"aws {account.account_id} {region} metrics",
+                        )
+                    runs.extend(self._guarded(scan.training_jobs, None, account, region, "runs"))
+            self.summary.runs = len(runs)
+            if runs:
+                yield Batch("runs", _table("runs", runs), label="sagemaker training jobs")
+        finally:
+            self.summary.api_calls = sum(a.calls for a in self._seen)
+            self.summary.actions = set().union(*(a.actions for a in self._seen))
+
+    def _guarded(
+        self, fetch: Any, arg: Any, account: Account, region: str, what: str
+    ) -> list[dict[str, Any]]:
+        """Metrics and runs of a region; a denied call drops only them, with a warning."""
+        try:
+            return list(fetch(arg) if arg is not None else fetch())
+        except AwsCallError as exc:
+            if not exc.denied:
+                raise
+            self.summary.warnings.append(
+                f"no {what} for account {account.account_id} region {region}: {exc}"
             )
+            return []
 
-    def _regions(self, session: boto3.Session, account: str) -> list[str]:
-        if self.regions:
-            return list(self.regions)
-        region = session.region_name or "us-east-1"
-        try:
-            found = client(session, "ec2", region).describe_regions(AllRegions=False)["Regions"]
-        except Exception as exc:
-            raise translate(exc, "ec2:DescribeRegions", account, region) from None
-        return sorted(r["RegionName"] for r in found)
+    def _count(self, account_id: str, region: str, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            key = (account_id, region, row["resource_type"])
+            self.summary.resources[key] = self.summary.resources.get(key, 0) + 1
 
-
-def translate_missing_role(me: str, accounts: Sequence[str]) -> Exception:
-    from mlcost.errors import ConfigError
-
-    others = ", ".join(a for a in accounts if a != me)
-    return ConfigError(
-        f"Reading accounts {others} needs a role to assume in them.",
-        "Add --role-name with a read-only role that exists in each account.",
-    )
-
-
-def _organization_accounts(session: boto3.Session, me: str) -> list[str]:
-    try:
-        return sorted(
-            a["Id"]
-            for a in pages(client(session, "organizations").list_accounts, "Accounts")
-            if a.get("Status", "ACTIVE") == "ACTIVE"
-        )
-    except Exception as exc:
-        raise translate(exc, "organizations:ListAccounts", me, None) from None
-
-
-def _table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
-    schema = arrow_schema(name)
-    return pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
-
-
-# -- one account and region ----------------------------------------------------------------
-
-
-def _scan(
-    session: boto3.Session, account: str, region: str, start: datetime, end: datetime
-) -> _Found:
-    found = _Found()
-    call = _Caller(session, account, region)
-    types = _InstanceTypes(call)
-    observed = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-
-    def add(**row: Any) -> None:
-        found.resources.append(
-            {
-                "provider": "aws",
-                "account_id": account,
-                "region": region,
-                "observed_at": observed,
-                "source": SOURCE,
-                **row,
-                "details": json.dumps(row.get("details") or {}, sort_keys=True, default=str),
-                "tags": json.dumps(row.get("tags") or {}, sort_keys=True),
-            }
-        )
-
-    instances = [
-        i
-        for r in call.pages("ec2", "describe_instances", "Reservations")
-        for i in r.get("Instances", [])
-    ]
-    for i in instances:
-        facts = types.get(i.get("InstanceType"))
-        state = i.get("State", {}).get("Name")
-        stopped = _STOPPED_AT.search(i.get("StateTransitionReason") or "")
-        add(
-            resource_id=i["InstanceId"],
-            resource_type="vm",
-            name=_tag(i, "Name"),
-            state=state,
-            created_at=naive_utc(i.get("LaunchTime")),
-            instance_type=i.get("InstanceType"),
-            source_id=i.get("ImageId"),
-            lifecycle="spot" if i.get("InstanceLifecycle") == "spot" else "on-demand",
-            details={
-                "platform": i.get("PlatformDetails"),
-                "vpc_id": i.get("VpcId"),
-                **({"stopped_at": stopped.group(1).replace(" ", "T") + "Z"} if stopped else {}),
-            },
-            tags=_tags(i),
-            **facts,
-        )
-    for v in call.pages("ec2", "describe_volumes", "Volumes"):
-        attachment = (v.get("Attachments") or [{}])[0]
-        add(
-            resource_id=v["VolumeId"],
-            resource_type="volume",
-            name=_tag(v, "Name"),
-            state=v.get("State"),
-            created_at=naive_utc(v.get("CreateTime")),
-            attached_to=attachment.get("InstanceId") or None,
-            size_gb=float(v.get("Size") or 0),
-            details={
-                "volume_type": v.get("VolumeType"),
-                "iops": v.get("Iops"),
-                "device": attachment.get("Device"),
-            },
-            tags=_tags(v),
-        )
-    images = list(call.pages("ec2", "describe_images", "Images", Owners=["self"]))
-    for image in images:
-        snapshots = [
-            m["Ebs"]["SnapshotId"]
-            for m in image.get("BlockDeviceMappings", [])
-            if m.get("Ebs", {}).get("SnapshotId")
-        ]
-        last = naive_utc(image.get("LastLaunchedTime"))
-        add(
-            resource_id=image["ImageId"],
-            resource_type="image",
-            name=image.get("Name"),
-            state=image.get("State"),
-            created_at=naive_utc(image.get("CreationDate")),
-            last_used_at=last,
-            size_gb=float(
-                sum(
-                    m.get("Ebs", {}).get("VolumeSize") or 0
-                    for m in image.get("BlockDeviceMappings", [])
+    def _accounts(self, home: Account, base: str) -> Iterator[Account]:
+        if not self.accounts:
+            yield home
+            return
+        ids = self.accounts
+        if [a.lower() for a in ids] == ["organization"]:
+            ids = [
+                a["Id"]
+                for a in home.pages("organizations", base, "list_accounts", "Accounts")
+                if a.get("Status") == "ACTIVE"
+            ]
+        for account_id in ids:
+            if not re.fullmatch(r"\d{12}", account_id):
+                raise InputError(
+                    f"{account_id!r} is not an AWS account id (12 digits).",
+                    "Give --accounts as 123456789012,… or 'organization'.",
                 )
-            ),
-            details={"snapshot_ids": snapshots, "architecture": image.get("Architecture")},
-            tags=_tags(image),
-        )
-    for s in call.pages("ec2", "describe_snapshots", "Snapshots", OwnerIds=["self"]):
-        add(
-            resource_id=s["SnapshotId"],
-            resource_type="snapshot",
-            name=_tag(s, "Name"),
-            state="available" if s.get("State") == "completed" else s.get("State"),
-            created_at=naive_utc(s.get("StartTime")),
-            source_id=s.get("VolumeId"),
-            size_gb=float(s.get("VolumeSize") or 0),
-            details={"description": s.get("Description")},
-            tags=_tags(s),
-        )
-    for a in call.call("ec2", "describe_addresses").get("Addresses", []):
-        add(
-            resource_id=a.get("AllocationId") or a.get("PublicIp"),
-            resource_type="ip_address",
-            name=_tag(a, "Name") or a.get("PublicIp"),
-            state="in-use" if a.get("AssociationId") or a.get("InstanceId") else "available",
-            attached_to=a.get("InstanceId") or a.get("NetworkInterfaceId") or None,
-            details={"public_ip": a.get("PublicIp"), "association_id": a.get("AssociationId")},
-            tags=_tags(a),
-        )
-    endpoints = _sagemaker_endpoints(call, types)
-    for e in endpoints:
-        add(**e)
-    for n in call.pages("sagemaker", "list_notebook_instances", "NotebookInstances"):
-        itype = n.get("InstanceType")
-        add(
-            resource_id=n["NotebookInstanceArn"],
-            resource_type="notebook",
-            name=n.get("NotebookInstanceName"),
-            state="running"
-            if n.get("NotebookInstanceStatus") == "InService"
-            else ((n.get("NotebookInstanceStatus") or "").lower()),
-            created_at=naive_utc(n.get("CreationTime")),
-            instance_type=itype,
-            details={"status": n.get("NotebookInstanceStatus")},
-            **types.get(itype.removeprefix("ml.") if itype else None),
-        )
-    found.runs = _training_jobs(call, types, start)
-    found.metrics = _metrics(call, instances, endpoints, start, end)
-    return found
-
-
-class _Caller:
-    """Calls for one account and region, each failure translated with its name."""
-
-    def __init__(self, session: boto3.Session, account: str, region: str) -> None:
-        self.session, self.account, self.region = session, account, region
-        self._clients: dict[str, Any] = {}
-
-    def _client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = client(self.session, service, self.region)
-        return self._clients[service]
-
-    def call(self, service: str, operation: str, **params: Any) -> Any:
-        try:
-            return getattr(self._client(service), operation)(**params)
-        except Exception as exc:
-            raise translate(exc, _action(service, operation), self.account, self.region) from None
-
-    def pages(self, service: str, operation: str, key: str, **params: Any) -> list[Any]:
-        try:
-            return list(pages(getattr(self._client(service), operation), key, **params))
-        except Exception as exc:
-            raise translate(exc, _action(service, operation), self.account, self.region) from None
-
-
-def _action(service: str, operation: str) -> str:
-    """``ec2:DescribeVolumes`` from ``("ec2", "describe_volumes")``: the IAM action."""
-    return f"{service}:{''.join(p.capitalize() for p in operation.split('_'))}"
-
-
-class _InstanceTypes:
-    """vCPUs, memory and GPUs of instance types (DescribeInstanceTypes, cached)."""
-
-    def __init__(self, call: _Caller) -> None:
-        self.call = call
-        self.cache: dict[str, dict[str, Any]] = {}
-
-    def get(self, name: str | None) -> dict[str, Any]:
-        if not name:
-            return {}
-        if name not in self.cache:
+            arn = f"arn:aws:iam::{account_id}:role/{self.role_name}"
             try:
-                info = self.call.call("ec2", "describe_instance_types", InstanceTypes=[name])
-                found = info.get("InstanceTypes", [])
-            except Exception:
-                found = []  # an instance type the region does not describe: facts unknown
-            if found:
-                t = found[0]
+                creds = home.call(
+                    "sts", base, "assume_role", RoleArn=arn, RoleSessionName="mlcost-ingest"
+                )["Credentials"]
+            except AwsCallError as exc:
+                if not exc.denied:
+                    raise
+                self.summary.warnings.append(f"skipped account {account_id}: {exc}")
+                continue
+            session = boto3.session.Session(
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+                region_name=base,
+            )
+            account = Account(session, account_id)
+            self._seen.append(account)
+            yield account
+
+    @staticmethod
+    def _enabled_regions(account: Account, base: str) -> list[str]:
+        regions = account.call("ec2", base, "describe_regions")["Regions"]
+        return sorted(r["RegionName"] for r in regions)
+
+
+class _RegionScan:
+    """One account × region: its inventory rows, then their metrics and training jobs."""
+
+    def __init__(self, account: Account, region: str, now: datetime, lookback_days: int) -> None:
+        self.account = account
+        self.region = region
+        self.now = now
+        self.lookback_days = lookback_days
+        self.rows: list[dict[str, Any]] = []
+        self._types: dict[str, dict[str, Any]] = {}
+        self._variants: dict[str, list[dict[str, Any]]] = {}
+        # Regions without SageMaker have no endpoint to call (botocore's endpoint list says
+        # which do); asking anyway would retry a connection error for minutes.
+        self.has_sagemaker = region in account.session.get_available_regions("sagemaker")
+
+    def _row(self, resource_type: str, resource_id: str, **values: Any) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "provider": PROVIDER,
+            "account_id": self.account.account_id,
+            "region": self.region,
+            "resource_id": resource_id,
+            "resource_type": resource_type,
+            "observed_at": self.now,
+            "source": SOURCE,
+        }
+        row.update(values)
+        for key in ("details", "tags"):
+            row[key] = _json(row.get(key) or {})
+        return row
+
+    def inventory(self) -> list[dict[str, Any]]:
+        ec2 = ("ec2", self.region)
+        instances = [
+            i
+            for r in self.account.pages(*ec2, "describe_instances", "Reservations")
+            for i in r.get("Instances", [])
+            if i["State"]["Name"] not in ("terminated", "shutting-down")
+        ]
+        volumes = list(self.account.pages(*ec2, "describe_volumes", "Volumes"))
+        snapshots = list(
+            self.account.pages(*ec2, "describe_snapshots", "Snapshots", OwnerIds=["self"])
+        )
+        images = self.account.call(
+            *ec2, "describe_images", Owners=["self"], IncludeDisabled=True
+        ).get("Images", [])
+        addresses = self.account.call(*ec2, "describe_addresses").get("Addresses", [])
+        endpoints: list[dict[str, Any]] = []
+        notebooks: list[dict[str, Any]] = []
+        if self.has_sagemaker:
+            endpoints = list(
+                self.account.pages("sagemaker", self.region, "list_endpoints", "Endpoints")
+            )
+            notebooks = list(
+                self.account.pages(
+                    "sagemaker", self.region, "list_notebook_instances", "NotebookInstances"
+                )
+            )
+        self._load_types(
+            [i["InstanceType"] for i in instances]
+            + [_ec2_type(t) for t in self._endpoint_types(endpoints)]
+            + [_ec2_type(n.get("InstanceType", "")) for n in notebooks]
+        )
+        rows = [self._instance(i) for i in instances]
+        rows += [self._volume(v) for v in volumes]
+        by_snapshot: dict[str, list[str]] = defaultdict(list)
+        for image in images:
+            for snap in _image_snapshots(image):
+                by_snapshot[snap].append(image["ImageId"])
+        rows += [self._snapshot(s, by_snapshot.get(s["SnapshotId"], [])) for s in snapshots]
+        rows += [self._image(i) for i in images]
+        rows += [self._address(a) for a in addresses]
+        rows += [self._endpoint(e) for e in endpoints]
+        rows += [self._notebook(n) for n in notebooks]
+        self.rows = rows
+        return rows
+
+    # -- EC2 ----------------------------------------------------------------------------
+
+    def _load_types(self, names: Iterable[str]) -> None:
+        wanted = sorted({n for n in names if n and n not in self._types})
+        for start in range(0, len(wanted), 100):
+            chunk = wanted[start : start + 100]
+            try:
+                found = self.account.call(
+                    "ec2", self.region, "describe_instance_types", InstanceTypes=chunk
+                )["InstanceTypes"]
+            except AwsCallError as exc:
+                if exc.code != "InvalidInstanceType":
+                    raise
+                found = []
+                for name in chunk:  # one unknown name fails the whole call: ask one by one
+                    try:
+                        found += self.account.call(
+                            "ec2", self.region, "describe_instance_types", InstanceTypes=[name]
+                        )["InstanceTypes"]
+                    except AwsCallError as one:
+                        if one.code != "InvalidInstanceType":
+                            raise
+            for t in found:
                 gpus = t.get("GpuInfo", {}).get("Gpus", [])
-                self.cache[name] = {
+                self._types[t["InstanceType"]] = {
                     "vcpus": t.get("VCpuInfo", {}).get("DefaultVCpus"),
-                    "memory_gb": t.get("MemoryInfo", {}).get("SizeInMiB", 0) / 1024,
-                    "gpu_count": sum(g.get("Count", 0) for g in gpus),
+                    "memory_gb": _gib(t.get("MemoryInfo", {}).get("SizeInMiB")),
+                    "gpu_count": sum(int(g.get("Count", 0)) for g in gpus),
                     "gpu_model": gpus[0].get("Name") if gpus else None,
                 }
-            else:
-                self.cache[name] = {}
-        return self.cache[name]
 
+    def _spec(self, instance_type: str) -> dict[str, Any]:
+        return self._types.get(_ec2_type(instance_type), {})
 
-def _sagemaker_endpoints(call: _Caller, types: _InstanceTypes) -> list[dict[str, Any]]:
-    rows = []
-    for summary in call.pages("sagemaker", "list_endpoints", "Endpoints"):
-        e = call.call("sagemaker", "describe_endpoint", EndpointName=summary["EndpointName"])
-        config = call.call(
-            "sagemaker", "describe_endpoint_config", EndpointConfigName=e["EndpointConfigName"]
-        )
-        types_by_variant = {
-            v["VariantName"]: v.get("InstanceType") for v in config.get("ProductionVariants", [])
+    def _instance(self, i: dict[str, Any]) -> dict[str, Any]:
+        tags = _tags(i.get("Tags"))
+        state = i["State"]["Name"]
+        details: dict[str, Any] = {
+            "platform": i.get("PlatformDetails") or i.get("Platform") or "Linux/UNIX",
+            "vpc_id": i.get("VpcId"),
+            "availability_zone": i.get("Placement", {}).get("AvailabilityZone"),
+            "architecture": i.get("Architecture"),
         }
-        variants = [
-            {
-                "name": v["VariantName"],
-                "instance_type": types_by_variant.get(v["VariantName"]),
-                "instance_count": v.get("CurrentInstanceCount", v.get("DesiredInstanceCount")),
-            }
-            for v in e.get("ProductionVariants", [])
+        if state != "running":
+            reason = i.get("StateReason", {})
+            details["state_reason"] = reason.get("Message") or reason.get("Code")
+            details["state_transition_reason"] = i.get("StateTransitionReason") or None
+            since = _transition_time(i.get("StateTransitionReason") or "")
+            if since and state == "stopped":
+                details["stopped_at"] = since
+        lifecycle = i.get("InstanceLifecycle") or "on-demand"
+        return self._row(
+            "vm",
+            i["InstanceId"],
+            name=tags.get("Name"),
+            state=state,
+            created_at=_naive(i.get("LaunchTime")),
+            instance_type=i["InstanceType"],
+            attached_to=None,
+            source_id=i.get("ImageId"),
+            lifecycle=lifecycle,
+            details=_present(details),
+            tags=tags,
+            **self._spec(i["InstanceType"]),
+        )
+
+    def _volume(self, v: dict[str, Any]) -> dict[str, Any]:
+        tags = _tags(v.get("Tags"))
+        attached = [
+            a for a in v.get("Attachments", []) if a.get("State") in ("attached", "attaching")
         ]
-        itype = variants[0]["instance_type"] if variants else None
-        rows.append(
-            {
-                "resource_id": e["EndpointArn"],
-                "resource_type": "endpoint",
-                "name": e["EndpointName"],
-                "state": "running"
-                if e.get("EndpointStatus") == "InService"
-                else ((e.get("EndpointStatus") or "").lower()),
-                "created_at": naive_utc(e.get("CreationTime")),
-                "instance_type": itype,
-                "details": {
-                    "status": e.get("EndpointStatus"),
-                    "variants": variants,
-                    "instance_count": sum(v["instance_count"] or 0 for v in variants),
-                },
-                **types.get(itype.removeprefix("ml.") if itype else None),
-            }
-        )
-    return rows
-
-
-def _training_jobs(call: _Caller, types: _InstanceTypes, start: datetime) -> list[dict[str, Any]]:
-    runs = []
-    summaries = call.pages(
-        "sagemaker", "list_training_jobs", "TrainingJobSummaries", CreationTimeAfter=start
-    )
-    for summary in summaries:
-        job = call.call(
-            "sagemaker", "describe_training_job", TrainingJobName=summary["TrainingJobName"]
-        )
-        config = job.get("ResourceConfig", {})
-        itype = config.get("InstanceType")
-        count = config.get("InstanceCount") or 1
-        facts = types.get(itype.removeprefix("ml.") if itype else None)
-        experiment = (job.get("ExperimentConfig") or {}).get("ExperimentName") or (
-            (job.get("TuningJobArn") or "").rsplit("/", 1)[-1] or "sagemaker-training"
-        )
-        tags = {
-            t["Key"]: t["Value"]
-            for t in call.pages("sagemaker", "list_tags", "Tags", ResourceArn=job["TrainingJobArn"])
+        details = {
+            "volume_type": v.get("VolumeType"),
+            "iops": v.get("Iops"),
+            "throughput": v.get("Throughput"),
+            "availability_zone": v.get("AvailabilityZone"),
+            "encrypted": v.get("Encrypted"),
+            "snapshot_id": v.get("SnapshotId") or None,
+            "device": attached[0].get("Device") if attached else None,
+            "attached_instances": [a["InstanceId"] for a in attached][1:] or None,
         }
-        runs.append(
-            {
-                "run_id": job["TrainingJobArn"],
-                "experiment": experiment,
-                "parent_run_id": job.get("TuningJobArn"),
-                "name": job["TrainingJobName"],
-                "status": (job.get("TrainingJobStatus") or "").upper(),
-                "started_at": naive_utc(job.get("TrainingStartTime")),
-                "ended_at": naive_utc(job.get("TrainingEndTime")),
-                "params": json.dumps(
+        return self._row(
+            "volume",
+            v["VolumeId"],
+            name=tags.get("Name"),
+            state=v.get("State"),
+            created_at=_naive(v.get("CreateTime")),
+            attached_to=attached[0]["InstanceId"] if attached else None,
+            size_gb=float(v["Size"]) if v.get("Size") is not None else None,
+            details=_present(details),
+            tags=tags,
+        )
+
+    def _snapshot(self, s: dict[str, Any], image_ids: list[str]) -> dict[str, Any]:
+        tags = _tags(s.get("Tags"))
+        details = {
+            "description": s.get("Description") or None,
+            "image_ids": sorted(image_ids) or None,
+            "storage_tier": s.get("StorageTier"),
+            "encrypted": s.get("Encrypted"),
+        }
+        return self._row(
+            "snapshot",
+            s["SnapshotId"],
+            name=tags.get("Name"),
+            state=s.get("State"),
+            created_at=_naive(s.get("StartTime")),
+            source_id=s.get("VolumeId") or None,
+            size_gb=float(s["VolumeSize"]) if s.get("VolumeSize") is not None else None,
+            details=_present(details),
+            tags=tags,
+        )
+
+    def _image(self, i: dict[str, Any]) -> dict[str, Any]:
+        tags = _tags(i.get("Tags"))
+        snaps = _image_snapshots(i)
+        sizes = [
+            m["Ebs"]["VolumeSize"]
+            for m in i.get("BlockDeviceMappings", [])
+            if m.get("Ebs", {}).get("VolumeSize") is not None
+        ]
+        last = _parse_time(i.get("LastLaunchedTime"))
+        details = {
+            "snapshot_ids": snaps,
+            "architecture": i.get("Architecture"),
+            "description": i.get("Description") or None,
+            "deprecation_time": i.get("DeprecationTime"),
+            "last_launched_at": i.get("LastLaunchedTime"),
+        }
+        return self._row(
+            "image",
+            i["ImageId"],
+            name=i.get("Name") or tags.get("Name"),
+            state=i.get("State"),
+            created_at=_parse_time(i.get("CreationDate")),
+            source_id=snaps[0] if snaps else None,
+            size_gb=float(sum(sizes)) if sizes else None,
+            last_used_at=last,
+            details=_present(details),
+            tags=tags,
+        )
+
+    def _address(self, a: dict[str, Any]) -> dict[str, Any]:
+        tags = _tags(a.get("Tags"))
+        associated = bool(a.get("AssociationId") or a.get("InstanceId"))
+        details = {
+            "public_ip": a.get("PublicIp"),
+            "association_id": a.get("AssociationId"),
+            "network_interface_id": a.get("NetworkInterfaceId"),
+            "private_ip": a.get("PrivateIpAddress"),
+            "domain": a.get("Domain"),
+        }
+        return self._row(
+            "ip_address",
+            a.get("AllocationId") or a["PublicIp"],
+            name=tags.get("Name"),
+            state="in-use" if associated else "available",
+            attached_to=a.get("InstanceId") or a.get("NetworkInterfaceId") or None,
+            details=_present(details),
+            tags=tags,
+        )
+
+    # -- SageMaker ----------------------------------------------------------------------
+
+    def _sm_tags(self, arn: str) -> dict[str, str]:
+        return _tags(
+            self.account.pages("sagemaker", self.region, "list_tags", "Tags", ResourceArn=arn)
+        )
+
+    def _endpoint_types(self, endpoints: list[dict[str, Any]]) -> list[str]:
+        """Describe each endpoint and its config once; remembers the variants."""
+        types = []
+        for e in endpoints:
+            desc = self.account.call(
+                "sagemaker", self.region, "describe_endpoint", EndpointName=e["EndpointName"]
+            )
+            config = self.account.call(
+                "sagemaker",
+                self.region,
+                "describe_endpoint_config",
+                EndpointConfigName=desc["EndpointConfigName"],
+            )
+            configured = {v["VariantName"]: v for v in config.get("ProductionVariants", [])}
+            variants = []
+            for v in desc.get("ProductionVariants", []) or list(configured.values()):
+                conf = configured.get(v["VariantName"], {})
+                count = v.get("CurrentInstanceCount", conf.get("InitialInstanceCount"))
+                variants.append(
                     {
-                        "instance_type": itype,
+                        "name": v["VariantName"],
+                        "instance_type": conf.get("InstanceType"),
                         "instance_count": count,
-                        "billable_seconds": job.get("BillableTimeInSeconds"),
-                        "managed_spot": bool(job.get("EnableManagedSpotTraining")),
-                        **(job.get("HyperParameters") or {}),
-                    },
-                    sort_keys=True,
-                ),
-                "metrics": json.dumps(
-                    {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])}
-                ),
-                "tags": json.dumps(tags, sort_keys=True),
-                "resource_ids": json.dumps([job["TrainingJobArn"]]),
-                "gpu_count": (facts.get("gpu_count") or 0) * count if facts else None,
-                "source": "sagemaker",
+                    }
+                )
+                types.append(conf.get("InstanceType") or "")
+            self._variants[e["EndpointArn"]] = variants
+        return types
+
+    def _endpoint(self, e: dict[str, Any]) -> dict[str, Any]:
+        arn = e["EndpointArn"]
+        variants = self._variants.get(arn, [])
+        status = e.get("EndpointStatus")
+        instance_type = variants[0]["instance_type"] if variants else None
+        return self._row(
+            "endpoint",
+            arn,
+            name=e["EndpointName"],
+            state=_sm_state(status),
+            created_at=_naive(e.get("CreationTime")),
+            instance_type=instance_type,
+            details={
+                "status": status,
+                "variants": variants,
+                "instance_count": sum(int(v["instance_count"] or 0) for v in variants),
+            },
+            tags=self._sm_tags(arn),
+            **(self._spec(instance_type) if instance_type else {}),
+        )
+
+    def _notebook(self, n: dict[str, Any]) -> dict[str, Any]:
+        arn = n["NotebookInstanceArn"]
+        status = n.get("NotebookInstanceStatus")
+        return self._row(
+            "notebook",
+            arn,
+            name=n["NotebookInstanceName"],
+            state=_sm_state(status),
+            created_at=_naive(n.get("CreationTime")),
+            instance_type=n.get("InstanceType"),
+            details={
+                "status": status,
+                "last_modified_at": _iso(n.get("LastModifiedTime")),
+            },
+            tags=self._sm_tags(arn),
+            **self._spec(n.get("InstanceType", "")),
+        )
+
+    def training_jobs(self) -> Iterator[dict[str, Any]]:
+        """``runs`` rows for the training jobs created within the look-back."""
+        if not self.has_sagemaker:
+            return
+        since = self.now - timedelta(days=self.lookback_days)
+        jobs = []
+        for job in self.account.pages(
+            "sagemaker",
+            self.region,
+            "list_training_jobs",
+            "TrainingJobSummaries",
+            CreationTimeAfter=since,
+        ):
+            d = self.account.call(
+                "sagemaker",
+                self.region,
+                "describe_training_job",
+                TrainingJobName=job["TrainingJobName"],
+            )
+            jobs.append(d)
+        self._load_types(
+            _ec2_type(j.get("ResourceConfig", {}).get("InstanceType", "")) for j in jobs
+        )
+        for d in jobs:
+            yield self._run(d)
+
+    def _run(self, d: dict[str, Any]) -> dict[str, Any]:
+        arn = d["TrainingJobArn"]
+        resources = d.get("ResourceConfig", {})
+        instance_type = resources.get("InstanceType")
+        count = int(resources.get("InstanceCount") or 0)
+        spot = bool(d.get("EnableManagedSpotTraining"))
+        params: dict[str, Any] = dict(d.get("HyperParameters") or {})
+        params.update(
+            {
+                "instance_type": instance_type,
+                "instance_count": count,
+                "managed_spot": spot,
+                "billable_seconds": d.get("BillableTimeInSeconds"),
+                "training_seconds": d.get("TrainingTimeInSeconds"),
+                "volume_size_gb": resources.get("VolumeSizeInGB"),
             }
         )
-    return runs
-
-
-def _metrics(
-    call: _Caller,
-    instances: list[dict[str, Any]],
-    endpoints: list[dict[str, Any]],
-    start: datetime,
-    end: datetime,
-) -> list[dict[str, Any]]:
-    queries: list[tuple[dict[str, Any], str, str, int, str]] = []
-    for i in instances:
-        dims = [{"Name": "InstanceId", "Value": i["InstanceId"]}]
-        for namespace, name, stat, period, ours in INSTANCE_METRICS:
-            queries.append(
-                (_query(namespace, name, dims, stat, period), i["InstanceId"], ours, period, stat)
-            )
-    if instances:
-        ids = {i["InstanceId"] for i in instances}
-        for agent_name, ours in GPU_METRICS:
-            listed = call.pages(
-                "cloudwatch", "list_metrics", "Metrics", Namespace="CWAgent", MetricName=agent_name
-            )
-            for m in listed:
-                dims = m.get("Dimensions", [])
-                instance = next((d["Value"] for d in dims if d["Name"] == "InstanceId"), None)
-                if instance is not None and instance in ids:
-                    q = _query("CWAgent", agent_name, dims, "Average", 86400)
-                    queries.append((q, instance, ours, 86400, "Average"))
-    for e in endpoints:
-        for variant in e["details"]["variants"]:
-            dims = [
-                {"Name": "EndpointName", "Value": e["name"]},
-                {"Name": "VariantName", "Value": variant["name"]},
-            ]
-            q = _query("AWS/SageMaker", "Invocations", dims, "Sum", 86400)
-            queries.append((q, e["resource_id"], "invocations", 86400, "Sum"))
-    rows: list[dict[str, Any]] = []
-    for first in range(0, len(queries), _QUERIES_PER_CALL):
-        chunk = queries[first : first + _QUERIES_PER_CALL]
-        by_id = {f"q{n}": q for n, q in enumerate(chunk)}
-        params: dict[str, Any] = {
-            "MetricDataQueries": [dict(q[0], Id=qid) for qid, q in by_id.items()],
-            "StartTime": start,
-            "EndTime": end,
+        experiment_config = d.get("ExperimentConfig") or {}
+        tuning = d.get("TuningJobArn")
+        experiment = (
+            experiment_config.get("ExperimentName")
+            or (tuning.rsplit("/", 1)[-1] if tuning else None)
+            or d["TrainingJobName"]
+        )
+        tags = self._sm_tags(arn)
+        tags["sagemaker:managed_spot"] = "true" if spot else "false"
+        tags["aws:account_id"] = self.account.account_id
+        tags["aws:region"] = self.region
+        if tuning:
+            tags["sagemaker:tuning_job"] = tuning
+        if experiment_config.get("TrialName"):
+            tags["sagemaker:trial"] = experiment_config["TrialName"]
+        gpus = self._spec(instance_type or "").get("gpu_count")
+        return {
+            "run_id": d["TrainingJobName"],
+            "experiment": experiment,
+            "parent_run_id": None,
+            "name": d["TrainingJobName"],
+            "status": _RUN_STATUS.get(d.get("TrainingJobStatus", ""), d.get("TrainingJobStatus")),
+            "user": None,
+            "started_at": _naive(d.get("TrainingStartTime") or d.get("CreationTime")),
+            "ended_at": _naive(d.get("TrainingEndTime")),
+            "params": _json({k: v for k, v in params.items() if v is not None}),
+            "metrics": _json(
+                {m["MetricName"]: m["Value"] for m in d.get("FinalMetricDataList", []) or []}
+            ),
+            "tags": _json(tags),
+            "resource_ids": _json([arn]),
+            "gpu_count": gpus * count if gpus is not None and instance_type else None,
+            "source": RUNS_SOURCE,
         }
-        while True:
-            answer = call.call("cloudwatch", "get_metric_data", **params)
-            for result in answer.get("MetricDataResults", []):
-                _, resource, ours, period, stat = by_id[result["Id"]]
+
+    # -- CloudWatch ---------------------------------------------------------------------
+
+    def metrics(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Daily and hourly samples for the region's resources, fetched with
+        GetMetricData in calls of up to 500 queries."""
+        queries: list[_Query] = []
+        instances = [r["resource_id"] for r in rows if r["resource_type"] == "vm"]
+        for iid in instances:
+            for spec in EC2_METRICS:
+                queries += _queries(iid, spec, [{"Name": "InstanceId", "Value": iid}])
+        if instances:
+            wanted = set(instances)
+            for spec in GPU_METRICS:
+                for m in self._list_metrics(spec):
+                    dims = m.get("Dimensions", [])
+                    iid = next((d["Value"] for d in dims if d["Name"] == "InstanceId"), None)
+                    if iid is not None and iid in wanted:
+                        queries += _queries(iid, spec, dims)
+        for r in rows:
+            if r["resource_type"] == "volume":
+                vid = r["resource_id"]
+                for spec in EBS_METRICS:
+                    queries += _queries(vid, spec, [{"Name": "VolumeId", "Value": vid}])
+            elif r["resource_type"] == "endpoint":
+                for variant in self._variants.get(r["resource_id"], []):
+                    dims = [
+                        {"Name": "EndpointName", "Value": r["name"]},
+                        {"Name": "VariantName", "Value": variant["name"]},
+                    ]
+                    queries += _queries(r["resource_id"], ENDPOINT_METRIC, dims)
+        return self._fetch(queries)
+
+    def _list_metrics(self, spec: MetricSpec) -> Iterator[dict[str, Any]]:
+        return self.account.pages(
+            "cloudwatch",
+            self.region,
+            "list_metrics",
+            "Metrics",
+            Namespace=spec.namespace,
+            MetricName=spec.name,
+        )
+
+    def _fetch(self, queries: list[_Query]) -> list[dict[str, Any]]:
+        end = self.now.replace(minute=0, second=0, microsecond=0)
+        start = end.replace(hour=0) - timedelta(days=self.lookback_days)
+        values: dict[tuple[str, str, str, int, datetime], list[float]] = defaultdict(list)
+        combine: dict[tuple[str, str, str, int], str] = {}
+        for first in range(0, len(queries), MAX_QUERIES):
+            chunk = queries[first : first + MAX_QUERIES]
+            request = [
+                {
+                    "Id": f"q{n}",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": q.namespace,
+                            "MetricName": q.name,
+                            "Dimensions": q.dimensions,
+                        },
+                        "Period": q.period,
+                        "Stat": q.stat,
+                    },
+                    "ReturnData": True,
+                }
+                for n, q in enumerate(chunk)
+            ]
+            for result in self.account.pages(
+                "cloudwatch",
+                self.region,
+                "get_metric_data",
+                "MetricDataResults",
+                MetricDataQueries=request,
+                StartTime=start,
+                EndTime=end,
+                ScanBy="TimestampAscending",
+            ):
+                q = chunk[int(result["Id"][1:])]
+                combine[(q.resource_id, q.metric, q.stat, q.period)] = q.combine
                 for ts, value in zip(
                     result.get("Timestamps", []), result.get("Values", []), strict=False
                 ):
-                    rows.append(
-                        {
-                            "resource_id": resource,
-                            "metric": ours,
-                            "ts": naive_utc(ts),
-                            "value": float(value),
-                            "stat": stat,
-                            "period_s": period,
-                            "source": SOURCE,
-                        }
-                    )
-            if not answer.get("NextToken"):
-                break
-            params["NextToken"] = answer["NextToken"]
-    # one sample per (resource, metric, stat, period, ts): several endpoint variants add up
-    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        key = (row["resource_id"], row["metric"], row["stat"], row["period_s"], row["ts"])
-        if key in merged and row["stat"] == "Sum":
-            merged[key]["value"] += row["value"]
-        else:
-            merged[key] = row
-    return list(merged.values())
+                    stamp = ts.astimezone(UTC).replace(tzinfo=None)
+                    key = (q.resource_id, q.metric, q.stat, q.period, stamp)
+                    values[key].append(float(value))
+        out = []
+        for (rid, metric, stat, period, ts), vals in sorted(values.items()):
+            how = combine[(rid, metric, stat, period)]
+            if stat == "Maximum":
+                value = max(vals)
+            elif how == "sum":
+                value = sum(vals)
+            else:
+                value = sum(vals) / len(vals)
+            out.append(
+                {
+                    "resource_id": rid,
+                    "metric": metric,
+                    "ts": ts,
+                    "value": value,
+                    "stat": stat,
+                    "period_s": period,
+                    "source": SOURCE,
+                }
+            )
+        return out
 
 
-def _query(
-    namespace: str, name: str, dims: list[dict[str, str]], stat: str, period: int
-) -> dict[str, Any]:
-    return {
-        "MetricStat": {
-            "Metric": {"Namespace": namespace, "MetricName": name, "Dimensions": dims},
-            "Period": period,
-            "Stat": stat,
-        },
-        "ReturnData": True,
-    }
+# -- helpers ------------------------------------------------------------------------------
 
 
-def _tags(item: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in item.get("Tags", []) or []}
+def _queries(resource_id: str, spec: MetricSpec, dims: list[dict[str, str]]) -> list[_Query]:
+    return [
+        _Query(
+            resource_id, spec.metric, stat, period, spec.combine, dims, spec.namespace, spec.name
+        )
+        for stat, period in spec.stats
+    ]
 
 
-def _tag(item: dict[str, Any], key: str) -> str | None:
-    return _tags(item).get(key)
+def _table(table: str, rows: list[dict[str, Any]]) -> pa.Table:
+    schema = arrow_schema(table)
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _present(values: dict[str, Any]) -> dict[str, Any]:
+    """Details without the empty answers (moto and some APIs send "" for none)."""
+    return {k: v for k, v in values.items() if v is not None and v != ""}
+
+
+def _tags(tags: Iterable[dict[str, Any]] | None) -> dict[str, str]:
+    return {str(t["Key"]): str(t.get("Value", "")) for t in tags or []}
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _naive(value: Any) -> datetime | None:
+    """boto3's aware datetimes as naive UTC (the store's convention)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _parse_time(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return _naive(parsed) if parsed.tzinfo else parsed
+
+
+def _iso(value: datetime | None) -> str | None:
+    naive = _naive(value)
+    return naive.strftime("%Y-%m-%dT%H:%M:%SZ") if naive else None
+
+
+def _transition_time(reason: str) -> str | None:
+    """``User initiated (2026-06-11 17:42:00 GMT)`` → ``2026-06-11T17:42:00Z``."""
+    match = re.search(r"\((\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)", reason)
+    return f"{match.group(1)}T{match.group(2)}Z" if match else None
+
+
+def _gib(mib: Any) -> float | None:
+    return round(float(mib) / 1024, 3) if mib is not None else None
+
+
+def _ec2_type(instance_type: str) -> str:
+    """SageMaker's ``ml.g5.xlarge`` runs on EC2's ``g5.xlarge``."""
+    return instance_type.removeprefix("ml.")
+
+
+def _image_snapshots(image: dict[str, Any]) -> list[str]:
+    return [
+        m["Ebs"]["SnapshotId"]
+        for m in image.get("BlockDeviceMappings", [])
+        if m.get("Ebs", {}).get("SnapshotId")
+    ]
+
+
+def _sm_state(status: str | None) -> str | None:
+    """SageMaker statuses in the inventory's words (the raw one stays in details)."""
+    if status == "InService":
+        return "running"
+    if status is None:
+        return None
+    return status.lower()

@@ -249,24 +249,26 @@ def ingest_aws_command(
     ctx: typer.Context,
     regions: Annotated[
         list[str] | None,
-        typer.Option("--regions", help="Regions to scan (default: every enabled region)."),
+        typer.Option(help="Regions to scan, comma-separated (default: all enabled regions)."),
     ] = None,
     accounts: Annotated[
         list[str] | None,
         typer.Option(
-            "--accounts",
-            help="Member accounts (with --role-name; default: the "
-            "Organization's accounts when --role-name is given).",
+            help="Account ids to scan through --role-name, comma-separated, or 'organization' "
+            "for every active account of AWS Organizations (default: the caller's account)."
         ),
     ] = None,
     role_name: Annotated[
-        str | None, typer.Option(help="Read-only role to assume in each account.")
+        str | None, typer.Option(help="Read-only role to assume in each of --accounts.")
     ] = None,
-    lookback_days: Annotated[int, typer.Option(help="Days of CloudWatch metrics.")] = 30,
+    lookback_days: Annotated[
+        int, typer.Option(help="Days of CloudWatch utilisation to fetch (daily and hourly).")
+    ] = 30,
 ) -> None:
-    """Load AWS inventory, CloudWatch utilisation and SageMaker runs (boto3's credentials)."""
+    """Load AWS inventory, CloudWatch utilisation and SageMaker training jobs (boto3's
+    standard credentials). Each account × region scanned replaces its previous inventory."""
     with _progress() as on_rows:
-        result = ingest_aws(
+        done = ingest_aws(
             _ctx(ctx).store,
             regions=_split(regions),
             accounts=_split(accounts),
@@ -274,12 +276,21 @@ def ingest_aws_command(
             lookback_days=lookback_days,
             on_rows=on_rows,
         )
-    _load_report(result)
+    summary = done.summary
+    for (account, region, kind), count in sorted(summary.resources.items()):
+        out.print(f"{account} {region} {kind}: {count:,}", markup=False)
+    out.print(
+        f"{sum(summary.resources.values()):,} resources, {summary.metric_samples:,} metric "
+        f"samples, {summary.runs:,} training jobs; {summary.api_calls:,} API calls."
+    )
+    for warning in summary.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    _load_report(done.result)
 
 
 def _split(values: list[str] | None) -> list[str]:
-    """``--regions a,b --regions c`` as [a, b, c]."""
-    return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
+    """``--regions a,b --regions c`` → ``[a, b, c]``."""
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
 @ingest_app.command("sample")

@@ -38,7 +38,3 @@ class ConfigError(MlcostError):
 
 class ReadOnlyError(MlcostError):
     """A statement given to a read-only entry point would write."""
-
-
-class CloudError(MlcostError):
-    """A cloud API refused or failed a call (named with its account and region)."""

@@ -6,7 +6,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
@@ -14,6 +14,9 @@ from mlcost.connectors.files.focus import FileSummary, FocusExport
 from mlcost.connectors.files.formats import FORMATS, BillingExport, known_formats
 from mlcost.errors import InputError
 from mlcost.store import Batch, LoadResult, ProgressCallback, Store
+
+if TYPE_CHECKING:
+    from mlcost.connectors.aws import Summary as AwsSummary
 
 BILLING_FORMATS = ("auto", *FORMATS)
 SAMPLE_SOURCE = "sample"
@@ -69,22 +72,29 @@ def ingest_sample(
         return store.load(batches(), on_rows=on_rows)
 
 
+@dataclass(frozen=True)
+class AwsIngest:
+    result: LoadResult
+    summary: AwsSummary
+
+
 def ingest_aws(
     store: Store,
     *,
-    regions: Sequence[str] = (),
-    accounts: Sequence[str] = (),
+    regions: Sequence[str] | None = None,
+    accounts: Sequence[str] | None = None,
     role_name: str | None = None,
     lookback_days: int = 30,
     on_rows: ProgressCallback | None = None,
-) -> LoadResult:
-    """Load AWS inventory, utilisation and SageMaker runs in one transaction."""
-    from mlcost.connectors.aws import AwsSource
+) -> AwsIngest:
+    """Scan AWS accounts × regions and load inventory, metrics and training jobs in one load."""
+    from mlcost.connectors.aws import AwsSource  # boto3 is imported only when AWS is asked for
 
     source = AwsSource(
         regions=regions, accounts=accounts, role_name=role_name, lookback_days=lookback_days
     )
-    return store.load(source.batches(), on_rows=on_rows)
+    result = store.load(source.batches(), on_rows=on_rows)
+    return AwsIngest(result, source.summary)
 
 
 def ingest_azure(

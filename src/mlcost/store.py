@@ -304,12 +304,10 @@ class Store:
             try:
                 explicit: dict[str, list[Mapping[str, Any]]] = {}
                 for batch in batches:
+                    rows = _insert_batch(con, batch, loaded_at, on_rows)
+                    result.rows_in[batch.table] = result.rows_in.get(batch.table, 0) + rows
                     if batch.partition is not None:
                         explicit.setdefault(batch.table, []).append(batch.partition)
-                    rows = _insert_batch(
-                        con, batch, loaded_at, on_rows, explicit.get(batch.table, [])
-                    )
-                    result.rows_in[batch.table] = result.rows_in.get(batch.table, 0) + rows
                 for table in result.rows_in:
                     replaced, parts = _replace_partitions(
                         con, table, loaded_at, explicit.get(table, [])
@@ -345,7 +343,6 @@ def _insert_batch(
     batch: Batch,
     loaded_at: datetime,
     on_rows: ProgressCallback | None,
-    declared: list[Mapping[str, Any]],
 ) -> int:
     """Stream one batch into its table with a single INSERT; returns the rows written.
 
@@ -366,6 +363,8 @@ def _insert_batch(
         itertools.chain([first], batches), batch.label or batch.table, on_rows
     )
     reader = pa.RecordBatchReader.from_batches(first.schema, counted)
+    # Rows of earlier batches of this load in other partitions are not this batch's strays.
+    strays_before = _strays(con, batch, spec.loaded_at, loaded_at) if batch.partition else 0
     con.register("_mlcost_incoming", reader)
     try:
         extra_sql = "".join(f", ? AS {quote_ident(k)}" for k in fill)
@@ -384,7 +383,7 @@ def _insert_batch(
     if counted.error is not None:
         raise counted.error
     if batch.partition:
-        _check_partition(con, batch, spec.loaded_at, loaded_at, declared)
+        _check_partition(con, batch, spec.loaded_at, loaded_at, strays_before)
     return counted.rows
 
 
@@ -435,30 +434,28 @@ def _add_extra_columns(con: duckdb.DuckDBPyConnection, table: str, names: list[s
         known.add(name.lower())
 
 
-def _check_partition(
-    con: duckdb.DuckDBPyConnection,
-    batch: Batch,
-    marker: str,
-    loaded_at: datetime,
-    declared: list[Mapping[str, Any]],
-) -> None:
-    """Every row this load wrote to the table lies in a partition it declared (several
-    batches of one load may each replace their own partition of the same table)."""
+def _strays(con: duckdb.DuckDBPyConnection, batch: Batch, marker: str, loaded_at: datetime) -> int:
+    """Rows of this load in ``batch.table`` outside ``batch.partition``."""
     assert batch.partition is not None
-    outside: list[str] = []
-    params: list[Any] = [loaded_at]
-    for partition in declared:
-        match = " AND ".join(f"{quote_ident(k)} IS NOT DISTINCT FROM ?" for k in partition)
-        outside.append(f"NOT ({match})")
-        params.extend(partition.values())
+    cond = " OR ".join(f"{quote_ident(k)} IS DISTINCT FROM ?" for k in batch.partition)
     stray = con.execute(
         f"SELECT count(*) FROM {quote_ident(batch.table)} "  # noqa: S608
-        f"WHERE {quote_ident(marker)} = ? AND {' AND '.join(outside)}",
-        params,
-    ).fetchone()
-    if stray and stray[0]:
+        f"WHERE {quote_ident(marker)} = ? AND ({cond})",
+        [loaded_at, *batch.partition.values()],
+    ).fetchall()
+    return int(stray[0][0]) if stray else 0
+
+
+def _check_partition(
+    con: duckdb.DuckDBPyConnection, batch: Batch, marker: str, loaded_at: datetime, before: int
+) -> None:
+    """Every row this batch wrote lies in the partition it declared (several batches of
+    one load may each replace their own partition of the same table)."""
+    assert batch.partition is not None
+    stray = _strays(con, batch, marker, loaded_at) - before
+    if stray:
         raise StoreError(
-            f"{stray[0]} rows for {batch.table} do not belong to the partition "
+            f"{stray} rows for {batch.table} do not belong to the partition "
             f"{dict(batch.partition)} they were loaded into."
         )
 

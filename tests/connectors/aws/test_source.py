@@ -1,215 +1,331 @@
-"""`mlcost ingest aws` against moto: an account with waste and near misses in two regions,
-a second account through an assumed role, and refused calls."""
+"""The AWS connector against moto: exact inventory, metrics and runs rows, re-ingest."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from mlcost.connectors.aws import AwsSource
-from moto import mock_aws
+from mlcost.connectors.aws.api import permission
 
-from mlcost.errors import CloudError
-from mlcost.recommendations import analyze_recommendations, list_recommendations
+from mlcost.errors import InputError
 from mlcost.store import Store
+from tests.connectors.aws.conftest import ACCOUNT, Org, build_org
 
-ME = "123456789012"
-OTHER = "210987654321"
-TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield boto3.Session(region_name="us-east-1")
+REGIONS = ["us-east-1", "eu-west-1"]
 
 
-def build_account(session: boto3.Session) -> dict[str, str]:
-    """us-east-1: an idle m5.large with its disk and an AMI made from it, an unattached
-    volume, a snapshot of a deleted volume, two Elastic IPs (one associated), a SageMaker
-    endpoint and a training job. us-west-2: one running g5.xlarge."""
-    ec2 = session.client("ec2", region_name="us-east-1")
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    tag = {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "legacy-etl"},
-                                                {"Key": "team", "Value": "data"}]}  # fmt: skip
-    vm = ec2.run_instances(
-        ImageId=image, InstanceType="m5.large", MinCount=1, MaxCount=1, TagSpecifications=[tag]
-    )["Instances"][0]["InstanceId"]
-    loose = ec2.create_volume(Size=500, AvailabilityZone="us-east-1a", VolumeType="gp3")
-    gone = ec2.create_volume(Size=800, AvailabilityZone="us-east-1a")["VolumeId"]
-    orphan = ec2.create_snapshot(VolumeId=gone, Description="nightly etl")["SnapshotId"]
-    ec2.delete_volume(VolumeId=gone)
-    ami = ec2.create_image(InstanceId=vm, Name="etl-base")["ImageId"]
-    free_ip = ec2.allocate_address(Domain="vpc")["AllocationId"]
-    used_ip = ec2.allocate_address(Domain="vpc")["AllocationId"]
-    ec2.associate_address(AllocationId=used_ip, InstanceId=vm)
-    west = session.client("ec2", region_name="us-west-2")
-    west_image = west.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    gpu = west.run_instances(ImageId=west_image, InstanceType="g5.xlarge", MinCount=1, MaxCount=1)
-    sm = session.client("sagemaker", region_name="us-east-1")
-    role = f"arn:aws:iam::{ME}:role/sagemaker"
-    sm.create_model(
-        ModelName="m", ExecutionRoleArn=role,
-        PrimaryContainer={"Image": "123.dkr.ecr.us-east-1.amazonaws.com/m:1"},
-    )  # fmt: skip
-    sm.create_endpoint_config(
-        EndpointConfigName="canary-config",
-        ProductionVariants=[{"VariantName": "canary", "ModelName": "m",
-                             "InstanceType": "ml.g4dn.xlarge", "InitialInstanceCount": 1}],
-    )  # fmt: skip
-    sm.create_endpoint(EndpointName="canary", EndpointConfigName="canary-config")
-    cw = session.client("cloudwatch", region_name="us-east-1")
-    cw.put_metric_data(
-        Namespace="AWS/EC2",
-        MetricData=[
-            {"MetricName": "CPUUtilization", "Dimensions": [{"Name": "InstanceId", "Value": vm}],
-             "Timestamp": TODAY - timedelta(days=d, hours=12), "Value": v}
-            for d, v in ((1, 2.0), (1, 4.0), (2, 3.0))
-        ],
-    )  # fmt: skip
-    return {
-        "vm": vm, "loose": loose["VolumeId"], "orphan": orphan, "gone": gone, "ami": ami,
-        "free_ip": free_ip, "used_ip": used_ip,
-        "gpu": gpu["Instances"][0]["InstanceId"],
-    }  # fmt: skip
-
-
-def resources(store: Store) -> dict[str, dict[str, Any]]:
+def _rows(store: Store, sql: str) -> list[tuple[Any, ...]]:
     with store.reader() as con:
-        rows = con.sql("SELECT * FROM resources").to_arrow_table().to_pylist()
-    return {r["resource_id"]: r for r in rows}
+        return [tuple(r) for r in con.execute(sql).fetchall()]
 
 
-def test_inventory_and_utilisation_of_one_account_in_two_regions(
-    aws: boto3.Session, store: Store
-) -> None:
-    ids = build_account(aws)
-    source = AwsSource(regions=["us-east-1", "us-west-2"], session=aws, now=TODAY)
+def _root_volume(org: Org, instance: str) -> str:
+    return str(org.described[org.ids[instance]]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"])
+
+
+def _image_snapshot(org: Org, image: str) -> str:
+    mapping = org.described[org.ids[image]]["BlockDeviceMappings"][0]
+    return str(mapping["Ebs"]["SnapshotId"])
+
+
+def _created(org: Org, resource_id: str, key: str) -> datetime:
+    value = org.described[resource_id][key]
+    return value.astimezone(UTC).replace(tzinfo=None)  # type: ignore[no-any-return]
+
+
+NO_SPEC = (None, None, None, None, None)
+M5L = ("m5.large", 2, 8.0, 0, None)
+T3L = ("t3.large", 2, 8.0, 0, None)
+G5X = ("g5.xlarge", 4, 16.0, 1, "A10G")
+
+
+def _r(
+    region: str,
+    kind: str,
+    rid: str,
+    name: str | None = None,
+    state: str | None = None,
+    *,
+    attached: str | None = None,
+    source: str | None = None,
+    size: float | None = None,
+    life: str | None = None,
+    spec: tuple[Any, ...] = NO_SPEC,
+) -> tuple[Any, ...]:
+    """One expected inventory row, in the test's column order."""
+    return (region, kind, rid, name, state, attached, source, size, life, *spec)
+
+
+def test_inventory_rows_are_exact(moto_aws: None, store: Store) -> None:
+    org = build_org()
+    ids = org.ids
+    source = AwsSource(regions=REGIONS, now=org.now)
     store.load(source.batches())
-    got = resources(store)
 
-    vm = got[ids["vm"]]
-    assert (vm["resource_type"], vm["state"], vm["name"]) == ("vm", "running", "legacy-etl")
-    assert (vm["account_id"], vm["region"], vm["instance_type"]) == (ME, "us-east-1", "m5.large")
-    assert (vm["vcpus"], vm["memory_gb"], vm["gpu_count"], vm["lifecycle"]) == (
-        2, 8.0, 0, "on-demand"
-    )  # fmt: skip
-    assert json.loads(vm["tags"]) == {"Name": "legacy-etl", "team": "data"}
-    gpu = got[ids["gpu"]]
-    assert (gpu["region"], gpu["gpu_count"], gpu["gpu_model"]) == ("us-west-2", 1, "A10G")
-    loose = got[ids["loose"]]
-    assert (loose["state"], loose["attached_to"], loose["size_gb"]) == ("available", None, 500.0)
-    assert json.loads(loose["details"])["volume_type"] == "gp3"
-    orphan = got[ids["orphan"]]
-    assert (orphan["resource_type"], orphan["source_id"]) == ("snapshot", ids["gone"])
-    ami = got[ids["ami"]]
-    ami_snapshots = json.loads(ami["details"])["snapshot_ids"]
-    assert ami["resource_type"] == "image" and ami_snapshots
-    assert all(got[s]["resource_type"] == "snapshot" for s in ami_snapshots)
-    assert (got[ids["free_ip"]]["state"], got[ids["free_ip"]]["attached_to"]) == (
-        "available", None
-    )  # fmt: skip
-    assert got[ids["used_ip"]]["attached_to"] == ids["vm"]
-    (endpoint,) = [r for r in got.values() if r["resource_type"] == "endpoint"]
-    assert (endpoint["name"], endpoint["instance_type"]) == ("canary", "ml.g4dn.xlarge")
-    assert json.loads(endpoint["details"])["instance_count"] == 1
-    assert source.scanned == [(ME, "us-east-1"), (ME, "us-west-2")]
-
-    with store.reader() as con:
-        cpu = con.execute(
-            "SELECT ts, value FROM metrics WHERE resource_id = ? AND metric = 'cpu_util_pct' "
-            "AND stat = 'Average' AND period_s = 86400 ORDER BY ts",
-            [ids["vm"]],
-        ).fetchall()
-    # CloudWatch's daily average: day -2 one sample of 3 %, day -1 two samples (2 %, 4 %)
-    assert [v for _, v in cpu] == [3.0, 3.0]
-
-
-def test_rules_find_the_waste_from_what_the_connector_loaded(
-    aws: boto3.Session, store: Store
-) -> None:
-    ids = build_account(aws)
-    store.load(AwsSource(regions=["us-east-1"], session=aws, now=TODAY).batches())
-    # everything was created just now: no grace periods, to judge it today
-    analyze_recommendations(
-        store, {"orphaned_snapshot": {"min_age_days": 0}, "unattached_volume": {"grace_days": 0}}
+    rows = _rows(
+        store,
+        "SELECT region, resource_type, resource_id, name, state, attached_to, source_id, "
+        "size_gb, lifecycle, instance_type, vcpus, memory_gb, gpu_count, gpu_model "
+        "FROM resources ORDER BY region, resource_type, resource_id",
     )
-    with store.reader() as con:
-        found = {(f["rule"], f["resource_id"]) for f in list_recommendations(con).to_pylist()}
-    assert ("orphaned_snapshot", ids["orphan"]) in found
-    assert ("unattached_volume", ids["loose"]) in found
-    assert ("unused_ip", ids["free_ip"]) in found
-    assert ("unused_ip", ids["used_ip"]) not in found  # associated with a running VM
-    # the AMI's own snapshot (of the running VM's disk) is not orphaned (moto's account
-    # also holds snapshots behind its stock AMIs, which are left out of this check)
-    ami_snapshots = set(json.loads(resources(store)[ids["ami"]]["details"])["snapshot_ids"])
-    flagged = {i for r, i in found if r == "orphaned_snapshot"}
-    assert ami_snapshots and not ami_snapshots & flagged
-
-
-def test_a_rescan_drops_what_was_deleted(aws: boto3.Session, store: Store) -> None:
-    ids = build_account(aws)
-    store.load(AwsSource(regions=["us-east-1"], session=aws, now=TODAY).batches())
-    aws.client("ec2", region_name="us-east-1").delete_volume(VolumeId=ids["loose"])
-    store.load(AwsSource(regions=["us-east-1"], session=aws, now=TODAY).batches())
-    got = resources(store)
-    assert ids["loose"] not in got and ids["vm"] in got
-
-
-def test_member_accounts_are_read_through_the_role(aws: boto3.Session, store: Store) -> None:
-    sts = aws.client("sts")
-    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{OTHER}:role/ReadOnly", RoleSessionName="setup")[
-        "Credentials"
+    snap_golden, snap_old = _image_snapshot(org, "golden"), _image_snapshot(org, "old")
+    endpoint = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/det-prod"
+    notebook = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:notebook-instance/nb-alice"
+    e, u = "eu-west-1", "us-east-1"
+    busy, idle, api = ids["busy"], ids["idle"], ids["api"]
+    ami, gone = "ami-12345678", ids["gone_volume"]
+    expected = [
+        _r(e, "ip_address", ids["eip_west"], state="available"),
+        _r(e, "vm", api, "api", "running", source=ami, life="on-demand", spec=M5L),
+        _r(e, "volume", _root_volume(org, "api"), state="in-use", attached=api, size=8.0),
+        _r(
+            u,
+            "endpoint",
+            endpoint,
+            "det-prod",
+            "running",
+            spec=("ml.g4dn.xlarge", 4, 16.0, 1, "T4"),
+        ),
+        _r(u, "image", ids["golden"], "golden", "available", source=snap_golden, size=15.0),
+        _r(u, "image", ids["old"], "old-base", "disabled", source=snap_old, size=15.0),
+        _r(u, "ip_address", ids["eip_free"], state="available"),
+        _r(u, "ip_address", ids["eip_used"], state="in-use", attached=busy),
+        _r(u, "notebook", notebook, "nb-alice", "running", spec=("ml.t3.medium", 2, 4.0, 0, None)),
+        _r(u, "snapshot", ids["orphan"], "etl-backup", "completed", source=gone, size=800.0),
+        _r(u, "vm", idle, "dev-idle", "stopped", source=ami, life="on-demand", spec=T3L),
+        _r(u, "vm", busy, "train-busy", "running", source=ami, life="spot", spec=G5X),
+        _r(u, "volume", _root_volume(org, "busy"), state="in-use", attached=busy, size=8.0),
+        _r(u, "volume", _root_volume(org, "idle"), state="in-use", attached=idle, size=8.0),
+        _r(u, "volume", ids["scratch"], "scratch", "available", size=100.0),
     ]
-    other = boto3.Session(
+    for snap in (snap_golden, snap_old):
+        volume = org.described[snap]["VolumeId"]
+        expected.append(_r(u, "snapshot", snap, state="completed", source=volume, size=15.0))
+    assert rows == sorted(expected, key=lambda r: (r[0], r[1], r[2]))
+
+    # Every row is stamped with the scan, the account and the connector.
+    assert _rows(store, "SELECT DISTINCT provider, account_id, source, observed_at FROM resources")
+    assert _rows(
+        store, "SELECT DISTINCT provider, account_id, source, observed_at FROM resources"
+    ) == [("aws", ACCOUNT, "aws", org.now)]
+
+
+def test_details_tags_and_times(moto_aws: None, store: Store) -> None:
+    org = build_org()
+    ids = org.ids
+    store.load(AwsSource(regions=REGIONS, now=org.now).batches())
+    got = {
+        r[0]: (json.loads(r[1]), json.loads(r[2]), r[3])
+        for r in _rows(store, "SELECT resource_id, details, tags, created_at FROM resources")
+    }
+
+    details, tags, created = got[ids["idle"]]
+    transition = org.described[ids["idle"]]["StateTransitionReason"]
+    stamp = transition[transition.index("(") + 1 : transition.index(")")].split(" ")
+    assert details["state_reason"] == "Client.UserInitiatedShutdown: User initiated shutdown"
+    assert details["stopped_at"] == f"{stamp[0]}T{stamp[1]}Z"
+    assert details["platform"] == "Linux/UNIX"
+    assert tags == {"Name": "dev-idle", "team": "applied"}
+    assert created == _created(org, ids["idle"], "LaunchTime")
+
+    details, tags, _ = got[ids["scratch"]]
+    assert details == {
+        "availability_zone": "us-east-1a",
+        "encrypted": False,
+        "iops": 3000,
+        "volume_type": "gp3",
+    }
+    assert tags == {"Name": "scratch"}
+
+    # The orphaned snapshot names no image; each AMI's snapshot names its AMI, also the
+    # disabled one (a snapshot behind a disabled AMI is not orphaned).
+    assert "image_ids" not in got[ids["orphan"]][0]
+    assert got[ids["orphan"]][0]["description"] == "nightly backup"
+    assert got[_image_snapshot(org, "golden")][0]["image_ids"] == [ids["golden"]]
+    assert got[_image_snapshot(org, "old")][0]["image_ids"] == [ids["old"]]
+    assert got[ids["golden"]][0]["snapshot_ids"] == [_image_snapshot(org, "golden")]
+
+    details, _, created = got[ids["eip_used"]]
+    assert details["association_id"].startswith("eipassoc-")
+    assert "association_id" not in got[ids["eip_free"]][0]
+    assert created is None  # DescribeAddresses has no allocation time
+
+    endpoint = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/det-prod"
+    assert got[endpoint][0] == {
+        "instance_count": 2,
+        "status": "InService",
+        "variants": [
+            {"instance_count": 2, "instance_type": "ml.g4dn.xlarge", "name": "AllTraffic"}
+        ],
+    }
+    assert got[endpoint][1] == {"team": "perception"}
+
+
+def test_metrics_are_daily_and_hourly_with_hand_computed_values(
+    moto_aws: None, store: Store
+) -> None:
+    org = build_org()
+    ids = org.ids
+    store.load(AwsSource(regions=REGIONS, now=org.now).batches())
+    day, h10, h11 = org.day, org.day + timedelta(hours=10), org.day + timedelta(hours=11)
+    endpoint = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/det-prod"
+    expected = sorted(
+        [
+            # busy: 80 and 90 at 10:xx, 70 at 11:xx.
+            (ids["busy"], "cpu_util_pct", "Average", 86400, day, 80.0),
+            (ids["busy"], "cpu_util_pct", "Maximum", 86400, day, 90.0),
+            (ids["busy"], "cpu_util_pct", "Average", 3600, h10, 85.0),
+            (ids["busy"], "cpu_util_pct", "Average", 3600, h11, 70.0),
+            # Two GPUs at 60 % and 40 %: the instance's GPU utilisation is their mean.
+            (ids["busy"], "gpu_util_pct", "Average", 86400, day, 50.0),
+            (ids["busy"], "gpu_util_pct", "Average", 3600, h10, 50.0),
+            (ids["busy"], "net_in_bytes", "Sum", 86400, day, 1500.0),
+            (ids["busy"], "net_out_bytes", "Sum", 86400, day, 250.0),
+            # The instance's EBS read ops 30 + write ops 12.
+            (ids["busy"], "disk_io_ops", "Sum", 86400, day, 42.0),
+            (ids["idle"], "cpu_util_pct", "Average", 86400, day, 2.0),
+            (ids["idle"], "cpu_util_pct", "Maximum", 86400, day, 2.0),
+            (ids["idle"], "cpu_util_pct", "Average", 3600, h10, 2.0),
+            # Read ops 100 + write ops 50.
+            (ids["scratch"], "disk_io_ops", "Sum", 86400, day, 150.0),
+            # 10 + 5 invocations of the endpoint's one variant.
+            (endpoint, "invocations", "Sum", 86400, day, 15.0),
+        ]
+    )
+    rows = _rows(
+        store,
+        "SELECT resource_id, metric, stat, period_s, ts, value FROM metrics "
+        "WHERE source = 'aws' ORDER BY ALL",
+    )
+    assert rows == expected
+
+
+def test_training_jobs_become_runs(moto_aws: None, store: Store) -> None:
+    org = build_org()
+    store.load(AwsSource(regions=REGIONS, now=org.now).batches())
+    rows = _rows(
+        store,
+        "SELECT run_id, experiment, name, status, params, tags, resource_ids, gpu_count, source "
+        "FROM runs",
+    )
+    assert len(rows) == 1
+    run_id, experiment, name, status, params, tags, resource_ids, gpus, source = rows[0]
+    assert (run_id, experiment, name, status, source) == (
+        "seg-001",
+        "seg-001",
+        "seg-001",
+        "FINISHED",
+        "sagemaker",
+    )
+    assert json.loads(params) == {
+        "epochs": "3",
+        "instance_count": 2,
+        "instance_type": "ml.g4dn.xlarge",
+        "managed_spot": False,
+        "volume_size_gb": 50,
+    }
+    assert json.loads(tags) == {
+        "aws:account_id": ACCOUNT,
+        "aws:region": "us-east-1",
+        "sagemaker:managed_spot": "false",
+        "team": "applied",
+    }
+    assert json.loads(resource_ids) == [
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:training-job/seg-001"
+    ]
+    assert gpus == 2  # 2 x ml.g4dn.xlarge, one T4 each
+
+
+def test_reingest_drops_deleted_resources_and_keeps_unscanned_regions(
+    moto_aws: None, store: Store
+) -> None:
+    org = build_org()
+    store.load(AwsSource(regions=REGIONS, now=org.now).batches())
+    boto3.client("ec2", "us-east-1").delete_volume(VolumeId=org.ids["scratch"])
+    boto3.client("ec2", "eu-west-1").release_address(AllocationId=org.ids["eip_west"])
+
+    store.load(AwsSource(regions=["us-east-1"], now=org.now).batches())
+    ids = {r[0] for r in _rows(store, "SELECT resource_id FROM resources")}
+    assert org.ids["scratch"] not in ids  # deleted, and its region was scanned
+    assert org.ids["eip_west"] in ids  # eu-west-1 was not scanned: kept as it was
+    assert len(ids) == 17 - 1
+
+
+def test_assumes_a_role_in_each_member_account(moto_aws: None, store: Store) -> None:
+    member = "210987654321"
+    creds = boto3.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{member}:role/mlcost-read", RoleSessionName="setup"
+    )["Credentials"]
+    session = boto3.session.Session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
-        region_name="us-east-1",
     )
-    volume = other.client("ec2").create_volume(Size=10, AvailabilityZone="us-east-1a")
+    volume = session.client("ec2", "us-east-1").create_volume(
+        Size=10, AvailabilityZone="us-east-1a"
+    )["VolumeId"]
+    boto3.client("ec2", "us-east-1").create_volume(Size=20, AvailabilityZone="us-east-1a")
+
     source = AwsSource(
-        regions=["us-east-1"], accounts=[ME, OTHER], role_name="ReadOnly", session=aws, now=TODAY
+        regions=["us-east-1"], accounts=[member], role_name="mlcost-read", lookback_days=1
     )
     store.load(source.batches())
-    got = resources(store)
-    assert got[volume["VolumeId"]]["account_id"] == OTHER
-    assert source.scanned == [(ME, "us-east-1"), (OTHER, "us-east-1")]
+    rows = _rows(store, "SELECT account_id, resource_id, size_gb FROM resources")
+    assert rows == [(member, volume, 10.0)]
 
 
-def _refuse(code: str) -> Any:
-    def handler(**kwargs: Any) -> None:
-        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "DescribeVolumes")
-
-    return handler
+def test_accounts_need_a_role_name() -> None:
+    with pytest.raises(InputError, match="--role-name"):
+        AwsSource(accounts=["210987654321"])
 
 
-@pytest.mark.parametrize(
-    ("code", "message"),
-    [
-        ("UnauthorizedOperation", f"AWS refused ec2:DescribeVolumes in account {ME}, us-east-1"),
-        ("RequestLimitExceeded", "AWS kept throttling ec2:DescribeVolumes"),
-    ],
-)
-def test_a_refused_call_names_itself_and_leaves_the_store_as_it_was(
-    aws: boto3.Session, store: Store, code: str, message: str
-) -> None:
-    ids = build_account(aws)
-    store.load(AwsSource(regions=["us-east-1"], session=aws, now=TODAY).batches())
-    before = resources(store)
-    aws.client("ec2", region_name="us-east-1").delete_volume(VolumeId=ids["loose"])
-    aws.events.register("before-call.ec2.DescribeVolumes", _refuse(code))
-    with pytest.raises(CloudError) as caught:
-        store.load(AwsSource(regions=["us-east-1"], session=aws, now=TODAY).batches())
-    assert message in str(caught.value)
-    assert resources(store).keys() == before.keys()  # the old scan stands, whole
+def test_permission_names() -> None:
+    assert permission("ec2", "describe_instance_types") == "ec2:DescribeInstanceTypes"
+    assert permission("cloudwatch", "get_metric_data") == "cloudwatch:GetMetricData"
+
+
+def test_readme_policy_covers_every_call(moto_aws: None, store: Store) -> None:
+    """The README's IAM policy grants every action an ingest used, across all paths."""
+    readme = Path(__file__).parents[3] / "README.md"
+    text = readme.read_text("utf-8")
+    section = text[text.index("## AWS inventory and utilisation") :]
+    block = section[section.index("```json") + len("```json") : section.index("```\n\n`sts")]
+    granted = set(json.loads(block)["Statement"][0]["Action"])
+
+    org = build_org()
+    used: set[str] = set()
+    for kwargs in ({}, {"regions": ["us-east-1"]}):
+        source = AwsSource(now=org.now, **kwargs)  # type: ignore[arg-type]
+        store.load(source.batches())
+        used |= source.summary.actions
+    member = AwsSource(regions=["us-east-1"], accounts=["organization"], role_name="r", now=org.now)
+    boto3.client("organizations").create_organization(FeatureSet="ALL")
+    store.load(member.batches())
+    used |= member.summary.actions
+    assert "ec2:DescribeRegions" in used and "organizations:ListAccounts" in used
+    assert "sts:AssumeRole" in used and "cloudwatch:GetMetricData" in used
+    assert used <= granted, used - granted
+
+
+def test_metrics_are_fetched_500_queries_per_call(moto_aws: None, store: Store) -> None:
+    """80 instances: 7 EC2 queries each (CPU x3, network x2, EBS ops x2) and 2 for each
+    root volume (read and write ops) make 720 queries: two GetMetricData calls, not 720."""
+    session = boto3.session.Session()
+    session.client("ec2", "us-east-1").run_instances(
+        ImageId="ami-12345678", MinCount=80, MaxCount=80, InstanceType="m5.large"
+    )
+    calls: list[int] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        calls.append(len(params["MetricDataQueries"]))
+
+    session.events.register("provide-client-params.cloudwatch.GetMetricData", count)  # type: ignore[attr-defined]
+    source = AwsSource(regions=["us-east-1"], lookback_days=1, session=session)
+    store.load(source.batches())
+    assert calls == [500, 220]
+    assert source.summary.resources[(ACCOUNT, "us-east-1", "vm")] == 80
