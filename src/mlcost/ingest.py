@@ -64,3 +64,16 @@ def ingest_sample(
                 yield Batch(table, data.tables[table], label=table)
 
         return store.load(batches(), on_rows=on_rows)
+
+
+def ingest_mlflow(
+    store: Store,
+    tracking_uri: str,
+    experiments: Sequence[str] = (),
+    *,
+    on_rows: ProgressCallback | None = None,
+) -> LoadResult:
+    """Load MLflow experiments and runs; each experiment read replaces what it held."""
+    from mlcost.connectors.mlflow import MlflowRuns
+
+    return store.load(MlflowRuns(tracking_uri, experiments).batches(), on_rows=on_rows)
