@@ -347,3 +347,29 @@ def test_cli_experiments_and_write_back(
     tags = MlflowClient(tracking_uri=uri).get_run(ids["A"]).data.tags
     assert tags["mlcost.cost"] == "8.00"
     assert tags["mlcost.gpu_efficiency"] == "0.600"
+
+
+def test_sample_experiment_costs_match_the_answer_key(store: Store) -> None:
+    from mlcost.ingest import ingest_sample
+    from mlcost.sample import generate
+
+    ingest_sample(store)
+    result = analyze_run_costs(store)
+    with store.reader() as con:
+        got = dict(
+            con.execute(
+                "SELECT r.experiment, round(sum(c.cost), 2) FROM run_costs AS c "
+                "JOIN runs AS r USING (run_id) GROUP BY 1"
+            ).fetchall()
+        )
+        shared, billed = con.execute(
+            "SELECT (SELECT sum(cost) FROM run_costs WHERE method = 'time_share'), "
+            "(SELECT sum(EffectiveCost) FROM cost WHERE ChargeCategory = 'Usage' AND ResourceId "
+            "IN (SELECT resource_id FROM run_costs WHERE method = 'time_share'))"
+        ).fetchall()[0]
+    key = {e["experiment"]: Decimal(e["cost"]) for e in generate().answer_key["experiments"]}
+    assert len(key) == 11
+    assert got == key
+    # Every cent of the shared machines is a run's or idle; the bill is not late.
+    assert shared == billed
+    assert result.estimated == 0
