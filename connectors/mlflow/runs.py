@@ -22,10 +22,12 @@ stat ``Average``) and ``cpu_util_pct``; other metrics keep their MLflow key (sta
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -49,6 +51,28 @@ def _ts(ms: int | None) -> datetime | None:
     if ms is None:
         return None
     return datetime.fromtimestamp(ms / 1000, tz=UTC).replace(tzinfo=None)
+
+
+def _check_local_store(uri: str) -> None:
+    """Refuse a local store that does not exist (MLflow would create an empty one), and let
+    MLflow read a file store it would otherwise refuse (it is only being read)."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///") :])
+        if not path.is_file():
+            raise InputError(
+                f"MLflow at {uri} could not be read: there is no database at {path}.",
+                "Give the tracking store's path as sqlite:///ABSOLUTE/PATH/mlflow.db.",
+            )
+        return
+    if "://" in uri and not uri.startswith("file:"):
+        return  # a tracking server: its errors are translated where it is read
+    folder = Path(uri[len("file://") :] if uri.startswith("file://") else uri.removeprefix("file:"))
+    if not folder.is_dir():
+        raise InputError(
+            f"MLflow at {uri} could not be read: there is no folder {folder}.",
+            "Give the mlruns folder (file:PATH) or a sqlite:/// or http(s):// URI.",
+        )
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 
 
 def resource_ids(tags: dict[str, str]) -> list[str]:
@@ -75,6 +99,7 @@ class MlflowRuns:
         self.experiments = list(experiments)
 
     def _client(self) -> Any:
+        _check_local_store(self.tracking_uri)
         try:
             from mlflow import MlflowClient
         except ImportError as exc:
