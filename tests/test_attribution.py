@@ -339,6 +339,11 @@ def test_cli_experiments_and_write_back(
     done = cli("--db", db, "experiments", "--format", "csv")
     assert done.returncode == 0, done.stderr
     assert "detector,5,32.594" in done.stdout
+    done = cli("--db", db, "analyze", "--format", "table")
+    assert done.returncode == 0, done.stderr
+    assert "Run costs: 28.75 billed to runs, 24.50 idle on their machines, 11.34 estimated" in (
+        " ".join(done.stdout.split())
+    )
     done = cli(
         "--db", db, "experiments", "--experiment", "detector", "--metric", "val_map",
         "--write-back", "--tracking-uri", uri, "--format", "json",

@@ -68,9 +68,14 @@ def _hours(start: datetime | None, end: datetime | None) -> float:
 
 
 def _metric(metrics: str | None, name: str | None) -> float | None:
-    if not name or not metrics:
+    """The run's value of ``name``; without a name, its only metric if it has one."""
+    if not metrics:
         return None
-    value = json.loads(metrics).get(name)
+    values = json.loads(metrics)
+    if not name:
+        numbers = [v for v in values.values() if isinstance(v, int | float)]
+        return float(numbers[0]) if len(numbers) == 1 else None
+    value = values.get(name)
     return float(value) if isinstance(value, int | float) else None
 
 
