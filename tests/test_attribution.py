@@ -21,6 +21,7 @@ SageMaker job run D: its ARN's line, 5.25, is its own (tagged). Run G holds i-gp
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -378,3 +379,40 @@ def test_sample_experiment_costs_match_the_answer_key(store: Store) -> None:
     # Every cent of the shared machines is a run's or idle; the bill is not late.
     assert shared == billed
     assert result.estimated == 0
+
+
+def test_a_line_tagged_with_a_run_is_that_runs_alone(
+    scene: tuple[Store, dict[str, str]], tmp_path: Path
+) -> None:
+    # A 3.00 line on the shared GPU box, tagged for run B: B's, and not shared again.
+    store, ids = scene
+    row = focus_row(
+        ResourceId="i-gpu",
+        ChargePeriodStart="2026-01-05T13:00:00Z",
+        ChargePeriodEnd="2026-01-05T14:00:00Z",
+        BilledCost="3.00",
+        EffectiveCost="3.00",
+        ListCost="3.00",
+        Tags=json.dumps({"mlcost.run_id": ids["B"]}),
+    )
+    ingest_billing(store, [str(write_csv(tmp_path / "tagged.csv", [row]))], source="tagged")
+    analyze_run_costs(store)
+    b = {(r["method"], r["cost"]) for r in costs(store) if r["run_id"] == ids["B"]}
+    assert b == {("tagged", Decimal("3.00")), ("time_share", Decimal("4.00"))}
+    idle = [r["cost"] for r in costs(store) if r["run_id"] is None and r["resource_id"] == "i-gpu"]
+    assert idle == [Decimal("8.00")]
+
+
+def test_a_file_store_is_read_too(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = (tmp_path / "mlruns").as_uri()
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("nb")
+    r = client.create_run(exp, start_time=at(9), tags={"mlcost.resource_id": "i-gpu"})
+    client.set_terminated(r.info.run_id, "FINISHED", end_time=at(10))
+    result = ingest_mlflow(store, uri)
+    assert result.rows_in["runs"] == 1
