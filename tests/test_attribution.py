@@ -296,6 +296,20 @@ def test_sweep_leaderboard_pareto_and_cost_to_target(
     assert by_name["A"]["gpu_hours"] == pytest.approx(4.0)
     assert by_name["A"]["used_gpu_hours"] == pytest.approx(2.4)
     assert by_name["G"]["cost"] == Decimal("11.344")
+    # Idle shared back pro rata to cost per machine-day: i-gpu's 8.00 over A 8, B 4, C 4;
+    # cpu-box's 16.50 over E 6.00 and F 1.50.
+    assert {n: by_name[n]["idle_shared"] for n in ("A", "B", "C", "sweep-1")} == {
+        "A": Decimal("4.00"),
+        "B": Decimal("2.00"),
+        "C": Decimal("2.00"),
+        "sweep-1": Decimal("8.00"),
+    }
+    with store.reader() as con:
+        ops = run_table(con, experiments=["cpu-jobs"]).to_pylist()
+    assert {r["name"]: r["idle_shared"] for r in ops} == {
+        "E": Decimal("13.20"),
+        "F": Decimal("3.30"),
+    }
     with store.reader() as con:
         never = run_table(con, experiments=["detector"], metric="val_map", target=0.9)
     assert {r["name"]: r["cost_to_target"] for r in never.to_pylist()}["sweep-1"] is None

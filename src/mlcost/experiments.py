@@ -7,6 +7,8 @@
 * **cost per point**: cost ÷ the chosen metric's value (the run's latest value).
 * **pareto**: no other run of the experiment is at least as good on both cost (lower)
   and metric (higher, or lower with ``maximize=False``) and better on one.
+* **idle shared**: the run's part of its machines' idle cost (:func:`idle_shared`);
+  cost + idle shared is what the run cost with the machine's empty hours loaded on.
 * **cost to target**: walking a sweep's (or experiment's) trials in the order they
   ended, the cost accrued until the best metric so far first reached the target.
 """
@@ -17,7 +19,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import duckdb
@@ -39,6 +41,11 @@ WHERE (len($experiments) = 0 OR list_contains($experiments, r.experiment))
 ORDER BY r.experiment, r.started_at, r.run_id
 """
 
+_SHARES = """
+SELECT run_id, resource_id, day, cost, method FROM run_costs
+WHERE method = 'time_share' AND cost <> 0
+"""
+
 RUN_COLUMNS = (
     ("experiment", pa.string()),
     ("run_id", pa.string()),
@@ -53,6 +60,7 @@ RUN_COLUMNS = (
     ("used_gpu_hours", pa.float64()),
     ("gpu_efficiency", pa.float64()),
     ("idle_gpu_cost", MONEY_ARROW),
+    ("idle_shared", MONEY_ARROW),
     ("metric", pa.float64()),
     ("cost_per_point", MONEY_ARROW),
     ("pareto", pa.bool_()),
@@ -126,6 +134,9 @@ def run_table(
             }
         )
     by_id = {r["run_id"]: r for r in rows}
+    for run_id, shared in idle_shared(con).items():
+        if run_id in by_id:
+            by_id[run_id]["idle_shared"] = shared
     children: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         if r["parent_run_id"] in by_id:
@@ -140,6 +151,9 @@ def run_table(
             parent["used_gpu_hours"] = (parent["used_gpu_hours"] or 0.0) + sum(used)
             known = sum(t["gpu_hours"] for t in trials if t["used_gpu_hours"] is not None)
             parent["gpu_efficiency"] = sum(used) / known if known else None
+        loaded = [t["idle_shared"] for t in trials if t.get("idle_shared") is not None]
+        if loaded:
+            parent["idle_shared"] = (parent.get("idle_shared") or Decimal(0)) + sum(loaded)
         idle = [t["idle_gpu_cost"] for t in trials if t["idle_gpu_cost"] is not None]
         if idle:
             parent["idle_gpu_cost"] = (parent["idle_gpu_cost"] or Decimal(0)) + sum(idle)
@@ -155,6 +169,28 @@ def run_table(
     names = [n for n, _ in RUN_COLUMNS]
     schema = pa.schema(list(RUN_COLUMNS))
     return pa.Table.from_pylist([{k: r.get(k) for k in names} for r in rows], schema=schema)
+
+
+def idle_shared(con: duckdb.DuckDBPyConnection) -> dict[str, Decimal]:
+    """Machines' idle cost shared back: each machine-day's idle row split among the runs
+    of that day in proportion to their cost (exact: rounded down, the last run of the day
+    takes the remainder). Idle on a day without runs stays unshared."""
+    by_day: dict[tuple[str, Any], list[tuple[str | None, Decimal]]] = defaultdict(list)
+    for run_id, rid, day, cost, _m in con.execute(_SHARES).fetchall():
+        by_day[(rid, day)].append((run_id, cost))
+    shared: dict[str, Decimal] = defaultdict(Decimal)
+    for rows in by_day.values():
+        idle = sum((c for r, c in rows if r is None), Decimal(0))
+        runs = sorted((r, c) for r, c in rows if r is not None)
+        used = sum((c for _r, c in runs), Decimal(0))
+        if not runs or not idle or not used:
+            continue
+        left = idle
+        for i, (run_id, cost) in enumerate(runs):
+            part = left if i == len(runs) - 1 else (idle * cost / used).quantize(_Q, ROUND_DOWN)
+            shared[run_id] += part
+            left -= part
+    return dict(shared)
 
 
 def cost_to_reach(
