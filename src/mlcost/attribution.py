@@ -98,8 +98,8 @@ class AttributionResult:
     def summary(self) -> str:
         """One line for ``mlcost analyze``."""
         return (
-            f"{self.attributed:,.2f} billed to runs, {self.idle:,.2f} idle on their machines, "
-            f"{self.estimated:,.2f} estimated ahead of the bill"
+            f"{self.attributed:,.2f} to runs, {self.idle:,.2f} idle, "
+            f"{self.estimated:,.2f} estimated"
         )
 
 

@@ -292,7 +292,10 @@ def experiments(
         done = write_tags(tracking_uri, experiments_lib.write_back_tags(runs))
         err.print(f"Tagged {done} MLflow run(s) with their cost.")
     table = runs if experiment else experiments_lib.experiment_table(runs, maximize=not minimize)
-    write_table(table, fmt=_fmt(fmt), output=output, console=out)
+    chosen = resolve_format(_fmt(fmt), output)
+    if experiment and chosen == "table" and output is None:
+        table = table.select(list(experiments_lib.RUN_TERMINAL_COLUMNS))
+    write_table(table, fmt=chosen, output=output, console=out)
 
 
 @app.command()
@@ -320,7 +323,7 @@ def analyze(ctx: typer.Context, fmt: FormatOption = None, output: OutputOption =
     _print_spend(store, _fmt(fmt), output)
     if resolve_format(_fmt(fmt), output) == "table" and output is None:
         _print_findings_summary(store, result.findings)
-        out.print(f"Run costs: {run_costs.summary()} (see `mlcost experiments`).")
+        out.print(f"Run costs: {run_costs.summary()} (mlcost experiments).")
 
 
 def _print_findings_summary(store: Store, findings: int) -> None:

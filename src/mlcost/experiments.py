@@ -66,6 +66,19 @@ RUN_COLUMNS = (
     ("pareto", pa.bool_()),
     ("cost_to_target", MONEY_ARROW),
 )
+#: The run columns a terminal shows (exports carry all of RUN_COLUMNS).
+RUN_TERMINAL_COLUMNS = (
+    "name",
+    "status",
+    "trials",
+    "cost",
+    "gpu_hours",
+    "gpu_efficiency",
+    "metric",
+    "cost_per_point",
+    "pareto",
+    "cost_to_target",
+)
 _Q = Decimal("0.000000000001")
 
 
