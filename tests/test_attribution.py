@@ -430,3 +430,21 @@ def test_a_file_store_is_read_too(
     client.set_terminated(r.info.run_id, "FINISHED", end_time=at(10))
     result = ingest_mlflow(store, uri)
     assert result.rows_in["runs"] == 1
+
+
+def test_a_job_named_by_three_runs_is_split_exactly(store: Store, tmp_path: Path) -> None:
+    row = focus_row(ResourceId=ARN, BilledCost="10.00", EffectiveCost="10.00", ListCost="10.00")
+    ingest_billing(store, [str(write_csv(tmp_path / "job.csv", [row]))])
+    runs = [
+        {"run_id": r, "experiment": "x", "started_at": DAY, "ended_at": DAY + timedelta(hours=1),
+         "resource_ids": json.dumps([ARN]), "gpu_count": 1, "source": "test"}
+        for r in ("r1", "r2", "r3")
+    ]  # fmt: skip
+    store.load([Batch("runs", pa.Table.from_pylist(runs, schema=arrow_schema("runs")))])
+    analyze_run_costs(store)
+    got = {r["run_id"]: r["cost"] for r in costs(store) if r["method"] == "tagged"}
+    assert got == {
+        "r1": Decimal("3.333333333333"),
+        "r2": Decimal("3.333333333333"),
+        "r3": Decimal("3.333333333334"),
+    }

@@ -334,12 +334,16 @@ def compute_run_costs(
     for rid, start, end, cost, qty, all_hours in usage:
         lines[rid].append((start, end, cost, qty if all_hours else None))
     for rid in job_ids:
-        owners = {r.run_id for r in runs_on[rid]}
+        owners = sorted({r.run_id for r in runs_on[rid]})
         for start, end, cost, qty in lines.get(rid, []):
             for lo, _hi, part, _q in split_by_day(cost, start, end, qty):
-                share = part / len(owners) if len(owners) > 1 else part
-                for run_id in sorted(owners):
-                    tagged_totals[(run_id, rid, lo.date())] += share
+                # A job named by several runs (rare): equal parts, the last takes the rest.
+                share = (part / len(owners)).quantize(_PLACES, ROUND_DOWN, context=_CONTEXT)
+                for i, run_id in enumerate(owners):
+                    final = i == len(owners) - 1
+                    tagged_totals[(run_id, rid, lo.date())] += (
+                        part - share * (len(owners) - 1) if final else share
+                    )
     for (run_id, rid, day), cost in sorted(tagged_totals.items()):
         eff = efficiency.of(run_id, rid)
         rows["tagged"].append(_row(run_id, rid, day, cost, "tagged", eff))
