@@ -448,3 +448,26 @@ def test_a_job_named_by_three_runs_is_split_exactly(store: Store, tmp_path: Path
         "r2": Decimal("3.333333333333"),
         "r3": Decimal("3.333333333334"),
     }
+
+
+def test_a_sagemaker_job_ahead_of_the_bill_is_estimated_from_billable_seconds(
+    store: Store, tmp_path: Path
+) -> None:
+    # Billed through 2026-01-06; the job ran 2026-01-07 10:00-11:00 on 2 x ml.g5.2xlarge
+    # (1.515/h) on managed spot, billed 1800 s per instance: 2 x 0.5 h x 1.515 = 1.515.
+    ingest_billing(store, [str(write_csv(tmp_path / "bill.csv", [focus_row()]))])
+    params = {"instance_type": "ml.g5.2xlarge", "instance_count": 2, "billable_seconds": 1800}
+    start = datetime(2026, 1, 7, 10)
+    run = {"run_id": ARN, "experiment": "x", "started_at": start,
+           "ended_at": start + timedelta(hours=1), "params": json.dumps(params),
+           "resource_ids": json.dumps([ARN]), "gpu_count": 2, "source": "sagemaker"}  # fmt: skip
+    price = {"provider": "aws", "region": "us-east-1", "instance_type": "ml.g5.2xlarge",
+             "price_per_hour": Decimal("1.515"), "source": "test"}  # fmt: skip
+    store.load(
+        [
+            Batch("runs", pa.Table.from_pylist([run], schema=arrow_schema("runs"))),
+            Batch("prices", pa.Table.from_pylist([price], schema=arrow_schema("prices"))),
+        ]
+    )
+    analyze_run_costs(store)
+    assert [(r["method"], r["cost"]) for r in costs(store)] == [("estimate", Decimal("1.515"))]

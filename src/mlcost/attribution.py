@@ -15,7 +15,8 @@ Three methods, each row saying which:
   the store's 12 places and idle takes the remainder, so for every line (an hour, for
   hourly billing) runs plus idle equal the billed cost exactly.
 * **estimate**: days after the last billed day (billing lags): run seconds × the
-  instance's on-demand price from ``prices`` × the run's share of the machine. The next
+  instance's on-demand price from ``prices`` × the run's share of the machine (a SageMaker
+  job: its instances × its billable seconds, from the AWS connector's params). The next
   ``analyze`` after the bill arrives replaces them with time_share rows.
 
 ``idle_share`` is the part of a row's cost that bought nothing: on a run's row, the money
@@ -411,14 +412,17 @@ def _estimate_rate(
         price = prices.get((machine.provider or "", machine.region or "", machine.instance_type))
         return price, _holding(run, machine) / machine.capacity
     if _is_job(rid) and rid.startswith("arn:aws:sagemaker:"):
+        # SageMaker bills BillableTimeInSeconds per instance (less than the wall time on
+        # managed spot): the share is instances x billable / wall seconds.
         region = rid.split(":")[3]
-        itype = str(run.params.get("instance_type", ""))
-        count = run.params.get("instance_count", 1)
-        price = prices.get(("aws", region, itype))
+        price = prices.get(("aws", region, str(run.params.get("instance_type", ""))))
+        wall = Decimal(int((run.end - run.start).total_seconds()))
         try:
-            return price, Decimal(str(count))
+            count = Decimal(str(run.params.get("instance_count", 1)))
+            billable = Decimal(str(run.params.get("billable_seconds") or wall))
         except decimal.InvalidOperation:
             return price, Decimal(1)
+        return price, count * min(billable, wall) / wall
     return None, Decimal(0)
 
 
