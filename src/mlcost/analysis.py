@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlcost.anomalies import AnomalyResult, detect_anomalies
+from mlcost.attribution import AttributionResult, analyze_run_costs
 from mlcost.config import Settings
 from mlcost.recommendations import AnalyzeResult, analyze_recommendations
 from mlcost.store import Store
@@ -21,11 +22,14 @@ class Analyses:
 
     recommendations: AnalyzeResult
     anomalies: AnomalyResult
+    run_costs: AttributionResult
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def run_analyses(store: Store, settings: Settings) -> Analyses:
-    """Run every analysis: waste rules and commitment findings, then anomaly detection."""
+    """Run every analysis: waste rules and commitment findings, anomaly detection, and the
+    cost of each ML run."""
     recommendations = analyze_recommendations(store, settings.rules)
     anomalies = detect_anomalies(store, settings.anomalies)
-    return Analyses(recommendations=recommendations, anomalies=anomalies)
+    run_costs = analyze_run_costs(store)
+    return Analyses(recommendations=recommendations, anomalies=anomalies, run_costs=run_costs)

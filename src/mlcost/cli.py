@@ -382,6 +382,74 @@ def ingest_gcp_command(
     _load_report(result)
 
 
+@ingest_app.command("mlflow")
+def ingest_mlflow_command(
+    ctx: typer.Context,
+    tracking_uri: Annotated[
+        str,
+        typer.Option(
+            envvar="MLFLOW_TRACKING_URI",
+            help="The MLflow store: sqlite:///PATH, a folder (file:PATH) or http(s)://server.",
+        ),
+    ],
+    experiment: Annotated[
+        list[str] | None, typer.Option(help="Only this experiment (repeatable; default: all).")
+    ] = None,
+) -> None:
+    """Load MLflow experiments and runs (params, metrics, tags, system metrics)."""
+    from mlcost.ingest import ingest_mlflow
+
+    with _progress() as on_rows:
+        result = ingest_mlflow(_ctx(ctx).store, tracking_uri, experiment or (), on_rows=on_rows)
+    _load_report(result)
+
+
+@app.command()
+def experiments(
+    ctx: typer.Context,
+    experiment: Annotated[
+        list[str] | None,
+        typer.Option(help="List this experiment's runs (repeatable); default: experiments."),
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="The metric to rank by (a key of the runs' metrics).")
+    ] = None,
+    minimize: Annotated[bool, typer.Option(help="Lower metric is better (a loss).")] = False,
+    target: Annotated[
+        float | None, typer.Option(help="Sweeps: the cost until the best metric reached this.")
+    ] = None,
+    write_back: Annotated[
+        bool, typer.Option(help="Set mlcost.cost and GPU tags on the MLflow runs listed.")
+    ] = False,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(envvar="MLFLOW_TRACKING_URI", help="The MLflow store for --write-back."),
+    ] = None,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Experiments and runs with cost, GPU-hours, GPU efficiency and the metric (run
+    `mlcost analyze` first): a cost-aware leaderboard with its Pareto front."""
+    from mlcost import experiments as experiments_lib
+
+    with _ctx(ctx).store.reader() as con:
+        runs = experiments_lib.run_table(
+            con, experiments=experiment or (), metric=metric, maximize=not minimize, target=target
+        )
+    if write_back:
+        if not tracking_uri:
+            raise MlcostError("--write-back needs --tracking-uri (or MLFLOW_TRACKING_URI).")
+        from mlcost.connectors.mlflow.runs import write_back as write_tags
+
+        done = write_tags(tracking_uri, experiments_lib.write_back_tags(runs))
+        err.print(f"Tagged {done} MLflow run(s) with their cost.")
+    table = runs if experiment else experiments_lib.experiment_table(runs, maximize=not minimize)
+    chosen = resolve_format(_fmt(fmt), output)
+    if experiment and chosen == "table" and output is None:
+        table = table.select(list(experiments_lib.RUN_TERMINAL_COLUMNS))
+    write_table(table, fmt=chosen, output=output, console=out)
+
+
 @app.command()
 def sql(
     ctx: typer.Context,
@@ -408,6 +476,9 @@ def analyze(ctx: typer.Context, fmt: FormatOption = None, output: OutputOption =
     if on_terminal:
         _print_findings_summary(store, result.recommendations.findings)
     (out if on_terminal else err).print(result.anomalies.summary(), markup=False)
+    (out if on_terminal else err).print(
+        f"Run costs: {result.run_costs.summary()} (mlcost experiments).", markup=False
+    )
 
 
 def _print_findings_summary(store: Store, findings: int) -> None:

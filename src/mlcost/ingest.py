@@ -135,3 +135,16 @@ def ingest_gcp(
         lookback_days=lookback_days,
     )
     return store.load(scan.batches(), on_rows=on_rows), list(scan.summaries)
+
+
+def ingest_mlflow(
+    store: Store,
+    tracking_uri: str,
+    experiments: Sequence[str] = (),
+    *,
+    on_rows: ProgressCallback | None = None,
+) -> LoadResult:
+    """Load MLflow experiments and runs; each experiment read replaces what it held."""
+    from mlcost.connectors.mlflow import MlflowRuns
+
+    return store.load(MlflowRuns(tracking_uri, experiments).batches(), on_rows=on_rows)

@@ -29,7 +29,14 @@ from mlcost.analysis import run_analyses
 from mlcost.config import Settings
 from mlcost.delivery import send
 from mlcost.errors import ConfigError, MlcostError
-from mlcost.ingest import ingest_aws, ingest_azure, ingest_billing, ingest_gcp, ingest_sample
+from mlcost.ingest import (
+    ingest_aws,
+    ingest_azure,
+    ingest_billing,
+    ingest_gcp,
+    ingest_mlflow,
+    ingest_sample,
+)
 from mlcost.report import build_report, write_report
 from mlcost.store import Store
 
@@ -53,6 +60,9 @@ SOURCE_KINDS: dict[str, Callable[[Store, dict[str, Any]], object]] = {
         subscriptions=o.get("subscriptions"),
         regions=o.get("regions"),
         lookback_days=int(o.get("lookback_days", 30)),
+    ),
+    "mlflow": lambda store, o: ingest_mlflow(
+        store, str(o["tracking_uri"]), list(o.get("experiments", []))
     ),
     "gcp": lambda store, o: ingest_gcp(
         store,

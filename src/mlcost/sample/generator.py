@@ -912,6 +912,69 @@ def _commitment_summary(org: Org, cost_rows: Iterable[dict[str, Any]]) -> list[d
     return out
 
 
+def _experiment_costs(org: Org, cost_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per experiment, what its runs cost, from the org's own cost rows and run windows.
+
+    A SageMaker job's lines belong to its run. A machine's day is split by GPU-seconds:
+    a run holding g of the machine's G GPUs for s seconds of the day gets
+    day cost x (s x g / G) / (billed hours x 3600), or its pro-rata part of the day cost
+    when the runs held more than was billed. What no run held is idle, in no experiment.
+    """
+    res = {r.rid: r for r in org.resources}
+    day_cost: dict[tuple[str, datetime], Decimal] = defaultdict(Decimal)
+    day_hours: dict[tuple[str, datetime], Decimal] = defaultdict(Decimal)
+    for row in cost_rows:
+        if row["ChargeCategory"] != "Usage" or row["ResourceId"] not in res:
+            continue
+        key = (row["ResourceId"], row["ChargePeriodStart"])
+        day_cost[key] += row["EffectiveCost"]
+        if row["ConsumedUnit"] == "Hours":
+            day_hours[key] += row["ConsumedQuantity"]
+    # (resource, day) -> {run_id: GPU-seconds / machine GPUs}
+    held: dict[tuple[str, datetime], dict[str, Decimal]] = defaultdict(dict)
+    owner: dict[str, str] = {}
+    for run in org.runs:
+        owner[run.run_id] = run.experiment
+        for rid in run.resource_ids:
+            r = res[rid]
+            if r.kind == "job":
+                continue
+            gpus = INSTANCE_TYPES[r.instance_type or ""].gpu_count if r.instance_type else 0
+            frac = (
+                min(Decimal(run.gpu_count) / len(run.resource_ids), Decimal(gpus)) / gpus
+                if gpus and run.gpu_count
+                else Decimal(1)
+            )
+            d = datetime.combine(run.started_at.date(), datetime.min.time())
+            while d < run.ended_at:
+                lo, hi = max(d, run.started_at), min(d + timedelta(days=1), run.ended_at)
+                if hi > lo:
+                    seconds = Decimal(int((hi - lo).total_seconds()))
+                    held[(rid, d)][run.run_id] = seconds * frac
+                d += timedelta(days=1)
+    cost: dict[str, Decimal] = defaultdict(Decimal)
+    runs: dict[str, set[str]] = defaultdict(set)
+    for run in org.runs:
+        for rid in run.resource_ids:
+            if res[rid].kind == "job":
+                for (line_rid, _d), c in day_cost.items():
+                    if line_rid == rid:
+                        cost[run.experiment] += c
+                runs[run.experiment].add(run.run_id)
+    for key, by_run in held.items():
+        if key not in day_cost:
+            continue
+        paid = day_hours.get(key) or Decimal(86400) / 3600
+        denominator = max(paid * 3600, sum(by_run.values()))
+        for run_id, seconds in by_run.items():
+            cost[owner[run_id]] += day_cost[key] * seconds / denominator
+            runs[owner[run_id]].add(run_id)
+    return [
+        {"experiment": name, "runs": len(runs[name]), "cost": f"{cost[name].quantize(_CENT)}"}
+        for name in sorted(cost, key=lambda n: (-cost[n], n))
+    ]
+
+
 def generate(seed: int = 7) -> SampleData:
     """Build the sample organisation. Same seed, same tables, byte for byte."""
     rng = np.random.default_rng(seed)
@@ -936,5 +999,6 @@ def generate(seed: int = 7) -> SampleData:
         "anomalies": org.anomalies,
         "negatives": org.negatives,
         "commitments": _commitment_summary(org, cost_rows),
+        "experiments": _experiment_costs(org, cost_rows),
     }
     return SampleData(tables, answer_key)
