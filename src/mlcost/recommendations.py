@@ -166,8 +166,10 @@ def list_recommendations(
     min_savings: Decimal | float | None = None,
     status: str = "open",
     limit: int | None = None,
+    tags: Mapping[str, Sequence[str]] | None = None,
 ) -> pa.Table:
-    """Findings with the contract's fields, largest saving first."""
+    """Findings with the contract's fields, largest saving first (``tags``: tag key →
+    the values a finding's resource tag must take one of)."""
     if status not in STATUSES:
         raise InputError(f"Unknown status {status!r}; choose one of {', '.join(STATUSES)}.")
     known = set(all_rules())
@@ -183,6 +185,15 @@ def list_recommendations(
         if values:
             where.append(f"list_contains(${column}s, {column})")
             params[f"{column}s"] = list(values)
+    for i, (key, values) in enumerate(sorted((tags or {}).items())):
+        if values:
+            where.append(
+                f"list_contains($tag_values_{i}, json_extract_string(tags, $tag_path_{i}))"
+            )
+            params[f"tag_values_{i}"] = list(values)
+            params[f"tag_path_{i}"] = (
+                "$." + '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            )
     if min_savings is not None:
         where.append("estimated_monthly_savings >= $min_savings")
         params["min_savings"] = Decimal(str(min_savings))
