@@ -95,7 +95,7 @@ _QUERIES: dict[str, Callable[[duckdb.DuckDBPyConnection, views.Filters, dict], A
     },
     "options": lambda con, f, a: views.filter_options(con, TAG_KEY),
     "month_spend": lambda con, f, a: views.month_spend(con, f),
-    "savings": lambda con, f, a: savings_summary(con),
+    "savings": lambda con, f, a: savings_summary(con, providers=f.providers, accounts=f.accounts),
     "trend": lambda con, f, a: views.spend_trend(con, a["by"], f),
     "totals": lambda con, f, a: views.spend_totals(con, a["by"], f),
     "freshness": lambda con, f, a: views.freshness(con),
@@ -109,7 +109,7 @@ _QUERIES: dict[str, Callable[[duckdb.DuckDBPyConnection, views.Filters, dict], A
     "utilisation": lambda con, f, a: commitments.utilisation(con, grain="month", **views._range(f)),
     "coverage": lambda con, f, a: views.coverage_over_time(con, f),
     "expiring": lambda con, f, a: commitments.expiring(con, within_days=a["days"]),
-    "experiments": lambda con, f, a: views.experiment_costs(con),
+    "experiments": lambda con, f, a: views.experiment_costs(con, f),
     "runs": lambda con, f, a: views.run_costs_of(con, a["experiment"]),
 }
 

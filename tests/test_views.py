@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from mlcost import views
 from mlcost.ingest import ingest_billing
-from mlcost.recommendations import list_recommendations
+from mlcost.recommendations import list_recommendations, savings_summary
 from mlcost.schema import arrow_schema
 from mlcost.store import Batch, Store
 from tests.conftest import focus_row, write_csv
@@ -210,3 +210,59 @@ def test_recommendations_filter_by_tag(store: Store) -> None:
         both = list_recommendations(con, tags={"team": []})
     assert nlp.column("id").to_pylist() == ["r2"]
     assert both.num_rows == 2
+
+
+def test_savings_summary_per_provider_and_account_counts_each_resource_once(store: Store) -> None:
+    def finding(rid: str, rule: str, provider: str, account: str, saving: str) -> dict[str, object]:
+        return {
+            "id": f"{rule}-{rid}",
+            "rule": rule,
+            "provider": provider,
+            "account_id": account,
+            "resource_id": rid,
+            "monthly_cost": D("100"),
+            "estimated_monthly_savings": D(saving),
+            "currency": "USD",
+            "status": "open",
+        }
+
+    rows = [
+        finding("vm-1", "idle_vm", "aws", "a1", "100"),
+        finding("vm-1", "rightsize_vm", "aws", "a1", "40"),  # same resource: counted once
+        finding("vm-2", "idle_vm", "aws", "a2", "30"),
+        finding("vm-3", "idle_vm", "gcp", "p1", "7"),
+    ]
+    schema = arrow_schema("recommendations")
+    store.load(
+        [
+            Batch(
+                "recommendations",
+                pa.Table.from_pylist([r for r in rows if r["rule"] == rule], schema=schema),
+                partition={"rule": rule},
+            )
+            for rule in ("idle_vm", "rightsize_vm")
+        ]
+    )
+
+    def total(**kw: list[str]) -> Decimal:
+        with store.reader() as con:
+            summary = savings_summary(con, **kw).to_pylist()
+        (row,) = [r for r in summary if r["scope"] == "total"]
+        return row["monthly_savings"]
+
+    assert total() == D("137")
+    assert total(providers=["aws"]) == D("130")
+    assert total(accounts=["a1", "p1"]) == D("107")
+
+
+def test_experiment_costs_date_filter_keeps_runs_started_in_range(store: Store) -> None:
+    runs = [
+        {"run_id": "a", "experiment": "e1", "started_at": datetime(2026, 10, 1, 12)},
+        {"run_id": "b", "experiment": "e2", "started_at": datetime(2026, 10, 3)},
+    ]
+    store.load([Batch("runs", pa.Table.from_pylist(runs, schema=arrow_schema("runs")))])
+    with store.reader() as con:
+        one = views.experiment_costs(con, views.Filters(until=date(2026, 10, 1)))
+        both = views.experiment_costs(con)
+    assert one.column("experiment").to_pylist() == ["e1"]
+    assert sorted(both.column("experiment").to_pylist()) == ["e1", "e2"]

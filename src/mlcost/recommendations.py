@@ -206,7 +206,11 @@ def list_recommendations(
 
 
 _SUMMARY = """
-WITH f AS (SELECT * FROM recommendations WHERE status = 'open'),
+WITH f AS (
+    SELECT * FROM recommendations WHERE status = 'open'
+      AND ($providers IS NULL OR list_contains($providers, provider))
+      AND ($accounts IS NULL OR list_contains($accounts, account_id))
+),
 per_resource AS (
     -- counted once: the largest saving of the rules firing on it, capped at its cost
     SELECT provider, resource_id, currency,
@@ -226,10 +230,17 @@ ORDER BY scope DESC, monthly_savings DESC NULLS LAST
 """
 
 
-def savings_summary(con: duckdb.DuckDBPyConnection) -> pa.Table:
+def savings_summary(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    providers: Sequence[str] = (),
+    accounts: Sequence[str] = (),
+) -> pa.Table:
     """Open findings and monthly savings: per rule and provider (each finding its own
-    saving), and a ``total`` row per currency with every resource counted once."""
-    return con.sql(_SUMMARY).to_arrow_table()
+    saving), and a ``total`` row per currency with every resource counted once; only the
+    findings of ``providers`` and ``accounts`` where they are given."""
+    params = {"providers": list(providers) or None, "accounts": list(accounts) or None}
+    return con.sql(_SUMMARY, params=params).to_arrow_table()
 
 
 def get_recommendation(con: duckdb.DuckDBPyConnection, rec_id: str) -> dict[str, Any]:

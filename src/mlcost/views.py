@@ -308,9 +308,10 @@ def _range(filters: Filters) -> dict[str, Any]:
     return {"since": params.get("since"), "until": params.get("until")}
 
 
-def experiment_costs(con: duckdb.DuckDBPyConnection) -> pa.Table:
+def experiment_costs(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> pa.Table:
     """Per experiment: runs, attributed cost (``run_costs``), idle share and mean GPU
-    efficiency; experiments without attributed cost show a null cost."""
+    efficiency; experiments without attributed cost show a null cost. The date filter
+    keeps the runs that started in range."""
     return con.sql(
         """
         WITH rc AS (
@@ -323,9 +324,12 @@ def experiment_costs(con: duckdb.DuckDBPyConnection) -> pa.Table:
                avg(rc.gpu_efficiency) AS gpu_efficiency,
                min(r.started_at) AS first_run, max(r.ended_at) AS last_run
         FROM runs r LEFT JOIN rc USING (run_id)
+        WHERE ($since IS NULL OR r.started_at >= $since)
+          AND ($until IS NULL OR r.started_at < $until)
         GROUP BY r.experiment
         ORDER BY cost DESC NULLS LAST, r.experiment
-        """
+        """,
+        params=_range(filters),
     ).to_arrow_table()
 
 

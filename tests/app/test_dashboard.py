@@ -191,3 +191,17 @@ def test_anomalies_and_experiments_with_data(
     per = at.dataframe[0].value
     assert per.iloc[0]["experiment"] == "segmentation/train-unet"
     assert per.iloc[0]["cost"] == "42.000000000000"
+
+
+def test_overview_savings_follow_the_provider_filter(
+    sample_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = page(sample_db, "overview", monkeypatch, provider="gcp")
+    with Store(sample_db).reader() as con:
+        summary = savings_summary(con, providers=["gcp"]).to_pylist()
+        everything = savings_summary(con).to_pylist()
+    (gcp,) = [r for r in summary if r["scope"] == "total"]
+    (total,) = [r for r in everything if r["scope"] == "total"]
+    assert 0 < gcp["monthly_savings"] < total["monthly_savings"]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Monthly savings available (USD)"] == money(gcp["monthly_savings"], "USD")
