@@ -106,9 +106,11 @@ _QUERIES: dict[str, Callable[[duckdb.DuckDBPyConnection, views.Filters, dict], A
     "recommendations": _recommendations,
     "recommendation": lambda con, f, a: get_recommendation(con, a["id"]),
     "metrics": lambda con, f, a: views.resource_metrics(con, a["resource_id"]),
-    "utilisation": lambda con, f, a: commitments.utilisation(con, grain="month", **views._range(f)),
+    "utilisation": lambda con, f, a: views.commitment_utilisation(con, f),
     "coverage": lambda con, f, a: views.coverage_over_time(con, f),
-    "expiring": lambda con, f, a: commitments.expiring(con, within_days=a["days"]),
+    "expiring": lambda con, f, a: views.only_providers(
+        commitments.expiring(con, within_days=a["days"]), f
+    ),
     "experiments": lambda con, f, a: views.experiment_costs(con, f),
     "runs": lambda con, f, a: views.run_costs_of(con, a["experiment"]),
 }
@@ -465,7 +467,7 @@ def commitments_page(rows: dict[str, int]) -> None:
     else:
         st.caption("No commitment ends in that window.")
     st.subheader("Purchase advice")
-    advice = get("recommendations", rules=["commitment_purchase"], min_savings=0, status="open")
+    advice = get("recommendations", rules=["commitment_purchase"], status="open")
     if advice.num_rows:
         st.dataframe(
             frame(advice, ["title", "action", "estimated_monthly_savings", "currency", "evidence"]),

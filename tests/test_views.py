@@ -266,3 +266,20 @@ def test_experiment_costs_date_filter_keeps_runs_started_in_range(store: Store) 
         both = views.experiment_costs(con)
     assert one.column("experiment").to_pylist() == ["e1"]
     assert sorted(both.column("experiment").to_pylist()) == ["e1", "e2"]
+
+
+def test_commitment_views_follow_the_provider_and_date_filters(store: Store) -> None:
+    from mlcost.ingest import ingest_sample
+
+    ingest_sample(store)
+    with store.reader() as con:
+        everything = views.commitment_utilisation(con)
+        aws = views.commitment_utilisation(con, views.Filters(providers=("aws",)))
+        october = views.commitment_utilisation(con, views.Filters(since=date(2026, 10, 1)))
+        coverage = views.coverage_over_time(con, views.Filters(providers=("gcp",)))
+    assert set(everything.column("provider").to_pylist()) == {"aws", "azure", "gcp"}
+    assert set(aws.column("provider").to_pylist()) == {"aws"}
+    assert aws.num_rows == 6  # the RI and the Savings Plan, August to October
+    assert set(october.column("period").to_pylist()) == {"2026-10"}
+    assert coverage.column("month").to_pylist() == ["2026-08", "2026-09", "2026-10"]
+    assert set(coverage.column("provider").to_pylist()) == {"gcp"}

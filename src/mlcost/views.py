@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mlcost import commitments
 from mlcost.errors import InputError
@@ -277,6 +278,21 @@ def resource_metrics(
     ).to_arrow_table()
 
 
+def only_providers(table: pa.Table, filters: Filters) -> pa.Table:
+    """The rows of a per-provider table (commitments' views) the provider filter keeps."""
+    if not filters.providers:
+        return table
+    keep = pc.is_in(table.column("provider"), value_set=pa.array(list(filters.providers)))
+    return table.filter(keep)
+
+
+def commitment_utilisation(
+    con: duckdb.DuckDBPyConnection, filters: Filters = Filters()
+) -> pa.Table:
+    """``commitments.utilisation`` per month within the date range and providers."""
+    return only_providers(commitments.utilisation(con, grain="month", **_range(filters)), filters)
+
+
 def coverage_over_time(
     con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *, by: str = "provider"
 ) -> pa.Table:
@@ -294,6 +310,8 @@ def coverage_over_time(
         )
         next_month = (start_dt + timedelta(days=32)).replace(day=1)
         part = commitments.coverage(con, by=by, since=start_dt, until=next_month)
+        if by == "provider":
+            part = only_providers(part, filters)
         parts.append(
             part.add_column(0, "month", pa.array([start_dt.strftime("%Y-%m")] * part.num_rows))
         )

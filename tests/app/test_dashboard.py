@@ -205,3 +205,11 @@ def test_overview_savings_follow_the_provider_filter(
     assert 0 < gcp["monthly_savings"] < total["monthly_savings"]
     shown = {m.label: m.value for m in at.metric}
     assert shown["Monthly savings available (USD)"] == money(gcp["monthly_savings"], "USD")
+
+
+def test_commitments_follow_the_provider_filter(
+    sample_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = page(sample_db, "commitments", monkeypatch, provider="azure")
+    assert set(at.dataframe[0].value["provider"]) == {"azure"}
+    assert set(at.dataframe[1].value["provider"]) == {"azure"}
