@@ -58,6 +58,15 @@ def money(value: Any, currency: str | None) -> str:
     return f"{Decimal(value):,.2f} {currency or ''}".strip()
 
 
+def plain(text: str | None) -> str:
+    """A cloud string made inert where Streamlit reads Markdown (labels): every
+    punctuation character backslash-escaped, so it shows as typed."""
+    return "".join("\\" + c if c in _MARKDOWN else c for c in (text or ""))
+
+
+_MARKDOWN = set("\\`*_{}[]()<>#+-.!|~$:=^")
+
+
 def db_path() -> str:
     return str(Path(os.environ.get("MLCOST_DB", DEFAULT_DB)).resolve())
 
@@ -235,13 +244,14 @@ def overview(rows: dict[str, int]) -> None:
         for r in spend.to_pylist():
             cols = st.columns(3)
             cols[0].metric(
-                f"Spend {r['month']} ({r['currency']})", money(r["this_month"], r["currency"])
+                f"Spend {r['month']} ({plain(r['currency'])})",
+                money(r["this_month"], r["currency"]),
             )
             cols[1].metric(
-                f"Spend last month ({r['currency']})", money(r["last_month"], r["currency"])
+                f"Spend last month ({plain(r['currency'])})", money(r["last_month"], r["currency"])
             )
             cols[2].metric(
-                f"Forecast to month end ({r['currency']})",
+                f"Forecast to month end ({plain(r['currency'])})",
                 money(r["forecast"], r["currency"]),
                 help=f"Run rate: {r['days_covered']} of {r['days_in_month']} days billed.",
             )
@@ -251,7 +261,7 @@ def overview(rows: dict[str, int]) -> None:
     if totals:
         for r in totals:
             head[0].metric(
-                f"Monthly savings available ({r['currency']})",
+                f"Monthly savings available ({plain(r['currency'])})",
                 money(r["monthly_savings"], r["currency"]),
                 help=f"{r['findings']} open findings on {r['resources']} resources, "
                 "each resource counted once.",
