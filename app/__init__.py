@@ -1,1 +1,6 @@
-"""The Streamlit dashboard (see the dashboard issue); served by `mlcost dashboard`."""
+"""The Streamlit dashboard; served by `mlcost dashboard` (``streamlit run`` on SCRIPT)."""
+
+from pathlib import Path
+
+#: The Streamlit script: one page chooser, the filters and the five pages.
+SCRIPT = Path(__file__).with_name("dashboard.py")

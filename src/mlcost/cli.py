@@ -905,6 +905,25 @@ def recommendations_reopen(
     out.print(f"Reopened {rec_id}.")
 
 
+@app.command()
+def dashboard(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve the dashboard (Streamlit) on localhost; Ctrl-C stops it."""
+    import subprocess
+
+    from mlcost.app import SCRIPT
+
+    env = {**os.environ, "MLCOST_DB": str(_ctx(ctx).db.resolve())}
+    command = [sys.executable, "-m", "streamlit", "run", str(SCRIPT), "--server.port",
+               str(port), "--server.address", host, "--server.headless", "true",
+               "--browser.gatherUsageStats", "false"]  # fmt: skip
+    out.print(f"Dashboard on http://{host}:{port} for {env['MLCOST_DB']}")
+    raise typer.Exit(subprocess.call(command, env=env))
+
+
 def main() -> None:
     """Console entry point: run the app, turning our errors into one line and exit 1."""
     try:

@@ -166,8 +166,10 @@ def list_recommendations(
     min_savings: Decimal | float | None = None,
     status: str = "open",
     limit: int | None = None,
+    tags: Mapping[str, Sequence[str]] | None = None,
 ) -> pa.Table:
-    """Findings with the contract's fields, largest saving first."""
+    """Findings with the contract's fields, largest saving first (``tags``: tag key →
+    the values a finding's resource tag must take one of)."""
     if status not in STATUSES:
         raise InputError(f"Unknown status {status!r}; choose one of {', '.join(STATUSES)}.")
     known = set(all_rules())
@@ -183,6 +185,15 @@ def list_recommendations(
         if values:
             where.append(f"list_contains(${column}s, {column})")
             params[f"{column}s"] = list(values)
+    for i, (key, values) in enumerate(sorted((tags or {}).items())):
+        if values:
+            where.append(
+                f"list_contains($tag_values_{i}, json_extract_string(tags, $tag_path_{i}))"
+            )
+            params[f"tag_values_{i}"] = list(values)
+            params[f"tag_path_{i}"] = (
+                "$." + '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            )
     if min_savings is not None:
         where.append("estimated_monthly_savings >= $min_savings")
         params["min_savings"] = Decimal(str(min_savings))
@@ -195,7 +206,11 @@ def list_recommendations(
 
 
 _SUMMARY = """
-WITH f AS (SELECT * FROM recommendations WHERE status = 'open'),
+WITH f AS (
+    SELECT * FROM recommendations WHERE status = 'open'
+      AND ($providers IS NULL OR list_contains($providers, provider))
+      AND ($accounts IS NULL OR list_contains($accounts, account_id))
+),
 per_resource AS (
     -- counted once: the largest saving of the rules firing on it, capped at its cost
     SELECT provider, resource_id, currency,
@@ -215,10 +230,17 @@ ORDER BY scope DESC, monthly_savings DESC NULLS LAST
 """
 
 
-def savings_summary(con: duckdb.DuckDBPyConnection) -> pa.Table:
+def savings_summary(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    providers: Sequence[str] = (),
+    accounts: Sequence[str] = (),
+) -> pa.Table:
     """Open findings and monthly savings: per rule and provider (each finding its own
-    saving), and a ``total`` row per currency with every resource counted once."""
-    return con.sql(_SUMMARY).to_arrow_table()
+    saving), and a ``total`` row per currency with every resource counted once; only the
+    findings of ``providers`` and ``accounts`` where they are given."""
+    params = {"providers": list(providers) or None, "accounts": list(accounts) or None}
+    return con.sql(_SUMMARY, params=params).to_arrow_table()
 
 
 def get_recommendation(con: duckdb.DuckDBPyConnection, rec_id: str) -> dict[str, Any]:

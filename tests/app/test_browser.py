@@ -1,0 +1,191 @@
+"""The dashboard in a real browser: `mlcost dashboard` on a free port, driven through
+Playwright with the system's Chromium (headless). Screenshots of every page and the
+render times go to build/test-output/dashboard/ (or $MLCOST_TEST_OUTPUT)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlcost import views
+from mlcost.recommendations import get_recommendation, list_recommendations, savings_summary
+from mlcost.store import Store
+from tests.app.conftest import EVIL, copy_store
+
+log = logging.getLogger(__name__)
+PAGES = ("overview", "recommendations", "anomalies", "commitments", "experiments")
+BROWSER = next((shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None)
+OUTPUT = (
+    Path(
+        os.environ.get(
+            "MLCOST_TEST_OUTPUT", Path(__file__).resolve().parents[2] / "build" / "test-output"
+        )
+    )
+    / "dashboard"
+)
+
+pytestmark = pytest.mark.skipif(
+    BROWSER is None,
+    reason="no Chromium on this machine (`apt-get install -y chromium`; .ci/run installs it)",
+)
+
+
+def money(value: object, currency: str) -> str:
+    return f"{value:,.2f} {currency}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(sample_master: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`mlcost dashboard` over a copy of the sample store: its URL and the store."""
+    db = copy_store(sample_master, tmp_path / "served")
+    port = free_port()
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    server_log = open(OUTPUT / "server.log", "w")  # noqa: SIM115 - closed below
+    exe = Path(sys.executable).with_name("mlcost")
+    process = subprocess.Popen(
+        [str(exe), "--db", str(db), "dashboard", "--port", str(port)],
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"mlcost dashboard did not start: {(OUTPUT / 'server.log').read_text()}"
+                )
+            time.sleep(0.5)
+        yield url, db
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        server_log.close()
+
+
+def test_dashboard_in_chromium(served: tuple[str, Path]) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    url, db = served
+    store = Store(db)
+    dialogs: list[str] = []
+    timings: dict[str, str] = {}
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=BROWSER, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+            def visit(query: str, shot: str) -> None:
+                started = time.perf_counter()
+                page.goto(f"{url}/?{query}")
+                wait_rendered()
+                loaded = time.perf_counter() - started
+                caption = page.get_by_text("Rendered in").first.inner_text()
+                timings[shot] = f"{loaded:.2f} s page load; app: {caption.split(' from ')[0]}"
+                page.screenshot(path=str(OUTPUT / f"{shot}.png"), full_page=True)
+
+            def wait_rendered() -> None:
+                page.get_by_text("Rendered in").wait_for(timeout=60_000)
+                page.wait_for_load_state("networkidle")
+                # a rerun shows the stale page first: wait until Streamlit is idle again
+                page.wait_for_function(
+                    "!document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                    timeout=60_000,
+                )
+
+            for name in PAGES:
+                visit(f"page={name}", name)
+                assert page.locator("h2").first.inner_text().startswith(name.capitalize())
+                assert page.locator('[data-testid="stException"]').count() == 0
+
+            # Overview: the figures shown are the library's
+            visit("page=overview", "overview")
+            with store.reader() as con:
+                (spend,) = views.month_spend(con).to_pylist()
+                (total,) = [r for r in savings_summary(con).to_pylist() if r["scope"] == "total"]
+            shown = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+            assert money(spend["this_month"], "USD") in shown
+            assert money(spend["last_month"], "USD") in shown
+            assert money(spend["forecast"], "USD") in shown
+            assert money(total["monthly_savings"], "USD") in shown
+
+            # A hostile tag value, picked as a filter through the URL, is shown as text
+            visit("page=overview&" + urllib.parse.urlencode({"tag": EVIL}), "xss-tag")
+            assert page.get_by_text(EVIL).first.is_visible()
+            assert page.locator("img[src='x']").count() == 0
+            with store.reader() as con:
+                (evil,) = views.month_spend(con, views.Filters(tags={"team": (EVIL,)})).to_pylist()
+            assert money(evil["this_month"], "USD") == "12.34 USD"
+            shown = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+            assert "12.34 USD" in shown
+
+            # Apply a filter in the sidebar, then navigate: the filter stays (in the URL too)
+            visit("page=recommendations", "recommendations")
+            page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first.click()
+            page.get_by_role("option", name="aws", exact=True).click()
+            page.keyboard.press("Escape")
+            page.wait_for_url("**provider=aws**", timeout=30_000)
+            wait_rendered()
+            with store.reader() as con:
+                aws = list_recommendations(con, providers=["aws"])
+            page.get_by_text(f"{aws.num_rows} findings, largest saving first.").wait_for()
+            page.screenshot(path=str(OUTPUT / "recommendations-aws.png"), full_page=True)
+            page.get_by_role("radio", name="Commitments").click(force=True)
+            page.wait_for_url("**page=commitments**", timeout=30_000)
+            wait_rendered()
+            assert "provider=aws" in page.url
+
+            # Dismiss a finding with a reason
+            visit("page=recommendations&rule=idle_vm", "dismiss")
+            with store.reader() as con:
+                first = list_recommendations(con, rules=["idle_vm"]).column("id")[0].as_py()
+            page.get_by_label("Reason for dismissing").fill("kept for the quarterly audit")
+            page.get_by_role("button", name="Dismiss").click()
+            page.get_by_text(f"Dismissed {first}.").wait_for(timeout=30_000)
+            page.screenshot(path=str(OUTPUT / "dismissed.png"), full_page=True)
+            with store.reader() as con:
+                rec = get_recommendation(con, first)
+            assert (rec["status"], rec["dismissed_reason"]) == (
+                "dismissed",
+                "kept for the quarterly audit",
+            )
+        finally:
+            browser.close()
+    assert dialogs == []
+    report = "\n".join(f"{name}: {timing}" for name, timing in timings.items())
+    (OUTPUT / "render-times.txt").write_text(report + "\n")
+    log.warning("dashboard render times (page load to rendered, sample store):\n%s", report)
+    for name in PAGES:
+        assert (OUTPUT / f"{name}.png").stat().st_size > 0
