@@ -599,6 +599,7 @@ def demo(ctx: typer.Context) -> None:
     _print_spend(store, "table", None)
     _print_findings_summary(store, analysis.recommendations.findings)
     out.print(analysis.anomalies.summary(), markup=False)
+    out.print(f"Run costs: {analysis.run_costs.summary()} (mlcost experiments).", markup=False)
     with store.reader() as con:
         top = list_recommendations(con, limit=10)
         everything = list_recommendations(con)
@@ -619,6 +620,8 @@ def demo(ctx: typer.Context) -> None:
     out.print()
     out.print("Next: read the evidence of a finding, or explore with SQL, for example")
     out.print(f"  mlcost{db_flag} recommendations show {top.column('id')[0].as_py()}")
+    out.print(f"  mlcost{db_flag} experiments")
+    out.print(f"  mlcost{db_flag} dashboard")
     out.print(
         f'  mlcost{db_flag} sql "SELECT ServiceName, sum(EffectiveCost) FROM cost GROUP BY 1"'  # noqa: S608
     )
