@@ -329,3 +329,50 @@ def test_metrics_are_fetched_500_queries_per_call(moto_aws: None, store: Store) 
     store.load(source.batches())
     assert calls == [500, 220]
     assert source.summary.resources[(ACCOUNT, "us-east-1", "vm")] == 80
+
+
+def _two_pages(session: boto3.session.Session, event: str, key: str) -> list[str | None]:
+    """Serve each ``event`` answer as two pages (moto 5 ignores MaxResults for volumes and
+    snapshots): the first half with a NextToken, then the rest when it is asked for."""
+    tokens: list[str | None] = []
+
+    def before(params: dict[str, Any], **_: Any) -> None:
+        body = params.get("body")
+        tokens.append(body.get("NextToken") if isinstance(body, dict) else None)
+
+    def after(parsed: dict[str, Any], **_: Any) -> None:
+        items = parsed.get(key, [])
+        half = max(1, len(items) // 2)
+        if tokens[-1] is None:
+            parsed[key] = items[:half]
+            parsed["NextToken"] = "page-2"
+        else:
+            parsed[key] = items[half:]
+            parsed.pop("NextToken", None)
+
+    session.events.register(f"before-call.ec2.{event}", before)
+    session.events.register(f"after-call.ec2.{event}", after)
+    return tokens
+
+
+def test_volumes_and_snapshots_are_read_across_pages(moto_aws: None, store: Store) -> None:
+    org = build_org()
+    ec2 = boto3.client("ec2", "us-east-1")
+    volumes = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
+    snapshots = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    assert len(volumes) > 1 and len(snapshots) > 1
+    session = boto3.session.Session()
+    volume_calls = _two_pages(session, "DescribeVolumes", "Volumes")
+    snapshot_calls = _two_pages(session, "DescribeSnapshots", "Snapshots")
+    store.load(AwsSource(regions=["us-east-1"], now=org.now, session=session).batches())
+    assert volume_calls == [None, "page-2"] and snapshot_calls == [None, "page-2"]
+    with store.reader() as con:
+        got = {
+            kind: {r[0] for r in con.execute(
+                "SELECT resource_id FROM resources WHERE resource_type = ? AND region = ?",
+                [kind, "us-east-1"],
+            ).fetchall()}
+            for kind in ("volume", "snapshot")
+        }  # fmt: skip
+    assert got["volume"] == volumes
+    assert got["snapshot"] == snapshots
