@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from mlcost.connectors._rows import Window, table, to_json, utc_naive, utcnow
 
-from mlcost.errors import ConfigError, InputError, MlcostError
+from mlcost.errors import AccessDeniedError, ConfigError, InputError, MlcostError
 from mlcost.store import Batch
 
 SOURCE = "azure"
@@ -91,6 +91,8 @@ class AzureInventory:
     #: Also load on-demand Linux prices of every VM size in the regions that run VMs.
     prices: bool = True
     summaries: list[SubscriptionSummary] = field(default_factory=list)
+    #: Subscriptions skipped because a call was refused, one sentence each.
+    warnings: list[str] = field(default_factory=list)
     #: Filled while scanning: VM regions, and each size's vCPUs, memory and GPUs.
     vm_regions: set[str] = field(default_factory=set)
     sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -104,7 +106,14 @@ class AzureInventory:
         now = self.now or utcnow()
         window = Window.ending(now, self.lookback_days)
         for sub in self.subscriptions or self._list_subscriptions(credential):
-            yield from _Subscription(self, credential, sub, now, window).batches()
+            # a subscription's batches are gathered first: one refused call skips all of it
+            # (its earlier inventory stays) and the other subscriptions still load
+            try:
+                found = list(_Subscription(self, credential, sub, now, window).batches())
+            except AccessDeniedError as exc:
+                self.warnings.append(f"{exc.message} Skipped: its earlier inventory is kept.")
+                continue
+            yield from found
         if self.prices and self.vm_regions:
             rows = self._price_rows(sorted(self.vm_regions))
             yield Batch(
@@ -635,7 +644,7 @@ def _call(what: str, where: str, fn: Callable[..., T], *args: Any, **kwargs: Any
         code = getattr(exc.error, "code", None) if exc.error is not None else None
         label = f"HTTP {status}" + (f" {code}" if code else "")
         if status == 403:
-            raise InputError(
+            raise AccessDeniedError(
                 f"Azure denied {what} on {where} ({label}).",
                 "Grant the identity the built-in Reader and Monitoring Reader roles there, "
                 "or leave it out of --subscriptions. The store is unchanged.",

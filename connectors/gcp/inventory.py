@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from mlcost.connectors._rows import Window, table, to_json, utc_naive, utcnow
 
-from mlcost.errors import ConfigError, InputError, MlcostError
+from mlcost.errors import AccessDeniedError, ConfigError, InputError, MlcostError
 from mlcost.store import Batch
 
 SOURCE = "gcp"
@@ -119,6 +119,8 @@ class GcpInventory:
     vertex: bool = True
     vertex_endpoint: str | None = None
     summaries: list[ProjectSummary] = field(default_factory=list)
+    #: Projects skipped because a call was refused, one sentence each.
+    warnings: list[str] = field(default_factory=list)
 
     def batches(self) -> Iterator[Batch]:
         """Per project: one ``resources`` batch per region scanned (an explicit partition;
@@ -132,7 +134,14 @@ class GcpInventory:
         now = self.now or utcnow()
         window = Window.ending(now, self.lookback_days)
         for project in self.projects or self._list_projects():
-            yield from _Project(self, project, now, window).batches()
+            # a project's batches are gathered first: one refused call skips all of it
+            # (its earlier inventory stays) and the other projects still load
+            try:
+                found = list(_Project(self, project, now, window).batches())
+            except AccessDeniedError as exc:
+                self.warnings.append(f"{exc.message} Skipped: its earlier inventory is kept.")
+                continue
+            yield from found
 
     def _rest(self, cls: Any) -> Any:
         return cls(
@@ -608,7 +617,7 @@ def _call(what: str, where: str, fn: Callable[[], T]) -> T:
             "Run `gcloud auth application-default login` or check GOOGLE_APPLICATION_CREDENTIALS.",
         ) from exc
     except (exceptions.Forbidden, exceptions.PermissionDenied) as exc:
-        raise InputError(
+        raise AccessDeniedError(
             f"Google denied {what} on {where} (HTTP 403 {_reason(exc)}).",
             "Grant roles/compute.viewer and roles/monitoring.viewer there, or leave it out "
             "of --projects. The store is unchanged.",

@@ -309,6 +309,9 @@ def _option_list(values: list[str] | None) -> list[str] | None:
 
 def _scan_report(summaries: list[Any], scope: str) -> None:
     for s in summaries:
+        if isinstance(s, str):  # a skipped subscription or project
+            err.print(f"warning: {s}", markup=False)
+            continue
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(s.resources.items())) or "nothing"
         out.print(
             f"{scope} {getattr(s, 'subscription_id', None) or getattr(s, 'project_id', '')}: "

@@ -24,6 +24,11 @@ class InputError(MlcostError):
     """Bad input: an unreadable file, a missing column, a value that is not what it claims."""
 
 
+class AccessDeniedError(InputError):
+    """A cloud refused a call for lack of permission: that subscription, project or
+    region can be skipped with a warning while the rest loads."""
+
+
 class StoreError(MlcostError):
     """The store is missing, from a newer mlcost, or refused an operation."""
 

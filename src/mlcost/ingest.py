@@ -115,7 +115,8 @@ def ingest_azure(
         lookback_days=lookback_days,
         prices=prices,
     )
-    return store.load(scan.batches(), on_rows=on_rows), list(scan.summaries)
+    result = store.load(scan.batches(), on_rows=on_rows)
+    return result, [*scan.summaries, *scan.warnings]
 
 
 def ingest_gcp(
@@ -134,7 +135,8 @@ def ingest_gcp(
         regions=list(regions) if regions else None,
         lookback_days=lookback_days,
     )
-    return store.load(scan.batches(), on_rows=on_rows), list(scan.summaries)
+    result = store.load(scan.batches(), on_rows=on_rows)
+    return result, [*scan.summaries, *scan.warnings]
 
 
 def ingest_mlflow(

@@ -614,25 +614,29 @@ def test_throttled_for_good_names_the_call_and_leaves_store(store: Store) -> Non
     assert resources(store) == before
 
 
-def test_forbidden_subscription_names_it_and_leaves_store(store: Store) -> None:
+def test_a_forbidden_subscription_is_skipped_with_a_warning_and_the_rest_loads(
+    store: Store,
+) -> None:
     store.init()
     store.load(scan(FakeArm(routes())).batches())
     before = resources(store)
     r = routes()
     r["/subscriptions"] = {
         "value": [
-            {"subscriptionId": SUB, "state": "Enabled"},
             {"subscriptionId": DENIED, "state": "Enabled"},
+            {"subscriptionId": SUB, "state": "Enabled"},
         ]
     }
     r[f"/subscriptions/{DENIED}/providers/Microsoft.Compute/virtualMachines"] = arm_error(
         403, "AuthorizationFailed", "The client does not have authorization"
     )
-    with pytest.raises(InputError) as caught:
-        store.load(scan(FakeArm(r), now=datetime(2026, 11, 25)).batches())
-    assert caught.value.message == (
+    second = scan(FakeArm(r))
+    store.load(second.batches())
+    assert second.warnings == [
         f"Azure denied virtualMachines.list_all on subscription {DENIED} "
-        "(HTTP 403 AuthorizationFailed)."
-    )
-    assert "Reader" in (caught.value.hint or "")
-    assert resources(store) == before
+        "(HTTP 403 AuthorizationFailed). Skipped: its earlier inventory is kept."
+    ]
+    assert [s.subscription_id for s in second.summaries] == [SUB]  # scanned after the refusal
+    after = resources(store)
+    assert after.keys() == before.keys()
+    assert all(DENIED not in row["resource_id"] for row in after.values())

@@ -532,22 +532,24 @@ def test_throttled_for_good_names_the_call_and_leaves_store(
     assert resources(store) == before
 
 
-def test_forbidden_project_names_it_and_leaves_store(
+def test_a_forbidden_project_is_skipped_with_a_warning_and_the_rest_loads(
     store: Store, fake: FakeGoogle, endpoints: tuple[str, Any]
 ) -> None:
     store.init()
     store.load(scan(endpoints).batches())
     before = resources(store)
     fake.routes["/v3/projects:search"] = {
-        "projects": [{"projectId": P, "state": "ACTIVE"}, {"projectId": DENIED, "state": "ACTIVE"}]
+        "projects": [{"projectId": DENIED, "state": "ACTIVE"}, {"projectId": P, "state": "ACTIVE"}]
     }
     fake.routes[f"/compute/v1/projects/{DENIED}/aggregated/instances"] = google_error(
         403, "forbidden", f"Required 'compute.instances.list' permission for 'projects/{DENIED}'"
     )
-    with pytest.raises(InputError) as caught:
-        store.load(scan(endpoints, now=NOW + timedelta(days=1)).batches())
-    assert caught.value.message.startswith(
+    second = scan(endpoints)
+    store.load(second.batches())
+    (warning,) = second.warnings
+    assert warning.startswith(
         f"Google denied instances.aggregatedList on project {DENIED} (HTTP 403"
     )
-    assert "roles/compute.viewer" in (caught.value.hint or "")
-    assert resources(store) == before
+    assert warning.endswith("Skipped: its earlier inventory is kept.")
+    assert [s.project_id for s in second.summaries] == [P]
+    assert resources(store).keys() == before.keys()
