@@ -10,11 +10,13 @@ Nothing is fetched until :meth:`GcpInventory.batches` is iterated.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
@@ -118,6 +120,12 @@ class GcpInventory:
     #: replaces ``https://REGION-aiplatform.googleapis.com``, for tests).
     vertex: bool = True
     vertex_endpoint: str | None = None
+    #: Price the machine types seen from the Cloud Billing Catalog (``billing_endpoint``
+    #: replaces ``https://cloudbilling.googleapis.com``, for tests).
+    prices: bool = True
+    billing_endpoint: str | None = None
+    #: (region, machine type) → the VM row that described it, for pricing.
+    machine_specs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     summaries: list[ProjectSummary] = field(default_factory=list)
     #: Projects skipped because a call was refused, one sentence each.
     warnings: list[str] = field(default_factory=list)
@@ -142,6 +150,58 @@ class GcpInventory:
                 self.warnings.append(f"{exc.message} Skipped: its earlier inventory is kept.")
                 continue
             yield from found
+        if self.prices and self.machine_specs:
+            yield Batch(
+                "prices",
+                table("prices", self._price_rows()),
+                partition={"source": SOURCE, "provider": PROVIDER},
+                label="gcp prices",
+            )
+
+    def _price_rows(self) -> list[dict[str, Any]]:
+        """On-demand price per hour of each machine type seen: its vCPUs × the family's core
+        rate + its memory × the RAM rate (+ its GPUs × the GPU rate), from the Cloud Billing
+        Catalog's Compute Engine SKUs for the region."""
+        from google.auth.transport.requests import AuthorizedSession
+
+        session = AuthorizedSession(self.credentials)
+        base = self.billing_endpoint or "https://cloudbilling.googleapis.com"
+        url = f"{base}/v1/services/{COMPUTE_SERVICE}/skus"
+        skus: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            page = _call(
+                "cloudbilling skus.list",
+                "the Compute Engine catalog",
+                functools.partial(_billing_page, session, url, token, self.retry),
+            )
+            skus += page.get("skus", [])
+            token = page.get("nextPageToken", "")
+            if not token:
+                break
+        rates = _on_demand_rates(skus)
+        rows = []
+        for (region, mtype), spec in sorted(self.machine_specs.items()):
+            price = _machine_price(rates, region, mtype, spec)
+            if price is None:
+                continue
+            built_in = mtype.split("-", 1)[0] in GPU_FAMILIES
+            rows.append(
+                {
+                    "provider": PROVIDER,
+                    "region": region,
+                    "instance_type": mtype,
+                    "unit": "Hours",
+                    "price_per_hour": price,
+                    "currency": "USD",
+                    "source": SOURCE,
+                    "vcpus": spec.get("vcpus"),
+                    "memory_gb": spec.get("memory_gb"),
+                    "gpu_count": spec.get("gpu_count") if built_in else 0,
+                    "gpu_model": spec.get("gpu_model") if built_in else None,
+                }
+            )
+        return rows
 
     def _rest(self, cls: Any) -> Any:
         return cls(
@@ -235,6 +295,9 @@ class _Project:
 
         rows: list[dict[str, Any]] = []
         rows += [self._vm_row(i, machine_types, disk_by_link) for i in instances]
+        for row in rows:
+            if row.get("instance_type") and row.get("vcpus"):
+                self.scan.machine_specs.setdefault((row["region"], row["instance_type"]), row)
         rows += [self._disk_row(d, boot_links) for d in disks]
         rows += [self._snapshot_row(s) for s in snapshots]
         rows += [self._image_row(i) for i in images]
@@ -632,6 +695,11 @@ def _call(what: str, where: str, fn: Callable[[], T]) -> T:
             f"Google {what} on {where} failed (HTTP {exc.code}): {_first_line(exc)}",
             "The store is unchanged.",
         ) from exc
+    except OSError as exc:  # requests' connection errors are OSErrors
+        raise InputError(
+            f"Cannot reach Google for {what} on {where} ({type(exc).__name__}).",
+            "Check the network or proxy settings. The store is unchanged.",
+        ) from exc
 
 
 def _vertex_page(session: Any, url: str, token: str, retry: Any) -> dict[str, Any]:
@@ -687,3 +755,91 @@ def _ts(value: datetime) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+#: The Cloud Billing Catalog's service id of Compute Engine.
+COMPUTE_SERVICE = "6F81-5844-456A"
+#: Families whose machine types include their GPUs.
+GPU_FAMILIES = ("a2", "a3", "g2")
+#: Machine family (the first part of a machine type) → how its SKUs begin.
+SKU_FAMILIES = {
+    "n1": "N1 Predefined Instance",
+    "n2": "N2 Instance",
+    "n2d": "N2D AMD Instance",
+    "e2": "E2 Instance",
+    "c2": "Compute optimized",
+    "c2d": "C2D AMD Instance",
+    "c3": "C3 Instance",
+    "a2": "A2 Instance",
+    "a3": "A3 Instance",
+    "g2": "G2 Instance",
+}
+
+
+def _billing_page(session: Any, url: str, token: str, retry: Any) -> dict[str, Any]:
+    from google.api_core import exceptions
+
+    def get() -> dict[str, Any]:
+        params = {"currencyCode": "USD", **({"pageToken": token} if token else {})}
+        response = session.get(url, params=params, timeout=60)
+        if response.status_code >= 400:
+            raise exceptions.from_http_response(response)
+        return dict(response.json())
+
+    return dict(retry(get)())
+
+
+def _on_demand_rates(skus: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Decimal]:
+    """(region, SKU description) → the on-demand USD rate per unit (the last tier)."""
+    rates: dict[tuple[str, str], Decimal] = {}
+    for sku in skus:
+        category = sku.get("category") or {}
+        if category.get("usageType") != "OnDemand":
+            continue
+        info = (sku.get("pricingInfo") or [{}])[0]
+        tiers = (info.get("pricingExpression") or {}).get("tieredRates") or []
+        if not tiers:
+            continue
+        price = tiers[-1].get("unitPrice") or {}
+        rate = Decimal(str(price.get("units") or 0)) + Decimal(int(price.get("nanos") or 0)) / (
+            Decimal(10) ** 9
+        )
+        for region in sku.get("serviceRegions") or []:
+            rates[(region, str(sku.get("description", "")))] = rate
+    return rates
+
+
+def _machine_price(
+    rates: Mapping[tuple[str, str], Decimal], region: str, mtype: str, spec: Mapping[str, Any]
+) -> Decimal | None:
+    prefix = SKU_FAMILIES.get(mtype.split("-", 1)[0])
+    if prefix is None:
+        return None
+
+    def rate(start: str) -> Decimal | None:
+        for (r, description), value in rates.items():
+            if r == region and description.startswith(start):
+                return value
+        return None
+
+    core, ram = rate(f"{prefix} Core"), rate(f"{prefix} Ram")
+    if core is None or ram is None:
+        return None
+    price = core * int(spec.get("vcpus") or 0) + ram * Decimal(str(spec.get("memory_gb") or 0))
+    # GPUs are part of the accelerator-optimised types (A2, A3, G2); on N1 they are
+    # attached per instance and priced apart from the machine type
+    gpus = int(spec.get("gpu_count") or 0) if mtype.split("-", 1)[0] in GPU_FAMILIES else 0
+    if gpus:
+        model = str(spec.get("gpu_model") or "")
+        gpu = next(
+            (
+                v
+                for (r, d), v in rates.items()
+                if r == region and " GPU " in f" {d} " and re.search(rf"\b{re.escape(model)}\b", d)
+            ),
+            None,
+        )
+        if gpu is None:
+            return None
+        price += gpu * gpus
+    return price

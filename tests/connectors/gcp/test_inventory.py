@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -143,6 +144,7 @@ def routes() -> dict[str, Any]:
                 }
             },
         ),
+        "/v1/services/6F81-5844-456A/skus": catalog,
         "/v3/projects:search": {
             "projects": [
                 {"name": "projects/1", "projectId": P, "state": "ACTIVE"},
@@ -327,6 +329,43 @@ def endpoints(fake: FakeGoogle) -> Iterator[tuple[str, Any]]:
         yield found
 
 
+def _sku(description: str, usage: str, units: int, nanos: int) -> dict[str, Any]:
+    """One Cloud Billing Catalog SKU of Compute Engine, priced in us-central1."""
+    return {
+        "description": description,
+        "category": {"resourceFamily": "Compute", "usageType": usage},
+        "serviceRegions": ["us-central1"],
+        "pricingInfo": [
+            {"pricingExpression": {"tieredRates": [{"unitPrice": {
+                "currencyCode": "USD", "units": str(units), "nanos": nanos}}]}}
+        ],
+    }  # fmt: skip
+
+
+def catalog(path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+    """The Compute Engine SKUs, in two pages."""
+    if query.get("pageToken") != ["page-2"]:
+        return 200, {
+            "skus": [
+                _sku("G2 Instance Core running in Americas", "OnDemand", 0, 24988000),
+                _sku("G2 Instance Ram running in Americas", "OnDemand", 0, 2928000),
+                _sku("N1 Predefined Instance Core running in Americas", "OnDemand", 0, 31611000),
+                _sku("N1 Predefined Instance Ram running in Americas", "OnDemand", 0, 4237000),
+            ],
+            "nextPageToken": "page-2",
+        }
+    return 200, {
+        "skus": [
+            _sku("E2 Instance Core running in Americas", "OnDemand", 0, 21811000),
+            _sku("E2 Instance Ram running in Americas", "OnDemand", 0, 2923000),
+            _sku(
+                "Spot Preemptible E2 Instance Core running in Americas", "Preemptible", 0, 6543000
+            ),
+            _sku("Nvidia L4 GPU running in Americas", "OnDemand", 0, 560631000),
+        ]
+    }
+
+
 def scan(endpoints: tuple[str, Any], **kwargs: Any) -> GcpInventory:
     rest, transport = endpoints
     options: dict[str, Any] = {"lookback_days": 3, "now": NOW, **kwargs}
@@ -336,6 +375,7 @@ def scan(endpoints: tuple[str, Any], **kwargs: Any) -> GcpInventory:
         monitoring_options={"transport": transport},
         retry=FAST,
         vertex_endpoint=rest,
+        billing_endpoint=rest,
         **options,
     )
 
@@ -553,3 +593,23 @@ def test_a_forbidden_project_is_skipped_with_a_warning_and_the_rest_loads(
     assert warning.endswith("Skipped: its earlier inventory is kept.")
     assert [s.project_id for s in second.summaries] == [P]
     assert resources(store).keys() == before.keys()
+
+
+def test_machine_types_are_priced_from_the_billing_catalog(
+    store: Store, endpoints: tuple[str, Any]
+) -> None:
+    store.init()
+    store.load(scan(endpoints).batches())
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT region, instance_type, price_per_hour, vcpus, memory_gb, gpu_count, "
+            "gpu_model, unit, source FROM prices ORDER BY instance_type"
+        ).fetchall()
+    assert rows == [
+        # 4 × 0.021811 + 16 GiB × 0.002923 (the spot SKU is not an on-demand price)
+        ("us-central1", "e2-standard-4", Decimal("0.134012"), 4, 16.0, 0, None, "Hours", "gcp"),
+        # 4 × 0.024988 + 16 × 0.002928 + 1 L4 × 0.560631
+        ("us-central1", "g2-standard-4", Decimal("0.707431"), 4, 16.0, 1, "L4", "Hours", "gcp"),
+        # 4 × 0.031611 + 15 × 0.004237
+        ("us-central1", "n1-standard-4", Decimal("0.189999"), 4, 15.0, 0, None, "Hours", "gcp"),
+    ]
