@@ -105,3 +105,13 @@ def test_a_run_whose_process_died_shows_as_interrupted(tmp_path: Path) -> None:
     assert status is not None and status["state"] == "interrupted"
     assert json.loads(Path(str(store.path) + ".schedule.json").read_text())["state"] == "running"
     assert os.getpid() != dead.pid
+
+
+def test_a_run_never_overwrites_an_earlier_runs_report(tmp_path: Path) -> None:
+    from mlcost.schedule import _free_stamp
+
+    (tmp_path / "mlcost-report-20261124-070000.html").write_text("first")
+    assert _free_stamp(tmp_path, "20261124-070000", ["html", "md"]) == "20261124-070000-2"
+    (tmp_path / "mlcost-report-20261124-070000-2.md").write_text("second")
+    assert _free_stamp(tmp_path, "20261124-070000", ["html", "md"]) == "20261124-070000-3"
+    assert _free_stamp(tmp_path, "20261124-080000", ["html"]) == "20261124-080000"

@@ -175,9 +175,9 @@ def run_schedule(
         raise ConfigError(f"schedule.cron {cron!r} is not a cron expression.")
     done: list[RunStatus] = []
     with ScheduleLock(store):
-        ticks = croniter(cron, now())
         while cycles is None or len(done) < cycles:
-            due: datetime = ticks.get_next(datetime)
+            # the next tick after now: a run that overran its slot is not run again at once
+            due: datetime = croniter(cron, now()).get_next(datetime)
             log.info("next run at %s", due.isoformat(sep=" ", timespec="seconds"))
             wait = (due - now()).total_seconds()
             if wait > 0:
@@ -225,7 +225,7 @@ def run_cycle(
 
     if step("report", build):
         out = Path(schedule.output_dir)
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        stamp = _free_stamp(out, datetime.now().strftime("%Y%m%d-%H%M%S"), schedule.formats)
         for fmt in schedule.formats:
             target = out / f"mlcost-report-{stamp}.{fmt}"
             step(f"write {target.name}", functools.partial(_write, report, target))
@@ -238,6 +238,15 @@ def run_cycle(
     status.finished_at = _stamp()
     log.info("run %s: %d steps, %d failed", status.state, len(status.steps), len(failed))
     return status
+
+
+def _free_stamp(folder: Path, stamp: str, formats: list[str]) -> str:
+    """``stamp``, or ``stamp-2``, ``-3``…: a run never overwrites an earlier run's report."""
+    candidate, n = stamp, 1
+    while any((folder / f"mlcost-report-{candidate}.{fmt}").exists() for fmt in formats):
+        n += 1
+        candidate = f"{stamp}-{n}"
+    return candidate
 
 
 def _write(report: dict[str, Any], target: Path) -> None:
