@@ -301,12 +301,6 @@ def ingest_sample_command(ctx: typer.Context) -> None:
     _load_report(result)
 
 
-def _option_list(values: list[str] | None) -> list[str] | None:
-    """Repeated or comma-separated option values, as one list (None when not given)."""
-    found = [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
-    return found or None
-
-
 def _scan_report(summaries: list[Any], scope: str) -> None:
     for s in summaries:
         if isinstance(s, str):  # a skipped subscription or project
@@ -344,8 +338,8 @@ def ingest_azure_command(
     with _progress() as on_rows:
         result, summaries = ingest_azure(
             _ctx(ctx).store,
-            subscriptions=_option_list(subscriptions),
-            regions=_option_list(regions),
+            subscriptions=_split(subscriptions) or None,
+            regions=_split(regions) or None,
             lookback_days=lookback_days,
             prices=prices,
             on_rows=on_rows,
@@ -376,8 +370,8 @@ def ingest_gcp_command(
     with _progress() as on_rows:
         result, summaries = ingest_gcp(
             _ctx(ctx).store,
-            projects=_option_list(projects),
-            regions=_option_list(regions),
+            projects=_split(projects) or None,
+            regions=_split(regions) or None,
             lookback_days=lookback_days,
             on_rows=on_rows,
         )
