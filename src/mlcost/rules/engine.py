@@ -12,7 +12,8 @@ Every rule sees the same prepared facts, computed once per analysis:
   type's vCPUs, memory, GPUs and family;
 * ``rule_flagged``: the resources the rules run so far in this analysis found (rules run in
   registry order, so the commitment rules see what the waste rules flagged);
-* the macro ``provider_key(ProviderName)``: ``aws``, ``azure``, ``gcp``.
+* the macros ``provider_key(ProviderName)`` (``aws``, ``azure``, ``gcp``) and
+  ``detail_time(details, key)`` (a timestamp kept in ``details``, as naive UTC).
 
 ``$as_of`` is the end of the data: the last billed hour for usage, or the last inventory
 observation when there is no billing. Look-back windows end there, so an analysis of
@@ -46,6 +47,11 @@ SELECT coalesce(
 _PREPARE = (
     # FOCUS ProviderName -> the short provider key of resources, prices and findings
     "CREATE OR REPLACE TEMP MACRO provider_key(name) AS " + PROVIDER_KEY_SQL.format(n="name"),
+    # a timestamp a connector kept in ``details`` (ISO 8601, any offset) as naive UTC
+    """
+CREATE OR REPLACE TEMP MACRO detail_time(details, key) AS
+    timezone('UTC', TRY_CAST(json_extract_string(details, '$.' || key) AS TIMESTAMPTZ))
+""",
     # what the rules run so far found: later rules (commitment purchase) skip those resources
     """
 CREATE OR REPLACE TEMP TABLE rule_flagged (rule VARCHAR, rid VARCHAR)

@@ -29,8 +29,7 @@ RULE = Rule(
 WITH nb AS (
     SELECT r.*,
            coalesce(
-               TRY_CAST(replace(json_extract_string(r.details, '$.last_activity_at'), 'Z', '')
-                        AS TIMESTAMP),
+               detail_time(r.details, 'last_activity_at'),
                r.last_used_at) AS last_activity
     FROM rule_resources r
     WHERE r.resource_type = 'notebook'

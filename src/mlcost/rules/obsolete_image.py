@@ -27,10 +27,8 @@ WITH img AS (
     SELECT r.*,
            coalesce(
                r.last_used_at,
-               TRY_CAST(replace(json_extract_string(r.details, '$.last_used_at'), 'Z', '')
-                        AS TIMESTAMP),
-               TRY_CAST(replace(json_extract_string(r.details, '$.last_launched_at'), 'Z', '')
-                        AS TIMESTAMP)) AS last_used
+               detail_time(r.details, 'last_used_at'),
+               detail_time(r.details, 'last_launched_at')) AS last_used
     FROM rule_resources r
     WHERE r.resource_type = 'image'
 ),

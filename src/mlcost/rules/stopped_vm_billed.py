@@ -58,7 +58,7 @@ WHERE r.provider = 'azure' AND r.resource_type = 'vm'
   AND (json_extract_string(r.details, '$.power_state') = 'PowerState/stopped'
        OR (r.state = 'stopped' AND json_extract_string(r.details, '$.power_state') IS NULL))
   AND coalesce(b.recent_hours, 0) > 0
-  AND coalesce(TRY_CAST(json_extract_string(r.details, '$.stopped_at') AS TIMESTAMP),
+  AND coalesce(detail_time(r.details, 'stopped_at'),
                $as_of - INTERVAL 3650 DAY)
       <= $as_of - to_days(CAST($min_stopped_days AS INTEGER))
 """,

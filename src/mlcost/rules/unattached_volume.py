@@ -28,12 +28,9 @@ WITH v AS (
     SELECT r.*,
            coalesce(
                r.last_used_at,
-               TRY_CAST(replace(json_extract_string(r.details, '$.last_attached_at'), 'Z', '')
-                        AS TIMESTAMP),
-               TRY_CAST(replace(json_extract_string(r.details, '$.last_detach_timestamp'), 'Z', '')
-                        AS TIMESTAMP),
-               TRY_CAST(replace(json_extract_string(r.details, '$.last_ownership_update'), 'Z', '')
-                        AS TIMESTAMP),
+               detail_time(r.details, 'last_attached_at'),
+               detail_time(r.details, 'last_detach_timestamp'),
+               detail_time(r.details, 'last_ownership_update'),
                r.created_at) AS detached_since
     FROM rule_resources r
     WHERE r.resource_type = 'volume'
