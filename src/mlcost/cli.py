@@ -52,7 +52,7 @@ from mlcost.report import build_report, render, write_report
 from mlcost.rules import all_rules, get_rule
 from mlcost.sql import run_query
 from mlcost.store import DEFAULT_DB, LoadResult, ProgressCallback, Store
-from mlcost.summary import overview, spend_by, spend_summary
+from mlcost.summary import data_end, overview, spend_by, spend_summary
 
 
 class OutputFormat(StrEnum):
@@ -657,10 +657,7 @@ def commitments(
     with _ctx(ctx).store.reader() as con:
         since = until = None
         if days is not None:
-            found = con.execute(
-                "SELECT max(ChargePeriodEnd) FROM cost WHERE ChargeCategory = 'Usage'"
-            ).fetchall()
-            until = found[0][0] if found and found[0][0] else None
+            until = data_end(con)
             since = until - timedelta(days=days) if until else None
         tables = {
             "utilisation": commitments_lib.utilisation(con, grain=grain, since=since, until=until),

@@ -30,6 +30,7 @@ import pyarrow as pa
 from mlcost.errors import InputError
 from mlcost.schema import INSTANCE_FAMILY_SQL, PROVIDER_KEY_SQL
 from mlcost.store import quote_ident
+from mlcost.summary import data_end
 
 GRAINS = {"day": "day", "month": "month", "all": None}
 #: What coverage can be grouped by: name → SQL over the usage rows ``u`` (see _COVERAGE).
@@ -188,10 +189,7 @@ def expiring(
             "AND ChargeFrequency = 'One-Time')"]  # fmt: skip
     ends += [f"max(TRY_CAST({quote_ident(c)} AS TIMESTAMP))" for c in END_COLUMNS if c in columns]
     if as_of is None:
-        found = con.execute(
-            "SELECT max(ChargePeriodEnd) FROM cost WHERE ChargeCategory = 'Usage'"
-        ).fetchall()
-        as_of = found[0][0] if found and found[0][0] else datetime.now()
+        as_of = data_end(con) or datetime.now()
     sql = f"""
         WITH c AS (
             SELECT CommitmentDiscountId AS commitment_id,

@@ -26,6 +26,7 @@ from mlcost.anomalies import list_anomalies
 from mlcost.errors import InputError
 from mlcost.recommendations import list_recommendations, savings_summary
 from mlcost.store import Store
+from mlcost.summary import data_end
 
 PERIODS = ("7d", "30d", "month")
 FORMATS = ("html", "md", "json")
@@ -75,10 +76,7 @@ def report_window(con: duckdb.DuckDBPyConnection, period: str) -> Window | None:
     """The last complete ``period`` of the billing data (None when there is none)."""
     if period not in PERIODS:
         raise InputError(f"Unknown period {period!r}; choose one of {', '.join(PERIODS)}.")
-    found = con.execute(
-        "SELECT max(ChargePeriodEnd) FROM cost WHERE ChargeCategory = 'Usage'"
-    ).fetchall()
-    last = found[0][0] if found else None
+    last = data_end(con)
     if last is None:
         return None
     # whole days only: a day still being billed is not reported as if it were over

@@ -84,6 +84,15 @@ def spend_summary(con: duckdb.DuckDBPyConnection, dimensions: list[str]) -> pa.T
     return pa.concat_tables(parts)
 
 
+def data_end(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """The end of the billing data: the last usage charge's end (exclusive). Purchases'
+    charge periods run to the end of their term, months ahead, so they do not count."""
+    rows = con.execute(
+        "SELECT max(ChargePeriodEnd) FROM cost WHERE ChargeCategory = 'Usage'"
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
 def overview(con: duckdb.DuckDBPyConnection) -> StoreOverview:
     head = con.execute(
         # The data reaches the end of its last usage (ChargePeriodEnd is exclusive); a

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from mlcost import commitments
 from mlcost.errors import InputError
 from mlcost.schema import PROVIDER_KEY_SQL
-from mlcost.summary import DIMENSIONS
+from mlcost.summary import DIMENSIONS, data_end
 
 #: The provider key (aws, azure, gcp) of a cost row.
 PROVIDER_KEY = PROVIDER_KEY_SQL.format(n="ProviderName")
@@ -90,14 +90,6 @@ def filter_options(con: duckdb.DuckDBPyConnection, tag_key: str = "team") -> dic
         "accounts": [r[0] for r in accounts],
         "tags": [r[0] for r in tags],
     }
-
-
-def data_end(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    """The end of the billing data: the last usage charge's end (exclusive)."""
-    rows = con.execute(
-        "SELECT max(ChargePeriodEnd) FROM cost WHERE ChargeCategory = 'Usage'"
-    ).fetchall()
-    return rows[0][0] if rows else None
 
 
 def month_spend(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> pa.Table:
