@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck clean dashboard
+.PHONY: demo test lint typecheck clean dashboard bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,3 +34,7 @@ clean:
 ## dashboard: serve the dashboard on http://localhost:8501 for ./mlcost.duckdb (or $MLCOST_DB)
 dashboard: $(STAMP)
 	$(BIN)/mlcost dashboard
+
+## bench: the benchmark suite (1M, 10M, 50M billing rows; see README "Performance")
+bench: $(STAMP)
+	$(BIN)/python bench/suite.py

@@ -26,3 +26,29 @@ def test_analyze_benchmark_runs_and_prints_a_time_per_rule(tmp_path: Path) -> No
     counts = {line.split()[0]: line.split()[1] for line in lines[2 : 2 + len(RULE_IDS)]}
     assert int(counts["idle_vm"].replace(",", "")) > 0
     assert int(counts["unattached_volume"].replace(",", "")) > 0
+
+
+def test_make_bench_suite_runs_and_prints_its_table(tmp_path: Path) -> None:
+    """`make bench` at tiny sizes: every format, analysis and page gets a figure."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "suite.py"), "--smoke", "--workdir", str(tmp_path)],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("mlcost benchmark on ")
+    ingest = [line for line in lines if line.startswith(("FOCUS", "CUR"))]
+    assert len(ingest) == 6  # three formats at two sizes
+    for line in ingest:
+        fields = line[16:].split()  # after the format's name
+        # rows, mlcost seconds, rows/s, peak MB, duckdb seconds, ratio, pandas figures
+        numbers = [f for f in fields if f.replace(",", "").replace(".", "").isdigit()]
+        assert len(numbers) == 9, line
+        assert float(numbers[5]) > 0  # ×duckdb
+    assert {"2,000", "5,000"} <= {line.split()[1] for line in ingest}
+    analyze = lines.index(next(line for line in lines if line.startswith("analyze (s)")))
+    assert lines[analyze].split()[3:] == ["rules", "anomalies", "run", "costs", "total"]
+    assert len(lines[analyze + 1].split()) == 5
+    dashboard = lines.index(next(line for line in lines if line.startswith("dashboard (s)")))
+    assert len(lines[dashboard + 2].split()) == 6  # rows + five pages
+    assert list(tmp_path.iterdir()) == []  # generated files are removed

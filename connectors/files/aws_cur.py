@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlcost.connectors.files.convert import Field, ProviderPlan, provider_conversion
-from mlcost.connectors.files.focus import _CLEAN, Conversion, SourceColumn
+from mlcost.connectors.files.focus import _CLEAN, Conversion, SourceColumn, per_distinct
 
 LINE_ITEM_TYPES = (
     "Usage",
@@ -91,7 +91,6 @@ FIELDS = (
     _F("sp_commitment", ("savings_plan_total_commitment_to_date",), "money"),
     _F("sp_used", ("savings_plan_used_commitment",), "money"),
     _F("sp_arn", ("savings_plan_savings_plan_a_r_n",)),
-    _F("tags_map", ("resource_tags",), "json"),
 )
 
 _USAGE = "('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage', 'SavingsPlanNegation')"
@@ -252,18 +251,33 @@ def conversion(
         )
         entries.append(f"struct_pack(k := ${len(params) + 1}::VARCHAR, v := {value})")
     focus = dict(FOCUS_SQL)
-    raw: dict[str, str] = {}
+    tags, refs = None, []
     if entries:
-        raw["tag_pairs"] = f"list_filter([{', '.join(entries)}], lambda e: e.v IS NOT NULL)"
-        focus["Tags"] = "TRY(to_json(map_from_entries(tag_pairs)))"
-    else:
+        tags = (
+            "TRY(to_json(map_from_entries(list_filter("
+            f"[{', '.join(entries)}], lambda e: e.v IS NOT NULL))))"
+        )
+        refs = [c.ref for n, c in columns.items() if tag_key(n) is not None]
+    elif "resource_tags" in lookup:
         # CUR 2.0: {"user_team": "nlp"} → {"team": "nlp"}.
-        focus["Tags"] = (
-            "CASE WHEN tags_map IS NULL THEN NULL ELSE TRY(to_json(map_from_entries("
-            "list_transform(map_entries(TRY_CAST(TRY_CAST(tags_map AS JSON) AS "
+        column = columns[lookup["resource_tags"]]
+        text = (
+            _CLEAN.format(x=column.ref)
+            if column.type == "VARCHAR"
+            else f"TRY(CAST(to_json({column.ref}) AS VARCHAR))"
+        )
+        tags = (
+            f"CASE WHEN {text} IS NULL THEN NULL ELSE TRY(to_json(map_from_entries("
+            f"list_transform(map_entries(TRY_CAST(TRY_CAST({text} AS JSON) AS "
             "MAP(VARCHAR, VARCHAR))), lambda e: struct_pack(k := CASE WHEN "
             "starts_with(e.key, 'user_') THEN e.key[6:] ELSE e.key END, v := e.value))))) END"
         )
+        refs = [text]
+    raw: dict[str, str] = {}
+    reader = scan
+    if tags is not None:
+        reader, raw["tags_json"] = per_distinct(scan, refs, tags, "_mlcost_tags")
+        focus["Tags"] = "tags_json"
     plan = ProviderPlan(
         FIELDS,
         focus,
@@ -272,4 +286,4 @@ def conversion(
         format_hint=HINT,
         raw=raw,
     )
-    return provider_conversion(path, scan, columns, lookup, plan, source, params)
+    return provider_conversion(path, scan, columns, lookup, plan, source, params, reader=reader)

@@ -77,9 +77,13 @@ def provider_conversion(
     plan: ProviderPlan,
     source: str | None,
     params: Sequence[object] = (),
+    *,
+    reader: str | None = None,
 ) -> Conversion:
     """The two-stage query for one file. ``lookup`` maps a field name (as ``Field.names``
-    spell it) to the file's column; ``params`` are extra query parameters ($2…)."""
+    spell it) to the file's column; ``params`` are extra query parameters ($2…);
+    ``reader`` is what stage one reads instead of ``scan`` (the scan joined with
+    values computed once per distinct value, see :func:`focus.per_distinct`)."""
     missing = [
         f.title or f.names[0] for f in plan.fields if f.required and _find(f, lookup) is None
     ]
@@ -92,6 +96,8 @@ def provider_conversion(
     typed: list[str] = []
     checks: list[tuple[str, str]] = []
     cases: list[str] = []
+    #: Aliases of plain text fields, which come out of stage one already clean.
+    text_aliases = {f.alias for f in plan.fields if f.kind == "text" and not f.allowed}
     for f in plan.fields:
         column = _find(f, lookup)
         alias = quote_ident(f.alias)
@@ -100,12 +106,16 @@ def provider_conversion(
             continue
         raw, rtype = columns[column].ref, columns[column].type
         value, expected = _typed(f, raw, rtype)
-        flag = quote_ident(f"_f_{f.alias}")
         typed.append(f"{value} AS {alias}")
-        typed.append(f"({_present(raw, rtype)}) AS {flag}")
-        checks.append((column, expected))
-        condition = f"{alias} IS NULL" + ("" if f.required else f" AND {flag}")
-        cases.append(f"WHEN {condition} THEN {len(checks)}")
+        if f.required:
+            checks.append((column, expected))
+            cases.append(f"WHEN {alias} IS NULL THEN {len(checks)}")
+        elif f.kind not in ("text", "json") or f.allowed:
+            # Plain text cannot fail to convert; the other kinds can.
+            flag = quote_ident(f"_f_{f.alias}")
+            typed.append(f"({_present(raw, rtype)}) AS {flag}")
+            checks.append((column, expected))
+            cases.append(f"WHEN {alias} IS NULL AND {flag} THEN {len(checks)}")
 
     typed += [f"{sql} AS {quote_ident(alias)}" for alias, sql in plan.raw.items()]
 
@@ -117,10 +127,13 @@ def provider_conversion(
         # text (Azure's) goes through the FOCUS loader's tag normalisation.
         out_type = "VARCHAR" if sql_type == "JSON" and not plan.tags_built else sql_type
         selected.append(f"CAST({sql} AS {out_type}) AS {quote_ident(name)}")
-        stage_two[name] = SourceColumn(quote_ident(name), out_type)
+        # Text fields come out of stage one clean; a formula's text may not.
+        cleaned = out_type == "VARCHAR" and sql in text_aliases
+        stage_two[name] = SourceColumn(quote_ident(name), out_type, cleaned=cleaned)
     for name, sql in plan.extras.items():
         selected.append(f"CAST({sql} AS VARCHAR) AS {quote_ident(name)}")
-        stage_two[name] = SourceColumn(quote_ident(name), "VARCHAR")
+        cleaned = sql in text_aliases
+        stage_two[name] = SourceColumn(quote_ident(name), "VARCHAR", cleaned=cleaned)
     selected.append(f"{plan.source_sql} AS _source")
     passthrough = ["_source", "_pbad"]
     if plan.keep_sql is not None:
@@ -128,7 +141,10 @@ def provider_conversion(
         passthrough.append("_keep")
     bad = f"CASE {' '.join(cases)} ELSE 0 END" if cases else "0"
     selected.append(f"{bad}::INTEGER AS _pbad")
-    stage_one = f"SELECT {', '.join(selected)} FROM (SELECT {', '.join(typed)} FROM {scan})"  # noqa: S608
+    stage_one = (
+        f"SELECT {', '.join(selected)} FROM (SELECT {', '.join(typed)} "  # noqa: S608
+        f"FROM {reader or scan})"
+    )
 
     query, focus_checks, extras = _conversion_query(
         path, f"({stage_one})", stage_two, source, passthrough=passthrough, source_sql="_source"

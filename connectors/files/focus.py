@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from mlcost.errors import InputError
 from mlcost.schema import FOCUS_COLUMNS, MONEY
-from mlcost.store import Batch, quote_ident
+from mlcost.store import Batch, Scan, quote_ident
 
 #: Columns mlcost needs to place a cost in time and trust it; a file without one is refused.
 REQUIRED = (
@@ -128,6 +128,8 @@ class SourceColumn:
 
     ref: str
     type: str
+    #: Text already trimmed, with blanks and ``NULL`` made null (a converter's output).
+    cleaned: bool = False
 
 
 @dataclass
@@ -200,11 +202,18 @@ class FocusExport:
         self.files: list[FileSummary] = []
 
     def batches(self) -> Iterator[Batch]:
-        """One lazy batch per file; nothing is read until the store iterates it."""
+        """One batch per file, a :class:`Scan` the store runs: the file goes from disk
+        to the table inside DuckDB, never through Python."""
         for path in expand_paths(self.paths):
             summary = FileSummary(str(path), focus_version="?")
             self.files.append(summary)
-            yield Batch("cost", _read_file(path, summary, self.source), label=path.name)
+            with duckdb.connect(":memory:") as con:
+                scan, columns = _open_scan(con, path)
+            summary.focus_version = focus_version(columns)
+            query, checks, extras = _conversion_query(path, scan, columns, self.source)
+            summary.extra_columns = extras
+            conversion = Conversion(query, checks, scan, columns, extras, [str(path)])
+            yield Batch("cost", conversion_scan(path, conversion, summary), label=path.name)
 
 
 # -- reading one file ---------------------------------------------------------------
@@ -225,18 +234,39 @@ class Conversion:
     filtered: bool = False
 
 
-def _read_file(path: Path, summary: FileSummary, source: str | None) -> Iterator[pa.RecordBatch]:
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        scan, columns = _open_scan(con, path)
-        summary.focus_version = focus_version(columns)
-        query, checks, extras = _conversion_query(path, scan, columns, source)
-        summary.extra_columns = extras
-        conversion = Conversion(query, checks, scan, columns, extras, [str(path)])
-        yield from stream_conversion(con, path, conversion, summary)
-    finally:
-        con.close()
+#: The message a refused row raises inside the store's INSERT (see ``conversion_scan``).
+_REFUSED = "mlcost: a row failed its checks"
+
+
+def conversion_scan(path: Path, conversion: Conversion, summary: FileSummary) -> Scan:
+    """The conversion as a :class:`Scan`: DuckDB reads the file and writes the table in
+    one parallel pass. A bad row stops it; the file is then read again, in order, by
+    :func:`stream_conversion` to name the first bad row, its column and its value."""
+    keep = "coalesce(_keep, false)" if conversion.filtered else "true"
+    helpers = "_bad, _keep" if conversion.filtered else "_bad"
+    sql = (
+        f"SELECT * EXCLUDE ({helpers}) FROM ({conversion.query}) "  # noqa: S608
+        f"WHERE CASE WHEN _bad <> 0 THEN error('{_REFUSED}') ELSE {keep} END"
+    )
+
+    def explain(exc: duckdb.Error) -> BaseException:
+        if _REFUSED not in str(exc):
+            return _file_error(path, exc)
+        try:
+            with duckdb.connect(":memory:") as con:
+                # One thread keeps the rows in the file's order, so the row is named
+                # right even where tags are joined back (see per_distinct).
+                con.execute("SET TimeZone = 'UTC'; SET threads = 1")
+                for _ in stream_conversion(con, path, conversion, FileSummary(str(path), "?")):
+                    pass
+        except InputError as found:
+            return found
+        return InputError(f"{path}: a row failed a check.", "Fix or re-export the file.")
+
+    def done(rows: int) -> None:
+        summary.rows += rows
+
+    return Scan(sql, conversion.params or [str(path)], explain, done)
 
 
 def stream_conversion(
@@ -385,14 +415,21 @@ def _conversion_query(
             outer.append(f"CAST(NULL AS {sql_type}) AS {target}")
             continue
         raw, rtype = columns[present[focus]].ref, columns[present[focus]].type
-        value, problem = _convert(focus, sql_type, raw, rtype)
-        flag = f"_p{len(checks)}"
+        cleaned = columns[present[focus]].cleaned
+        value, problem = _convert(focus, sql_type, raw, rtype, cleaned=cleaned)
+        if focus == "Tags" and rtype == "VARCHAR":
+            scan, value = per_distinct(scan, [raw], value, "_mlcost_tags")
         inner.append(f"{value} AS {target}")
-        inner.append(f"({_present(raw, rtype)}) AS {flag}")
         outer.append(target)
-        checks.append((present[focus], problem))
-        condition = f"{target} IS NULL" + ("" if focus in REQUIRED else f" AND {flag}")
-        cases.append(f"WHEN {condition} THEN {len(checks)}")
+        if focus in REQUIRED:
+            checks.append((present[focus], problem))
+            cases.append(f"WHEN {target} IS NULL THEN {len(checks)}")
+        elif _can_fail(focus, sql_type, rtype):
+            # A value the file has that did not convert (an empty one is just null).
+            flag = f"_p{len(checks)}"
+            inner.append(f"({_present(raw, rtype, cleaned=cleaned)}) AS {flag}")
+            checks.append((present[focus], problem))
+            cases.append(f"WHEN {target} IS NULL AND {flag} THEN {len(checks)}")
 
     for name in passthrough:
         inner.append(quote_ident(name))
@@ -408,7 +445,7 @@ def _conversion_query(
         taken.add(extra.lower())
         extras.append(extra)
         raw, rtype = columns[name].ref, columns[name].type
-        text = _CLEAN.format(x=raw) if rtype == "VARCHAR" else f"CAST({raw} AS VARCHAR)"
+        text = _text(raw, rtype, columns[name].cleaned)
         inner.append(f"{text} AS {quote_ident(extra)}")
         outer.append(quote_ident(extra))
 
@@ -422,14 +459,62 @@ def _conversion_query(
     return query, checks, extras
 
 
-def _present(raw: str, rtype: str) -> str:
-    return f"{_CLEAN.format(x=raw)} IS NOT NULL" if rtype == "VARCHAR" else f"{raw} IS NOT NULL"
+def per_distinct(scan: str, keys: Sequence[str], expr: str, alias: str) -> tuple[str, str]:
+    """``expr``, a formula over the SQL expressions ``keys``, computed once per distinct
+    value of the keys and joined back: the scan to read from instead, and how to refer
+    to the result.
+
+    Rebuilding a tag object costs more than reading its row, and a bill has few
+    distinct tag sets. A Parquet file reads those columns alone, cheaply; a CSV file
+    would be parsed twice, so there the formula is left to run row by row. Keys are
+    best text (a MAP column's JSON text hashes faster than the MAP).
+    """
+    if not scan.startswith("read_parquet("):
+        return scan, expr
+    names = [f"_k{i}" for i in range(len(keys))]
+    inner = expr
+    for key, name in zip(keys, names, strict=True):
+        inner = inner.replace(key, name)
+    distinct = ", ".join(f"{key} AS {name}" for key, name in zip(keys, names, strict=True))
+    match = " AND ".join(
+        f"{key} IS NOT DISTINCT FROM _t.{name}" for key, name in zip(keys, names, strict=True)
+    )
+    joined = (
+        f"(SELECT _s.*, _t.{alias} FROM {scan} AS _s LEFT JOIN (SELECT {', '.join(names)}, "  # noqa: S608
+        f"{inner} AS {alias} FROM (SELECT DISTINCT {distinct} FROM {scan})) AS _t ON {match})"
+    )
+    return joined, alias
 
 
-def _convert(focus: str, sql_type: str, raw: str, rtype: str) -> tuple[str, str]:
+def _text(raw: str, rtype: str, cleaned: bool = False) -> str:
+    """A column as clean text: trimmed, with blanks and ``NULL`` as null."""
+    if rtype != "VARCHAR":
+        return f"CAST({raw} AS VARCHAR)"
+    return raw if cleaned else _CLEAN.format(x=raw)
+
+
+def _present(raw: str, rtype: str, *, cleaned: bool = False) -> str:
+    return (
+        f"{_text(raw, rtype, cleaned)} IS NOT NULL" if rtype == "VARCHAR" else f"{raw} IS NOT NULL"
+    )
+
+
+def _can_fail(focus: str, sql_type: str, rtype: str) -> bool:
+    """Whether a present value can fail to convert (text and already-typed columns
+    cannot, so they need no check: the check is a third of a plain load's time)."""
+    if sql_type in (MONEY, "TIMESTAMP", "JSON"):
+        return rtype != sql_type
+    return focus in ENUMS and ENUMS[focus][1]
+
+
+def _convert(
+    focus: str, sql_type: str, raw: str, rtype: str, *, cleaned: bool = False
+) -> tuple[str, str]:
     """(DuckDB expression giving the FOCUS value, or NULL where it cannot be read;
     what the value should have been, for the error message)."""
-    clean = _CLEAN.format(x=raw)
+    clean = raw if cleaned else _CLEAN.format(x=raw)
+    if rtype == sql_type and sql_type != "VARCHAR":
+        return raw, "a value"  # already the store's type (a typed Parquet column)
     if sql_type == MONEY:
         if rtype == "VARCHAR":
             return f"TRY_CAST({clean} AS {MONEY})", "a number"

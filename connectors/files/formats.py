@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 from mlcost.connectors.files import aws_cur, azure, gcp
 from mlcost.connectors.files.focus import (
     REQUIRED,
@@ -24,13 +23,13 @@ from mlcost.connectors.files.focus import (
     SourceColumn,
     _conversion_query,
     _open_scan,
+    conversion_scan,
     expand_paths,
     focus_version,
-    stream_conversion,
 )
 
 from mlcost.errors import InputError
-from mlcost.store import Batch
+from mlcost.store import Batch, Scan
 
 Converter = Callable[[Path, str, Mapping[str, SourceColumn], str | None], Conversion]
 
@@ -133,18 +132,30 @@ class BillingExport:
             for item in planned:
                 item.summary.path = self._names.get(str(item.path), item.summary.path)
                 self.files.append(item.summary)
-                yield Batch(
-                    "cost",
-                    self._named(self._read(item, modes.get(item.path))),
-                    label=self._names.get(str(item.path), item.path.name),
-                )
+                try:
+                    scan = self._scan(item, modes.get(item.path))
+                except InputError as exc:
+                    raise self._renamed(exc) from exc.__cause__
+                yield Batch("cost", scan, label=self._names.get(str(item.path), item.path.name))
 
-    def _named(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        """A fetched file's errors name its S3 key or BigQuery table, not the temporary copy."""
-        try:
-            yield from batches
-        except InputError as exc:
-            raise self._renamed(exc) from exc.__cause__
+    def _scan(self, item: _Planned, mode: str | None) -> Scan:
+        """The file's conversion, for the store to run; its errors name a fetched file
+        by its S3 key or BigQuery table, not the temporary copy."""
+        with duckdb.connect(":memory:") as con:
+            if item.fmt.name == "gcp":
+                scan, columns = gcp.open_scan(con, item.path)
+            else:
+                scan, columns = _open_scan(con, item.path)
+        if item.fmt.name == "azure":
+            conversion = azure.convert(item.path, scan, columns, self.source, mode=mode)
+        else:
+            conversion = item.fmt.convert(item.path, scan, columns, self.source)
+        item.summary.extra_columns = conversion.extras
+        found = conversion_scan(item.path, conversion, item.summary)
+        explain = found.explain
+        assert explain is not None
+        found.explain = lambda exc: _renamed_any(self._renamed, explain(exc))
+        return found
 
     def _renamed(self, exc: InputError) -> InputError:
         message = exc.message
@@ -199,22 +210,9 @@ class BillingExport:
             summary.focus_version = description.removeprefix("FOCUS ")
         return _Planned(path, fmt, description, summary)
 
-    def _read(self, item: _Planned, mode: str | None) -> Iterator[pa.RecordBatch]:
-        con = duckdb.connect(":memory:")
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            if item.fmt.name == "gcp":
-                scan, columns = gcp.open_scan(con, item.path)
-            else:
-                scan, columns = _open_scan(con, item.path)
-            if item.fmt.name == "azure":
-                conversion = azure.convert(item.path, scan, columns, self.source, mode=mode)
-            else:
-                conversion = item.fmt.convert(item.path, scan, columns, self.source)
-            item.summary.extra_columns = conversion.extras
-            yield from stream_conversion(con, item.path, conversion, item.summary)
-        finally:
-            con.close()
+
+def _renamed_any(rename: Callable[[InputError], InputError], exc: BaseException) -> BaseException:
+    return rename(exc) if isinstance(exc, InputError) else exc
 
 
 def header_names(path: Path) -> list[str]:

@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -69,18 +69,36 @@ def migrations() -> list[Migration]:
 
 
 @dataclass
+class Scan:
+    """Rows a query computes inside the store's own engine: how a file connector hands
+    over a file DuckDB can read (``read_parquet($1)``…), so the rows go from the file to
+    the table without a copy through Python, in parallel.
+
+    ``sql`` is one SELECT yielding the table's columns, with ``$1``, ``$2``… filled from
+    ``params`` (file names and other data are parameters, never SQL text). ``explain``
+    turns a DuckDB error raised while it runs (a bad row, a corrupt file) into the
+    exception to report; ``on_done`` is told how many rows were written.
+    """
+
+    sql: str
+    params: Sequence[object] = ()
+    explain: Callable[[duckdb.Error], BaseException] | None = None
+    on_done: Callable[[int], None] | None = None
+
+
+@dataclass
 class Batch:
     """What a connector yields: rows for one table, and the partition they replace.
 
-    ``data`` is an Arrow table, a RecordBatchReader or any iterable of RecordBatches
-    (lazy: a file is read while it is loaded). With ``partition`` given, exactly that
-    partition is replaced (rows must match it; missing partition columns are filled).
-    Without it, every partition (``TableSpec.partition_by``) present in the data is
-    replaced.
+    ``data`` is an Arrow table, a RecordBatchReader, any iterable of RecordBatches
+    (lazy: a file is read while it is loaded) or a :class:`Scan`. With ``partition``
+    given, exactly that partition is replaced (rows must match it; missing partition
+    columns are filled). Without it, every partition (``TableSpec.partition_by``)
+    present in the data is replaced.
     """
 
     table: str
-    data: pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]
+    data: pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch] | Scan
     partition: Mapping[str, Any] | None = None
     label: str = ""
 
@@ -353,6 +371,8 @@ def _insert_batch(
     spec = TABLES.get(batch.table)
     if spec is None:
         raise StoreError(f"Unknown table {batch.table!r}; the store has: {', '.join(TABLES)}.")
+    if isinstance(batch.data, Scan):
+        return _insert_scan(con, batch, batch.data, loaded_at, on_rows)
     batches = iter(_record_batches(batch.data))
     first = next(batches, None)
     if first is None:
@@ -385,6 +405,47 @@ def _insert_batch(
     if batch.partition:
         _check_partition(con, batch, spec.loaded_at, loaded_at, strays_before)
     return counted.rows
+
+
+def _insert_scan(
+    con: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    scan: Scan,
+    loaded_at: datetime,
+    on_rows: ProgressCallback | None,
+) -> int:
+    """Run a :class:`Scan` as one INSERT … SELECT; returns the rows written."""
+    spec = TABLES[batch.table]
+    label = batch.label or batch.table
+    params = list(scan.params)
+    try:
+        described = con.execute(f"DESCRIBE {scan.sql}", params).fetchall()
+    except duckdb.Error as exc:
+        raise (scan.explain(exc) if scan.explain else exc) from exc
+    names = [row[0] for row in described]
+    _add_extra_columns(con, batch.table, names)
+    fill = {k: v for k, v in (batch.partition or {}).items() if k not in names}
+    strays_before = _strays(con, batch, spec.loaded_at, loaded_at) if batch.partition else 0
+    extra_sql = "".join(f", ${len(params) + i + 1} AS {quote_ident(k)}" for i, k in enumerate(fill))
+    marker = f"${len(params) + len(fill) + 1}::TIMESTAMP AS {quote_ident(spec.loaded_at)}"
+    if on_rows is not None:
+        on_rows(label, 0)
+    try:
+        written = con.execute(
+            f"INSERT INTO {quote_ident(batch.table)} BY NAME "  # noqa: S608
+            f"SELECT *{extra_sql}, {marker} FROM ({scan.sql})",
+            [*params, *fill.values(), loaded_at],
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise (scan.explain(exc) if scan.explain else exc) from exc
+    rows = int(written[0][0]) if written else 0
+    if on_rows is not None:
+        on_rows(label, rows)
+    if scan.on_done is not None:
+        scan.on_done(rows)
+    if batch.partition:
+        _check_partition(con, batch, spec.loaded_at, loaded_at, strays_before)
+    return rows
 
 
 class _CountingBatches:

@@ -1,0 +1,288 @@
+"""The benchmark suite behind `make bench`: one table of how mlcost scales.
+
+    .venv/bin/python bench/suite.py                     # 1M, 10M and 50M billing rows
+    .venv/bin/python bench/suite.py --sizes 1000000     # one size
+    .venv/bin/python bench/suite.py --smoke             # seconds: checks the suite runs
+
+For each size it measures, on generated data (the sample generator's `--rows` files):
+
+* ingest rows/second and peak memory of `mlcost ingest billing` for FOCUS Parquet,
+  FOCUS CSV.gz and AWS CUR 2.0 Parquet, each in a fresh process, beside two references
+  run on the same files: DuckDB's own plain load (`CREATE TABLE t AS SELECT * FROM
+  read_parquet(…)`, our floor) and a notebook-style pandas load plus spend summary
+  (against mlcost's ingest plus `summary.spend_by`);
+* `mlcost analyze`, per analysis (rules, anomalies, run costs), on a generated
+  organisation with that many billing lines;
+* the dashboard's queries for each page on that store, uncached.
+
+Sizes above 10M rows are written as several files of at most 10M rows (real exports
+are split the same way); each extra file is the first one under another billing
+account, so it is a partition of its own. pandas is skipped, with the reason, where
+its 1M-row peak memory scaled to the size would not fit in this machine's memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from analyze import build  # noqa: E402
+from cur import write_cur  # noqa: E402
+from dashboard import PAGES  # noqa: E402
+
+from mlcost.anomalies import detect_anomalies  # noqa: E402
+from mlcost.attribution import analyze_run_costs  # noqa: E402
+from mlcost.config import Settings  # noqa: E402
+from mlcost.recommendations import analyze_recommendations  # noqa: E402
+from mlcost.sample import write_sample  # noqa: E402
+from mlcost.store import Store  # noqa: E402
+
+FILE_ROWS = 10_000_000
+FORMATS = {
+    "focus-parquet": "FOCUS Parquet",
+    "focus-csv.gz": "FOCUS CSV.gz",
+    "cur2-parquet": "CUR 2.0 Parquet",
+}
+
+# One load (or reference) in a process of its own, so its peak memory is its own.
+MEASURE = r"""
+import glob, json, os, sys, time
+kind, folder, db = sys.argv[1:4]
+files = sorted(glob.glob(os.path.join(folder, "*")))
+csv = files[0].endswith(".csv.gz")
+if kind == "mlcost":
+    from mlcost.ingest import ingest_billing
+    from mlcost.store import Store
+    from mlcost.summary import spend_by
+elif kind == "duckdb":
+    import duckdb
+else:
+    import pandas as pd
+start = time.perf_counter()  # after the imports: what is timed is the work
+if kind == "mlcost":
+    store = Store(db)
+    store.init()
+    rows = ingest_billing(store, [folder]).result.rows_in["cost"]
+    loaded = time.perf_counter()
+    with store.reader() as con:
+        spend_by(con, "service")
+elif kind == "duckdb":
+    con = duckdb.connect(db)
+    scan = "read_csv(?)" if csv else "read_parquet(?)"
+    con.execute(f"CREATE TABLE t AS SELECT * FROM {scan}", [files])
+    rows = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
+    con.close()
+    loaded = time.perf_counter()
+else:  # pandas, as a notebook would: read every file, then group.
+    read = pd.read_csv if csv else pd.read_parquet
+    df = pd.concat([read(f) for f in files], ignore_index=True)
+    rows = len(df)
+    loaded = time.perf_counter()
+    if "BilledCost" in df.columns:
+        keys, cost = ["ServiceName", "BillingCurrency"], ["BilledCost", "EffectiveCost"]
+    else:
+        keys, cost = ["line_item_product_code", "line_item_currency_code"], [
+            "line_item_unblended_cost"]
+    df[cost] = df[cost].astype(float)
+    df.groupby(keys)[cost].sum().sort_values(cost[-1], ascending=False)
+end = time.perf_counter()
+# VmHWM belongs to this process, made new at exec (ru_maxrss would carry the parent's).
+status = open("/proc/self/status").read()
+peak_mb = int(status.split("VmHWM:")[1].split()[0]) / 1024
+print(json.dumps({"rows": rows, "load_s": loaded - start, "total_s": end - start,
+                  "peak_mb": peak_mb}))
+"""
+
+
+def measure(kind: str, folder: Path, db: Path) -> dict[str, Any]:
+    for stale in db.parent.glob(f"{db.name}*"):
+        stale.unlink()
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, kind, str(folder), str(db)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for stale in db.parent.glob(f"{db.name}*"):
+        stale.unlink()
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["killed"])[-1]
+        return {"error": f"failed ({last[:60]})"}
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def write_inputs(rows: int, work: Path) -> dict[str, Path]:
+    """The three formats of one size, as folders of files of at most FILE_ROWS rows."""
+    folders = {fmt: work / fmt for fmt in FORMATS}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    first_rows = min(rows, FILE_ROWS)
+    first = write_sample(work / "gen", rows=first_rows, fmt="parquet")["cost"]
+    sizes = [first_rows]
+    while sum(sizes) < rows:
+        sizes.append(min(FILE_ROWS, rows - sum(sizes)))
+    with duckdb.connect() as con:
+        for i, size in enumerate(sizes):
+            target = folders["focus-parquet"] / f"part-{i:02d}.parquet"
+            # Another billing account: a partition of its own, not a restatement.
+            con.execute(
+                "COPY (SELECT * REPLACE (BillingAccountId || $2 AS BillingAccountId) "
+                f"FROM read_parquet($1) LIMIT {int(size)}) TO "
+                + _literal(target)
+                + " (FORMAT parquet, COMPRESSION zstd)",
+                [str(first), "" if i == 0 else f"-{i}"],
+            )
+            csv = folders["focus-csv.gz"] / f"part-{i:02d}.csv.gz"
+            con.execute(
+                f"COPY (SELECT * FROM read_parquet($1)) TO {_literal(csv)} "
+                "(FORMAT csv, HEADER, COMPRESSION gzip)",
+                [str(target)],
+            )
+            cur = write_cur(target, "cur2.parquet", work / "gen")
+            cur.rename(folders["cur2-parquet"] / f"part-{i:02d}.parquet")
+    first.unlink()
+    return folders
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def analyses(rows: int, work: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds per analysis, then per dashboard page, on a generated organisation."""
+    store = Store(work / "org.duckdb")
+    resources = max(1_000, min(100_000, rows // 100))
+    build(store, rows, resources)
+    timed: dict[str, float] = {}
+    settings = Settings()
+    for name, run in (
+        ("rules", lambda: analyze_recommendations(store, settings.rules)),
+        ("anomalies", lambda: detect_anomalies(store, settings.anomalies)),
+        ("run costs", lambda: analyze_run_costs(store)),
+    ):
+        started = time.perf_counter()
+        run()
+        timed[name] = time.perf_counter() - started
+    timed["total"] = sum(timed.values())
+    pages: dict[str, float] = {}
+    for page, render in PAGES.items():
+        started = time.perf_counter()
+        with store.reader() as con:
+            render(con)
+        pages[page] = time.perf_counter() - started
+    for stale in work.glob("org.duckdb*"):
+        stale.unlink()
+    return timed, pages
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB; Python "
+        f"{platform.python_version()}, DuckDB {duckdb.__version__}"
+    )
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000, 50_000_000]
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: check it runs")
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    sizes = [2_000, 5_000] if args.smoke else args.sizes
+    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    started = time.perf_counter()
+    print(f"mlcost benchmark on {machine()}", flush=True)
+    header = (
+        f"{'ingest':<16}{'rows':>12}{'mlcost s':>10}{'rows/s':>11}{'peak MB':>9}"
+        f"{'duckdb s':>10}{'×duckdb':>8}{'pandas s':>10}{'peak MB':>9}{'×pandas':>8}"
+    )
+    print(header, flush=True)
+    pandas_mb_per_row: dict[str, float] = {}
+    later: list[tuple[int, dict[str, float], dict[str, float]]] = []
+    with tempfile.TemporaryDirectory(prefix="mlcost-bench-", dir=args.workdir) as tmp:
+        for rows in sizes:
+            work = Path(tmp) / str(rows)
+            folders = write_inputs(rows, work)
+            for fmt, title in FORMATS.items():
+                db = work / "load.duckdb"
+                ours = measure("mlcost", folders[fmt], db)
+                floor = measure("duckdb", folders[fmt], db)
+                need = pandas_mb_per_row.get(fmt, 0) * rows
+                if need > 0.8 * memory_mb:
+                    panda: dict[str, Any] = {"error": f"skipped: needs ~{need / 1024:.0f} GiB"}
+                else:
+                    panda = measure("pandas", folders[fmt], db)
+                    if "peak_mb" in panda:
+                        pandas_mb_per_row.setdefault(fmt, panda["peak_mb"] / rows)
+                print(_ingest_line(title, rows, ours, floor, panda), flush=True)
+            for folder in folders.values():
+                for f in folder.iterdir():
+                    f.unlink()
+            later.append((rows, *analyses(rows, work)))
+        print()
+        names = ["rules", "anomalies", "run costs", "total"]
+        print(f"{'analyze (s)':<16}{'rows':>12}" + "".join(f"{n:>11}" for n in names))
+        for rows, timed, _ in later:
+            print(f"{'':<16}{rows:>12,}" + "".join(f"{_s(timed[n]):>11}" for n in names))
+        print()
+        print(f"{'dashboard (s)':<16}{'rows':>12}" + "".join(f"{p[:11]:>12}" for p in PAGES))
+        for rows, _, pages in later:
+            print(f"{'':<16}{rows:>12,}" + "".join(f"{_s(pages[p]):>12}" for p in PAGES))
+    print(
+        f"\n×duckdb: mlcost ingest time / DuckDB plain load; ×pandas: mlcost ingest + spend "
+        f"summary / pandas load + summary. Suite ran in {time.perf_counter() - started:.0f} s."
+    )
+
+
+def _ingest_line(
+    title: str, rows: int, ours: dict[str, Any], floor: dict[str, Any], panda: dict[str, Any]
+) -> str:
+    if "error" in ours:
+        return f"{title:<16}{rows:>12,}  mlcost {ours['error']}"
+    assert ours["rows"] == rows, (title, ours)
+    line = (
+        f"{title:<16}{rows:>12,}{_s(ours['load_s']):>10}{rows / ours['load_s']:>11,.0f}"
+        f"{ours['peak_mb']:>9.0f}"
+    )
+    if "error" in floor:
+        line += f"{'-':>10}{'-':>8}"
+    else:
+        line += f"{_s(floor['load_s']):>10}{ours['load_s'] / floor['load_s']:>8.2f}"
+    if "error" in panda:
+        return line + f"  pandas {panda['error']}"
+    return line + (
+        f"{_s(panda['total_s']):>10}{panda['peak_mb']:>9.0f}"
+        f"{ours['total_s'] / panda['total_s']:>8.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
