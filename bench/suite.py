@@ -38,16 +38,16 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from analyze import build  # noqa: E402
-from cur import write_cur  # noqa: E402
-from dashboard import PAGES  # noqa: E402
+from analyze import build
+from cur import write_cur
 
-from mlcost.anomalies import detect_anomalies  # noqa: E402
-from mlcost.attribution import analyze_run_costs  # noqa: E402
-from mlcost.config import Settings  # noqa: E402
-from mlcost.recommendations import analyze_recommendations  # noqa: E402
-from mlcost.sample import write_sample  # noqa: E402
-from mlcost.store import Store  # noqa: E402
+from dashboard import PAGES
+from mlcost.anomalies import detect_anomalies
+from mlcost.attribution import analyze_run_costs
+from mlcost.config import Settings
+from mlcost.recommendations import analyze_recommendations
+from mlcost.sample import write_sample
+from mlcost.store import Store
 
 FILE_ROWS = 10_000_000
 FORMATS = {
@@ -139,7 +139,7 @@ def write_inputs(rows: int, work: Path) -> dict[str, Path]:
             target = folders["focus-parquet"] / f"part-{i:02d}.parquet"
             # Another billing account: a partition of its own, not a restatement.
             con.execute(
-                "COPY (SELECT * REPLACE (BillingAccountId || $2 AS BillingAccountId) "
+                "COPY (SELECT * REPLACE (BillingAccountId || $2 AS BillingAccountId) "  # noqa: S608
                 f"FROM read_parquet($1) LIMIT {int(size)}) TO "
                 + _literal(target)
                 + " (FORMAT parquet, COMPRESSION zstd)",
@@ -147,7 +147,7 @@ def write_inputs(rows: int, work: Path) -> dict[str, Path]:
             )
             csv = folders["focus-csv.gz"] / f"part-{i:02d}.csv.gz"
             con.execute(
-                f"COPY (SELECT * FROM read_parquet($1)) TO {_literal(csv)} "
+                f"COPY (SELECT * FROM read_parquet($1)) TO {_literal(csv)} "  # noqa: S608
                 "(FORMAT csv, HEADER, COMPRESSION gzip)",
                 [str(target)],
             )
@@ -210,9 +210,7 @@ def _s(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000, 50_000_000]
-    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000, 50_000_000])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check it runs")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
