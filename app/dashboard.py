@@ -490,8 +490,10 @@ def anomalies(rows: dict[str, int]) -> None:
     detail = st.columns(4)
     detail[0].metric("Actual", money(a["actual"], unit))
     detail[1].metric("Expected", money(a["expected"], unit))
-    detail[2].metric("Normal band", f"{money(a['low'], None)} – {money(a['high'], unit)}")
+    pct = f" ({a['impact_pct']:+.1f} %)" if a["impact_pct"] is not None else ""
+    detail[2].metric("Impact", f"{Decimal(a['impact']):+,.2f}{pct}")
     detail[3].metric("Status", a["status"])
+    st.caption(f"Normal band that day: {money(a['low'], None)} to {money(a['high'], unit)}.")
     series = get("series", scope=a["scope"], scope_value=a["scope_value"], currency=a["currency"])
     if series.num_rows:
         df = chart_frame(series)

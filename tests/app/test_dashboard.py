@@ -176,6 +176,12 @@ def test_anomalies_page_lists_the_librarys_anomalies_with_series_and_drivers(
     unit = "GPUs" if first["scope"] == "gpus" else first["currency"]
     assert shown["Actual"] == money(first["actual"], unit)
     assert shown["Expected"] == money(first["expected"], unit)
+    impact = first["actual"] - first["expected"]
+    assert first["impact"] == impact and first["impact_pct"] is not None
+    assert shown["Impact"] == f"{impact:+,.2f} ({first['impact_pct']:+.1f} %)"
+    assert f"Normal band that day: {first['low']:,.2f} to {money(first['high'], unit)}." in [
+        str(c.value) for c in at.caption
+    ]
     drivers = views.anomaly_drivers(first["drivers"])
     assert drivers.num_rows > 0
     assert list(at.dataframe[1].value["value"]) == [
@@ -356,3 +362,37 @@ def test_commitments_follow_the_provider_filter(
     at = page(sample_db, "commitments", monkeypatch, provider="azure")
     assert set(at.dataframe[0].value["provider"]) == {"azure"}
     assert set(at.dataframe[1].value["provider"]) == {"azure"}
+
+
+def test_dashboard_command_hands_the_store_and_settings_to_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from typer.testing import CliRunner
+
+    from mlcost.cli import app
+
+    config = tmp_path / "conf" / "mlcost.toml"
+    config.parent.mkdir()
+    config.write_text('[anomalies]\nsensitivity = "low"\n')
+    started: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr(
+        subprocess, "call", lambda command, env: started.append((command, env)) or 0
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLCOST_CONFIG", raising=False)
+    result = CliRunner().invoke(
+        app, ["--db", "my.duckdb", "--config", "conf/mlcost.toml", "dashboard", "--port", "8999"]
+    )
+    assert result.exit_code == 0, result.output
+    ((command, env),) = started
+    assert command[command.index("--server.port") + 1] == "8999"
+    assert env["MLCOST_DB"] == str(tmp_path / "my.duckdb")
+    assert env["MLCOST_CONFIG"] == str(config)
+    assert f"with the settings of {config}" in " ".join(result.output.split())
+    # without --config (nor $MLCOST_CONFIG, nor ./mlcost.toml) the app gets no settings file
+    started.clear()
+    result = CliRunner().invoke(app, ["--db", "my.duckdb", "dashboard"])
+    assert result.exit_code == 0, result.output
+    assert "MLCOST_CONFIG" not in started[0][1]
