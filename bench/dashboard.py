@@ -51,9 +51,9 @@ def recommendations(con: Con, store: Store) -> None:
 
 def anomalies(con: Con, store: Store) -> None:
     found = views.anomalies(store)
-    if found.num_rows:
-        a = found.to_pylist()[0]
-        views.anomaly_series(con, AnomalySettings(), a["scope"], a["scope_value"], a["currency"])
+    # the series of the newest anomaly (of the total bill where there is none)
+    a = found.to_pylist()[0] if found.num_rows else {"scope": "total", "scope_value": "total"}
+    views.anomaly_series(con, AnomalySettings(), a["scope"], a["scope_value"], a.get("currency"))
 
 
 def commitments_page(con: Con, store: Store) -> None:

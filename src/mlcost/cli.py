@@ -916,8 +916,9 @@ def dashboard(
 
     env = {**os.environ, "MLCOST_DB": str(_ctx(ctx).db.resolve())}
     env.pop("MLCOST_CONFIG", None)
-    if _ctx(ctx).settings.path is not None:
-        env["MLCOST_CONFIG"] = str(_ctx(ctx).settings.path.resolve())
+    config = _ctx(ctx).settings.path
+    if config is not None:
+        env["MLCOST_CONFIG"] = str(config.resolve())
     command = [sys.executable, "-m", "streamlit", "run", str(SCRIPT), "--server.port",
                str(port), "--server.address", host, "--server.headless", "true",
                "--browser.gatherUsageStats", "false"]  # fmt: skip

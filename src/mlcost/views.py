@@ -11,6 +11,7 @@ decimals from DuckDB; amounts in different currencies are never added together.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -324,7 +325,10 @@ def anomaly_series(
             ("high", pa.float64()),
         ]
     )
-    series, _ = anomaly_lib.scope_series(con, settings)
+    # only the tag key of this scope is read (the others' series are not needed; every
+    # series' days and cut-off are the same whichever tag keys are read)
+    keys = [scope[4:]] if scope.startswith("tag:") else []
+    series, _ = anomaly_lib.scope_series(con, dataclasses.replace(settings, tag_keys=keys))
     chosen = next(
         (
             s
