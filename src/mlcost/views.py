@@ -325,10 +325,11 @@ def anomaly_series(
             ("high", pa.float64()),
         ]
     )
-    # only the tag key of this scope is read (the others' series are not needed; every
-    # series' days and cut-off are the same whichever tag keys are read)
+    # only this scope kind is read (a series' days and cut-off do not depend on the others)
     keys = [scope[4:]] if scope.startswith("tag:") else []
-    series, _ = anomaly_lib.scope_series(con, dataclasses.replace(settings, tag_keys=keys))
+    series, _ = anomaly_lib.scope_series(
+        con, dataclasses.replace(settings, tag_keys=keys), scopes=[scope]
+    )
     chosen = next(
         (
             s
