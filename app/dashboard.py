@@ -632,7 +632,11 @@ def experiments(rows: dict[str, int]) -> None:
     if not per.num_rows:
         no_data("No run in the chosen filters.")
         return
-    st.dataframe(frame(per), hide_index=True, width="stretch")
+    shown = [
+        "experiment", "runs", "cost", "gpu_hours", "used_gpu_hours", "gpu_efficiency",
+        "idle_gpu_cost", "best_metric",
+    ]  # fmt: skip
+    st.dataframe(frame(per, shown), hide_index=True, width="stretch")
     names = per.column("experiment").to_pylist()
     experiment = st.selectbox("Experiment", names, key="experiment")
     if experiment is None:

@@ -369,18 +369,23 @@ def test_anomaly_series_band_follows_the_sensitivity_setting(store: Store) -> No
     medium = AnomalySettings()
     high = AnomalySettings(sensitivity="high")
     detect_anomalies(store, medium)
-    (a,) = [r for r in views.anomalies(store).to_pylist() if r["scope"] == "total"][:1]
-    with store.reader() as con:
-        m = views.anomaly_series(con, medium, "total", "total", "USD").to_pylist()
-        h = views.anomaly_series(con, high, "total", "total", "USD").to_pylist()
-    (md,) = [r for r in m if r["date"] == a["date"]]
-    (hd,) = [r for r in h if r["date"] == a["date"]]
-    # the series' band on the anomaly's day is the stored one (to the stored millionth)
-    assert abs(D(str(md["expected"])) - a["expected"]) < D("0.000001")
-    assert abs(D(str(md["high"])) - a["high"]) < D("0.000002")
-    # medium is 3 robust sigmas wide, high 2: the same expected, 2/3 of the width
-    assert hd["expected"] == md["expected"]
-    assert abs((hd["high"] - hd["expected"]) - (md["high"] - md["expected"]) * 2 / 3) < 1e-6
+    found = views.anomalies(store).to_pylist()
+    kinds = ("total", "gpus", "account", "tag:team")
+    firsts = [next(a for a in found if a["scope"] == kind) for kind in kinds]
+    for a in firsts:
+        key = (a["scope"], a["scope_value"], a["currency"])
+        with store.reader() as con:
+            m = views.anomaly_series(con, medium, *key).to_pylist()
+            h = views.anomaly_series(con, high, *key).to_pylist()
+        (md,) = [r for r in m if r["date"] == a["date"]]
+        (hd,) = [r for r in h if r["date"] == a["date"]]
+        # the series' band on the anomaly's day is the stored one (to the stored millionth)
+        assert md["actual"] == a["actual"], key
+        assert abs(D(str(md["expected"])) - a["expected"]) < D("0.000001"), key
+        assert abs(D(str(md["high"])) - a["high"]) < D("0.000002"), key
+        # medium is 3 robust sigmas wide, high 2: the same expected, 2/3 of the width
+        assert hd["expected"] == md["expected"]
+        assert abs((hd["high"] - hd["expected"]) - (md["high"] - md["expected"]) * 2 / 3) < 1e-6
 
 
 def commitment_rows() -> list[dict[str, str]]:

@@ -296,9 +296,10 @@ def _read_series(
         params += [scope, *expr_params]
     if scopes is None or GPU_SCOPE in scopes:
         parts.append(
-            f"SELECT '{GPU_SCOPE}', 'running', NULL, day, "  # noqa: S608
-            "CASE WHEN count(DISTINCT provider) = 1 THEN min(provider) END, "
-            f"CAST(sum(gpus) AS {MONEY}) FROM ({_GPU_RESOURCES}) WHERE gpus > 0 GROUP BY day"
+            f"SELECT '{GPU_SCOPE}' AS scope, 'running' AS value, NULL AS currency, day, "  # noqa: S608
+            "CASE WHEN count(DISTINCT provider) = 1 THEN min(provider) END AS provider, "
+            f"CAST(sum(gpus) AS {MONEY}) AS cost FROM ({_GPU_RESOURCES}) WHERE gpus > 0 "
+            "GROUP BY day"
         )
     if not parts:
         return []
