@@ -1,10 +1,12 @@
 """The mlcost dashboard (Streamlit): Overview, Recommendations, Anomalies, Commitments,
 Experiments.
 
-Every figure comes from the library (mlcost.views, summary, recommendations,
-commitments); this script only reads, caches for a short while and draws. The page and
-the filters live in the URL query string, so a view survives navigation and can be
-shared. Strings from the clouds are shown as text (tables, st.text, charts), never HTML.
+Every figure comes from the library (mlcost.views, which passes the filters to summary,
+recommendations, anomalies, commitments and experiments); this script only reads, caches
+for a short while and draws. The page and the filters live in the URL query string, so a
+view survives navigation and can be shared. The store is $MLCOST_DB and the settings
+$MLCOST_CONFIG (both set by `mlcost dashboard`). Strings from the clouds are shown as
+text (tables, st.text, charts), never HTML.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,17 +26,15 @@ import altair as alt
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import streamlit as st
 
-from mlcost import commitments, views
+from mlcost import anomalies as anomaly_lib
+from mlcost import views
+from mlcost.config import ANOMALY_SENSITIVITIES, Settings, load_settings
 from mlcost.errors import MlcostError
 from mlcost.output import cell_text, write_csv, write_json
-from mlcost.recommendations import (
-    get_recommendation,
-    list_recommendations,
-    savings_summary,
-    set_status,
-)
+from mlcost.recommendations import get_recommendation, set_status
 from mlcost.rules import all_rules
 from mlcost.store import DEFAULT_DB, Store
 
@@ -71,6 +72,24 @@ def db_path() -> str:
     return str(Path(os.environ.get("MLCOST_DB", DEFAULT_DB)).resolve())
 
 
+def config_path() -> str:
+    """The settings file `mlcost dashboard --config` named ($MLCOST_CONFIG), or ''."""
+    return os.environ.get("MLCOST_CONFIG", "")
+
+
+def settings(config: str) -> Settings:
+    """The settings of ``config`` (else ./mlcost.toml if present, else the defaults)."""
+    return load_settings(config or None)
+
+
+def open_store(db: str, config: str) -> Store:
+    """The store with the settings' lock timeout and memory limit, as the CLI opens it."""
+    s = settings(config).store
+    return Store(
+        Path(db), lock_timeout_s=s.lock_timeout_s, writer_memory_limit=s.writer_memory_limit
+    )
+
+
 # ---------------------------------------------------------------------------- data access
 
 
@@ -85,56 +104,84 @@ def _filters(fkey: str) -> views.Filters:
     )
 
 
-def _recommendations(con: duckdb.DuckDBPyConnection, f: views.Filters, arg: dict) -> pa.Table:
-    return list_recommendations(
-        con,
+@dataclass
+class Source:
+    """What a query reads: a read-only connection on the store, and the settings."""
+
+    con: duckdb.DuckDBPyConnection
+    settings: Settings
+
+
+def _findings(src: Source, f: views.Filters, arg: dict) -> pa.Table:
+    return views.findings(
+        src.con,
+        f,
         rules=arg.get("rules", ()),
-        providers=f.providers,
-        accounts=f.accounts,
-        tags=f.tags,
         min_savings=arg.get("min_savings") or None,
         status=arg.get("status", "open"),
     )
 
 
-_QUERIES: dict[str, Callable[[duckdb.DuckDBPyConnection, views.Filters, dict], Any]] = {
-    "rows": lambda con, f, a: {
-        t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]  # noqa: S608
-        for t in ("cost", "recommendations", "anomalies", "runs", "run_costs", "metrics")
-    },
-    "options": lambda con, f, a: views.filter_options(con, TAG_KEY),
-    "month_spend": lambda con, f, a: views.month_spend(con, f),
-    "savings": lambda con, f, a: savings_summary(con, providers=f.providers, accounts=f.accounts),
-    "trend": lambda con, f, a: views.spend_trend(con, a["by"], f),
-    "totals": lambda con, f, a: views.spend_totals(con, a["by"], f),
-    "freshness": lambda con, f, a: views.freshness(con),
-    "anomalies": lambda con, f, a: views.list_anomalies(con, f),
-    "series": lambda con, f, a: views.anomaly_series(
-        con, a["scope"], a["scope_value"], a["provider"]
+def _runs(src: Source, f: views.Filters, arg: dict) -> pa.Table:
+    return views.experiment_runs(
+        src.con,
+        f,
+        experiments=[arg["experiment"]],
+        metric=arg.get("metric"),
+        maximize=arg.get("maximize", True),
+        target=arg.get("target"),
+    )
+
+
+def _rows(src: Source, f: views.Filters, a: dict) -> dict[str, int]:
+    tables = ("cost", "recommendations", "anomalies", "runs", "run_costs", "metrics")
+    return {t: src.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in tables}  # noqa: S608
+
+
+Query = Callable[[Source, views.Filters, dict], Any]
+#: Queries on the read-only connection.
+_QUERIES: dict[str, Query] = {
+    "rows": _rows,
+    "options": lambda s, f, a: views.filter_options(s.con, TAG_KEY),
+    "month_spend": lambda s, f, a: views.month_spend(s.con, f),
+    "savings": lambda s, f, a: views.savings(s.con, f),
+    "trend": lambda s, f, a: views.spend_trend(s.con, a["by"], f),
+    "totals": lambda s, f, a: views.spend_totals(s.con, a["by"], f),
+    "freshness": lambda s, f, a: views.freshness(s.con),
+    "series": lambda s, f, a: views.anomaly_series(
+        s.con, s.settings.anomalies, a["scope"], a["scope_value"], a["currency"]
     ),
-    "recommendations": _recommendations,
-    "recommendation": lambda con, f, a: get_recommendation(con, a["id"]),
-    "metrics": lambda con, f, a: views.resource_metrics(con, a["resource_id"]),
-    "utilisation": lambda con, f, a: views.commitment_utilisation(con, f),
-    "coverage": lambda con, f, a: views.coverage_over_time(con, f),
-    "expiring": lambda con, f, a: views.only_providers(
-        commitments.expiring(con, within_days=a["days"]), f
-    ),
-    "experiments": lambda con, f, a: views.experiment_costs(con, f),
-    "runs": lambda con, f, a: views.run_costs_of(con, a["experiment"]),
+    "findings": _findings,
+    "recommendation": lambda s, f, a: get_recommendation(s.con, a["id"]),
+    "metrics": lambda s, f, a: views.resource_metrics(s.con, a["resource_id"]),
+    "utilisation": lambda s, f, a: views.commitment_utilisation(s.con, f),
+    "coverage": lambda s, f, a: views.coverage_over_time(s.con, f),
+    "expiring": lambda s, f, a: views.expiring(s.con, f, within_days=a["days"]),
+    "experiments": lambda s, f, a: views.experiment_summary(s.con, f),
+    "metric_names": lambda s, f, a: views.metric_names(s.con, a["experiment"]),
+    "runs": _runs,
+}
+#: Queries through the store (library calls that open their own reader).
+_STORE_QUERIES: dict[str, Callable[[Store, views.Filters, dict], Any]] = {
+    "anomalies": lambda store, f, a: views.anomalies(store, f),
+    "open_anomalies": lambda store, f, a: views.open_anomalies(store, f),
 }
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def fetch(db: str, what: str, fkey: str, arg: str = "{}") -> Any:
+def fetch(db: str, config: str, what: str, fkey: str, arg: str = "{}") -> Any:
     """One library call on a short read-only connection (the published snapshot while
     an ingest holds the store), cached for CACHE_TTL_S seconds."""
-    with Store(Path(db)).reader() as con:
-        return _QUERIES[what](con, _filters(fkey), json.loads(arg))
+    store = open_store(db, config)
+    if what in _STORE_QUERIES:
+        return _STORE_QUERIES[what](store, _filters(fkey), json.loads(arg))
+    with store.reader() as con:
+        return _QUERIES[what](Source(con, settings(config)), _filters(fkey), json.loads(arg))
 
 
 def get(what: str, **arg: Any) -> Any:
-    return fetch(db_path(), what, st.session_state["_fkey"], json.dumps(arg, sort_keys=True))
+    key = json.dumps(arg, sort_keys=True)
+    return fetch(db_path(), config_path(), what, st.session_state["_fkey"], key)
 
 
 def frame(table: pa.Table, columns: list[str] | None = None) -> pd.DataFrame:
@@ -156,6 +203,11 @@ def chart_frame(table: pa.Table) -> pd.DataFrame:
         if df[name].map(lambda v: isinstance(v, Decimal)).any():
             df[name] = df[name].astype(float)
     return df
+
+
+def problem(exc: MlcostError) -> str:
+    """An error from the library as one line: the message, then the hint if any."""
+    return f"{exc.message} {exc.hint}" if exc.hint else exc.message
 
 
 def no_data(message: str) -> None:
@@ -264,14 +316,16 @@ def overview(rows: dict[str, int]) -> None:
                 f"Monthly savings available ({plain(r['currency'])})",
                 money(r["monthly_savings"], r["currency"]),
                 help=f"{r['findings']} open findings on {r['resources']} resources, "
-                "each resource counted once.",
+                "each resource counted once; with a date range, the findings detected in it.",
             )
     else:
         head[0].metric(
             "Monthly savings available", "–", help="No open findings: run `mlcost analyze`."
         )
     head[1].metric(
-        "Anomalies in range", str(get("anomalies").num_rows) if rows["anomalies"] else "–"
+        "Open anomalies",
+        str(get("open_anomalies")) if rows["anomalies"] else "–",
+        help="Anomalies in the filters nobody has acknowledged yet (see Anomalies).",
     )
     if rows["cost"]:
         st.subheader("Trend")
@@ -330,12 +384,16 @@ def recommendations(rows: dict[str, int]) -> None:
     cols[1].number_input("Minimum monthly saving", min_value=0.0, step=10.0, key="min_saving")
     cols[2].selectbox("Status", ["open", "dismissed", "closed", "all"], key="status")
     found = get(
-        "recommendations",
+        "findings",
         rules=list(st.session_state["rule"]),
         min_savings=st.session_state["min_saving"],
         status=st.session_state["status"],
     )
     st.caption(f"{found.num_rows} findings, largest saving first.")
+    if st.session_state.get("since") or st.session_state.get("until"):
+        st.caption(
+            "Date range: the findings whose detection window (first to last detected) overlaps it."
+        )
     if not found.num_rows:
         no_data("No finding matches the filters.")
         return
@@ -393,7 +451,7 @@ def recommendations(rows: dict[str, int]) -> None:
                 try:
                     set_status(Store(Path(db_path())), chosen, dismissed=True, reason=reason)
                 except MlcostError as exc:
-                    st.error(f"{exc.message} {exc.hint or ''}")
+                    st.error(problem(exc))
                 else:
                     fetch.clear()
                     st.session_state["_flash"] = f"Dismissed {chosen}."
@@ -407,28 +465,92 @@ def anomalies(rows: dict[str, int]) -> None:
     if not rows["anomalies"]:
         no_data("No data yet: run `mlcost analyze`.")
         return
+    if st.session_state.get("account") or st.session_state.get("tag"):
+        st.caption(
+            "Each anomaly is one scope's series: an account filter keeps the account "
+            f"series of those accounts, a {TAG_KEY} filter the tag:{TAG_KEY} series of those "
+            "values (both together keep none); other scopes span accounts and teams."
+        )
     found = get("anomalies")
     if not found.num_rows:
         no_data("No anomaly in the chosen filters.")
         return
-    st.dataframe(frame(found), hide_index=True, width="stretch")
+    opened = found.filter(pc.equal(found.column("status"), "open")).num_rows
+    st.caption(f"{found.num_rows} anomalies, {opened} open, newest first.")
+    shown = [
+        "id", "date", "scope", "scope_value", "direction", "severity", "currency", "actual",
+        "expected", "impact", "impact_pct", "status", "reason",
+    ]  # fmt: skip
+    st.dataframe(frame(found, shown), hide_index=True, width="stretch")
     items = found.to_pylist()
-    chosen = st.selectbox(
-        "Anomaly",
-        range(len(items)),
-        format_func=lambda i: f"{items[i]['date']} {items[i]['scope']}: {items[i]['scope_value']}",
-        key="anomaly",
-    )
-    a = items[chosen or 0]
-    series = get("series", scope=a["scope"], scope_value=a["scope_value"], provider=a["provider"])
-    df = chart_frame(series)
-    base = alt.Chart(df).encode(x=alt.X("date:T"))
-    band = base.mark_area(opacity=0.3).encode(y=alt.Y("low:Q", title="cost"), y2="high:Q")
-    expected = base.mark_line(strokeDash=[4, 4]).encode(y="expected:Q")
-    actual = base.mark_line(point=True, color="firebrick").encode(y="actual:Q")
-    st.altair_chart(band + expected + actual, width="stretch")
-    st.caption("Drivers")
-    st.json(a["drivers"] or "[]")
+    labels = {a["id"]: f"{a['date']} {a['scope']}: {a['scope_value']}" for a in items}
+    chosen = st.selectbox("Anomaly", list(labels), format_func=labels.__getitem__, key="anomaly")
+    a = next((x for x in items if x["id"] == chosen), items[0])
+    unit = "GPUs" if a["scope"] == anomaly_lib.GPU_SCOPE else a["currency"]
+    detail = st.columns(4)
+    detail[0].metric("Actual", money(a["actual"], unit))
+    detail[1].metric("Expected", money(a["expected"], unit))
+    pct = f" ({a['impact_pct']:+.1f} %)" if a["impact_pct"] is not None else ""
+    detail[2].metric("Impact", f"{Decimal(a['impact']):+,.2f}{pct}")
+    detail[3].metric("Status", a["status"])
+    st.caption(f"Normal band that day: {money(a['low'], None)} to {money(a['high'], unit)}.")
+    series = get("series", scope=a["scope"], scope_value=a["scope_value"], currency=a["currency"])
+    if series.num_rows:
+        df = chart_frame(series)
+        same = [
+            x["date"]
+            for x in items
+            if (x["scope"], x["scope_value"]) == (a["scope"], a["scope_value"])
+        ]
+        flagged = df[df["date"].isin(same)]
+        base = alt.Chart(df).encode(x=alt.X("date:T", title="day"))
+        band = base.mark_area(opacity=0.25).encode(
+            y=alt.Y("low:Q", title="GPUs" if unit == "GPUs" else "daily cost"), y2="high:Q"
+        )
+        expected = base.mark_line(strokeDash=[4, 4]).encode(y="expected:Q")
+        actual = base.mark_line(color="black").encode(
+            y="actual:Q", tooltip=["date:T", "actual:Q", "expected:Q", "low:Q", "high:Q"]
+        )
+        points = (
+            alt.Chart(flagged)
+            .mark_point(color="firebrick", size=80, filled=True)
+            .encode(x="date:T", y="actual:Q")
+        )
+        st.altair_chart(band + expected + actual + points, width="stretch")
+        cfg = settings(config_path()).anomalies
+        sigmas = ANOMALY_SENSITIVITIES[cfg.sensitivity]
+        st.caption(
+            "The scope's whole daily series (black), the expected cost (dashed) and the "
+            "normal band the detector judged each day by; red: the anomalies. Band: "
+            f"expected ± {sigmas:g} robust σ (sensitivity {cfg.sensitivity}), learnt from "
+            f"the {cfg.lookback_days} days before each day."
+        )
+    else:
+        st.caption("This scope has no complete day of billing left to draw.")
+    st.subheader("Drivers")
+    drivers = views.anomaly_drivers(a["drivers"])
+    if drivers.num_rows:
+        st.dataframe(frame(drivers), hide_index=True, width="stretch")
+    else:
+        st.caption("No driver recorded for this anomaly.")
+    if a["status"] == "open":
+        with st.form("acknowledge"):
+            cols = st.columns([1, 3])
+            reason = cols[0].selectbox("Reason", anomaly_lib.FEEDBACK_REASONS, key="ack_reason")
+            note = cols[1].text_input("Note (optional)", key="ack_note")
+            if st.form_submit_button("Acknowledge"):
+                try:
+                    anomaly_lib.acknowledge(
+                        open_store(db_path(), config_path()), a["id"], reason, note or None
+                    )
+                except MlcostError as exc:
+                    st.error(problem(exc))
+                else:
+                    fetch.clear()
+                    st.session_state["_flash"] = f"Acknowledged anomaly {a['id']}."
+                    st.rerun()
+    else:
+        st.text(f"Acknowledged: {a['reason'] or ''}")
 
 
 def commitments_page(rows: dict[str, int]) -> None:
@@ -436,6 +558,12 @@ def commitments_page(rows: dict[str, int]) -> None:
     if not rows["cost"]:
         no_data("No billing data yet: run `mlcost ingest billing …`.")
         return
+    if st.session_state.get("account") or st.session_state.get("tag"):
+        st.caption(
+            "Account and tag filters: utilisation and expiry show, whole, the commitments "
+            "that covered those accounts' or tag values' usage; coverage counts only their "
+            "usage."
+        )
     util = get("utilisation")
     st.subheader("Utilisation")
     if util.num_rows:
@@ -477,7 +605,7 @@ def commitments_page(rows: dict[str, int]) -> None:
     else:
         st.caption("No commitment ends in that window.")
     st.subheader("Purchase advice")
-    advice = get("recommendations", rules=["commitment_purchase"], status="open")
+    advice = get("findings", rules=["commitment_purchase"], status="open")
     if advice.num_rows:
         st.dataframe(
             frame(advice, ["title", "action", "estimated_monthly_savings", "currency", "evidence"]),
@@ -495,32 +623,73 @@ def experiments(rows: dict[str, int]) -> None:
         return
     if not rows["run_costs"]:
         no_data("No run costs yet: run `mlcost analyze` to attribute cost to runs.")
+    if any(st.session_state.get(k) for k in ("since", "until", "provider", "account", "tag")):
+        st.caption(
+            "Date range: the runs started in it. Provider, account and tag: only the cost "
+            "lines of the resources billed or inventoried there, and the runs that have one."
+        )
     per = get("experiments")
-    st.dataframe(frame(per), hide_index=True, width="stretch")
+    if not per.num_rows:
+        no_data("No run in the chosen filters.")
+        return
+    shown = [
+        "experiment", "runs", "cost", "gpu_hours", "used_gpu_hours", "gpu_efficiency",
+        "idle_gpu_cost", "best_metric",
+    ]  # fmt: skip
+    st.dataframe(frame(per, shown), hide_index=True, width="stretch")
     names = per.column("experiment").to_pylist()
     experiment = st.selectbox("Experiment", names, key="experiment")
     if experiment is None:
         return
-    runs = get("runs", experiment=experiment)
-    st.dataframe(frame(runs), hide_index=True, width="stretch")
-    metrics = views.metric_names(runs)
-    costed = [r for r in runs.to_pylist() if r["cost"] is not None]
-    if not metrics or not costed:
+    metrics = get("metric_names", experiment=experiment)
+    cols = st.columns(3)
+    metric = cols[0].selectbox("Metric", metrics, key="metric") if metrics else None
+    direction = cols[1].radio(
+        "Better is", ["higher", "lower"], horizontal=True, key="metric_direction"
+    )
+    target = cols[2].number_input(
+        "Target metric (cost to reach it)", value=None, format="%.4f", key="target"
+    )
+    runs = get(
+        "runs",
+        experiment=experiment,
+        metric=metric,
+        maximize=direction == "higher",
+        target=target,
+    )
+    leaves = runs.filter(pc.equal(runs.column("trials"), 0))
+    st.subheader("Runs")
+    shown = [
+        "name", "status", "started_at", "cost", "gpu_hours", "gpu_efficiency", "idle_gpu_cost",
+        "metric", "cost_per_point", "pareto",
+    ]  # fmt: skip
+    st.dataframe(frame(leaves, shown), hide_index=True, width="stretch")
+    st.subheader("Sweeps")
+    sweeps = views.sweeps(runs)
+    if sweeps.num_rows:
+        shown = [
+            "name", "trials", "cost", "gpu_hours", "gpu_efficiency", "idle_gpu_cost", "metric",
+            "cost_to_target",
+        ]  # fmt: skip
+        st.dataframe(frame(sweeps, shown), hide_index=True, width="stretch")
+        st.caption(
+            "A sweep's cost is its own plus its trials'; metric: its best trial's. Cost to "
+            "target: walking its trials in the order they ended, what was spent until the "
+            "best so far reached the target (empty: never, or no target set)."
+        )
+    else:
+        st.caption("No sweep (a parent run with trials) in this experiment.")
+    scored = leaves.filter(pc.invert(pc.is_null(leaves.column("metric"))))
+    if not metric or not scored.num_rows:
         st.caption("Cost versus metric needs runs with both a cost and a metric.")
         return
-    metric = st.selectbox("Metric", metrics, key="pareto_metric")
-    points = []
-    for r in costed:
-        value = json.loads(r["metrics"] or "{}").get(metric)
-        if isinstance(value, int | float):
-            points.append((r["run_id"], r["cost"], float(value)))
-    front = views.pareto_front(points)
+    st.subheader("Cost versus metric")
     df = pd.DataFrame(
         {
-            "run_id": [p[0] for p in points],
-            "cost": [float(p[1]) for p in points],
-            metric: [p[2] for p in points],
-            "pareto": [p[0] in front for p in points],
+            "run": scored.column("name").to_pylist(),
+            "cost": [float(c) for c in scored.column("cost").to_pylist()],
+            "metric": scored.column("metric").to_pylist(),
+            "pareto": scored.column("pareto").to_pylist(),
         }
     )
     chart = (
@@ -528,9 +697,9 @@ def experiments(rows: dict[str, int]) -> None:
         .mark_circle(size=60)
         .encode(
             x=alt.X("cost:Q"),
-            y=alt.Y(f"{metric}:Q"),
+            y=alt.Y("metric:Q", title=metric),
             color=alt.Color("pareto:N", title="Pareto front"),
-            tooltip=["run_id:N", "cost:Q", f"{metric}:Q"],
+            tooltip=["run:N", "cost:Q", "metric:Q"],
         )
     )
     st.altair_chart(chart, width="stretch")
@@ -554,18 +723,21 @@ def main() -> None:
         return
     started = time.perf_counter()
     st.session_state.setdefault("_fkey", "{}")
+    config = config_path()
     try:
-        options = fetch(db, "options", "{}")
+        settings(config)  # a bad settings file is one clear message, before any page
+        options = fetch(db, config, "options", "{}")
         page = sidebar(options)
         rows = get("rows")
         if st.session_state.get("_flash"):
             st.success(st.session_state.pop("_flash"))
         RENDER[page](rows)
     except MlcostError as exc:
-        st.error(f"{exc.message} {exc.hint or ''}")
+        st.error(problem(exc))
         return
     sync_url()
-    st.caption(f"Rendered in {time.perf_counter() - started:.2f} s from {db}.")
+    used = f" with the settings of {config}" if config else ""
+    st.caption(f"Rendered in {time.perf_counter() - started:.2f} s from {db}{used}.")
 
 
 main()

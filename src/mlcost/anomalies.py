@@ -36,7 +36,7 @@ import contextlib
 import hashlib
 import json
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -278,9 +278,15 @@ def _pointer(key: str) -> str:
     return "/" + key.replace("~", "~0").replace("/", "~1")
 
 
-def _read_series(con: duckdb.DuckDBPyConnection, settings: AnomalySettings) -> list[_Series]:
+def _read_series(
+    con: duckdb.DuckDBPyConnection,
+    settings: AnomalySettings,
+    scopes: Collection[str] | None = None,
+) -> list[_Series]:
     parts, params = [], []
     for scope, expr, expr_params in _scope_columns(settings):
+        if scopes is not None and scope not in scopes:
+            continue
         parts.append(
             f"SELECT ? AS scope, {expr} AS value, BillingCurrency AS currency, "  # noqa: S608
             "CAST(ChargePeriodStart AS DATE) AS day, "
@@ -288,11 +294,15 @@ def _read_series(con: duckdb.DuckDBPyConnection, settings: AnomalySettings) -> l
             f"sum(EffectiveCost) AS cost FROM cost WHERE {_DAILY_LINES} GROUP BY ALL"
         )
         params += [scope, *expr_params]
-    parts.append(
-        f"SELECT '{GPU_SCOPE}', 'running', NULL, day, "  # noqa: S608
-        "CASE WHEN count(DISTINCT provider) = 1 THEN min(provider) END, "
-        f"CAST(sum(gpus) AS {MONEY}) FROM ({_GPU_RESOURCES}) WHERE gpus > 0 GROUP BY day"
-    )
+    if scopes is None or GPU_SCOPE in scopes:
+        parts.append(
+            f"SELECT '{GPU_SCOPE}' AS scope, 'running' AS value, NULL AS currency, day, "  # noqa: S608
+            "CASE WHEN count(DISTINCT provider) = 1 THEN min(provider) END AS provider, "
+            f"CAST(sum(gpus) AS {MONEY}) AS cost FROM ({_GPU_RESOURCES}) WHERE gpus > 0 "
+            "GROUP BY day"
+        )
+    if not parts:
+        return []
     sql = (
         f"SELECT * FROM ({' UNION ALL '.join(parts)}) WHERE value IS NOT NULL "  # noqa: S608
         "ORDER BY scope, value, currency, day"
@@ -393,9 +403,13 @@ class ScopeSeries:
 
 
 def scope_series(
-    con: duckdb.DuckDBPyConnection, settings: AnomalySettings
+    con: duckdb.DuckDBPyConnection,
+    settings: AnomalySettings,
+    *,
+    scopes: Collection[str] | None = None,
 ) -> tuple[list[ScopeSeries], date | None]:
-    """Every scope's complete days, and the last complete day of the whole bill.
+    """Every scope's complete days (only the scope kinds in ``scopes`` where given: the
+    dashboard draws one), and the last complete day of the whole bill.
 
     A provider's days are complete up to the last day it billed minus ``lag_days``; a
     scope spanning providers (total, tags) waits for the slowest provider.
@@ -406,7 +420,7 @@ def scope_series(
     lag = timedelta(days=settings.lag_days)
     overall = min(last.values()) - lag
     out = []
-    for s in _read_series(con, settings):
+    for s in _read_series(con, settings, scopes):
         cutoff = last[s.provider] - lag if s.provider in last else overall
         n = (cutoff - s.days[0]).days + 1
         if n <= 0:

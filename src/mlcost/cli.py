@@ -908,16 +908,22 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
-    """Serve the dashboard (Streamlit) on localhost; Ctrl-C stops it."""
+    """Serve the dashboard (Streamlit) on localhost; Ctrl-C stops it. The app reads the
+    store of --db and the settings of --config (or ./mlcost.toml if present)."""
     import subprocess
 
     from mlcost.app import SCRIPT
 
     env = {**os.environ, "MLCOST_DB": str(_ctx(ctx).db.resolve())}
+    env.pop("MLCOST_CONFIG", None)
+    config = _ctx(ctx).settings.path
+    if config is not None:
+        env["MLCOST_CONFIG"] = str(config.resolve())
     command = [sys.executable, "-m", "streamlit", "run", str(SCRIPT), "--server.port",
                str(port), "--server.address", host, "--server.headless", "true",
                "--browser.gatherUsageStats", "false"]  # fmt: skip
-    out.print(f"Dashboard on http://{host}:{port} for {env['MLCOST_DB']}")
+    used = f" with the settings of {env['MLCOST_CONFIG']}" if "MLCOST_CONFIG" in env else ""
+    out.print(f"Dashboard on http://{host}:{port} for {env['MLCOST_DB']}{used}")
     raise typer.Exit(subprocess.call(command, env=env))
 
 

@@ -22,7 +22,9 @@ and no Cost Explorer call is needed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -106,6 +108,9 @@ WITH u AS (
       AND c.ConsumedQuantity IS NOT NULL
       AND ($since IS NULL OR c.ChargePeriodStart >= $since)
       AND ($until IS NULL OR c.ChargePeriodStart < $until)
+      AND ($accounts IS NULL OR list_contains($accounts, coalesce(c.SubAccountId,
+                                                                  c.BillingAccountId)))
+      {tag_filter}
 )
 SELECT {key} AS {name}, currency,
        coalesce(sum(hours) FILTER (WHERE covered), 0) AS covered_hours,
@@ -153,9 +158,12 @@ def coverage(
     since: datetime | None = None,
     until: datetime | None = None,
     service_categories: tuple[str, ...] | None = ("Compute",),
+    accounts: Sequence[str] = (),
+    tags: Mapping[str, Sequence[str]] | None = None,
 ) -> pa.Table:
     """Commitment coverage of eligible usage, in hours and in on-demand-equivalent cost
-    (``service_categories=None``: usage of every service is eligible)."""
+    (``service_categories=None``: usage of every service is eligible); ``accounts`` and
+    ``tags`` (key → values) narrow the usage to those accounts' and tag values' lines."""
     if by not in COVERAGE_BY:
         raise InputError(
             f"Cannot group coverage by {by!r}; choose one of {', '.join(COVERAGE_BY)}."
@@ -165,12 +173,22 @@ def coverage(
         name=quote_ident(by),
         provider=PROVIDER_KEY_SQL.format(n="c.ProviderName"),
         family=INSTANCE_FAMILY_SQL.format(p="r.provider", t="r.instance_type"),
+        tag_filter="".join(
+            f"AND list_contains($tag_values_{i}, json_extract_string(c.Tags, $tag_path_{i})) "
+            for i, (_, values) in enumerate(sorted((tags or {}).items()))
+            if values
+        ),
     )
-    params = {
+    params: dict[str, Any] = {
         "since": since,
         "until": until,
         "categories": list(service_categories) if service_categories is not None else None,
+        "accounts": list(accounts) or None,
     }
+    for i, (key, values) in enumerate(sorted((tags or {}).items())):
+        if values:
+            params[f"tag_values_{i}"] = list(values)
+            params[f"tag_path_{i}"] = "/" + key.replace("~", "~0").replace("/", "~1")
     return con.sql(sql, params=params).to_arrow_table()
 
 

@@ -31,19 +31,31 @@ _RUNS = """
 WITH costs AS (
     SELECT run_id, sum(cost) AS cost, sum(idle_share) AS idle_gpu_cost,
            avg(gpu_efficiency) AS gpu_efficiency
-    FROM run_costs WHERE run_id IS NOT NULL GROUP BY run_id
+    FROM run_costs
+    WHERE run_id IS NOT NULL
+      -- $resource_ids: only the cost lines of those resources (NULL: all)
+      AND ($resource_ids IS NULL
+           OR resource_id IN (SELECT unnest(CAST($resource_ids AS VARCHAR[]))))
+    GROUP BY run_id
 )
 SELECT r.experiment, r.run_id, r.parent_run_id, r.name, r.status, r.source, r.started_at,
        r.ended_at, coalesce(r.gpu_count, 0) AS gpus, r.metrics, c.cost, c.idle_gpu_cost,
        c.gpu_efficiency
 FROM runs AS r LEFT JOIN costs AS c USING (run_id)
 WHERE (len($experiments) = 0 OR list_contains($experiments, r.experiment))
+  AND (CAST($since AS TIMESTAMP) IS NULL OR r.started_at >= $since)
+  AND (CAST($until AS TIMESTAMP) IS NULL OR r.started_at < $until)
+  -- narrowed to some resources: the runs with a cost line on them, and their sweeps
+  AND ($resource_ids IS NULL OR c.run_id IS NOT NULL
+       OR r.run_id IN (SELECT t.parent_run_id FROM runs AS t JOIN costs USING (run_id)))
 ORDER BY r.experiment, r.started_at, r.run_id
 """
 
 _SHARES = """
 SELECT run_id, resource_id, day, cost, method FROM run_costs
 WHERE method = 'time_share' AND cost <> 0
+  AND ($resource_ids IS NULL
+       OR resource_id IN (SELECT unnest(CAST($resource_ids AS VARCHAR[]))))
 """
 
 RUN_COLUMNS = (
@@ -107,9 +119,20 @@ def run_table(
     metric: str | None = None,
     maximize: bool = True,
     target: float | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    resource_ids: Sequence[str] | None = None,
 ) -> pa.Table:
-    """One row per run (sweep parents summing their trials), in RUN_COLUMNS."""
-    found = con.execute(_RUNS, {"experiments": list(experiments)}).fetchall()
+    """One row per run (sweep parents summing their trials), in RUN_COLUMNS.
+
+    ``since``/``until`` keep the runs started in that time; ``resource_ids`` counts only
+    the cost lines of those resources (a provider's, a team's) and keeps the runs that
+    have one, with their sweeps."""
+    rids = list(resource_ids) if resource_ids is not None else None
+    found = con.execute(
+        _RUNS,
+        {"experiments": list(experiments), "since": since, "until": until, "resource_ids": rids},
+    ).fetchall()
     rows: list[dict[str, Any]] = []
     for (
         exp,
@@ -147,7 +170,7 @@ def run_table(
             }
         )
     by_id = {r["run_id"]: r for r in rows}
-    for run_id, shared in idle_shared(con).items():
+    for run_id, shared in idle_shared(con, rids).items():
         if run_id in by_id:
             by_id[run_id]["idle_shared"] = shared
     children: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -184,12 +207,16 @@ def run_table(
     return pa.Table.from_pylist([{k: r.get(k) for k in names} for r in rows], schema=schema)
 
 
-def idle_shared(con: duckdb.DuckDBPyConnection) -> dict[str, Decimal]:
+def idle_shared(
+    con: duckdb.DuckDBPyConnection, resource_ids: Sequence[str] | None = None
+) -> dict[str, Decimal]:
     """Machines' idle cost shared back: each machine-day's idle row split among the runs
     of that day in proportion to their cost (exact: rounded down, the last run of the day
-    takes the remainder). Idle on a day without runs stays unshared."""
+    takes the remainder). Idle on a day without runs stays unshared. ``resource_ids``:
+    only those machines."""
     by_day: dict[tuple[str, Any], list[tuple[str | None, Decimal]]] = defaultdict(list)
-    for run_id, rid, day, cost, _m in con.execute(_SHARES).fetchall():
+    params = {"resource_ids": list(resource_ids) if resource_ids is not None else None}
+    for run_id, rid, day, cost, _m in con.execute(_SHARES, params).fetchall():
         by_day[(rid, day)].append((run_id, cost))
     shared: dict[str, Decimal] = defaultdict(Decimal)
     for rows in by_day.values():

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -167,9 +167,12 @@ def list_recommendations(
     status: str = "open",
     limit: int | None = None,
     tags: Mapping[str, Sequence[str]] | None = None,
+    detected_since: date | None = None,
+    detected_until: date | None = None,
 ) -> pa.Table:
     """Findings with the contract's fields, largest saving first (``tags``: tag key →
-    the values a finding's resource tag must take one of)."""
+    the values a finding's resource tag must take one of; ``detected_since`` /
+    ``detected_until``: the days, inclusive, its detection window must overlap)."""
     if status not in STATUSES:
         raise InputError(f"Unknown status {status!r}; choose one of {', '.join(STATUSES)}.")
     known = set(all_rules())
@@ -185,15 +188,9 @@ def list_recommendations(
         if values:
             where.append(f"list_contains(${column}s, {column})")
             params[f"{column}s"] = list(values)
-    for i, (key, values) in enumerate(sorted((tags or {}).items())):
-        if values:
-            where.append(
-                f"list_contains($tag_values_{i}, json_extract_string(tags, $tag_path_{i}))"
-            )
-            params[f"tag_values_{i}"] = list(values)
-            params[f"tag_path_{i}"] = (
-                "$." + '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            )
+    narrow, narrow_params = _finding_filters(tags, detected_since, detected_until)
+    where += narrow
+    params.update(narrow_params)
     if min_savings is not None:
         where.append("estimated_monthly_savings >= $min_savings")
         params["min_savings"] = Decimal(str(min_savings))
@@ -210,6 +207,7 @@ WITH f AS (
     SELECT * FROM recommendations WHERE status = 'open'
       AND ($providers IS NULL OR list_contains($providers, provider))
       AND ($accounts IS NULL OR list_contains($accounts, account_id))
+      {narrow}
 ),
 per_resource AS (
     -- counted once: the largest saving of the rules firing on it, capped at its cost
@@ -235,12 +233,44 @@ def savings_summary(
     *,
     providers: Sequence[str] = (),
     accounts: Sequence[str] = (),
+    tags: Mapping[str, Sequence[str]] | None = None,
+    detected_since: date | None = None,
+    detected_until: date | None = None,
 ) -> pa.Table:
     """Open findings and monthly savings: per rule and provider (each finding its own
     saving), and a ``total`` row per currency with every resource counted once; only the
-    findings of ``providers`` and ``accounts`` where they are given."""
-    params = {"providers": list(providers) or None, "accounts": list(accounts) or None}
-    return con.sql(_SUMMARY, params=params).to_arrow_table()
+    findings of ``providers``, ``accounts``, ``tags`` and detection days where they are
+    given (as :func:`list_recommendations` reads them)."""
+    narrow, params = _finding_filters(tags, detected_since, detected_until)
+    params |= {"providers": list(providers) or None, "accounts": list(accounts) or None}
+    sql = _SUMMARY.format(narrow=" ".join(f"AND {w}" for w in narrow))
+    return con.sql(sql, params=params).to_arrow_table()
+
+
+def _finding_filters(
+    tags: Mapping[str, Sequence[str]] | None, since: date | None, until: date | None
+) -> tuple[list[str], dict[str, Any]]:
+    """WHERE conditions over ``recommendations`` for tag values and the detection window
+    (first to last detected) overlapping the days ``since``..``until``; values are
+    parameters."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    for i, (key, values) in enumerate(sorted((tags or {}).items())):
+        if values:
+            where.append(
+                f"list_contains($tag_values_{i}, json_extract_string(tags, $tag_path_{i}))"
+            )
+            params[f"tag_values_{i}"] = list(values)
+            params[f"tag_path_{i}"] = (
+                "$." + '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            )
+    if since is not None:
+        where.append("last_detected >= $detected_since")
+        params["detected_since"] = datetime.combine(since, datetime.min.time())
+    if until is not None:
+        where.append("coalesce(first_detected, last_detected) < $detected_until")
+        params["detected_until"] = datetime.combine(until + timedelta(days=1), datetime.min.time())
+    return where, params
 
 
 def get_recommendation(con: duckdb.DuckDBPyConnection, rec_id: str) -> dict[str, Any]:

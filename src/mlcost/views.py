@@ -1,14 +1,18 @@
 """Filtered read-side figures for the dashboard: spend this month, trends, freshness,
-anomalies, evidence series, experiment costs and the Pareto front.
+findings and savings, anomalies with their series and band, commitments, experiments
+and sweeps.
 
-The dashboard computes nothing itself; every figure it shows comes from here or from
-``summary``, ``recommendations`` and ``commitments``. Sums are exact decimals from DuckDB;
-amounts in different currencies are never added together.
+The dashboard computes nothing itself; every figure it shows comes from here, and these
+functions pass the filters (as parameters) to the library's own queries: ``summary``,
+``recommendations``, ``anomalies``, ``commitments`` and ``experiments``. Sums are exact
+decimals from DuckDB; amounts in different currencies are never added together.
 """
 
 from __future__ import annotations
 
 import calendar
+import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -16,12 +20,17 @@ from decimal import Decimal
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlcost import commitments
+from mlcost import anomalies as anomaly_lib
+from mlcost import commitments, recommendations
+from mlcost import experiments as experiment_lib
+from mlcost.config import ANOMALY_SENSITIVITIES, AnomalySettings
 from mlcost.errors import InputError
 from mlcost.schema import PROVIDER_KEY_SQL
+from mlcost.store import Store
 from mlcost.summary import DIMENSIONS, data_end
 
 #: The provider key (aws, azure, gcp) of a cost row.
@@ -222,40 +231,151 @@ def freshness(con: duckdb.DuckDBPyConnection) -> pa.Table:
     ).to_arrow_table()
 
 
-def list_anomalies(
-    con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *, limit: int | None = None
+def findings(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters = Filters(),
+    *,
+    rules: Sequence[str] = (),
+    min_savings: Decimal | float | None = None,
+    status: str = "open",
 ) -> pa.Table:
-    """Anomalies (the ``anomalies`` table), newest first, within the date and provider filters."""
+    """The findings the filters keep (``recommendations.list_recommendations``): the
+    date range keeps those whose detection window (first to last detected) overlaps it."""
+    return recommendations.list_recommendations(
+        con,
+        rules=rules,
+        providers=filters.providers,
+        accounts=filters.accounts,
+        tags=filters.tags,
+        min_savings=min_savings,
+        status=status,
+        detected_since=filters.since,
+        detected_until=filters.until,
+    )
+
+
+def savings(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> pa.Table:
+    """``recommendations.savings_summary`` of the findings :func:`findings` keeps (each
+    resource counted once in the ``total`` rows)."""
+    return recommendations.savings_summary(
+        con,
+        providers=filters.providers,
+        accounts=filters.accounts,
+        tags=filters.tags,
+        detected_since=filters.since,
+        detected_until=filters.until,
+    )
+
+
+def anomalies(store: Store, filters: Filters = Filters()) -> pa.Table:
+    """``anomalies.list_anomalies`` (with acknowledgements) narrowed by the filters.
+
+    An anomaly is one scope's series, so the filters keep the series they describe: the
+    date range its day; a provider the series of that provider alone; an account the
+    ``account`` series of those accounts; a tag the ``tag:<key>`` series of those values
+    (an account filter and a tag filter together keep nothing)."""
+    found = anomaly_lib.list_anomalies(store, since=filters.since)
     where = ["TRUE"]
     params: dict[str, Any] = {}
-    if filters.since:
-        where.append("date >= $since")
-        params["since"] = filters.since
     if filters.until:
         where.append("date <= $until")
         params["until"] = filters.until
     if filters.providers:
-        where.append("list_contains($providers, provider)")
+        where.append(f"list_contains($providers, {PROVIDER_KEY_SQL.format(n='provider')})")
         params["providers"] = list(filters.providers)
-    columns = "date, provider, scope, scope_value, actual, expected, low, high, direction"
-    sql = (
-        f"SELECT {columns}, severity, drivers FROM anomalies WHERE {' AND '.join(where)} "  # noqa: S608
-        "ORDER BY date DESC, actual - expected DESC NULLS LAST, scope, scope_value"
-        + (f" LIMIT {int(limit)}" if limit else "")
-    )
-    return con.sql(sql, params=params).to_arrow_table()
+    if filters.accounts:
+        where.append("scope = 'account' AND list_contains($accounts, scope_value)")
+        params["accounts"] = list(filters.accounts)
+    for i, (key, values) in enumerate(sorted(filters.tags.items())):
+        if values:
+            where.append(f"scope = $tag_scope_{i} AND list_contains($tag_values_{i}, scope_value)")
+            params[f"tag_scope_{i}"] = f"tag:{key}"
+            params[f"tag_values_{i}"] = list(values)
+    with duckdb.connect() as mem:
+        mem.register("found", found)
+        return mem.sql(
+            f"SELECT * FROM found WHERE {' AND '.join(where)} "  # noqa: S608 - constants
+            "ORDER BY date DESC, scope, scope_value",
+            params=params,
+        ).to_arrow_table()
+
+
+def open_anomalies(store: Store, filters: Filters = Filters()) -> int:
+    """How many of the anomalies :func:`anomalies` keeps nobody has acknowledged yet."""
+    found = anomalies(store, filters)
+    return int(pc.sum(pc.equal(found.column("status"), "open")).as_py() or 0)
 
 
 def anomaly_series(
-    con: duckdb.DuckDBPyConnection, scope: str, scope_value: str, provider: str | None
+    con: duckdb.DuckDBPyConnection,
+    settings: AnomalySettings,
+    scope: str,
+    scope_value: str,
+    currency: str | None,
 ) -> pa.Table:
-    """Every stored day of one anomaly's series: actual against its expected band."""
-    return con.sql(
-        "SELECT date, actual, expected, low, high FROM anomalies "
-        "WHERE scope = ? AND scope_value IS NOT DISTINCT FROM ? "
-        "AND provider IS NOT DISTINCT FROM ? ORDER BY date",
-        params=[scope, scope_value, provider],
-    ).to_arrow_table()
+    """One scope's whole daily series as the detector sees it (``anomalies.scope_series``)
+    with the expected cost and normal band it judged each day by (``model_series`` and
+    the sensitivity's band width); the first ``min_history_days`` have no band."""
+    schema = pa.schema(
+        [
+            ("date", pa.date32()),
+            ("actual", pa.decimal128(38, 12)),
+            ("expected", pa.float64()),
+            ("low", pa.float64()),
+            ("high", pa.float64()),
+        ]
+    )
+    # only this scope kind is read (a series' days and cut-off do not depend on the others)
+    keys = [scope[4:]] if scope.startswith("tag:") else []
+    series, _ = anomaly_lib.scope_series(
+        con, dataclasses.replace(settings, tag_keys=keys), scopes=[scope]
+    )
+    chosen = next(
+        (
+            s
+            for s in series
+            if (s.scope, s.value) == (scope, scope_value)
+            and (s.currency == currency or scope == anomaly_lib.GPU_SCOPE)
+        ),
+        None,
+    )
+    if chosen is None:
+        return schema.empty_table()
+    model = anomaly_lib.model_series(
+        chosen.values,
+        lookback_days=settings.lookback_days,
+        min_history_days=settings.min_history_days,
+    )
+    width = ANOMALY_SENSITIVITIES[settings.sensitivity] * model.spread
+    low = np.maximum(model.expected - width, 0.0)
+    high = model.expected + width
+
+    def floats(values: Any) -> list[float | None]:
+        return [None if np.isnan(v) else float(v) for v in values]
+
+    return pa.table(
+        {
+            "date": [chosen.day(i) for i in range(len(chosen.costs))],
+            "actual": chosen.costs,
+            "expected": floats(model.expected),
+            "low": floats(low),
+            "high": floats(high),
+        },
+        schema=schema,
+    )
+
+
+def anomaly_drivers(drivers: str | None) -> pa.Table:
+    """An anomaly's drivers (the ``drivers`` JSON of ``list_anomalies``) as rows: the
+    services, accounts, resources and tag values whose cost moved most that day."""
+    rows = json.loads(drivers or "[]")
+    columns = ("dimension", "value", "actual", "expected", "change", "share_pct")
+    return pa.table(
+        {
+            c: pa.array([None if r.get(c) is None else str(r.get(c)) for r in rows], pa.string())
+            for c in columns
+        }
+    )
 
 
 def resource_metrics(
@@ -278,17 +398,44 @@ def only_providers(table: pa.Table, filters: Filters) -> pa.Table:
     return table.filter(keep)
 
 
+def _commitments_used(table: pa.Table, con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+    """The rows of a per-commitment table whose commitment has a billing line in the
+    account and tag filters (it covered their usage, or is owned there): whole figures."""
+    if not (f.accounts or any(f.tags.values())):
+        return table
+    where, params = cost_where(Filters(accounts=f.accounts, tags=f.tags))
+    ids = con.execute(
+        f"SELECT DISTINCT CommitmentDiscountId FROM cost WHERE {where} "  # noqa: S608
+        "AND CommitmentDiscountId IS NOT NULL",
+        params,
+    ).fetchall()
+    keep = pc.is_in(table.column("commitment_id"), value_set=pa.array([r[0] for r in ids]))
+    return table.filter(keep)
+
+
 def commitment_utilisation(
     con: duckdb.DuckDBPyConnection, filters: Filters = Filters()
 ) -> pa.Table:
-    """``commitments.utilisation`` per month within the date range and providers."""
-    return only_providers(commitments.utilisation(con, grain="month", **_range(filters)), filters)
+    """``commitments.utilisation`` per month within the date range, of the providers'
+    commitments and of those that served the accounts' and tag values' usage."""
+    table = commitments.utilisation(con, grain="month", **_range(filters))
+    return _commitments_used(only_providers(table, filters), con, filters)
+
+
+def expiring(
+    con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *, within_days: int = 60
+) -> pa.Table:
+    """``commitments.expiring`` of the commitments :func:`commitment_utilisation` keeps
+    (the term ends are dated from the end of the data, not the date range)."""
+    table = commitments.expiring(con, within_days=within_days)
+    return _commitments_used(only_providers(table, filters), con, filters)
 
 
 def coverage_over_time(
     con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *, by: str = "provider"
 ) -> pa.Table:
-    """Commitment coverage per month (``commitments.coverage`` run month by month)."""
+    """Commitment coverage per month (``commitments.coverage`` run month by month) of the
+    eligible usage of the providers, accounts and tag values chosen."""
     months = con.execute(
         "SELECT DISTINCT date_trunc('month', ChargePeriodStart) FROM cost "
         "WHERE ChargeCategory = 'Usage' AND ($since IS NULL OR ChargePeriodStart >= $since) "
@@ -301,7 +448,14 @@ def coverage_over_time(
             datetime.combine(start, datetime.min.time()) if isinstance(start, date) else start
         )
         next_month = (start_dt + timedelta(days=32)).replace(day=1)
-        part = commitments.coverage(con, by=by, since=start_dt, until=next_month)
+        part = commitments.coverage(
+            con,
+            by=by,
+            since=start_dt,
+            until=next_month,
+            accounts=filters.accounts,
+            tags=filters.tags,
+        )
         if by == "provider":
             part = only_providers(part, filters)
         parts.append(
@@ -318,76 +472,92 @@ def _range(filters: Filters) -> dict[str, Any]:
     return {"since": params.get("since"), "until": params.get("until")}
 
 
-def experiment_costs(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> pa.Table:
-    """Per experiment: runs, attributed cost (``run_costs``), idle share and mean GPU
-    efficiency; experiments without attributed cost show a null cost. The date filter
-    keeps the runs that started in range."""
-    return con.sql(
-        """
-        WITH rc AS (
-            SELECT run_id, sum(cost) AS cost, sum(idle_share) AS idle_share,
-                   avg(gpu_efficiency) AS gpu_efficiency
-            FROM run_costs GROUP BY run_id
-        )
-        SELECT r.experiment, count(*) AS runs, count(rc.run_id) AS runs_costed,
-               sum(rc.cost) AS cost, sum(rc.idle_share) AS idle_cost,
-               avg(rc.gpu_efficiency) AS gpu_efficiency,
-               min(r.started_at) AS first_run, max(r.ended_at) AS last_run
-        FROM runs r LEFT JOIN rc USING (run_id)
-        WHERE ($since IS NULL OR r.started_at >= $since)
-          AND ($until IS NULL OR r.started_at < $until)
-        GROUP BY r.experiment
-        ORDER BY cost DESC NULLS LAST, r.experiment
-        """,
-        params=_range(filters),
-    ).to_arrow_table()
+def resource_ids(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[str] | None:
+    """The resources the provider, account and tag filters keep (billed there, or
+    inventoried there); None when none of those filters is set."""
+    if not (filters.providers or filters.accounts or any(filters.tags.values())):
+        return None
+    where, params = cost_where(
+        Filters(providers=filters.providers, accounts=filters.accounts, tags=filters.tags)
+    )
+    inventory = ["TRUE"]
+    if filters.providers:
+        inventory.append("list_contains($providers, provider)")
+    if filters.accounts:
+        inventory.append("list_contains($accounts, account_id)")
+    for i, (_, values) in enumerate(sorted(filters.tags.items())):
+        if values:
+            inventory.append(
+                f"list_contains($tag_values_{i}, json_extract_string(tags, $tag_path_{i}))"
+            )
+    rows = con.execute(
+        f"SELECT ResourceId FROM cost WHERE {where} AND ResourceId IS NOT NULL "  # noqa: S608
+        f"UNION SELECT resource_id FROM resources WHERE {' AND '.join(inventory)}",
+        params,
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
-def run_costs_of(con: duckdb.DuckDBPyConnection, experiment: str) -> pa.Table:
-    """The runs of one experiment with their attributed cost, GPU efficiency and metrics."""
-    return con.sql(
-        """
-        WITH rc AS (
-            SELECT run_id, sum(cost) AS cost, avg(gpu_efficiency) AS gpu_efficiency
-            FROM run_costs GROUP BY run_id
-        )
-        SELECT r.run_id, r.name, r.status, r.parent_run_id, r.started_at, r.ended_at,
-               rc.cost, rc.gpu_efficiency, r.metrics
-        FROM runs r LEFT JOIN rc USING (run_id)
-        WHERE r.experiment = ?
-        ORDER BY rc.cost DESC NULLS LAST, r.run_id
-        """,
-        params=[experiment],
-    ).to_arrow_table()
+def experiment_runs(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters = Filters(),
+    *,
+    experiments: Sequence[str] = (),
+    metric: str | None = None,
+    maximize: bool = True,
+    target: float | None = None,
+) -> pa.Table:
+    """``experiments.run_table`` (runs and sweeps, with cost, GPU-hours, efficiency,
+    Pareto and cost to target) of the runs started in the date range, counting only the
+    cost lines of the resources the provider, account and tag filters keep."""
+    return experiment_lib.run_table(
+        con,
+        experiments=experiments,
+        metric=metric,
+        maximize=maximize,
+        target=target,
+        resource_ids=resource_ids(con, filters),
+        **_range(filters),
+    )
 
 
-def metric_names(runs: pa.Table) -> list[str]:
-    """The metric names the runs report (keys of their ``metrics`` JSON)."""
-    import json
+def experiment_summary(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters = Filters(),
+    *,
+    metric: str | None = None,
+    maximize: bool = True,
+) -> pa.Table:
+    """``experiments.experiment_table`` of :func:`experiment_runs` (one row per experiment),
+    with its GPU efficiency: used ÷ paid GPU-hours of its runs whose utilisation is known."""
+    runs = experiment_runs(con, filters, metric=metric, maximize=maximize)
+    table = experiment_lib.experiment_table(runs, maximize=maximize)
+    # GPU efficiency: used ÷ paid GPU-hours of the runs whose utilisation is known
+    known: dict[str, list[float]] = {}
+    for r in runs.to_pylist():
+        if not r["trials"] and r["used_gpu_hours"] is not None:
+            pair = known.setdefault(r["experiment"], [0.0, 0.0])
+            pair[0] += r["used_gpu_hours"]
+            pair[1] += r["gpu_hours"]
+    efficiency = [
+        used / paid if paid else None
+        for used, paid in (known.get(e, [0.0, 0.0]) for e in table.column("experiment").to_pylist())
+    ]
+    return table.append_column("gpu_efficiency", pa.array(efficiency, pa.float64()))
 
-    names: set[str] = set()
-    for text in runs.column("metrics").to_pylist():
-        if text:
-            value = json.loads(text)
-            if isinstance(value, dict):
-                names.update(k for k, v in value.items() if isinstance(v, int | float))
-    return sorted(names)
+
+def sweeps(runs: pa.Table) -> pa.Table:
+    """The sweeps among ``experiment_runs``: parent runs with their trials summed."""
+    return runs.filter(pc.greater(runs.column("trials"), 0))
 
 
-def pareto_front(
-    points: Sequence[tuple[str, Decimal | float, float]], *, maximize: bool = True
-) -> set[str]:
-    """The ids on the cost-versus-metric Pareto front: no other point is at most as
-    costly and at least as good (strictly better in one of them)."""
-    front: set[str] = set()
-    for pid, cost, metric in points:
-        good = metric if maximize else -metric
-        dominated = any(
-            (c <= cost and (m if maximize else -m) >= good)
-            and (c < cost or (m if maximize else -m) > good)
-            for other, c, m in points
-            if other != pid
-        )
-        if not dominated:
-            front.add(pid)
-    return front
+def metric_names(con: duckdb.DuckDBPyConnection, experiment: str) -> list[str]:
+    """The numeric metrics the experiment's runs report (keys of their ``metrics``)."""
+    rows = con.execute(
+        "SELECT DISTINCT k FROM (SELECT unnest(json_keys(metrics)) AS k, metrics FROM runs "
+        "WHERE experiment = ? AND metrics IS NOT NULL) "
+        "WHERE json_type(metrics, '$.\"' || replace(k, '\"', '\\\"') || '\"') "
+        "IN ('DOUBLE', 'UBIGINT', 'BIGINT') ORDER BY k",
+        [experiment],
+    ).fetchall()
+    return [r[0] for r in rows]

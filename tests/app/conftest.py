@@ -1,5 +1,6 @@
-"""Stores for the dashboard tests: the sample organisation (analysed, with a hostile tag
-value from one more billing source) built once, and copied for tests that write."""
+"""Stores for the dashboard tests: the sample organisation (analysed as `mlcost analyze`
+does: findings, anomalies, run costs; with a hostile tag value from one more billing
+source) built once, and copied for tests that write."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from mlcost.analysis import run_analyses
+from mlcost.config import Settings
 from mlcost.ingest import ingest_billing, ingest_sample
-from mlcost.recommendations import analyze_recommendations
 from mlcost.store import Store
 from tests.conftest import focus_row, write_csv
 
@@ -34,7 +36,7 @@ def sample_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
         Tags=json.dumps({"team": EVIL}),
     )
     ingest_billing(store, [str(write_csv(folder / "extra.csv", [evil]))], source="extra")
-    analyze_recommendations(store)
+    run_analyses(store, Settings())
     return store.path
 
 

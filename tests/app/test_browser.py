@@ -15,11 +15,13 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from mlcost import views
+from mlcost.anomalies import list_anomalies
 from mlcost.recommendations import get_recommendation, list_recommendations, savings_summary
 from mlcost.store import Store
 from tests.app.conftest import EVIL, copy_store
@@ -54,14 +56,17 @@ def free_port() -> int:
 
 @pytest.fixture
 def served(sample_master: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """`mlcost dashboard` over a copy of the sample store: its URL and the store."""
+    """`mlcost dashboard` over a copy of the sample store, with a settings file (anomaly
+    sensitivity high): its URL and the store."""
     db = copy_store(sample_master, tmp_path / "served")
+    config = tmp_path / "mlcost.toml"
+    config.write_text('[anomalies]\nsensitivity = "high"\n')
     port = free_port()
     OUTPUT.mkdir(parents=True, exist_ok=True)
     server_log = open(OUTPUT / "server.log", "w")  # noqa: SIM115 - closed below
     exe = Path(sys.executable).with_name("mlcost")
     process = subprocess.Popen(
-        [str(exe), "--db", str(db), "dashboard", "--port", str(port)],
+        [str(exe), "--db", str(db), "--config", str(config), "dashboard", "--port", str(port)],
         stdout=server_log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -129,6 +134,8 @@ def test_dashboard_in_chromium(served: tuple[str, Path]) -> None:
                 visit(f"page={name}", name)
                 assert page.locator("h2").first.inner_text().startswith(name.capitalize())
                 assert page.locator('[data-testid="stException"]').count() == 0
+                # the settings `mlcost dashboard --config` named are the app's
+                assert "with the settings of" in page.get_by_text("Rendered in").first.inner_text()
 
             # Overview: the figures shown are the library's
             visit("page=overview", "overview")
@@ -166,6 +173,47 @@ def test_dashboard_in_chromium(served: tuple[str, Path]) -> None:
             page.wait_for_url("**page=commitments**", timeout=30_000)
             wait_rendered()
             assert "provider=aws" in page.url
+
+            # The date range narrows the findings to those detected in it
+            with store.reader() as con:
+                detected = con.sql("SELECT max(last_detected) FROM recommendations").fetchall()
+                day = detected[0][0].date()
+                found = views.findings(con, views.Filters(since=day, until=day))
+            visit(f"page=recommendations&since={day}&until={day}", "recommendations-dated")
+            page.get_by_text(f"{found.num_rows} findings, largest saving first.").wait_for()
+            earlier = day - timedelta(days=30)
+            visit(f"page=recommendations&since={earlier}&until={earlier}", "recommendations-none")
+            page.get_by_text("0 findings, largest saving first.").wait_for()
+            visit(f"page=overview&since={earlier}&until={earlier}", "overview-none")
+            labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+            assert "Monthly savings available" in [label.strip() for label in labels]
+            assert (
+                money(total["monthly_savings"], "USD")
+                not in page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+            )
+
+            # Anomalies: the library's list, the band of the configured sensitivity, and
+            # acknowledging one takes it off the Overview's open count
+            open_before = views.open_anomalies(store)
+            visit("page=anomalies", "anomalies")
+            found = views.anomalies(store)
+            page.get_by_text(f"{found.num_rows} anomalies, {open_before} open").wait_for()
+            page.get_by_text("(sensitivity high)").wait_for()
+            first = found.column("id")[0].as_py()
+            page.get_by_role("button", name="Acknowledge").click()
+            page.get_by_text(f"Acknowledged anomaly {first}.").wait_for(timeout=30_000)
+            page.screenshot(path=str(OUTPUT / "acknowledged.png"), full_page=True)
+            (acked,) = [r for r in list_anomalies(store).to_pylist() if r["id"] == first]
+            assert acked["status"] == "acknowledged"
+            visit("page=overview", "overview-acknowledged")
+            shown = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+            assert str(open_before - 1) in shown
+
+            # Experiments: sweeps from mlcost.experiments, narrowed by the provider filter
+            visit("page=experiments&provider=gcp", "experiments-gcp")
+            page.get_by_text("Sweeps", exact=True).wait_for()
+            page.get_by_text("only the cost lines of the resources billed").wait_for()
+            assert page.locator('[data-testid="stDataFrame"]').count() >= 2
 
             # Dismiss a finding with a reason
             visit("page=recommendations&rule=idle_vm", "dismiss")

@@ -3,19 +3,19 @@ store and no store; the figures shown are the library's."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 from mlcost.app import SCRIPT
 from streamlit.testing.v1 import AppTest
 
 from mlcost import views
+from mlcost.anomalies import list_anomalies
+from mlcost.output import cell_text
 from mlcost.recommendations import get_recommendation, list_recommendations, savings_summary
-from mlcost.schema import arrow_schema
-from mlcost.store import Batch, Store
+from mlcost.store import Store
 from tests.app.conftest import EVIL
 
 PAGES = ("overview", "recommendations", "anomalies", "commitments", "experiments")
@@ -163,34 +163,183 @@ def test_commitments_purchase_advice_is_the_open_findings(
     assert list(at.dataframe[-1].value["title"]) == advice.column("title").to_pylist()
 
 
-def test_anomalies_and_experiments_with_data(
+def test_anomalies_page_lists_the_librarys_anomalies_with_series_and_drivers(
+    sample_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = page(sample_db, "anomalies", monkeypatch)
+    found = views.anomalies(Store(sample_db))
+    assert found.num_rows > 0
+    assert list(at.dataframe[0].value["id"]) == found.column("id").to_pylist()
+    first = found.to_pylist()[0]
+    assert at.selectbox(key="anomaly").value == first["id"]
+    shown = {m.label: m.value for m in at.metric}
+    unit = "GPUs" if first["scope"] == "gpus" else first["currency"]
+    assert shown["Actual"] == money(first["actual"], unit)
+    assert shown["Expected"] == money(first["expected"], unit)
+    impact = first["actual"] - first["expected"]
+    assert first["impact"] == impact and first["impact_pct"] is not None
+    assert shown["Impact"] == f"{impact:+,.2f} ({first['impact_pct']:+.1f} %)"
+    assert f"Normal band that day: {first['low']:,.2f} to {money(first['high'], unit)}." in [
+        str(c.value) for c in at.caption
+    ]
+    drivers = views.anomaly_drivers(first["drivers"])
+    assert drivers.num_rows > 0
+    assert list(at.dataframe[1].value["value"]) == [
+        cell_text(v) for v in drivers.column("value").to_pylist()
+    ]
+    assert any("sensitivity medium" in str(c.value) for c in at.caption)
+
+
+def test_acknowledge_an_anomaly_and_the_overview_counts_it_no_more(
     sample_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = Store(sample_db)
-    anomaly = {
-        "date": date(2026, 10, 20), "provider": "azure", "scope": "team",
-        "scope_value": "perception", "actual": Decimal("900"), "expected": Decimal("100"),
-        "low": Decimal("80"), "high": Decimal("120"), "direction": "up", "severity": "high",
-        "drivers": '[{"resource": "vm-nd-burst-01", "delta": 800}]',
-    }  # fmt: skip
-    with store.reader() as con:
-        run_id = con.sql(
-            "SELECT run_id FROM runs WHERE experiment = 'segmentation/train-unet' LIMIT 1"
-        ).fetchall()[0][0]
-    cost = {"run_id": run_id, "resource_id": "i-1", "day": date(2026, 10, 1),
-            "cost": Decimal("42"), "method": "test", "gpu_efficiency": 0.8}  # fmt: skip
-    store.load(
-        [
-            Batch("anomalies", pa.Table.from_pylist([anomaly], schema=arrow_schema("anomalies"))),
-            Batch("run_costs", pa.Table.from_pylist([cost], schema=arrow_schema("run_costs"))),
-        ]
-    )
+    before = views.open_anomalies(store)
+    at = page(sample_db, "overview", monkeypatch)
+    assert {m.label: m.value for m in at.metric}["Open anomalies"] == str(before)
     at = page(sample_db, "anomalies", monkeypatch)
-    assert list(at.dataframe[0].value["scope_value"]) == ["perception"]
+    chosen = at.selectbox(key="anomaly").value
+    at.selectbox(key="ack_reason").select("planned")
+    at.text_input(key="ack_note").input("quarterly retraining")
+    (submit,) = [b for b in at.button if b.label == "Acknowledge"]
+    submit.click().run()
+    assert not at.exception
+    assert [str(s.value) for s in at.success] == [f"Acknowledged anomaly {chosen}."]
+    listed = {r["id"]: r for r in list_anomalies(store).to_pylist()}
+    assert (listed[chosen]["status"], listed[chosen]["reason"]) == (
+        "acknowledged",
+        "planned: quarterly retraining",
+    )
+    assert views.open_anomalies(store) == before - 1
+    at.radio(key="page").set_value("overview").run()
+    assert {m.label: m.value for m in at.metric}["Open anomalies"] == str(before - 1)
+
+
+def test_anomalies_follow_the_tag_filter(sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = page(sample_db, "anomalies", monkeypatch, tag="research")
+    shown = at.dataframe[0].value
+    assert set(shown["scope"]) == {"tag:team"} and set(shown["scope_value"]) == {"research"}
+    assert any("account filter keeps the account series" in str(c.value) for c in at.caption)
+
+
+def test_experiments_page_shows_runs_and_sweeps_from_the_library(
+    sample_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     at = page(sample_db, "experiments", monkeypatch)
+    with Store(sample_db).reader() as con:
+        summary = views.experiment_summary(con)
     per = at.dataframe[0].value
-    assert per.iloc[0]["experiment"] == "segmentation/train-unet"
-    assert per.iloc[0]["cost"] == "42.000000000000"
+    assert list(per["experiment"]) == summary.column("experiment").to_pylist()
+    assert list(per["cost"]) == [cell_text(v) for v in summary.column("cost").to_pylist()]
+    at.selectbox(key="experiment").select("damage-assessment/hpo-l4").run()
+    assert at.selectbox(key="metric").value == "val_miou"
+    at.number_input(key="target").set_value(0.72).run()
+    assert not at.exception
+    with Store(sample_db).reader() as con:
+        runs = views.experiment_runs(
+            con, experiments=["damage-assessment/hpo-l4"], metric="val_miou", target=0.72
+        )
+    sweeps = views.sweeps(runs)
+    assert sweeps.num_rows > 10
+    shown = at.dataframe[2].value
+    assert list(shown["name"]) == sweeps.column("name").to_pylist()
+    assert list(shown["cost"]) == [cell_text(v) for v in sweeps.column("cost").to_pylist()]
+    reached = sweeps.column("cost_to_target").to_pylist()
+    assert any(v is not None for v in reached) and any(v is None for v in reached)
+    assert list(shown["cost_to_target"]) == [cell_text(v) for v in reached]
+
+
+def test_experiments_follow_the_provider_filter(
+    sample_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = page(sample_db, "experiments", monkeypatch, provider="gcp")
+    with Store(sample_db).reader() as con:
+        gcp = views.experiment_summary(con, views.Filters(providers=("gcp",)))
+        everything = views.experiment_summary(con)
+    shown = list(at.dataframe[0].value["experiment"])
+    assert shown == gcp.column("experiment").to_pylist()
+    assert 0 < len(shown) < everything.num_rows
+
+
+def test_recommendations_follow_the_date_range(
+    sample_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store(sample_db).reader() as con:
+        detected = con.sql("SELECT max(last_detected) FROM recommendations").fetchall()[0][0]
+        everything = list_recommendations(con)
+    day = detected.date()
+    at = page(sample_db, "recommendations", monkeypatch, since=str(day), until=str(day))
+    assert f"{everything.num_rows} findings, largest saving first." in [
+        str(c.value) for c in at.caption
+    ]
+    before = day - timedelta(days=30)
+    at = page(sample_db, "recommendations", monkeypatch, since=str(before), until=str(before))
+    assert "No finding matches the filters." in infos(at)
+    at.radio(key="page").set_value("overview").run()
+    assert {m.label: m.value for m in at.metric}["Monthly savings available"] == "–"
+
+
+def test_overview_savings_follow_the_tag_filter(
+    sample_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = page(sample_db, "overview", monkeypatch, tag="research")
+    with Store(sample_db).reader() as con:
+        (research,) = [
+            r
+            for r in views.savings(con, views.Filters(tags={"team": ("research",)})).to_pylist()
+            if r["scope"] == "total"
+        ]
+        (total,) = [r for r in views.savings(con).to_pylist() if r["scope"] == "total"]
+    assert 0 < research["monthly_savings"] < total["monthly_savings"]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Monthly savings available (USD)"] == money(research["monthly_savings"], "USD")
+
+
+def test_the_settings_file_reaches_the_app(
+    sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "mlcost.toml"
+    config.write_text('[anomalies]\nsensitivity = "high"\nlookback_days = 28\n')
+    monkeypatch.setenv("MLCOST_CONFIG", str(config))
+    at = page(sample_db, "anomalies", monkeypatch)
+    captions = [str(c.value) for c in at.caption]
+    assert any("± 2 robust σ (sensitivity high)" in c and "the 28 days" in c for c in captions)
+    assert any(c.endswith(f"with the settings of {config}.") for c in captions)
+
+
+def test_a_bad_settings_file_is_one_clear_message(
+    sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "mlcost.toml"
+    config.write_text('[anomalies]\nsensitivity = "extreme"\n')
+    monkeypatch.setenv("MLCOST_CONFIG", str(config))
+    monkeypatch.setenv("MLCOST_DB", str(sample_db))
+    at = AppTest.from_file(str(SCRIPT), default_timeout=60).run()
+    assert not at.exception
+    assert [str(e.value) for e in at.error] == [
+        "anomalies.sensitivity must be one of low, medium, high, not 'extreme'."
+    ]
+
+
+def test_commitments_follow_the_account_filter(
+    sample_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store(sample_db).reader() as con:
+        accounts = con.sql(
+            "SELECT DISTINCT SubAccountId FROM cost WHERE CommitmentDiscountStatus = 'Used' "
+            "ORDER BY 1 LIMIT 1"
+        ).fetchall()
+        (account,) = accounts[0]
+        f = views.Filters(accounts=(account,))
+        util = views.commitment_utilisation(con, f)
+        everything = views.commitment_utilisation(con)
+        cov = views.coverage_over_time(con, f)
+    assert 0 < util.num_rows < everything.num_rows
+    at = page(sample_db, "commitments", monkeypatch, account=account)
+    assert list(at.dataframe[0].value["commitment_id"]) == util.column("commitment_id").to_pylist()
+    assert list(at.dataframe[1].value["covered_cost"]) == [
+        cell_text(v) for v in cov.column("covered_cost").to_pylist()
+    ]
 
 
 def test_overview_savings_follow_the_provider_filter(
@@ -213,3 +362,37 @@ def test_commitments_follow_the_provider_filter(
     at = page(sample_db, "commitments", monkeypatch, provider="azure")
     assert set(at.dataframe[0].value["provider"]) == {"azure"}
     assert set(at.dataframe[1].value["provider"]) == {"azure"}
+
+
+def test_dashboard_command_hands_the_store_and_settings_to_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from typer.testing import CliRunner
+
+    from mlcost.cli import app
+
+    config = tmp_path / "conf" / "mlcost.toml"
+    config.parent.mkdir()
+    config.write_text('[anomalies]\nsensitivity = "low"\n')
+    started: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr(
+        subprocess, "call", lambda command, env: started.append((command, env)) or 0
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLCOST_CONFIG", raising=False)
+    result = CliRunner().invoke(
+        app, ["--db", "my.duckdb", "--config", "conf/mlcost.toml", "dashboard", "--port", "8999"]
+    )
+    assert result.exit_code == 0, result.output
+    ((command, env),) = started
+    assert command[command.index("--server.port") + 1] == "8999"
+    assert env["MLCOST_DB"] == str(tmp_path / "my.duckdb")
+    assert env["MLCOST_CONFIG"] == str(config)
+    assert f"with the settings of {config}" in " ".join(result.output.split())
+    # without --config (nor $MLCOST_CONFIG, nor ./mlcost.toml) the app gets no settings file
+    started.clear()
+    result = CliRunner().invoke(app, ["--db", "my.duckdb", "dashboard"])
+    assert result.exit_code == 0, result.output
+    assert "MLCOST_CONFIG" not in started[0][1]
