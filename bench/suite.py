@@ -181,7 +181,7 @@ def analyses(rows: int, work: Path) -> tuple[dict[str, float], dict[str, float]]
     for page, render in PAGES.items():
         started = time.perf_counter()
         with store.reader() as con:
-            render(con)
+            render(con, store)
         pages[page] = time.perf_counter() - started
     for stale in work.glob("org.duckdb*"):
         stale.unlink()

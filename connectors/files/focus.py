@@ -368,7 +368,13 @@ def focus_version(columns: dict[str, SourceColumn]) -> str:
 
 # -- the conversion query --------------------------------------------------------------
 
-_CLEAN = "CASE WHEN trim({x}) IN ('', 'NULL', 'null', 'Null') THEN NULL ELSE trim({x}) END"
+#: Text trimmed of spaces, with blanks and NULL tokens as null. Most values have nothing
+#: to trim and are longer than ``NULL``: they pass as they are (trim allocates a copy,
+#: which made it a fifth of a CSV load).
+_CLEAN = (
+    "CASE WHEN length({x}) > 4 AND {x}[1] <> ' ' AND {x}[-1] <> ' ' THEN {x} "
+    "WHEN trim({x}) IN ('', 'NULL', 'null', 'Null') THEN NULL ELSE trim({x}) END"
+)
 
 
 def _conversion_query(
