@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -311,11 +312,12 @@ def main() -> None:
         print(f"{'dashboard (s)':<16}{'rows':>12}" + "".join(f"{p[:11]:>12}" for p in PAGES))
         for rows, _, pages in later:
             print(f"{'':<16}{rows:>12,}" + "".join(f"{_s(pages[p]):>12}" for p in PAGES))
-    print(
-        f"\n×duckdb: mlcost ingest time / DuckDB plain load; ×pandas: mlcost ingest + spend "
-        f"summary / pandas load + summary.\n{'; '.join(timings)}.\n"
-        f"Suite ran in {time.perf_counter() - started:.0f} s."
+    notes = (
+        "×duckdb: mlcost ingest time / DuckDB plain load; ×pandas: mlcost ingest + spend "
+        f"summary / pandas load + summary. {'; '.join(timings)}. Suite ran in "
+        f"{time.perf_counter() - started:.0f} s."
     )
+    print("\n" + textwrap.fill(notes, width=100))
 
 
 def _ingest_line(

@@ -1,7 +1,8 @@
 """FOCUS billing exports (versions 1.0 to 1.3) read from CSV, CSV.gz and Parquet files.
 
-Every file is converted to the store's FOCUS 1.2 columns by DuckDB, in memory and in
-streamed batches, so memory stays flat however large the file. Real exports are
+Every file is converted to the store's FOCUS 1.2 columns by one DuckDB query that the
+store runs as its INSERT (a :class:`~mlcost.store.Scan`): no row passes through Python
+and no file is held in memory, however large. Real exports are
 messy, so the reader accepts what providers really write: ``NULL`` and empty strings
 as null, timestamps with or without ``T``/``Z``, enum values in another case
 (``Usage-based``), Tags with stray spaces in keys or without their outer braces. What
