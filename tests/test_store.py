@@ -298,3 +298,36 @@ def test_metrics_reingest_replaces_the_samples_it_refetched_and_keeps_older_hist
     with store.reader() as con:
         rows = con.execute("SELECT day(ts), value FROM metrics ORDER BY ts").fetchall()
     assert rows == [(1, 10.0), (2, 20.0), (3, 20.0)]
+
+
+def test_a_scan_reports_how_far_it_has_got_while_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Scan's rows are counted at its end; meanwhile the callback hears its progress."""
+    import mlcost.store as store_module
+    from mlcost.store import Scan
+
+    monkeypatch.setattr(store_module, "PROGRESS_POLL_S", 0.02)
+    store = Store(tmp_path / "s.duckdb")
+    store.init()
+    calls: list[tuple[str, int, float | None]] = []
+
+    def on_rows(label: str, rows: int, done: float | None = None) -> None:
+        calls.append((label, rows, done))
+
+    # a scan long enough to be watched: 150 million numbers, one row in a million kept
+    scan = Scan(
+        "SELECT 'aws' AS provider, 'us-east-1' AS region, 'm' || i AS instance_type, "
+        "'Hours' AS unit, 1.0 AS price_per_hour, 'USD' AS currency, 'test' AS source "
+        "FROM range($1) AS t(i) WHERE hash(i) % 1000000 = 0",
+        [150_000_000],
+    )
+    result = store.load([Batch("prices", scan, label="prices")], on_rows=on_rows)
+    rows = result.rows_in["prices"]
+    assert rows > 0
+    assert calls[0] == ("prices", 0, None) and calls[-1] == ("prices", rows, None)
+    fractions = [done for _, _, done in calls if done is not None]
+    assert len(fractions) >= 2, calls  # heard while it ran
+    assert all(0 <= f <= 1 for f in fractions)
+    assert fractions == sorted(fractions)
+    assert sum(r for _, r, _ in calls) == rows

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from mlcost import __version__
 from mlcost import commitments as commitments_lib
@@ -167,12 +167,14 @@ def _progress(enabled: bool = True) -> Iterator[ProgressCallback | None]:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=err, transient=True) as progress:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
-        def on_rows(label: str, rows: int) -> None:
+        def on_rows(label: str, rows: int, done: float | None = None) -> None:
             if label not in tasks:
                 tasks[label] = progress.add_task(label, total=None)
-            progress.advance(tasks[label], rows)  # type: ignore[arg-type]
+            if done is not None:  # a file DuckDB loads whole: how much it has read
+                progress.update(tasks[label], description=f"{label} {done:.0%}")
+            progress.advance(tasks[label], rows)
 
         yield on_rows
 

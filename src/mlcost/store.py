@@ -23,13 +23,14 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -113,7 +114,16 @@ class LoadResult:
     partitions: dict[str, int] = field(default_factory=dict)
 
 
-ProgressCallback = Callable[[str, int], None]
+class ProgressCallback(Protocol):
+    """Told as a load goes: ``rows`` more rows written for ``label``. A :class:`Scan`'s
+    rows are counted only when it ends; while it runs, ``done`` says how much of it
+    DuckDB has done (0 to 1) and ``rows`` is 0."""
+
+    def __call__(self, label: str, rows: int, done: float | None = None) -> None: ...
+
+
+#: How often a running Scan's progress is read, in seconds.
+PROGRESS_POLL_S = 0.5
 
 
 class Store:
@@ -431,11 +441,12 @@ def _insert_scan(
     if on_rows is not None:
         on_rows(label, 0)
     try:
-        written = con.execute(
-            f"INSERT INTO {quote_ident(batch.table)} BY NAME "  # noqa: S608
-            f"SELECT *{extra_sql}, {marker} FROM ({scan.sql})",
-            [*params, *fill.values(), loaded_at],
-        ).fetchall()
+        with _watch(con, label, on_rows):
+            written = con.execute(
+                f"INSERT INTO {quote_ident(batch.table)} BY NAME "  # noqa: S608
+                f"SELECT *{extra_sql}, {marker} FROM ({scan.sql})",
+                [*params, *fill.values(), loaded_at],
+            ).fetchall()
     except duckdb.Error as exc:
         raise (scan.explain(exc) if scan.explain else exc) from exc
     rows = int(written[0][0]) if written else 0
@@ -446,6 +457,34 @@ def _insert_scan(
     if batch.partition:
         _check_partition(con, batch, spec.loaded_at, loaded_at, strays_before)
     return rows
+
+
+@contextlib.contextmanager
+def _watch(
+    con: duckdb.DuckDBPyConnection, label: str, on_rows: ProgressCallback | None
+) -> Iterator[None]:
+    """Report how far the query running on ``con`` has got, from a thread of its own,
+    every PROGRESS_POLL_S seconds (DuckDB tracks it only with its progress bar on;
+    its printing stays off)."""
+    if on_rows is None:
+        yield
+        return
+    con.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(PROGRESS_POLL_S):
+            percent = con.query_progress()
+            if percent >= 0:
+                on_rows(label, 0, min(percent, 100.0) / 100)
+
+    watcher = threading.Thread(target=poll, name="mlcost-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
 
 
 class _CountingBatches:
