@@ -253,7 +253,7 @@ def main() -> None:
         type=int,
         default=10_000_000,
         help="largest size the CSV.gz load runs at (gzip is read on one core: 50M rows "
-        "take about 15 minutes with its reference)",
+        "would add about 11 minutes with its reference)",
     )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check it runs")
     parser.add_argument("--workdir", type=Path, default=None)
