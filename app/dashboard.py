@@ -90,6 +90,19 @@ def open_store(db: str, config: str) -> Store:
     )
 
 
+def act(change: Callable[[Store], object], done: str) -> None:
+    """Make a change a form asks for through the library, then show the page anew with
+    ``done`` said (or the library's error, and nothing changed)."""
+    try:
+        change(open_store(db_path(), config_path()))
+    except MlcostError as exc:
+        st.error(problem(exc))
+    else:
+        fetch.clear()
+        st.session_state["_flash"] = done
+        st.rerun()
+
+
 # ---------------------------------------------------------------------------- data access
 
 
@@ -448,14 +461,10 @@ def recommendations(rows: dict[str, int]) -> None:
         with st.form("dismiss"):
             reason = st.text_input("Reason for dismissing", key="dismiss_reason")
             if st.form_submit_button("Dismiss"):
-                try:
-                    set_status(Store(Path(db_path())), chosen, dismissed=True, reason=reason)
-                except MlcostError as exc:
-                    st.error(problem(exc))
-                else:
-                    fetch.clear()
-                    st.session_state["_flash"] = f"Dismissed {chosen}."
-                    st.rerun()
+                act(
+                    lambda store: set_status(store, chosen, dismissed=True, reason=reason),
+                    f"Dismissed {chosen}.",
+                )
     elif rec["status"] == "dismissed":
         st.text(f"Dismissed: {rec.get('dismissed_reason') or ''}")
 
@@ -539,16 +548,10 @@ def anomalies(rows: dict[str, int]) -> None:
             reason = cols[0].selectbox("Reason", anomaly_lib.FEEDBACK_REASONS, key="ack_reason")
             note = cols[1].text_input("Note (optional)", key="ack_note")
             if st.form_submit_button("Acknowledge"):
-                try:
-                    anomaly_lib.acknowledge(
-                        open_store(db_path(), config_path()), a["id"], reason, note or None
-                    )
-                except MlcostError as exc:
-                    st.error(problem(exc))
-                else:
-                    fetch.clear()
-                    st.session_state["_flash"] = f"Acknowledged anomaly {a['id']}."
-                    st.rerun()
+                act(
+                    lambda store: anomaly_lib.acknowledge(store, a["id"], reason, note or None),
+                    f"Acknowledged anomaly {a['id']}.",
+                )
     else:
         st.text(f"Acknowledged: {a['reason'] or ''}")
 

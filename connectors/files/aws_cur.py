@@ -24,7 +24,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlcost.connectors.files.convert import Field, ProviderPlan, provider_conversion
-from mlcost.connectors.files.focus import _CLEAN, Conversion, SourceColumn, per_distinct
+from mlcost.connectors.files.focus import (
+    _CLEAN,
+    Conversion,
+    SourceColumn,
+    json_text,
+    per_distinct,
+)
 
 LINE_ITEM_TYPES = (
     "Usage",
@@ -261,11 +267,7 @@ def conversion(
     elif "resource_tags" in lookup:
         # CUR 2.0: {"user_team": "nlp"} → {"team": "nlp"}.
         column = columns[lookup["resource_tags"]]
-        text = (
-            _CLEAN.format(x=column.ref)
-            if column.type == "VARCHAR"
-            else f"TRY(CAST(to_json({column.ref}) AS VARCHAR))"
-        )
+        text = json_text(column.ref, column.type)
         tags = (
             f"CASE WHEN {text} IS NULL THEN NULL ELSE TRY(to_json(map_from_entries("
             f"list_transform(map_entries(TRY_CAST(TRY_CAST({text} AS JSON) AS "

@@ -21,6 +21,7 @@ from mlcost.connectors.files.focus import (
     _conversion_query,
     _convert,
     _present,
+    json_text,
 )
 
 from mlcost.errors import InputError
@@ -198,11 +199,10 @@ def _typed(f: Field, raw: str, rtype: str) -> tuple[str, str]:
     if f.kind == "month":
         return f"TRY_STRPTIME({text}, '%Y%m')", "a month as YYYYMM"
     if f.kind == "json":
-        value = text if rtype == "VARCHAR" else f"TRY(CAST(to_json({raw}) AS VARCHAR))"
-        return value, "JSON"
+        return json_text(raw, rtype), "JSON"
     if f.kind == "credits":
         # GCP's credits: a JSON list of {name, amount, type…}; the value is their sum.
-        as_json = text if rtype == "VARCHAR" else f"CAST(to_json({raw}) AS VARCHAR)"
+        as_json = json_text(raw, rtype)
         amounts = (
             f"list_transform(json_extract_string(TRY_CAST({as_json} AS JSON), '$[*].amount'), "
             f"lambda a: TRY_CAST(a AS {MONEY}))"

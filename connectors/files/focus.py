@@ -500,6 +500,14 @@ def _text(raw: str, rtype: str, cleaned: bool = False) -> str:
     return raw if cleaned else _CLEAN.format(x=raw)
 
 
+def json_text(raw: str, rtype: str) -> str:
+    """A column as JSON text: text as it is (cleaned), a nested value (a struct, a list,
+    a MAP) serialised, or NULL where it cannot be."""
+    if rtype == "VARCHAR":
+        return _CLEAN.format(x=raw)
+    return f"TRY(CAST(to_json({raw}) AS VARCHAR))"
+
+
 def _present(raw: str, rtype: str, *, cleaned: bool = False) -> str:
     return (
         f"{_text(raw, rtype, cleaned)} IS NOT NULL" if rtype == "VARCHAR" else f"{raw} IS NOT NULL"

@@ -26,7 +26,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from mlcost.connectors.files.convert import Field, ProviderPlan, provider_conversion
-from mlcost.connectors.files.focus import _CLEAN, Conversion, SourceColumn, _open_scan
+from mlcost.connectors.files.focus import (
+    Conversion,
+    SourceColumn,
+    _open_scan,
+    json_text,
+)
 
 from mlcost.errors import InputError
 
@@ -250,11 +255,7 @@ def conversion(
     raw = {"credit_types": "CAST(NULL AS VARCHAR[])"}
     if "credits" in lookup:
         column = columns[lookup["credits"]]
-        text = (
-            _CLEAN.format(x=column.ref)
-            if column.type == "VARCHAR"
-            else f"CAST(to_json({column.ref}) AS VARCHAR)"
-        )
+        text = json_text(column.ref, column.type)
         raw["credit_types"] = f"json_extract_string(TRY_CAST({text} AS JSON), '$[*].type')"
     plan = ProviderPlan(
         FIELDS,
