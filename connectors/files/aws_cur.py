@@ -25,9 +25,9 @@ from pathlib import Path
 
 from mlcost.connectors.files.convert import Field, ProviderPlan, provider_conversion
 from mlcost.connectors.files.focus import (
-    _CLEAN,
     Conversion,
     SourceColumn,
+    clean_text,
     json_text,
     per_distinct,
 )
@@ -250,11 +250,7 @@ def conversion(
         if key is None:
             continue
         params.append(key)
-        value = (
-            _CLEAN.format(x=column.ref)
-            if column.type == "VARCHAR"
-            else f"CAST({column.ref} AS VARCHAR)"
-        )
+        value = clean_text(column.ref, column.type)
         entries.append(f"struct_pack(k := ${len(params) + 1}::VARCHAR, v := {value})")
     focus = dict(FOCUS_SQL)
     tags, refs = None, []

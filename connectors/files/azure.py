@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 from mlcost.connectors.files.convert import Field, ProviderPlan, provider_conversion
-from mlcost.connectors.files.focus import _CLEAN, Conversion, SourceColumn, _open_scan
+from mlcost.connectors.files.focus import Conversion, SourceColumn, _open_scan, clean_text
 
 CHARGE_TYPES = (
     "Usage",
@@ -247,8 +247,7 @@ def _dataset(path: Path) -> str:
 
         def text(column: str) -> str:
             ref, rtype = columns[column].ref, columns[column].type
-            value = _CLEAN.format(x=ref) if rtype == "VARCHAR" else f"CAST({ref} AS VARCHAR)"
-            return f"lower({value})"
+            return f"lower({clean_text(ref, rtype)})"
 
         commitment_usage = (
             f"{text(model)} IN ('reservation', 'savingsplan') AND {text(charge)} = 'usage' "

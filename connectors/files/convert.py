@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlcost.connectors.files.focus import (
-    _CLEAN,
     Conversion,
     SourceColumn,
     _conversion_query,
     _convert,
     _present,
+    clean_text,
     json_text,
 )
 
@@ -187,7 +187,7 @@ def _find(f: Field, lookup: Mapping[str, str]) -> str | None:
 
 def _typed(f: Field, raw: str, rtype: str) -> tuple[str, str]:
     """(SQL giving the field's value, or NULL where it cannot be read; what was expected)."""
-    text = _CLEAN.format(x=raw) if rtype == "VARCHAR" else f"CAST({raw} AS VARCHAR)"
+    text = clean_text(raw, rtype)
     if f.kind == "money":
         return _convert("", MONEY, raw, rtype)
     if f.kind == "timestamp":

@@ -452,7 +452,7 @@ def _conversion_query(
         taken.add(extra.lower())
         extras.append(extra)
         raw, rtype = columns[name].ref, columns[name].type
-        text = _text(raw, rtype, columns[name].cleaned)
+        text = clean_text(raw, rtype, columns[name].cleaned)
         inner.append(f"{text} AS {quote_ident(extra)}")
         outer.append(quote_ident(extra))
 
@@ -493,7 +493,7 @@ def per_distinct(scan: str, keys: Sequence[str], expr: str, alias: str) -> tuple
     return joined, alias
 
 
-def _text(raw: str, rtype: str, cleaned: bool = False) -> str:
+def clean_text(raw: str, rtype: str, cleaned: bool = False) -> str:
     """A column as clean text: trimmed, with blanks and ``NULL`` as null."""
     if rtype != "VARCHAR":
         return f"CAST({raw} AS VARCHAR)"
@@ -504,13 +504,15 @@ def json_text(raw: str, rtype: str) -> str:
     """A column as JSON text: text as it is (cleaned), a nested value (a struct, a list,
     a MAP) serialised, or NULL where it cannot be."""
     if rtype == "VARCHAR":
-        return _CLEAN.format(x=raw)
+        return clean_text(raw, rtype)
     return f"TRY(CAST(to_json({raw}) AS VARCHAR))"
 
 
 def _present(raw: str, rtype: str, *, cleaned: bool = False) -> str:
     return (
-        f"{_text(raw, rtype, cleaned)} IS NOT NULL" if rtype == "VARCHAR" else f"{raw} IS NOT NULL"
+        f"{clean_text(raw, rtype, cleaned)} IS NOT NULL"
+        if rtype == "VARCHAR"
+        else f"{raw} IS NOT NULL"
     )
 
 
@@ -557,7 +559,7 @@ def _convert(
                 "a JSON object of tags, each key once",
             )
         return f"TRY_CAST({clean} AS JSON)", "valid JSON"
-    text = clean if rtype == "VARCHAR" else f"CAST({raw} AS VARCHAR)"
+    text = clean_text(raw, rtype, cleaned)
     if focus in ENUMS:
         values, strict = ENUMS[focus]
         key = f"regexp_replace(lower({text}), '[^a-z]', '', 'g')"
