@@ -112,11 +112,12 @@ def provider_conversion(
             checks.append((column, expected))
             cases.append(f"WHEN {alias} IS NULL THEN {len(checks)}")
         elif f.kind not in ("text", "json") or f.allowed:
-            # Plain text cannot fail to convert; the other kinds can.
-            flag = quote_ident(f"_f_{f.alias}")
-            typed.append(f"({_present(raw, rtype)}) AS {flag}")
+            # Plain text cannot fail to convert; the other kinds can. The raw value is
+            # examined only where the converted one is null (see focus._conversion_query).
+            kept = quote_ident(f"_f_{f.alias}")
+            typed.append(f"{raw} AS {kept}")
             checks.append((column, expected))
-            cases.append(f"WHEN {alias} IS NULL AND {flag} THEN {len(checks)}")
+            cases.append(f"WHEN {alias} IS NULL AND {_present(kept, rtype)} THEN {len(checks)}")
 
     typed += [f"{sql} AS {quote_ident(alias)}" for alias, sql in plan.raw.items()]
 

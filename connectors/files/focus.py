@@ -371,11 +371,15 @@ def focus_version(columns: dict[str, SourceColumn]) -> str:
 
 #: Text trimmed of spaces, with blanks and NULL tokens as null. Most values have nothing
 #: to trim and are longer than ``NULL``: they pass as they are (trim allocates a copy,
-#: which made it a fifth of a CSV load).
+#: which made it a fifth of a CSV load; LIKE tests the ends without taking them out).
 _CLEAN = (
-    "CASE WHEN length({x}) > 4 AND {x}[1] <> ' ' AND {x}[-1] <> ' ' THEN {x} "
+    "CASE WHEN {x} NOT LIKE ' %' AND {x} NOT LIKE '% ' AND strlen({x}) > 4 THEN {x} "
     "WHEN trim({x}) IN ('', 'NULL', 'null', 'Null') THEN NULL ELSE trim({x}) END"
 )
+
+#: Timestamps written with no zone or offset, or with ``Z`` (most exports): a plain
+#: TIMESTAMP cast reads them, three times faster than going through TIMESTAMPTZ.
+_UTC_SHAPES = ("____-__-__ __:__:__", "____-__-__T__:__:__", "____-__-__T__:__:__Z")
 
 
 def _conversion_query(
@@ -433,10 +437,15 @@ def _conversion_query(
             cases.append(f"WHEN {target} IS NULL THEN {len(checks)}")
         elif _can_fail(focus, sql_type, rtype):
             # A value the file has that did not convert (an empty one is just null).
-            flag = f"_p{len(checks)}"
-            inner.append(f"({_present(raw, rtype, cleaned=cleaned)}) AS {flag}")
+            # The raw value is carried out so that it is examined only where the
+            # converted one is null (CASE tests the second condition on those rows alone).
+            kept = f"_r{len(checks)}"
+            inner.append(f"{raw} AS {kept}")
             checks.append((present[focus], problem))
-            cases.append(f"WHEN {target} IS NULL AND {flag} THEN {len(checks)}")
+            cases.append(
+                f"WHEN {target} IS NULL AND {_present(kept, rtype, cleaned=cleaned)} "
+                f"THEN {len(checks)}"
+            )
 
     for name in passthrough:
         inner.append(quote_ident(name))
@@ -534,12 +543,18 @@ def _convert(
         return raw, "a value"  # already the store's type (a typed Parquet column)
     if sql_type == MONEY:
         if rtype == "VARCHAR":
-            return f"TRY_CAST({clean} AS {MONEY})", "a number"
+            # The cast skips spaces itself, and NULL tokens fail it, as blanks do.
+            return f"TRY_CAST({raw} AS {MONEY})", "a number"
         return f"TRY_CAST({raw} AS {MONEY})", "a finite number"
     if sql_type == "TIMESTAMP":
         if rtype == "VARCHAR":
+            # An offset (+02:00) is applied by TIMESTAMPTZ; a plain TIMESTAMP cast would
+            # drop it, so only values whose shape leaves no room for one take that path.
+            general = f"TRY_CAST(TRY_CAST({clean} AS TIMESTAMPTZ) AS TIMESTAMP)"
+            shaped = " OR ".join(f"{raw} LIKE '{shape}'" for shape in _UTC_SHAPES)
             return (
-                f"TRY_CAST(TRY_CAST({clean} AS TIMESTAMPTZ) AS TIMESTAMP)",
+                f"CASE WHEN {shaped} THEN coalesce(TRY_CAST({raw} AS TIMESTAMP), {general}) "
+                f"ELSE {general} END",
                 "a timestamp",
             )
         return f"TRY_CAST({raw} AS TIMESTAMP)", "a timestamp"
@@ -552,10 +567,21 @@ def _convert(
                 f"CASE WHEN starts_with({clean}, '{{') THEN {clean} "
                 f"ELSE '{{' || {clean} || '}}' END"
             )
-            return (
+            rebuilt = (
                 "TRY(to_json(map_from_entries(list_transform(map_entries("
                 f"TRY_CAST(TRY_CAST({wrapped} AS JSON) AS MAP(VARCHAR, JSON))), "
-                "lambda e: struct_pack(key := trim(e.key), value := e.value)))))",
+                "lambda e: struct_pack(key := trim(e.key), value := e.value)))))"
+            )
+            # Most tag objects need no rebuilding: valid, with no escapes, no key to trim
+            # and no key twice, they are only minified (json()), which gives the same
+            # text as the rebuild at a third of its cost.
+            keys = f"json_keys({clean})"
+            return (
+                f"CASE WHEN NOT json_valid({clean}) THEN {rebuilt} "
+                f"WHEN json_type({clean}) = 'OBJECT' AND strpos({clean}, '\\') = 0 "
+                f"AND list_bool_and(list_transform({keys}, lambda k: k = trim(k))) "
+                f"AND len(list_distinct({keys})) = len({keys}) THEN json({clean}) "
+                f"ELSE {rebuilt} END",
                 "a JSON object of tags, each key once",
             )
         return f"TRY_CAST({clean} AS JSON)", "valid JSON"

@@ -147,6 +147,58 @@ def test_messy_but_valid_values_are_normalised(store: Store, tmp_path: Path) -> 
     assert second[8] == Decimal("0.00000015")
 
 
+#: (Tags as written, as stored). Tidy objects take the loader's fast path (minified);
+#: the rest are rebuilt. Either way the stored text must be the same.
+TAG_CASES = [
+    ('{"team": "vision", "env": "prod"}', '{"team":"vision","env":"prod"}'),
+    (
+        '{"n": 1, "f": 1.50, "o": {"x": [1, 2]}, "z": null}',
+        '{"n":1,"f":1.5,"o":{"x":[1,2]},"z":null}',
+    ),
+    ('{"caf\\u00e9": "x"}', '{"café":"x"}'),
+    ('{"q": "say \\"hi\\""}', '{"q":"say \\"hi\\""}'),
+    ('{" team": "nlp"}', '{"team":"nlp"}'),
+    ("{}", "{}"),
+    ('"team": "speech"', '{"team":"speech"}'),
+]
+
+#: (ChargePeriodStart as written, in UTC). The first three take the plain cast.
+TIME_CASES = [
+    ("2026-01-07 02:00:00", datetime(2026, 1, 7, 2)),
+    ("2026-01-07T02:00:00", datetime(2026, 1, 7, 2)),
+    ("2026-01-07T02:00:00Z", datetime(2026, 1, 7, 2)),
+    ("2026-01-07T02:00:00-05:00", datetime(2026, 1, 7, 7)),
+    ("2026-01-07 02:00+02", datetime(2026, 1, 7, 0)),
+    (" 2026-01-07 02:00:00 ", datetime(2026, 1, 7, 2)),
+    ("2026-01-07T02:00:00.250Z", datetime(2026, 1, 7, 2, 0, 0, 250000)),
+]
+
+
+def test_tags_and_timestamps_read_the_same_whichever_path_they_take(
+    store: Store, tmp_path: Path
+) -> None:
+    rows = [
+        focus_row(ResourceId=f"r{i}", Tags=TAG_CASES[i][0], ChargePeriodStart=TIME_CASES[i][0])
+        for i in range(len(TAG_CASES))
+    ]
+    ingest_billing(store, [str(write_csv(tmp_path / "shapes.csv", rows))])
+
+    with store.reader() as con:
+        got = con.execute(
+            "SELECT ResourceId, Tags, ChargePeriodStart FROM cost ORDER BY ResourceId"
+        ).fetchall()
+    assert [(r[1], r[2]) for r in got] == [
+        (tags[1], time[1]) for tags, time in zip(TAG_CASES, TIME_CASES, strict=True)
+    ]
+
+
+def test_a_tag_key_written_twice_is_refused(store: Store, tmp_path: Path) -> None:
+    rows = [focus_row(), focus_row(Tags='{"team": "a", "team": "b"}')]
+
+    with pytest.raises(InputError, match="row 2, column Tags: expected a JSON object of tags"):
+        ingest_billing(store, [str(write_csv(tmp_path / "twice.csv", rows))])
+
+
 def test_billed_and_effective_totals_equal_the_hand_computed_sum(
     store: Store, tmp_path: Path
 ) -> None:
