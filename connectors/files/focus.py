@@ -320,10 +320,12 @@ def _open_scan(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[st
         }
     header = _csv_header(path)
     # Positional names c0…cN: header names are data and never enter the SQL text.
+    # Blanks and NULL tokens are null from the reader on (as cleaning would make them),
+    # so casts and checks skip them.
     spec = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
     scan = (
         f"read_csv($1, columns={{{spec}}}, header=true, auto_detect=false, delim=',', "
-        "quote='\"', escape='\"', strict_mode=true, nullstr=['NULL', 'null'], "
+        "quote='\"', escape='\"', strict_mode=true, nullstr=['', 'NULL', 'null', 'Null'], "
         "compression='auto')"
     )
     cleaned = [_clean_header(h) for h in header]
