@@ -21,8 +21,8 @@ DEFAULT_CONFIG = "mlcost.toml"
 class StoreSettings:
     #: Seconds a command waits for another process to release the store.
     lock_timeout_s: float = 60.0
-    #: DuckDB memory limit of the writing connection (loads), e.g. "2GB".
-    writer_memory_limit: str = "2GB"
+    #: DuckDB memory limit of the writing connection (loads), e.g. "512MB".
+    writer_memory_limit: str = "512MB"
 
 
 #: Band half-widths, in robust standard deviations, for each anomaly sensitivity.

@@ -134,7 +134,7 @@ class Store:
         path: str | os.PathLike[str],
         *,
         lock_timeout_s: float = 60.0,
-        writer_memory_limit: str = "2GB",
+        writer_memory_limit: str = "512MB",
     ) -> None:
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
