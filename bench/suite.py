@@ -61,6 +61,10 @@ FORMATS = {
     "cur2-parquet": "CUR 2.0 Parquet",
 }
 
+#: pandas' peak MB per row, measured at 1M rows (README), until this run measures its own:
+#: it decides whether pandas can run at all at a size the run has not seen smaller.
+PANDAS_MB_PER_ROW = {"focus-parquet": 3.0e-3, "focus-csv.gz": 1.4e-3, "cur2-parquet": 1.8e-3}
+
 # One load (or reference) in a process of its own, so its peak memory is its own.
 MEASURE = r"""
 import glob, json, os, sys, time
@@ -252,8 +256,14 @@ def main() -> None:
         "--csv-max-rows",
         type=int,
         default=10_000_000,
-        help="largest size the CSV.gz load runs at (gzip is read on one core: 50M rows "
-        "would add about 11 minutes with its reference)",
+        help="largest size the CSV.gz load runs at (50M rows of it, with its reference, "
+        "add about 10 minutes)",
+    )
+    parser.add_argument(
+        "--formats", nargs="+", choices=list(FORMATS), default=list(FORMATS), help="loads to run"
+    )
+    parser.add_argument(
+        "--ingest-only", action="store_true", help="skip the analyze and dashboard timings"
     )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check it runs")
     parser.add_argument("--workdir", type=Path, default=None)
@@ -278,17 +288,19 @@ def main() -> None:
         for rows in sizes:
             work = Path(tmp)
             begun = time.perf_counter()
-            formats = [f for f in FORMATS if f != "focus-csv.gz" or rows <= args.csv_max_rows]
+            formats = [f for f in args.formats if f != "focus-csv.gz" or rows <= args.csv_max_rows]
             folders = {fmt: inputs.folder(fmt, rows) for fmt in formats}
             generated = time.perf_counter() - begun
             for fmt, title in FORMATS.items():
+                if fmt not in args.formats:
+                    continue
                 if fmt not in formats:
                     print(f"{title:<16}{rows:>12,}  not run (over --csv-max-rows)", flush=True)
                     continue
                 db = work / "load.duckdb"
                 ours = measure("mlcost", folders[fmt], db)
                 floor = measure("duckdb", folders[fmt], db)
-                need = pandas_mb_per_row.get(fmt, 0) * rows
+                need = pandas_mb_per_row.get(fmt, PANDAS_MB_PER_ROW[fmt]) * rows
                 if need > 0.8 * memory_mb:
                     panda: dict[str, Any] = {"error": f"skipped: needs ~{need / 1024:.0f} GiB"}
                 else:
@@ -298,26 +310,32 @@ def main() -> None:
                 print(_ingest_line(title, rows, ours, floor, panda), flush=True)
             for folder in folders.values():
                 shutil.rmtree(folder)
-            later.append((rows, *analyses(rows, work)))
+            if not args.ingest_only:
+                later.append((rows, *analyses(rows, work)))
             timings.append(
                 f"{rows:,} rows: files written in {generated:.0f} s, all measured in "
                 f"{time.perf_counter() - begun:.0f} s"
             )
-        print()
-        names = ["rules", "anomalies", "run costs", "total"]
-        print(f"{'analyze (s)':<16}{'rows':>12}" + "".join(f"{n:>11}" for n in names))
-        for rows, timed, _ in later:
-            print(f"{'':<16}{rows:>12,}" + "".join(f"{_s(timed[n]):>11}" for n in names))
-        print()
-        print(f"{'dashboard (s)':<16}{'rows':>12}" + "".join(f"{p[:11]:>12}" for p in PAGES))
-        for rows, _, pages in later:
-            print(f"{'':<16}{rows:>12,}" + "".join(f"{_s(pages[p]):>12}" for p in PAGES))
+        if later:
+            _print_analyses(later)
     notes = (
         "×duckdb: mlcost ingest time / DuckDB plain load; ×pandas: mlcost ingest + spend "
         f"summary / pandas load + summary. {'; '.join(timings)}. Suite ran in "
         f"{time.perf_counter() - started:.0f} s."
     )
     print("\n" + textwrap.fill(notes, width=100))
+
+
+def _print_analyses(later: list[tuple[int, dict[str, float], dict[str, float]]]) -> None:
+    print()
+    names = ["rules", "anomalies", "run costs", "total"]
+    print(f"{'analyze (s)':<16}{'rows':>12}" + "".join(f"{n:>11}" for n in names))
+    for rows, timed, _ in later:
+        print(f"{'':<16}{rows:>12,}" + "".join(f"{_s(timed[n]):>11}" for n in names))
+    print()
+    print(f"{'dashboard (s)':<16}{'rows':>12}" + "".join(f"{p[:11]:>12}" for p in PAGES))
+    for rows, _, pages in later:
+        print(f"{'':<16}{rows:>12,}" + "".join(f"{_s(pages[p]):>12}" for p in PAGES))
 
 
 def _ingest_line(

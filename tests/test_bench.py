@@ -52,3 +52,18 @@ def test_make_bench_suite_runs_and_prints_its_table(tmp_path: Path) -> None:
     dashboard = lines.index(next(line for line in lines if line.startswith("dashboard (s)")))
     assert len(lines[dashboard + 2].split()) == 6  # rows + five pages
     assert list(tmp_path.iterdir()) == []  # generated files are removed
+
+
+def test_the_suite_can_run_one_format_and_skip_the_analyses(tmp_path: Path) -> None:
+    """How the README's 50M-row CSV.gz line is measured on its own."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "suite.py"), "--smoke", "--workdir", str(tmp_path),
+         "--formats", "focus-csv.gz", "--ingest-only", "--csv-max-rows", "2000"],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    ingest = [line for line in done.stdout.splitlines() if line.startswith(("FOCUS", "CUR"))]
+    assert [line.split()[2] for line in ingest] == ["2,000", "5,000"]
+    assert "not run (over --csv-max-rows)" in ingest[1]
+    assert "analyze (s)" not in done.stdout
+    assert list(tmp_path.iterdir()) == []
