@@ -122,7 +122,8 @@ def test_dashboard_in_chromium(served: tuple[str, Path]) -> None:
                 page.screenshot(path=str(OUTPUT / f"{shot}.png"), full_page=True)
 
             def wait_rendered() -> None:
-                page.get_by_text("Rendered in").wait_for(timeout=60_000)
+                # during a rerun the stale caption and the new one can both be on the page
+                page.get_by_text("Rendered in").first.wait_for(timeout=60_000)
                 page.wait_for_load_state("networkidle")
                 # a rerun shows the stale page first: wait until Streamlit is idle again
                 page.wait_for_function(
