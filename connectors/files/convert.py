@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlcost.connectors.files.focus import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    TIMESTAMP_EXPECTED,
     Conversion,
     SourceColumn,
     _conversion_query,
@@ -22,16 +25,16 @@ from mlcost.connectors.files.focus import (
     _present,
     clean_text,
     json_text,
+    outside_years,
+    timestamp_sql,
 )
 
 from mlcost.errors import InputError
 from mlcost.schema import FOCUS_COLUMNS, MONEY
 from mlcost.store import quote_ident
 
-#: Parses Azure's M/D/YYYY dates, and ISO dates as other exports write them.
-_DATE = (
-    "coalesce(TRY_STRPTIME({x}, '%m/%d/%Y'), TRY_CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP))"
-)
+#: Field kinds that are points in time: their years are checked (focus.outside_years).
+_TIME_KINDS = ("timestamp", "date", "month")
 
 
 @dataclass(frozen=True)
@@ -108,16 +111,19 @@ def provider_conversion(
         raw, rtype = columns[column].ref, columns[column].type
         value, expected = _typed(f, raw, rtype)
         typed.append(f"{value} AS {alias}")
+        outside = f" OR {outside_years(alias)}" if f.kind in _TIME_KINDS else ""
         if f.required:
             checks.append((column, expected))
-            cases.append(f"WHEN {alias} IS NULL THEN {len(checks)}")
+            cases.append(f"WHEN {alias} IS NULL{outside} THEN {len(checks)}")
         elif f.kind not in ("text", "json") or f.allowed:
             # Plain text cannot fail to convert; the other kinds can. The raw value is
             # examined only where the converted one is null (see focus._conversion_query).
             kept = quote_ident(f"_f_{f.alias}")
             typed.append(f"{raw} AS {kept}")
             checks.append((column, expected))
-            cases.append(f"WHEN {alias} IS NULL AND {_present(kept, rtype)} THEN {len(checks)}")
+            cases.append(
+                f"WHEN {alias} IS NULL AND {_present(kept, rtype)}{outside} THEN {len(checks)}"
+            )
 
     typed += [f"{sql} AS {quote_ident(alias)}" for alias, sql in plan.raw.items()]
 
@@ -194,11 +200,12 @@ def _typed(f: Field, raw: str, rtype: str) -> tuple[str, str]:
     if f.kind == "timestamp":
         return _convert("", "TIMESTAMP", raw, rtype)
     if f.kind == "date":
-        if rtype != "VARCHAR":
-            return f"TRY_CAST({raw} AS TIMESTAMP)", "a date"
-        return _DATE.format(x=text), "a date (M/D/YYYY or YYYY-MM-DD)"
+        return timestamp_sql(raw, rtype), TIMESTAMP_EXPECTED.replace("a timestamp", "a date")
     if f.kind == "month":
-        return f"TRY_STRPTIME({text}, '%Y%m')", "a month as YYYYMM"
+        return (
+            f"TRY_STRPTIME({text}, '%Y%m')",
+            f"a month as YYYYMM from {EARLIEST_YEAR}01 to {LATEST_YEAR}12",
+        )
     if f.kind == "json":
         return json_text(raw, rtype), "JSON"
     if f.kind == "credits":

@@ -21,6 +21,7 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -101,7 +102,7 @@ ENUMS: dict[str, tuple[tuple[str, ...], bool]] = {
             "Web",
             "Other",
         ),
-        False,
+        True,
     ),
 }
 
@@ -371,17 +372,72 @@ def focus_version(columns: dict[str, SourceColumn]) -> str:
 
 # -- the conversion query --------------------------------------------------------------
 
-#: Text trimmed of spaces, with blanks and NULL tokens as null. Most values have nothing
-#: to trim and are longer than ``NULL``: they pass as they are (trim allocates a copy,
-#: which made it a fifth of a CSV load; LIKE tests the ends without taking them out).
+#: Text as the file writes it, with blanks and NULL tokens as null. Values are never
+#: trimmed or otherwise rewritten: " org" and "org" are two different things. Most values
+#: have no space at either end and are longer than ``NULL``, and pass on the first test
+#: (LIKE tests the ends without taking them out).
 _CLEAN = (
     "CASE WHEN {x} NOT LIKE ' %' AND {x} NOT LIKE '% ' AND strlen({x}) > 4 THEN {x} "
-    "WHEN trim({x}) IN ('', 'NULL', 'null', 'Null') THEN NULL ELSE trim({x}) END"
+    "WHEN trim({x}) IN ('', 'NULL', 'null', 'Null') THEN NULL ELSE {x} END"
 )
 
 #: Timestamps written with no zone or offset, or with ``Z`` (most exports): a plain
 #: TIMESTAMP cast reads them, three times faster than going through TIMESTAMPTZ.
 _UTC_SHAPES = ("____-__-__ __:__:__", "____-__-__T__:__:__", "____-__-__T__:__:__Z")
+
+#: Slash dates are read month first (M/D/YYYY or M/D/YY, as US spreadsheets, Azure's
+#: cost details and the FOCUS specification's own examples write them), with an optional
+#: time. The year's digits choose the format: ``%Y`` would read ``4/1/25`` as year 25.
+_SLASH_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
+_SLASH_LONG = "[" + ", ".join(f"'%m/%d/%Y{t}'" for t in _SLASH_TIMES) + "]"
+_SLASH_SHORT = "[" + ", ".join(f"'%m/%d/%y{t}'" for t in _SLASH_TIMES) + "]"
+
+#: The years a billing timestamp may fall in. A year outside is refused, never stored:
+#: it is a misread date (``4/1/25`` as year 4) or a placeholder (9999-12-31), and one such
+#: row breaks every analysis over time. Six years ahead leaves room for the end of a
+#: commitment bought today (five-year reservations exist).
+EARLIEST_YEAR = 2000
+LATEST_YEAR = datetime.now(UTC).year + 6
+TIMESTAMP_EXPECTED = (
+    f"a timestamp (ISO 8601, or M/D/YYYY) from {EARLIEST_YEAR}-01-01 to {LATEST_YEAR}-12-31"
+)
+
+
+def timestamp_sql(raw: str, rtype: str) -> str:
+    """SQL giving ``raw`` as a UTC TIMESTAMP, or NULL where it is not a timestamp this
+    loader reads for certain (:func:`outside_years` then checks the year).
+
+    Text: ISO 8601 (``T`` or a space, ``Z``, an offset, which is applied, or a date
+    alone) or a month-first slash date; nothing else, since DuckDB's own cast guesses
+    (``4/1/25`` → year 4). Typed columns (TIMESTAMP, TIMESTAMPTZ, DATE) are cast.
+    """
+    if rtype == "VARCHAR":
+        t = f"trim({raw})"
+        general = f"TRY_CAST(TRY_CAST({t} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        shaped = " OR ".join(f"{raw} LIKE '{shape}'" for shape in _UTC_SHAPES)
+        value = (
+            f"CASE WHEN {shaped} THEN coalesce(TRY_CAST({raw} AS TIMESTAMP), {general}) "
+            f"WHEN regexp_full_match({t}, '\\d{{4}}-\\d{{1,2}}-\\d{{1,2}}([T ].*)?') "
+            f"THEN {general} "
+            f"WHEN regexp_full_match({t}, '\\d{{1,2}}/\\d{{1,2}}/\\d{{4}}( .*)?') "
+            f"THEN TRY_STRPTIME({t}, {_SLASH_LONG}) "
+            f"WHEN regexp_full_match({t}, '\\d{{1,2}}/\\d{{1,2}}/\\d{{2}}( .*)?') "
+            f"THEN TRY_STRPTIME({t}, {_SLASH_SHORT}) END"
+        )
+    elif rtype == "TIMESTAMP":
+        value = raw
+    else:
+        value = f"TRY_CAST({raw} AS TIMESTAMP)"
+    return value
+
+
+def outside_years(column: str) -> str:
+    """SQL that is true where the timestamp ``column`` falls outside the years a bill
+    can cover (the row is then refused, naming the value)."""
+    return (
+        f"({column} < TIMESTAMP '{EARLIEST_YEAR}-01-01' "
+        f"OR {column} >= TIMESTAMP '{LATEST_YEAR + 1}-01-01')"
+    )
 
 
 def _conversion_query(
@@ -436,7 +492,8 @@ def _conversion_query(
         outer.append(target)
         if focus in REQUIRED:
             checks.append((present[focus], problem))
-            cases.append(f"WHEN {target} IS NULL THEN {len(checks)}")
+            outside = f" OR {outside_years(target)}" if sql_type == "TIMESTAMP" else ""
+            cases.append(f"WHEN {target} IS NULL{outside} THEN {len(checks)}")
         elif _can_fail(focus, sql_type, rtype):
             # A value the file has that did not convert (an empty one is just null).
             # The raw value is carried out so that it is examined only where the
@@ -444,8 +501,9 @@ def _conversion_query(
             kept = f"_r{len(checks)}"
             inner.append(f"{raw} AS {kept}")
             checks.append((present[focus], problem))
+            outside = f" OR {outside_years(target)}" if sql_type == "TIMESTAMP" else ""
             cases.append(
-                f"WHEN {target} IS NULL AND {_present(kept, rtype, cleaned=cleaned)} "
+                f"WHEN {target} IS NULL AND {_present(kept, rtype, cleaned=cleaned)}{outside} "
                 f"THEN {len(checks)}"
             )
 
@@ -530,7 +588,9 @@ def _present(raw: str, rtype: str, *, cleaned: bool = False) -> str:
 def _can_fail(focus: str, sql_type: str, rtype: str) -> bool:
     """Whether a present value can fail to convert (text and already-typed columns
     cannot, so they need no check: the check is a third of a plain load's time)."""
-    if sql_type in (MONEY, "TIMESTAMP", "JSON"):
+    if sql_type == "TIMESTAMP":
+        return True  # even a typed timestamp can fall outside the years a bill covers
+    if sql_type in (MONEY, "JSON"):
         return rtype != sql_type
     return focus in ENUMS and ENUMS[focus][1]
 
@@ -541,7 +601,7 @@ def _convert(
     """(DuckDB expression giving the FOCUS value, or NULL where it cannot be read;
     what the value should have been, for the error message)."""
     clean = raw if cleaned else _CLEAN.format(x=raw)
-    if rtype == sql_type and sql_type != "VARCHAR":
+    if rtype == sql_type and sql_type not in ("VARCHAR", "TIMESTAMP"):
         return raw, "a value"  # already the store's type (a typed Parquet column)
     if sql_type == MONEY:
         if rtype == "VARCHAR":
@@ -549,17 +609,7 @@ def _convert(
             return f"TRY_CAST({raw} AS {MONEY})", "a number"
         return f"TRY_CAST({raw} AS {MONEY})", "a finite number"
     if sql_type == "TIMESTAMP":
-        if rtype == "VARCHAR":
-            # An offset (+02:00) is applied by TIMESTAMPTZ; a plain TIMESTAMP cast would
-            # drop it, so only values whose shape leaves no room for one take that path.
-            general = f"TRY_CAST(TRY_CAST({clean} AS TIMESTAMPTZ) AS TIMESTAMP)"
-            shaped = " OR ".join(f"{raw} LIKE '{shape}'" for shape in _UTC_SHAPES)
-            return (
-                f"CASE WHEN {shaped} THEN coalesce(TRY_CAST({raw} AS TIMESTAMP), {general}) "
-                f"ELSE {general} END",
-                "a timestamp",
-            )
-        return f"TRY_CAST({raw} AS TIMESTAMP)", "a timestamp"
+        return timestamp_sql(raw, rtype), TIMESTAMP_EXPECTED
     if sql_type == "JSON":
         if rtype != "VARCHAR":
             return f"TRY(to_json({raw}))", "a JSON object"
@@ -569,19 +619,16 @@ def _convert(
                 f"CASE WHEN starts_with({clean}, '{{') THEN {clean} "
                 f"ELSE '{{' || {clean} || '}}' END"
             )
-            rebuilt = (
-                "TRY(to_json(map_from_entries(list_transform(map_entries("
-                f"TRY_CAST(TRY_CAST({wrapped} AS JSON) AS MAP(VARCHAR, JSON))), "
-                "lambda e: struct_pack(key := trim(e.key), value := e.value)))))"
-            )
-            # Most tag objects need no rebuilding: valid, with no escapes, no key to trim
-            # and no key twice, they are only minified (json()), which gives the same
-            # text as the rebuild at a third of its cost.
+            # Keys are kept as written: " org" and "org" are two keys. A key written
+            # twice is refused (the MAP cast fails), never resolved by a silent choice.
+            rebuilt = f"TRY(to_json(TRY_CAST(TRY_CAST({wrapped} AS JSON) AS MAP(VARCHAR, JSON))))"
+            # Most tag objects need no rebuilding: valid, with no escapes and no key
+            # twice, they are only minified (json()), which gives the same text as the
+            # rebuild at a third of its cost.
             keys = f"json_keys({clean})"
             return (
                 f"CASE WHEN NOT json_valid({clean}) THEN {rebuilt} "
                 f"WHEN json_type({clean}) = 'OBJECT' AND strpos({clean}, '\\') = 0 "
-                f"AND list_bool_and(list_transform({keys}, lambda k: k = trim(k))) "
                 f"AND len(list_distinct({keys})) = len({keys}) THEN json({clean}) "
                 f"ELSE {rebuilt} END",
                 "a JSON object of tags, each key once",
@@ -600,8 +647,10 @@ def _convert(
             f"ELSE CASE {key} {whens} ELSE {fallback} END END",
             "one of " + ", ".join(values),
         )
-    if focus in ("BillingCurrency", "PricingCurrency"):
-        return f"upper({text})", "a currency code"
+    if focus == "BillingCurrency":
+        # An ISO 4217 code ("usd" is USD). PricingCurrency may be a virtual currency
+        # ("Token", "Credits") and is kept as written.
+        return f"upper(trim({text}))", "a currency code"
     return text, "a value"
 
 

@@ -17,7 +17,9 @@ from mlcost.connectors.files.focus import FocusExport
 from mlcost.errors import InputError
 from mlcost.ingest import ingest_billing
 from mlcost.store import Store
-from tests.conftest import BASE_COLUMNS, focus_row, spec_example, write_csv
+from tests.conftest import BASE_COLUMNS, FIXTURES, focus_row, spec_example, write_csv
+
+SPEC_FIXTURES = FIXTURES / "focus_spec_examples"
 
 
 def totals(store: Store, where: str = "TRUE") -> tuple[Decimal, Decimal, int]:
@@ -88,7 +90,8 @@ def test_each_focus_version_loads_into_the_12_columns(
         assert got[4] == Decimal("2.5")
         assert got[5] == '{"CoreCount": 8}'
     if version == "1.2":
-        assert (got[2], got[3]) == ("INV-42", "USD")
+        # PricingCurrency is kept as written (a virtual currency such as "Token" may be).
+        assert (got[2], got[3]) == ("INV-42", "usd")
     if version == "1.3":
         assert {"x_HostProviderName", "x_AllocatedMethodId"} <= names
 
@@ -139,7 +142,7 @@ def test_messy_but_valid_values_are_normalised(store: Store, tmp_path: Path) -> 
         datetime(2026, 1, 5),
         datetime(2026, 1, 6),
     )
-    assert first[5] == '{"team":"vision","cost center":"42"}'
+    assert first[5] == '{"team ":"vision"," cost center":"42"}'  # keys as written
     assert first[6] is None and first[7] is None
     assert second[:2] == ("Purchase", "One-Time")
     assert second[3] == datetime(2026, 1, 7, 0, 0)  # +02:00 converted to UTC
@@ -157,7 +160,7 @@ TAG_CASES = [
     ),
     ('{"caf\\u00e9": "x"}', '{"café":"x"}'),
     ('{"q": "say \\"hi\\""}', '{"q":"say \\"hi\\""}'),
-    ('{" team": "nlp"}', '{"team":"nlp"}'),
+    ('{" team": "nlp"}', '{" team":"nlp"}'),
     ("{}", "{}"),
     ('"team": "speech"', '{"team":"speech"}'),
 ]
@@ -486,4 +489,129 @@ def test_focus_spec_examples_with_impossible_timestamps_are_refused(
         ingest_billing(store, [str(spec_example(tmp_path, name))])
     assert f"row {row}, column ChargePeriodEnd" in str(caught.value)
     assert "'2023-02-01T30:00:00Z'" in str(caught.value)
+    assert totals(store)[2] == 0
+
+
+# -- values kept as the provider wrote them (issue 18) ----------------------------------
+
+
+def test_tag_keys_that_differ_only_by_spaces_are_two_keys(store: Store, tmp_path: Path) -> None:
+    # The FinOps Foundation's FOCUS 1.0 sample holds both "org" and " org" in one object.
+    rows = [focus_row(Tags='{"org": "vision", " org": "research", "env ": "prod"}')]
+
+    ingest_billing(store, [str(write_csv(tmp_path / "keys.csv", rows))])
+
+    with store.reader() as con:
+        got = con.execute("SELECT Tags, Tags->>'$.\" org\"' FROM cost").fetchone()
+    assert got == ('{"org":"vision"," org":"research","env ":"prod"}', "research")
+
+
+def test_text_values_are_stored_as_written(store: Store, tmp_path: Path) -> None:
+    rows = [focus_row(ResourceName=" train-01 ", ChargeDescription="GPU  hours ", ResourceId="  ")]
+
+    ingest_billing(store, [str(write_csv(tmp_path / "text.csv", rows))])
+
+    with store.reader() as con:
+        got = con.execute("SELECT ResourceName, ChargeDescription, ResourceId FROM cost").fetchone()
+    assert got == (" train-01 ", "GPU  hours ", None)  # a value of spaces alone is blank
+
+
+#: (ChargePeriodStart as written, what is stored, or None where the file is refused).
+DATE_CASES = [
+    ("4/1/25", datetime(2025, 4, 1)),
+    ("4/1/2025", datetime(2025, 4, 1)),
+    ("12/31/2025 13:30", datetime(2025, 12, 31, 13, 30)),
+    ("2025-4-1", datetime(2025, 4, 1)),
+    ("13/1/25", None),  # no month 13: day-first dates are not guessed at
+    ("2025-13-01", None),
+    ("0004-01-25", None),  # what DuckDB's own cast makes of 4/1/25
+    ("9999-01-01", None),  # a placeholder, not a charge
+    ("1999-12-31T23:00:00Z", None),
+    ("01.04.2025", None),
+    ("20250401", None),
+]
+
+
+@pytest.mark.parametrize(("written", "stored"), DATE_CASES)
+def test_a_date_is_read_right_or_refused_naming_it(
+    store: Store, tmp_path: Path, written: str, stored: datetime | None
+) -> None:
+    rows = [focus_row(), focus_row(ChargePeriodStart=written, ChargePeriodEnd="2025-04-02")]
+    for row in rows:
+        row.update(BillingPeriodStart="2025-04-01", BillingPeriodEnd="2025-05-01")
+    rows[0].update(ChargePeriodStart="2025-04-01", ChargePeriodEnd="2025-04-02")
+    path = write_csv(tmp_path / "dates.csv", rows)
+
+    if stored is None:
+        with pytest.raises(InputError) as caught:
+            ingest_billing(store, [str(path)])
+        message = str(caught.value)
+        assert str(path) in message
+        assert "row 2, column ChargePeriodStart: expected a timestamp" in message
+        assert repr(written) in message
+        assert totals(store)[2] == 0
+        return
+    ingest_billing(store, [str(path)])
+    with store.reader() as con:
+        got = con.execute("SELECT max(ChargePeriodStart) FROM cost").fetchone()
+    assert got == (max(stored, datetime(2025, 4, 1)),)
+
+
+def test_a_typed_parquet_timestamp_outside_the_years_is_refused(
+    store: Store, tmp_path: Path
+) -> None:
+    table = pa.Table.from_pylist([focus_row(), focus_row()])
+    starts = pa.array([datetime(2026, 1, 5), datetime(9999, 12, 31)], pa.timestamp("us"))
+    table = table.set_column(
+        table.schema.get_field_index("ChargePeriodStart"), "ChargePeriodStart", starts
+    )
+    pq.write_table(table, tmp_path / "typed.parquet")
+
+    with pytest.raises(InputError, match=r"row 2, column ChargePeriodStart: expected a timestamp"):
+        ingest_billing(store, [str(tmp_path / "typed.parquet")])
+    assert totals(store)[2] == 0
+
+
+#: The FOCUS specification's SaaS virtual-currency examples: (Σ BilledCost, Σ EffectiveCost,
+#: rows), summed by hand from the files; every date in them is M/D/YY.
+SAAS_TOTALS = {
+    "virtual_currency_pricing_model_a1.csv": ("200000.00", "0.00", 1),
+    "virtual_currency_pricing_model_a2.csv": ("0.00", "1230.00", 3),
+    "virtual_currency_pricing_model_b1.csv": ("100000.00", "0.00", 1),
+    "virtual_currency_pricing_model_b2.csv": ("0.00", "615.00", 3),
+    "virtual_currency_pricing_model_b3.csv": ("0.00", "495.00", 3),
+    "virtual_currency_pricing_model_c.csv": ("53000.00", "0.00", 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAAS_TOTALS))
+def test_focus_spec_saas_examples_load_with_their_dates_and_currencies(
+    store: Store, name: str
+) -> None:
+    ingest_billing(store, [str(SPEC_FIXTURES / name)])
+
+    billed, effective, rows = SAAS_TOTALS[name]
+    assert totals(store) == (Decimal(billed), Decimal(effective), rows)
+    with store.reader() as con:
+        got = con.execute(
+            "SELECT min(ChargePeriodStart), min(BillingPeriodStart), "
+            "list(DISTINCT PricingCurrency ORDER BY PricingCurrency) FROM cost"
+        ).fetchone()
+    assert got is not None
+    assert got[0] == datetime(2025, 4, 1)
+    # model c bills in October 2025 ("10/1/25"); the others in April
+    assert got[1] == datetime(2025, 10 if name.endswith("_c.csv") else 4, 1)
+    assert set(got[2]) <= {"USD", "Token"}  # Token stays Token, not TOKEN
+
+
+def test_a_service_category_focus_does_not_define_is_refused(store: Store) -> None:
+    path = SPEC_FIXTURES / "saas_spend_agreements_a1.csv"
+
+    with pytest.raises(InputError) as caught:
+        ingest_billing(store, [str(path)])
+
+    assert "row 1, column ServiceCategory: expected one of AI and Machine Learning" in str(
+        caught.value
+    )
+    assert "found 'Database'" in str(caught.value)
     assert totals(store)[2] == 0
