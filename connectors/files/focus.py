@@ -308,7 +308,8 @@ def _open_scan(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[st
     file's columns by their header names."""
     name = path.name.lower()
     if name.endswith(".parquet"):
-        scan = "read_parquet($1)"
+        # A path such as BillingPeriod=2026-10/ names no column: the file holds what it holds.
+        scan = "read_parquet($1, hive_partitioning = false)"
         try:
             rows = con.sql(f"DESCRIBE SELECT * FROM {scan}", params=[str(path)]).fetchall()  # noqa: S608
         except duckdb.Error as exc:
@@ -327,7 +328,7 @@ def _open_scan(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[st
     scan = (
         f"read_csv($1, columns={{{spec}}}, header=true, auto_detect=false, delim=',', "
         "quote='\"', escape='\"', strict_mode=true, nullstr=['', 'NULL', 'null', 'Null'], "
-        "compression='auto')"
+        "compression='auto', hive_partitioning=false)"
     )
     cleaned = [_clean_header(h) for h in header]
     _refuse_duplicates(path, cleaned)

@@ -232,7 +232,10 @@ def open_scan(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[str
         scan = "read_json_objects($1, format='newline_delimited', compression='auto')"
     elif path.name.lower().endswith(".parquet"):
         names = set(parquet_names(con, path))
-        scan = "(SELECT CAST(to_json(t) AS VARCHAR) AS json FROM read_parquet($1) AS t)"
+        scan = (
+            "(SELECT CAST(to_json(t) AS VARCHAR) AS json "
+            "FROM read_parquet($1, hive_partitioning = false) AS t)"
+        )
     else:
         return _open_scan(con, path)
     columns: dict[str, SourceColumn] = {}
