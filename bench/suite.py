@@ -13,7 +13,9 @@ For each size it measures, on generated data (the sample generator's `--rows` fi
   (against mlcost's ingest plus `summary.spend_by`);
 * `mlcost analyze`, per analysis (rules, anomalies, run costs), on a generated
   organisation with that many billing lines;
-* the dashboard's queries for each page on that store, uncached.
+* the dashboard's queries for each page on that store, uncached;
+* `mlcost export focus` of a store of the FOCUS Parquet rows (time, peak memory), and the
+  export loaded back into a new store, whose sums must equal the original's.
 
 Sizes above 10M rows are several files of at most 10M rows (real exports are split the
 same way): the 10M-row file again under other names (one load keeps every file's rows,
@@ -113,6 +115,74 @@ peak_mb = int(status.split("VmHWM:")[1].split()[0]) / 1024
 print(json.dumps({"rows": rows, "load_s": loaded - start, "total_s": end - start,
                   "peak_mb": peak_mb}))
 """
+
+
+# `mlcost export focus` of a store, in a process of its own (its peak memory is the
+# export's): "load" builds the store, "export" writes it as FOCUS Parquet, "sums" gives
+# the totals of a store, so the export loaded back can be checked against the original.
+EXPORT = r"""
+import json, sys, time
+phase, source, db = sys.argv[1:4]
+from mlcost.store import Store
+store = Store(db)
+start = time.perf_counter()
+if phase == "load":
+    from mlcost.ingest import ingest_billing
+    store.init()
+    ingest_billing(store, [source])
+    result = {}
+elif phase == "export":
+    from mlcost.export import export_focus
+    result = {"rows": export_focus(store, __import__("pathlib").Path(source)).rows}
+else:
+    with store.reader() as con:
+        sums = con.execute("SELECT count(*), sum(BilledCost), sum(EffectiveCost), "
+                           "sum(ListCost), sum(ContractedCost) FROM cost").fetchone()
+    result = {"sums": [str(v) for v in sums]}
+status = open("/proc/self/status").read()
+result["peak_mb"] = int(status.split("VmHWM:")[1].split()[0]) / 1024
+result["s"] = time.perf_counter() - start
+print(json.dumps(result))
+"""
+
+
+def _run(script: str, *args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["killed"])[-1]
+        return {"error": f"failed ({last[:60]})"}
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure_export(folder: Path, work: Path) -> str:
+    """One line: `mlcost export focus` of a store of the folder's rows (time, peak
+    memory), and whether the export loaded back gives the same sums to the last decimal."""
+    db, copy, out = work / "export.duckdb", work / "reload.duckdb", work / "export.parquet"
+    try:
+        steps = [
+            _run(EXPORT, "load", str(folder), str(db)),
+            _run(EXPORT, "export", str(out), str(db)),
+            _run(EXPORT, "load", str(out), str(copy)),
+            _run(EXPORT, "sums", "", str(db)),
+            _run(EXPORT, "sums", "", str(copy)),
+        ]
+    finally:
+        for stale in [*work.glob("export.duckdb*"), *work.glob("reload.duckdb*"), out]:
+            stale.unlink(missing_ok=True)
+    failed = next((s["error"] for s in steps if "error" in s), None)
+    if failed:
+        return f"{'export focus':<16}  {failed}"
+    exported, original, reloaded = steps[1], steps[3]["sums"], steps[4]["sums"]
+    same = "same" if original == reloaded else f"DIFFERENT {original} vs {reloaded}"
+    rows = exported["rows"]
+    return (
+        f"{'export focus':<16}{rows:>12,}{_s(exported['s']):>10}{rows / exported['s']:>11,.0f}"
+        f"{exported['peak_mb']:>9.0f}  reloaded: {same} count, Σ Billed/Effective/List/"
+        "ContractedCost"
+    )
 
 
 def measure(kind: str, folder: Path, db: Path) -> dict[str, Any]:
@@ -260,6 +330,12 @@ def main() -> None:
         "add about 10 minutes)",
     )
     parser.add_argument(
+        "--export-max-rows",
+        type=int,
+        default=10_000_000,
+        help="largest size `mlcost export focus` is measured at (after the FOCUS Parquet load)",
+    )
+    parser.add_argument(
         "--formats", nargs="+", choices=list(FORMATS), default=list(FORMATS), help="loads to run"
     )
     parser.add_argument(
@@ -308,6 +384,8 @@ def main() -> None:
                     if "peak_mb" in panda:
                         pandas_mb_per_row.setdefault(fmt, panda["peak_mb"] / rows)
                 print(_ingest_line(title, rows, ours, floor, panda), flush=True)
+                if fmt == "focus-parquet" and rows <= args.export_max_rows:
+                    print(measure_export(folders[fmt], work), flush=True)
             for folder in folders.values():
                 shutil.rmtree(folder)
             if not args.ingest_only:
