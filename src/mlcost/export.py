@@ -11,8 +11,12 @@ Loading an export back gives the same rows and totals.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import os
 import shutil
+import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,8 +36,9 @@ FORMATS = ("parquet", "csv")
 #: Columns FOCUS 1.3 renamed (the 1.2 name is deprecated there).
 RENAMED_IN_1_3 = {"ProviderName": "ServiceProviderName"}
 
-#: Exact decimal text without trailing zeros: 1.230000000000 → 1.23, 5.000000000000 → 5.
-_PLAIN_DECIMAL = "regexp_replace(CAST({x} AS VARCHAR), '(\\.[0-9]*[1-9])0+$|\\.0+$', '\\1')"
+#: Exact decimal text without trailing zeros: 1.230000000000 → 1.23, 5.000000000000 → 5
+#: (a DECIMAL(38,12) always has its point, so only fractional zeros are trimmed).
+_PLAIN_DECIMAL = "rtrim(rtrim(CAST({x} AS VARCHAR), '0'), '.')"
 
 
 @dataclass
@@ -99,6 +104,11 @@ def export_focus(
         raise InputError(f"{output}: the folder {output.parent} does not exist.")
 
     with store.reader() as con:
+        # A FOCUS dataset has no row order: not keeping the store's lets DuckDB stream the
+        # COPY (3M rows: 2.5 GB peak with order kept, 0.85 GB without); the load's memory
+        # cap bounds the rest.
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET memory_limit = ?", [store.writer_memory_limit])
         stored = [r[0] for r in con.execute("DESCRIBE cost").fetchall()]
         where, params = _filters(con, since, until, providers)
         select = [_column_sql(store_name, name, chosen) for name, store_name in columns]
@@ -108,11 +118,9 @@ def export_focus(
                 for c in stored
                 if c.startswith("x_")
             ]
-        if folder:
-            select.append("strftime(BillingPeriodStart, '%Y-%m') AS BillingPeriod")
         query = f"SELECT {', '.join(select)} FROM cost WHERE {where}"  # noqa: S608
         summary = ExportSummary(output)
-        _copy(con, query, params, output, chosen, folder, summary)
+        _copy(con, query, where, params, output, chosen, folder, summary)
         totals = con.execute(
             "SELECT BillingCurrency, count(*), sum(BilledCost), sum(EffectiveCost) "  # noqa: S608
             f"FROM cost WHERE {where} GROUP BY 1 ORDER BY 1",
@@ -197,6 +205,7 @@ def _filters(
 def _copy(
     con: duckdb.DuckDBPyConnection,
     query: str,
+    where: str,
     params: list[object],
     output: Path,
     fmt: str,
@@ -208,21 +217,35 @@ def _copy(
     tmp = output.with_name(f".{output.name}.mlcost-tmp")
     _remove(tmp)
     options = ["FORMAT parquet"] if fmt == "parquet" else ["FORMAT csv", "HEADER true"]
-    if fmt == "csv" and output.name.lower().endswith(".gz"):
-        options.append("COMPRESSION gzip")
-    if folder:
-        options += ["PARTITION_BY (BillingPeriod)", "FILENAME_PATTERN 'focus_{i}'"]
-    # COPY takes its target as a literal; the path is the user's own, quoted as SQL text.
-    target = "'" + str(tmp).replace("'", "''") + "'"
+    gzipped = fmt == "csv" and output.name.lower().endswith(".gz")
     try:
-        con.execute(f"COPY ({query}) TO {target} ({', '.join(options)})", params)
         if folder:
+            # One COPY per billing period, one file open at a time: DuckDB's PARTITION_BY
+            # keeps a writer per partition open and outgrew the memory cap.
+            tmp.mkdir()
+            periods = con.execute(
+                f"SELECT DISTINCT BillingPeriodStart FROM cost WHERE {where} ORDER BY 1",  # noqa: S608
+                params,
+            ).fetchall()
+            for (start,) in periods:
+                part = tmp / f"BillingPeriod={start:%Y-%m}"
+                part.mkdir(exist_ok=True)
+                name = f"focus_{len(list(part.iterdir()))}.{fmt}"
+                _copy_one(
+                    con,
+                    f"{query} AND cost.BillingPeriodStart = ?",
+                    [*params, start],
+                    part / name,
+                    options,
+                    gzipped,
+                )
             output.mkdir(parents=True, exist_ok=True)
             for part in sorted(tmp.iterdir()):
                 os.replace(part, output / part.name)
             tmp.rmdir()
             summary.files = sorted(p for p in output.rglob("*") if p.is_file())
         else:
+            _copy_one(con, query, params, tmp, options, gzipped)
             os.replace(tmp, output)
             summary.files = [output]
     except duckdb.Error as exc:
@@ -232,6 +255,69 @@ def _copy(
     except OSError as exc:
         _remove(tmp)
         raise InputError(f"{output}: the export could not be written ({exc.strerror}).") from exc
+
+
+def _copy_one(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    params: list[object],
+    path: Path,
+    options: list[str],
+    gzipped: bool = False,
+) -> None:
+    """One COPY to one file; a ``.gz`` one through :func:`_gzip_through_pipe`."""
+    if gzipped and hasattr(os, "mkfifo"):
+        _gzip_through_pipe(con, query, params, path, options)
+        return
+    if gzipped:
+        options = [*options, "COMPRESSION gzip"]
+    # COPY takes its target as a literal; the path is the user's own, quoted as SQL text.
+    target = "'" + str(path).replace("'", "''") + "'"
+    con.execute(f"COPY ({query}) TO {target} ({', '.join(options)})", params)
+
+
+def _gzip_through_pipe(
+    con: duckdb.DuckDBPyConnection, query: str, params: list[object], path: Path, options: list[str]
+) -> None:
+    """DuckDB writes plain CSV into a named pipe that a thread gzips into ``path``.
+
+    DuckDB's own gzip writer ran at a third of the speed (3M rows: 138 s against 47 s),
+    and a plain temporary file would need 8 times the disk. Neither side can wait for
+    ever: a COPY that fails before opening the pipe is unblocked by opening it here, and
+    a compressor that fails keeps draining the pipe so that DuckDB finishes and its
+    error (or the compressor's) is raised.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=".mlcost-pipe-", dir=path.parent))
+    pipe = folder / "export.csv"
+    os.mkfifo(pipe)
+    failed: list[BaseException] = []
+
+    def compress() -> None:
+        with open(pipe, "rb") as source:
+            try:
+                with (
+                    open(path, "wb") as raw,
+                    gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as sink,
+                ):
+                    shutil.copyfileobj(source, sink, 1 << 20)
+            except BaseException as exc:  # reported after the COPY, below
+                failed.append(exc)
+                while source.read(1 << 20):
+                    pass
+
+    worker = threading.Thread(target=compress, name="mlcost-export-gzip", daemon=True)
+    worker.start()
+    try:
+        target = "'" + str(pipe).replace("'", "''") + "'"
+        con.execute(f"COPY ({query}) TO {target} ({', '.join(options)})", params)
+    finally:
+        if worker.is_alive():
+            with contextlib.suppress(OSError):  # the COPY never opened the pipe: end it
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join()
+        shutil.rmtree(folder, ignore_errors=True)
+    if failed:
+        raise failed[0]
 
 
 def _remove(path: Path) -> None:
