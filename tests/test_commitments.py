@@ -174,6 +174,55 @@ def test_hand_built_aws_month(store: Store) -> None:
     assert by_family["c5"]["coverage_hours_pct"] == 100
 
 
+def test_coverage_leaves_out_the_storage_and_addresses_billed_under_compute(
+    store: Store,
+) -> None:
+    """AWS bills EBS volumes and snapshots under EC2, GCP disks and static addresses under
+    Compute Engine: Compute rows that no commitment could cover. The hand-built month
+    plus a volume (GB-Months), a snapshot (AWS CUR's GB-Mo, not inventoried) and an
+    inventoried address (Hours), all on demand in Compute: coverage does not move."""
+    org = Org()
+    aws_month(org)
+    extra = {"ServiceCategory": "Compute", "PricingCategory": "Standard"}
+    org.bill("vol-1", "0.25", hours="3.3", ConsumedUnit="GB-Months", ListCost=D("0.25"), **extra)
+    org.bill("snap-1", "0.10", hours="2", ConsumedUnit="GB-Mo", ListCost=D("0.10"), **extra)
+    org.bill("eipalloc-1", "0.12", ConsumedUnit="Hours", ListCost=D("0.12"), **extra)
+    org.resource("vol-1", "volume")
+    org.resource("eipalloc-1", "ip_address")
+    org.load(store)
+    with store.reader() as con:
+        total = one(commitments.coverage(con, by="provider"))
+        everything = one(commitments.coverage(con, service_categories=None))
+    # as in the hand-built month: 60 of 84 machine hours a day covered
+    assert (total["covered_hours"], total["on_demand_hours"]) == (D(1800), D(720))
+    assert (total["coverage_hours_pct"], total["coverage_cost_pct"]) == (71.43, 88.57)
+    # every service eligible: their quantities count too, (3.3 + 2 + 24) x 30 = 879
+    assert everything["on_demand_hours"] == D(720) + D(879)
+    assert everything["on_demand_cost"] == total["on_demand_cost"] + D("0.47") * 30
+
+
+def test_sample_coverage_counts_virtual_machine_hours_only(store: Store) -> None:
+    """On the sample, the hours coverage counts are exactly the hours of its VM lines
+    (FOCUS ResourceType) in Compute, not its disks, snapshots, images or addresses."""
+    ingest_sample(store)
+    with store.reader() as con:
+        got = {r["provider"]: r for r in commitments.coverage(con).to_pylist()}
+        vm_hours = dict(
+            con.execute(
+                "SELECT lower(ProviderName), sum(ConsumedQuantity) FROM cost "
+                "WHERE ChargeCategory = 'Usage' AND ServiceCategory = 'Compute' "
+                "AND ResourceType = 'Virtual Machine' AND PricingUnit = 'Hours' "
+                "AND (PricingCategory = 'Standard' OR CommitmentDiscountStatus = 'Used') "
+                "GROUP BY 1"
+            ).fetchall()
+        )
+    names = {"aws": "aws", "azure": "microsoft", "gcp": "google cloud"}
+    for provider, row in got.items():
+        assert row["covered_hours"] + row["on_demand_hours"] == vm_hours[names[provider]]
+    # AWS: the p4d RI (4 x 24 h) and the m6i Savings Plan (4 x 24 h) cover 90 days
+    assert got["aws"]["covered_hours"] == 2 * 4 * 24 * 90
+
+
 def test_daily_grain_and_window(store: Store) -> None:
     org = Org()
     aws_month(org)

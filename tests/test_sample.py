@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from mlcost import mappings
 from mlcost.sample import generate, iter_cost_batches, write_sample
 from mlcost.sample.__main__ import main
 from mlcost.schema import FOCUS_COLUMNS, arrow_schema, arrow_type
@@ -424,6 +425,169 @@ def test_money_is_exact_and_consistent(sample: Any, cost: list[dict[str, Any]]) 
     usage = sum(r["BilledCost"] for r in cost if r["ChargeCategory"] == "Usage")
     assert usage != sum(t[0] for t in totals.values())
     assert {r["PricingCategory"] for r in cost} >= {"Standard", "Committed", "Dynamic"}
+
+
+# -- FOCUS 1.2 conformance ----------------------------------------------------------------
+# What focus-validator (rules model 1.2) cannot see: it reads "ChargeClass is not
+# 'Correction'" as "ChargeClass IS NOT NULL AND ChargeClass <> 'Correction'", so its
+# not-null rules for Usage and Purchase rows never fire on an ordinary export.
+
+#: FOCUS Unit Format: a data size abbreviation, a time unit or a capitalised count noun,
+#: alone or as <unit>-<plural time unit> (GB-Hours, GB-Months).
+_SIZE = "(?:[KMGTPE]i?[bB]|[bB])"
+_TIME = "(?:Years|Months|Days|Hours|Minutes|Seconds)"
+UNIT_FORMAT = re.compile(rf"^(?:{_SIZE}|{_TIME}|[A-Z][A-Za-z]*)(?:-{_TIME})?$")
+#: Null on Tax rows, never null on Usage and Purchase rows (no row is a Correction).
+PRICED = (
+    "PricingQuantity",
+    "PricingUnit",
+    "PricingCategory",
+    "SkuId",
+    "SkuPriceId",
+    "ListUnitPrice",
+    "ContractedUnitPrice",
+    "PricingCurrencyListUnitPrice",
+    "PricingCurrencyContractedUnitPrice",
+)
+NEVER_NULL = (
+    "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "ContractedCost",
+    "PricingCurrencyEffectiveCost",
+    "BillingCurrency",
+    "PricingCurrency",
+    "BillingAccountId",
+    "BillingAccountType",
+    "SubAccountType",
+    "InvoiceIssuerName",
+    "ServiceName",
+    "ServiceCategory",
+    "ServiceSubcategory",
+    "ChargeCategory",
+    "ChargeFrequency",
+    "ChargeDescription",
+)
+
+
+def _service_names(cost: list[dict[str, Any]]) -> set[str]:
+    """Each ServiceName's one category and subcategory, as the mapping files it."""
+    seen: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+    for r in cost:
+        seen[(r["ProviderName"], r["ServiceName"])].add(
+            (r["ServiceCategory"], r["ServiceSubcategory"])
+        )
+    allowed = mappings.subcategories()
+    for (provider, name), pairs in seen.items():
+        assert len(pairs) == 1, (provider, name, pairs)
+        ((category, subcategory),) = pairs
+        assert subcategory in allowed[category], (name, category, subcategory)
+        # One truth: the converters file the same ServiceName under the same category.
+        assert (category, subcategory) == mappings.service_category(provider, name), name
+        if name != "Tax":  # the only row that is no provider service
+            assert mappings.service(provider, name) is not None, name
+    return {name for _, name in seen}
+
+
+def _units(cost: list[dict[str, Any]]) -> set[str]:
+    units = {
+        r[col]
+        for r in cost
+        for col in ("PricingUnit", "ConsumedUnit", "CommitmentDiscountUnit")
+        if r[col] is not None
+    }
+    assert all(UNIT_FORMAT.match(u) for u in units), units
+    return units
+
+
+def test_each_service_name_has_one_category_and_subcategory_the_mapping_gives(
+    cost: list[dict[str, Any]],
+) -> None:
+    # Services named as the providers' own exports name them.
+    assert _service_names(cost) == {
+        "Amazon Elastic Compute Cloud",  # EC2 instances, EBS volumes and snapshots
+        "Amazon Virtual Private Cloud",  # public IPv4 addresses (Elastic IPs)
+        "Amazon SageMaker",
+        "Amazon Simple Storage Service",
+        "Tax",
+        "Virtual Machines",
+        "Storage",  # Azure meter category of managed disks, snapshots and images
+        "Storage Accounts",
+        "Virtual Network",
+        "Azure Machine Learning",
+        "Compute Engine",  # VMs, persistent disks, snapshots, images, static addresses
+        "Vertex AI",
+        "Cloud Storage",
+        "BigQuery",
+    }
+
+
+def test_units_follow_the_focus_unit_format(cost: list[dict[str, Any]]) -> None:
+    assert _units(cost) == {"Hours", "GB-Months", "TiB", "USD"}
+    assert not UNIT_FORMAT.match("GB-Mo") and not UNIT_FORMAT.match("Tebibytes ")
+
+
+def test_cost_is_conformant_focus_1_2(cost: list[dict[str, Any]]) -> None:
+    _check_conformance(cost)
+
+
+def test_benchmark_cost_is_conformant_focus_1_2() -> None:
+    rows = pa.Table.from_batches(list(iter_cost_batches(20_000))).to_pylist()
+    assert _service_names(rows) <= {
+        "Amazon Elastic Compute Cloud",
+        "Amazon Virtual Private Cloud",
+        "Amazon SageMaker",
+        "Amazon Simple Storage Service",
+        "Virtual Machines",
+        "Storage",
+        "Storage Accounts",
+        "Virtual Network",
+        "Azure Machine Learning",
+        "Compute Engine",
+        "Vertex AI",
+        "Cloud Storage",
+    }
+    assert _units(rows) <= {"Hours", "GB-Months", "USD"}
+    _check_conformance(rows)
+
+
+def _check_conformance(cost: list[dict[str, Any]]) -> None:
+    for r in cost:
+        category = r["ChargeCategory"]
+        for col in NEVER_NULL:
+            assert r[col] is not None, (col, r)
+        for col in PRICED:
+            if category == "Tax":
+                assert r[col] is None, (col, r)
+            elif category in ("Usage", "Purchase"):
+                assert r[col] is not None, (col, r)
+        assert r["ChargeClass"] is None  # no corrections
+        assert r["CapacityReservationId"] is None and r["CapacityReservationStatus"] is None
+        assert (r["SkuMeter"] is None) == (r["SkuId"] is None), r
+        assert (r["PricingUnit"] is None) == (r["PricingQuantity"] is None), r
+        assert (r["ConsumedUnit"] is None) == (r["ConsumedQuantity"] is None), r
+        assert (r["RegionName"] is None) == (r["RegionId"] is None), r
+        assert (r["ResourceType"] is None) == (r["ResourceId"] is None), r
+        assert (r["SubAccountName"] is None) == (r["SubAccountId"] is None), r
+        assert (r["ConsumedQuantity"] is not None) == (
+            category == "Usage" and r["CommitmentDiscountStatus"] != "Unused"
+        ), r
+        committed = r["CommitmentDiscountId"] is not None
+        assert (r["CommitmentDiscountStatus"] is not None) == (committed and category == "Usage")
+        assert (r["CommitmentDiscountQuantity"] is not None) == (
+            committed and category in ("Usage", "Purchase")
+        ), r
+        assert (r["CommitmentDiscountUnit"] is not None) == committed, r
+        assert (r["PricingCategory"] == "Committed") == (committed and category == "Usage"), r
+        if category == "Purchase":  # bought at its published rate
+            assert r["PricingCategory"] == "Standard" and r["EffectiveCost"] == 0
+        if r["CommitmentDiscountStatus"] == "Unused":
+            # committed capacity has no list price: nothing is netted as a saving
+            assert r["ListUnitPrice"] == r["ListCost"] == 0 < r["EffectiveCost"], r
+        if category in ("Tax", "Credit"):  # charges priced on no unit of their own
+            assert r["ListCost"] == r["ContractedCost"] == r["BilledCost"], r
+        if r["ResourceId"] is None or r["ResourceType"] in ("Bucket", "Snapshot", "Image"):
+            assert r["AvailabilityZone"] is None, r
 
 
 def test_commitment_utilisation(sample: Any) -> None:

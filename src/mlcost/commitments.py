@@ -13,7 +13,9 @@ and no Cost Explorer call is needed.
   (covered + eligible on-demand), in hours (``ConsumedQuantity`` of committed and
   on-demand usage rows) and in cost (their on-demand equivalent, ``ListCost``). Eligible
   usage is usage of the service categories commitments apply to (``Compute`` by default)
-  at on-demand prices: spot and other dynamic prices are not eligible.
+  at on-demand prices, less the storage and addresses billed under those services (usage
+  metered in a data size, and inventoried volumes, snapshots, images, IP addresses and
+  buckets): spot and other dynamic prices are not eligible.
 * **Expiry**: the end of a commitment's term where the data says it: the charge period
   of a one-time (upfront) purchase row spans the term, and provider exports that keep the
   term end (``x_CommitmentDiscountEnd``, ``x_ReservationEndTime``, ``x_SavingsPlanEndTime``)
@@ -99,10 +101,20 @@ WITH u AS (
            c.BillingCurrency AS currency
     FROM cost c
     LEFT JOIN (SELECT lower(resource_id) AS rid, any_value(provider) AS provider,
-                      any_value(instance_type) AS instance_type
+                      any_value(instance_type) AS instance_type,
+                      any_value(resource_type) AS resource_type
                FROM resources GROUP BY 1) r ON r.rid = lower(c.ResourceId)
     WHERE c.ChargeCategory = 'Usage'
-      AND ($categories IS NULL OR list_contains($categories, c.ServiceCategory))
+      AND ($categories IS NULL
+           OR (list_contains($categories, c.ServiceCategory)
+               -- Commitments cover machines. A service's storage and addresses share its
+               -- category (AWS bills EBS under EC2, GCP disks and addresses under Compute
+               -- Engine): usage metered in a data size, and inventoried disks, snapshots,
+               -- images, addresses and buckets, are not eligible.
+               AND NOT regexp_matches(coalesce(c.ConsumedUnit, ''),
+                                      '(^|[^A-Za-z])[KMGTPE]i?B([^A-Za-z]|$)|[Bb]yte')
+               AND coalesce(r.resource_type, '') NOT IN ('volume', 'snapshot', 'image',
+                                                         'ip_address', 'bucket')))
       AND (c.PricingCategory = 'Standard'
            OR (c.CommitmentDiscountId IS NOT NULL AND c.CommitmentDiscountStatus = 'Used'))
       AND c.ConsumedQuantity IS NOT NULL

@@ -37,6 +37,7 @@ COST_COLUMNS = {
     "SubAccountId": pa.string(),
     "RegionId": pa.string(),
     "ConsumedQuantity": pa.decimal128(38, 12),
+    "ConsumedUnit": pa.string(),
     "PricingCategory": pa.string(),
     "CommitmentDiscountId": pa.string(),
     "CommitmentDiscountName": pa.string(),

@@ -27,6 +27,7 @@ from mlcost.sample.catalog import (
     INSTANCE_TYPES,
     PROVIDER_NAMES,
     REGION_NAMES,
+    REGIONS,
     STORAGE_PRICES,
     WINDOW_START,
     digest,
@@ -35,15 +36,11 @@ from mlcost.sample.catalog import (
     month_start,
     next_month,
 )
-from mlcost.sample.generator import SERVICES, cost_schema
+from mlcost.sample.generator import SERVICES, cost_schema, service_categories
 
 HOURS = DAYS * 24
 _PROVIDERS = ("aws", "azure", "gcp")
-_REGIONS = {
-    "aws": ("us-east-1", "us-west-2"),
-    "azure": ("eastus", "westeurope"),
-    "gcp": ("us-central1", "europe-west4"),
-}
+_REGIONS = REGIONS
 _BILLING = {
     "aws": ("482910375561", "Acme Vision (management)", "Management Account", "Linked Account"),
     "azure": (
@@ -315,7 +312,8 @@ def _build_fleet(n: int, seed: int) -> _Fleet:
                 "notebook": f"//notebooks.googleapis.com/projects/{sub_id}/locations/{zone}"
                 f"/instances/{name}",
             }[base_kind]
-        service, cat, sub, rtype = SERVICES[(p, base_kind)]
+        service, rtype = SERVICES[(p, base_kind)]
+        cat, sub = service_categories(p, service)
         committed = kind == "vm" and life[i] < 0.25
         spot = kind == "vm" and 0.25 <= life[i] < 0.40
         cd: tuple[str | None, ...] = (None,) * 5
@@ -337,7 +335,7 @@ def _build_fleet(n: int, seed: int) -> _Fleet:
         else:
             price, unit = STORAGE_PRICES[_STORAGE_KEY[(p, kind)]]
             size = float(bucket_tb[i]) * 1000 if kind == "bucket" else float(sizes[i])
-            qty = round(size / 730 * 10_000) if unit == "GB-Mo" else 10_000
+            qty = round(size / 730 * 10_000) if unit == "GB-Months" else 10_000
             details = None
             sku_key = _STORAGE_KEY[(p, kind)]
         pm = _micro(price)
@@ -391,7 +389,7 @@ def _build_fleet(n: int, seed: int) -> _Fleet:
         f.meter.append(
             "Compute Usage"
             if it is not None
-            else ("Storage" if unit == "GB-Mo" else "IP Address Hours")
+            else ("Storage" if unit == "GB-Months" else "IP Address Hours")
         )
         f.description.append(
             f"{cd[3]} recurring fee: {cd[1]}"
@@ -406,9 +404,8 @@ def _build_fleet(n: int, seed: int) -> _Fleet:
         f.tags.append("{}" if fee else tags[int(tag_pick[i])])
         f.charge_category.append("Purchase" if fee else "Usage")
         f.charge_frequency.append("Recurring" if fee else "Usage-Based")
-        f.pricing_category.append(
-            None if fee else ("Committed" if committed else "Dynamic" if spot else "Standard")
-        )
+        # A commitment's purchase is bought at its published rate: Standard.
+        f.pricing_category.append("Committed" if committed else "Dynamic" if spot else "Standard")
         f.price_micro[i] = pm
         f.paid_micro[i] = paid
         f.qty_units[i] = qty

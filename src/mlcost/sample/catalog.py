@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from mlcost import mappings
+
 #: First day of the sample (a Monday), UTC midnight.
 WINDOW_START = datetime(2026, 8, 3)
 #: Number of days in the sample window (2026-08-03 through 2026-10-31 inclusive).
@@ -114,13 +116,25 @@ ACCOUNTS: dict[str, Account] = {
     "gcp-data": Account("gcp", *_GCP_BILLING, "acme-data-lake", "Acme Data Lake", "Project"),
 }
 
+#: The regions the sample (and the benchmark datasets) use, per provider.
+REGIONS: dict[str, tuple[str, ...]] = {
+    "aws": ("us-east-1", "us-west-2"),
+    "azure": ("eastus", "westeurope"),
+    "gcp": ("us-central1", "europe-west4"),
+}
+
+
+def _region_name(provider: str, region: str) -> str:
+    name = mappings.region_name(provider, region)
+    assert name is not None, (provider, region)
+    return name
+
+
+#: RegionId -> RegionName, from the packaged region table (:mod:`mlcost.mappings`).
 REGION_NAMES: dict[str, str] = {
-    "us-east-1": "US East (N. Virginia)",
-    "us-west-2": "US West (Oregon)",
-    "eastus": "East US",
-    "westeurope": "West Europe",
-    "us-central1": "Iowa",
-    "europe-west4": "Netherlands",
+    region: _region_name(provider, region)
+    for provider, regions in REGIONS.items()
+    for region in regions
 }
 
 
@@ -219,28 +233,28 @@ SPOT_PRICES: dict[str, Decimal] = {
     "ml.g5.2xlarge": Decimal("0.4545"),
 }
 
-#: Storage and network list prices (USD per PricingUnit).
+#: Storage and network list prices (USD per PricingUnit, in FOCUS unit format).
 STORAGE_PRICES: dict[str, tuple[Decimal, str]] = {
-    "aws:gp3": (Decimal("0.08"), "GB-Mo"),
-    "aws:st1": (Decimal("0.045"), "GB-Mo"),
-    "aws:snapshot": (Decimal("0.05"), "GB-Mo"),
-    "aws:s3": (Decimal("0.023"), "GB-Mo"),
+    "aws:gp3": (Decimal("0.08"), "GB-Months"),
+    "aws:st1": (Decimal("0.045"), "GB-Months"),
+    "aws:snapshot": (Decimal("0.05"), "GB-Months"),
+    "aws:s3": (Decimal("0.023"), "GB-Months"),
     "aws:eip": (Decimal("0.005"), "Hours"),
-    "azure:Premium_LRS": (Decimal("0.12"), "GB-Mo"),
-    "azure:StandardSSD_LRS": (Decimal("0.075"), "GB-Mo"),
-    "azure:snapshot": (Decimal("0.05"), "GB-Mo"),
-    "azure:image": (Decimal("0.05"), "GB-Mo"),
-    "azure:blob": (Decimal("0.0184"), "GB-Mo"),
+    "azure:Premium_LRS": (Decimal("0.12"), "GB-Months"),
+    "azure:StandardSSD_LRS": (Decimal("0.075"), "GB-Months"),
+    "azure:snapshot": (Decimal("0.05"), "GB-Months"),
+    "azure:image": (Decimal("0.05"), "GB-Months"),
+    "azure:blob": (Decimal("0.0184"), "GB-Months"),
     "azure:pip": (Decimal("0.005"), "Hours"),
-    "gcp:pd-balanced": (Decimal("0.10"), "GB-Mo"),
-    "gcp:pd-ssd": (Decimal("0.17"), "GB-Mo"),
-    "gcp:pd-standard": (Decimal("0.04"), "GB-Mo"),
-    "gcp:snapshot": (Decimal("0.05"), "GB-Mo"),
-    "gcp:image": (Decimal("0.085"), "GB-Mo"),
-    "gcp:gcs": (Decimal("0.020"), "GB-Mo"),
+    "gcp:pd-balanced": (Decimal("0.10"), "GB-Months"),
+    "gcp:pd-ssd": (Decimal("0.17"), "GB-Months"),
+    "gcp:pd-standard": (Decimal("0.04"), "GB-Months"),
+    "gcp:snapshot": (Decimal("0.05"), "GB-Months"),
+    "gcp:image": (Decimal("0.085"), "GB-Months"),
+    "gcp:gcs": (Decimal("0.020"), "GB-Months"),
     "gcp:address-in-use": (Decimal("0.005"), "Hours"),
     "gcp:address-reserved": (Decimal("0.01"), "Hours"),
-    "gcp:bigquery": (Decimal("6.25"), "Tebibytes"),
+    "gcp:bigquery": (Decimal("6.25"), "TiB"),
 }
 
 #: Vertex AI custom training on a2-highgpu-8g (machine + 8 A100 + Vertex surcharge).

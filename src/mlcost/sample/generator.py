@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from mlcost import mappings
 from mlcost.sample.catalog import (
     ACCOUNTS,
     DAYS,
@@ -78,79 +79,48 @@ class SampleData:
 # cost
 # ------------------------------------------------------------------------------------
 
-#: (ServiceName, ServiceCategory, ServiceSubcategory, FOCUS ResourceType) per kind.
-SERVICES: dict[tuple[str, str], tuple[str, str, str, str]] = {
-    ("aws", "vm"): (
-        "Amazon Elastic Compute Cloud",
-        "Compute",
-        "Virtual Machines",
-        "Virtual Machine",
-    ),
-    ("aws", "volume"): ("EC2 - Other", "Storage", "Block Storage", "Volume"),
-    ("aws", "snapshot"): ("EC2 - Other", "Storage", "Backup Storage", "Snapshot"),
-    ("aws", "ip_address"): ("EC2 - Other", "Networking", "Network Infrastructure", "Elastic IP"),
-    ("aws", "endpoint"): (
-        "Amazon SageMaker",
-        "AI and Machine Learning",
-        "Machine Learning",
-        "Endpoint",
-    ),
-    ("aws", "notebook"): (
-        "Amazon SageMaker",
-        "AI and Machine Learning",
-        "Machine Learning",
-        "Notebook Instance",
-    ),
-    ("aws", "job"): (
-        "Amazon SageMaker",
-        "AI and Machine Learning",
-        "Machine Learning",
-        "Training Job",
-    ),
-    ("aws", "bucket"): ("Amazon Simple Storage Service", "Storage", "Object Storage", "Bucket"),
-    ("azure", "vm"): ("Virtual Machines", "Compute", "Virtual Machines", "Virtual Machine"),
-    ("azure", "volume"): ("Storage", "Storage", "Block Storage", "Managed Disk"),
-    ("azure", "snapshot"): ("Storage", "Storage", "Backup Storage", "Snapshot"),
-    ("azure", "image"): ("Storage", "Storage", "Block Storage", "Image"),
-    ("azure", "ip_address"): (
-        "Virtual Network",
-        "Networking",
-        "Network Infrastructure",
-        "Public IP Address",
-    ),
-    ("azure", "endpoint"): (
-        "Azure Machine Learning",
-        "AI and Machine Learning",
-        "Machine Learning",
-        "Online Endpoint",
-    ),
-    ("azure", "notebook"): (
-        "Azure Machine Learning",
-        "AI and Machine Learning",
-        "Machine Learning",
-        "Compute Instance",
-    ),
-    ("azure", "bucket"): ("Storage Accounts", "Storage", "Object Storage", "Storage Account"),
-    ("gcp", "vm"): ("Compute Engine", "Compute", "Virtual Machines", "Virtual Machine"),
-    ("gcp", "volume"): ("Compute Engine", "Storage", "Block Storage", "Persistent Disk"),
-    ("gcp", "snapshot"): ("Compute Engine", "Storage", "Backup Storage", "Snapshot"),
-    ("gcp", "image"): ("Compute Engine", "Storage", "Block Storage", "Image"),
-    ("gcp", "ip_address"): (
-        "Compute Engine",
-        "Networking",
-        "Network Infrastructure",
-        "Static External IP",
-    ),
-    ("gcp", "endpoint"): ("Vertex AI", "AI and Machine Learning", "Machine Learning", "Endpoint"),
-    ("gcp", "notebook"): (
-        "Vertex AI",
-        "AI and Machine Learning",
-        "Machine Learning",
-        "Workbench Instance",
-    ),
-    ("gcp", "job"): ("Vertex AI", "AI and Machine Learning", "Machine Learning", "Custom Job"),
-    ("gcp", "bucket"): ("Cloud Storage", "Storage", "Object Storage", "Bucket"),
+#: (ServiceName, FOCUS ResourceType) per kind of resource. Services are named as each
+#: provider's own export names them: AWS bills EBS volumes and snapshots under Amazon EC2's
+#: product (``AmazonEC2``) and public IPv4 addresses (Elastic IPs) under Amazon VPC's
+#: (since February 2024); Azure names the meter category (``Storage`` for managed disks,
+#: snapshots and images); GCP names the service (``Compute Engine`` for VMs, persistent
+#: disks, snapshots, images and static addresses). ServiceCategory and ServiceSubcategory
+#: come from :mod:`mlcost.mappings` (:func:`service_categories`), so that each
+#: ServiceName has exactly one of each, the same the converters give it.
+SERVICES: dict[tuple[str, str], tuple[str, str]] = {
+    ("aws", "vm"): ("Amazon Elastic Compute Cloud", "Virtual Machine"),
+    ("aws", "volume"): ("Amazon Elastic Compute Cloud", "Volume"),
+    ("aws", "snapshot"): ("Amazon Elastic Compute Cloud", "Snapshot"),
+    ("aws", "ip_address"): ("Amazon Virtual Private Cloud", "Elastic IP"),
+    ("aws", "endpoint"): ("Amazon SageMaker", "Endpoint"),
+    ("aws", "notebook"): ("Amazon SageMaker", "Notebook Instance"),
+    ("aws", "job"): ("Amazon SageMaker", "Training Job"),
+    ("aws", "bucket"): ("Amazon Simple Storage Service", "Bucket"),
+    ("azure", "vm"): ("Virtual Machines", "Virtual Machine"),
+    ("azure", "volume"): ("Storage", "Managed Disk"),
+    ("azure", "snapshot"): ("Storage", "Snapshot"),
+    ("azure", "image"): ("Storage", "Image"),
+    ("azure", "ip_address"): ("Virtual Network", "Public IP Address"),
+    ("azure", "endpoint"): ("Azure Machine Learning", "Online Endpoint"),
+    ("azure", "notebook"): ("Azure Machine Learning", "Compute Instance"),
+    ("azure", "bucket"): ("Storage Accounts", "Storage Account"),
+    ("gcp", "vm"): ("Compute Engine", "Virtual Machine"),
+    ("gcp", "volume"): ("Compute Engine", "Persistent Disk"),
+    ("gcp", "snapshot"): ("Compute Engine", "Snapshot"),
+    ("gcp", "image"): ("Compute Engine", "Image"),
+    ("gcp", "ip_address"): ("Compute Engine", "Static External IP"),
+    ("gcp", "endpoint"): ("Vertex AI", "Endpoint"),
+    ("gcp", "notebook"): ("Vertex AI", "Workbench Instance"),
+    ("gcp", "job"): ("Vertex AI", "Custom Job"),
+    ("gcp", "bucket"): ("Cloud Storage", "Bucket"),
 }
+
+
+def service_categories(provider: str, service: str) -> tuple[str, str]:
+    """(ServiceCategory, ServiceSubcategory) of a sample ServiceName, from the packaged
+    provider mapping (an unknown service, such as ``Tax``, is ``Other``)."""
+    return mappings.service_category(provider, service)
+
 
 _OD_TERM = {"aws": "JRTCKXETXF", "azure": "Consumption", "gcp": "OnDemand"}
 
@@ -267,7 +237,8 @@ class _CostBuilder:
         acct = ACCOUNTS[r.account]
         start = day(d)
         row = self.base(acct, r.region, start, start + timedelta(days=1), r.tags)
-        service, category, sub, rtype = SERVICES[(r.provider, r.kind)]
+        service, rtype = SERVICES[(r.provider, r.kind)]
+        category, sub = service_categories(r.provider, service)
         sku = sku_id(r.provider, sku_key, r.region)
         it = INSTANCE_TYPES.get(r.instance_type or "")
         details: dict[str, Any] | None = None
@@ -305,7 +276,7 @@ class _CostBuilder:
         """Rows for resource ``r`` on day ``d``: on-demand / spot, or the covered part of a
         commitment plus any on-demand remainder."""
         price, unit, sku_key = unit_price(r)
-        if r.price_key is not None and unit == "GB-Mo":
+        if r.price_key is not None and unit == "GB-Months":
             size = r.sizes[d] if r.sizes is not None else r.size_gb
             assert size is not None
             qty = (_dec(size) / days_in_month(day(d))).quantize(_Q6)
@@ -362,7 +333,8 @@ class _CostBuilder:
         start = day(d)
         capacity = c.quantity * 24
         fee = capacity * c.recurring_rate
-        common = {
+        category, subcategory = service_categories(c.provider, c.service)
+        common: dict[str, Any] = {
             "CommitmentDiscountCategory": c.category,
             "CommitmentDiscountId": c.cid,
             "CommitmentDiscountName": c.name,
@@ -372,11 +344,12 @@ class _CostBuilder:
             "ResourceName": c.name,
             "ResourceType": c.ctype,
             "ServiceName": c.service,
-            "ServiceCategory": c.service_category,
-            "ServiceSubcategory": "Virtual Machines",
+            "ServiceCategory": category,
+            "ServiceSubcategory": subcategory,
             "SkuId": sku_id(c.provider, "commitment", c.cid),
         }
         unit = "Hours"
+        common.update(SkuMeter=c.ctype)
         if c.upfront and start == c.start:
             # Billed in full on the first day; its charge period is the whole term.
             hours = capacity * c.term_days
@@ -397,6 +370,7 @@ class _CostBuilder:
             upfront.update(
                 ChargeCategory="Purchase",
                 ChargeFrequency="One-Time",
+                PricingCategory="Standard",
                 CommitmentDiscountQuantity=hours,
                 ChargeDescription=f"{c.ctype} upfront payment ({c.payment}): {c.name}",
                 SkuPriceId=f"{common['SkuId']}.UPFRONT",
@@ -420,6 +394,7 @@ class _CostBuilder:
             purchase.update(
                 ChargeCategory="Purchase",
                 ChargeFrequency="Recurring",
+                PricingCategory="Standard",
                 CommitmentDiscountQuantity=capacity,
                 ChargeDescription=f"{c.ctype} recurring fee: {c.name}",
                 SkuPriceId=f"{common['SkuId']}.FEE",
@@ -436,7 +411,12 @@ class _CostBuilder:
         else:
             qty, rate = unused, c.rate
         eff = qty * rate
-        self.prices(row, qty, unit, None, rate, Decimal(0), eff, Decimal(0), eff, consumed=False)
+        # Capacity already committed has no list price: ListUnitPrice (which FOCUS needs on
+        # every Usage row) is 0, so ListCost is 0 and sum(ListCost - EffectiveCost) nets the
+        # unused commitment off the savings.
+        self.prices(
+            row, qty, unit, Decimal(0), rate, Decimal(0), eff, Decimal(0), eff, consumed=False
+        )
         row.update(
             ChargeCategory="Usage",
             ChargeFrequency="Usage-Based",
@@ -507,6 +487,7 @@ class _CostBuilder:
         tib = np.where(WEEKEND, rng.uniform(6, 10, DAYS), rng.uniform(26, 36, DAYS)) * TREND
         tib[list(DROP_DAYS)] = rng.uniform(0.05, 0.2, len(DROP_DAYS))
         tags = {"team": "data", "project": "pipelines", "env": "prod"}
+        category, subcategory = service_categories("gcp", "BigQuery")
         for d in range(DAYS):
             qty = Decimal(str(round(float(tib[d]), 4)))
             row = self.base(acct, "us-central1", day(d), day(d + 1), tags)
@@ -517,8 +498,8 @@ class _CostBuilder:
                 ChargeFrequency="Usage-Based",
                 PricingCategory="Standard",
                 ServiceName="BigQuery",
-                ServiceCategory="Analytics",
-                ServiceSubcategory="Data Warehouses",
+                ServiceCategory=category,
+                ServiceSubcategory=subcategory,
                 SkuId=gcp_sku("bigquery-analysis", "US"),
                 SkuPriceId=f"{gcp_sku('bigquery-analysis', 'US')}.OnDemand",
                 SkuMeter="Analysis",
@@ -533,6 +514,7 @@ class _CostBuilder:
         for row in self.rows:
             if row["SubAccountId"] == acct.sub_id and row["ChargeCategory"] == "Usage":
                 monthly[row["BillingPeriodStart"]] += row["BilledCost"]
+        tax_category = service_categories("aws", "Tax")
         for bp, total in sorted(monthly.items()):
             tax = (total * Decimal("0.0625")).quantize(_CENT)
             row = self.base(acct, None, max(bp, WINDOW_START), next_month(bp), {})
@@ -545,13 +527,14 @@ class _CostBuilder:
                 ListCost=tax,
                 ContractedCost=tax,
                 ServiceName="Tax",
-                ServiceCategory="Other",
-                ServiceSubcategory="Other (Other)",
+                ServiceCategory=tax_category[0],
+                ServiceSubcategory=tax_category[1],
                 ChargeDescription="Sales tax (6.25 %) for the billing period",
             )
             self.rows.append(row)
         research = ACCOUNTS["aws-research"]
         credit = Decimal("-2500.00")
+        credit_category = service_categories("aws", "Amazon Elastic Compute Cloud")
         row = self.base(research, None, datetime(2026, 9, 1), datetime(2026, 10, 1), {})
         row.update(
             ChargeCategory="Credit",
@@ -562,8 +545,8 @@ class _CostBuilder:
             ListCost=credit,
             ContractedCost=credit,
             ServiceName="Amazon Elastic Compute Cloud",
-            ServiceCategory="Compute",
-            ServiceSubcategory="Virtual Machines",
+            ServiceCategory=credit_category[0],
+            ServiceSubcategory=credit_category[1],
             ChargeDescription="AWS Activate promotional credit",
         )
         self.rows.append(row)
@@ -573,7 +556,7 @@ def _meter(r: Res, unit: str) -> str:
     if r.kind in ("vm", "endpoint", "notebook", "job"):
         return "Compute Usage" if r.kind == "vm" else f"{r.kind.title()} Instance Usage"
     return (
-        {"GB-Mo": "Storage", "Hours": "IP Address Hours"}[unit]
+        {"GB-Months": "Storage", "Hours": "IP Address Hours"}[unit]
         if r.kind != "bucket"
         else "Standard Storage"
     )

@@ -100,8 +100,8 @@ class Commitment:
     rate: Decimal
     #: Spend: the Savings Plan rate per instance type.
     plan_rates: dict[str, Decimal]
+    #: Its ServiceName (ServiceCategory and Subcategory come from :mod:`mlcost.mappings`).
     service: str
-    service_category: str
     #: Start of the term; the commitment covers usage from here to :attr:`end`.
     start: datetime
     term_years: int
@@ -2498,7 +2498,6 @@ def _commitments() -> list[Commitment]:
             Decimal("19.2256"),
             {},
             "Amazon Elastic Compute Cloud",
-            "Compute",
             datetime(2026, 3, 1),
             1,
             payment="Partial Upfront",
@@ -2519,7 +2518,6 @@ def _commitments() -> list[Commitment]:
             Decimal(1),
             {"m6i.2xlarge": Decimal("0.2420")},
             "Amazon Elastic Compute Cloud",
-            "Compute",
             datetime(2026, 3, 1),
             1,
         ),
@@ -2538,7 +2536,6 @@ def _commitments() -> list[Commitment]:
             Decimal("2.3140"),
             {},
             "Virtual Machines",
-            "Compute",
             # Monthly billing plan; its term ends on 2026-10-01, when the renewal takes over.
             datetime(2025, 10, 1),
             1,
@@ -2560,7 +2557,6 @@ def _commitments() -> list[Commitment]:
             Decimal("2.3140"),
             {},
             "Virtual Machines",
-            "Compute",
             datetime(2026, 10, 1),
             1,
             payment="All Upfront",
@@ -2586,7 +2582,6 @@ def _commitments() -> list[Commitment]:
             Decimal("2.314233"),
             {},
             "Compute Engine",
-            "Compute",
             datetime(2026, 7, 1),
             1,
         ),
