@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck clean dashboard bench
+.PHONY: demo test lint typecheck clean dashboard bench conformance validator-env
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,16 +17,26 @@ demo: $(STAMP)
 	mkdir -p build/demo
 	cd build/demo && ../../$(BIN)/mlcost demo
 
-## test: linter, type checker, then the test suite
-test: $(STAMP) lint typecheck
+## test: linter, type checker, the FOCUS validator's venv, then the test suite
+test: $(STAMP) lint typecheck validator-env
 	$(BIN)/python -m pytest -q
 
+# The FinOps Foundation's focus-validator in its own venv (.venv-validator, Python 3.12).
+# Exit 3 means this machine has no Python 3.12: the conformance tests then skip, saying so.
+validator-env:
+	bash conformance/validator.sh || [ $$? -eq 3 ]
+
+## conformance: our FOCUS export checked by focus-validator (see README "Conformance")
+conformance: $(STAMP)
+	bash conformance/validator.sh
+	$(BIN)/python -m pytest -q -s tests/test_conformance.py
+
 lint: $(STAMP)
-	$(BIN)/ruff check src connectors app tests bench
-	$(BIN)/ruff format --check src connectors app tests bench
+	$(BIN)/ruff check src connectors app tests bench conformance
+	$(BIN)/ruff format --check src connectors app tests bench conformance
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src/mlcost connectors app
+	$(BIN)/mypy src/mlcost connectors app conformance/check.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
