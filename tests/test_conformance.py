@@ -25,6 +25,7 @@ import pytest
 from mlcost.ingest import ingest_sample
 from mlcost.schema import FOCUS_COLUMNS
 from mlcost.store import Store
+from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFORMANCE = ROOT / "conformance"
@@ -34,35 +35,12 @@ NO_PYTHON_312 = 3  # conformance/validator.sh's exit code when the machine has n
 
 
 def export_focus_for_validation(store_path: Path, out_path: Path) -> Path:
-    """The store's ``cost`` table as a FOCUS 1.2 dataset, CSV or Parquet by ``out_path``'s
-    suffix: the FOCUS columns only, timestamps as ``YYYY-MM-DDTHH:mm:ssZ`` text in CSV and as
-    UTC timestamps in Parquet, JSON columns as their text.
-
-    A stand-in for ``mlcost export focus --output FILE`` until that command lands; it is the
-    one place to swap.
-    """
-    parquet = out_path.suffix == ".parquet"
-    columns = []
-    for name, kind in FOCUS_COLUMNS.items():
-        if kind == "TIMESTAMP":
-            expr = (
-                f"timezone('UTC', \"{name}\")"
-                if parquet
-                else (f"strftime(\"{name}\", '%Y-%m-%dT%H:%M:%SZ')")
-            )
-        elif kind == "JSON":
-            expr = f'CAST("{name}" AS VARCHAR)'
-        else:
-            expr = f'"{name}"'
-        columns.append(f'{expr} AS "{name}"')
-    options = "FORMAT parquet" if parquet else "FORMAT csv, HEADER"
+    """``mlcost export focus --output out_path`` of a store, run as a user runs it: the file
+    the validator checks is the one users get."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    with Store(store_path, lock_timeout_s=30).reader() as con:
-        con.execute(
-            f"COPY (SELECT {', '.join(columns)} FROM cost "  # noqa: S608 (our column names)
-            f"ORDER BY ChargePeriodStart, BillingAccountId, SubAccountId, ResourceId) "
-            f"TO '{out_path}' ({options})"
-        )
+    out_path.unlink(missing_ok=True)
+    done = run_cli("--db", str(store_path), "export", "focus", "--output", str(out_path))
+    assert done.returncode == 0, done.stderr
     return out_path
 
 
@@ -100,17 +78,7 @@ DATASETS: list[tuple[str, Builder]] = [
 #: Failing MUST rules that are our data's fault and known, per dataset: rule -> what is wrong.
 #: Not validator defects (those are in conformance/validator_defects.toml). The test demands
 #: exactly this set, so a new failure fails it and a fixed one asks to be taken off here.
-KNOWN_DATA_FAILURES: dict[str, dict[str, str]] = {
-    name: {
-        "ServiceName-C-005-C": "the sample gives 'EC2 - Other' (Networking, Storage) and "
-        "'Compute Engine' (Compute, Networking, Storage) several ServiceCategory values; "
-        "FOCUS wants one per ServiceName (issue 18)",
-        "ServiceSubcategory-C-004-M": "the sample files BigQuery under ServiceCategory "
-        "'Analytics' with ServiceSubcategory 'Data Warehouses', whose parent is 'Databases' "
-        "(issue 18)",
-    }
-    for name in ("sample-csv", "sample-parquet")
-}
+KNOWN_DATA_FAILURES: dict[str, dict[str, str]] = {}
 
 
 # -- fixtures --------------------------------------------------------------------------------
