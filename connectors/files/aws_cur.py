@@ -235,7 +235,7 @@ FOCUS_SQL: dict[str, str] = {
         "ELSE CASE WHEN product_code = 'AmazonS3' THEN 'Bucket' "
         "ELSE coalesce(product_family, product_code, 'Resource') END END END"
     ),
-    "ServiceName": "coalesce(product_name, svc_name, product_code, service_code)",
+    "ServiceName": "coalesce(product_name, product_name_map, svc_name, product_code, service_code)",
     "ServiceCategory": _CATEGORY,
     "ServiceSubcategory": _SUBCATEGORY,
     "SkuId": f"CASE WHEN NOT {_TAX} THEN sku END",
@@ -343,7 +343,19 @@ def conversion(
             "starts_with(e.key, 'user_') THEN e.key[6:] ELSE e.key END, v := e.value))))) END"
         )
         refs = [text]
-    raw: dict[str, str] = {}
+    raw: dict[str, str] = {"product_name_map": "CAST(NULL AS VARCHAR)"}
+    if "product" in lookup:
+        # CUR 2.0 keeps the product name in its product map, not a column of its own.
+        column = columns[lookup["product"]]
+        if column.type.startswith("MAP"):
+            raw["product_name_map"] = (
+                f"nullif(trim(map_extract_value({column.ref}, 'product_name')), '')"
+            )
+        else:
+            text = json_text(column.ref, column.type)
+            raw["product_name_map"] = (
+                f"json_extract_string(TRY_CAST({text} AS JSON), '$.product_name')"
+            )
     reader = scan
     if tags is not None:
         reader, raw["tags_json"] = per_distinct(scan, refs, tags, "_mlcost_tags")
@@ -363,7 +375,7 @@ def conversion(
 #: Service: by product name where the table knows it (so a ServiceName always has one
 #: category), else by product code; region: by code, or by the location's name.
 LOOKUPS = (
-    service_lookup("aws", "product_name", by_name=True, prefix="svcn"),
+    service_lookup("aws", "coalesce(product_name, product_name_map)", by_name=True, prefix="svcn"),
     service_lookup("aws", "product_code"),
     region_lookup("aws", "coalesce(region_code, region_legacy, location)"),
 )

@@ -170,10 +170,11 @@ FOCUS_SQL: dict[str, str] = {
         f"WHEN charge_type = 'Usage' AND {_COMMITMENT} THEN 'Used' END"
     ),
     "ConsumedQuantity": "CASE WHEN charge_type = 'Usage' THEN quantity END",
-    # Consumed in single units: the unit of measure without its block ("10 Hours" → Hours).
+    # Consumed in single units: the unit of measure without its block ("10 Hours" → Hours,
+    # "1/Month" → Month, "1K" → Units).
     "ConsumedUnit": (
-        "CASE WHEN charge_type = 'Usage' THEN coalesce(nullif(regexp_replace(unit, "
-        "'^\\s*[0-9]+\\s*[KM]?(\\s+|$)', ''), ''), unit) END"
+        "CASE WHEN charge_type = 'Usage' AND unit IS NOT NULL THEN coalesce(nullif("
+        "regexp_replace(unit, '^\\s*[0-9]+\\s*[KM]?(\\s+|/|$)', ''), ''), 'Units') END"
     ),
     "PricingQuantity": _PRICING_QUANTITY,
     "PricingUnit": f"CASE WHEN NOT {_TAX} THEN unit END",

@@ -108,9 +108,18 @@ FOCUS_SQL: dict[str, str] = {
     "BilledCost": "cost + coalesce(credits, 0)",
     "EffectiveCost": "cost + coalesce(credits, 0)",
     "ListCost": "coalesce(cost_at_list, cost)",
+    # The export has no list unit price: it is the list cost per pricing unit.
+    "ListUnitPrice": (
+        f"CASE WHEN {_TAX} OR coalesce(pricing_amount, 0) = 0 THEN NULL "
+        f"ELSE CAST(coalesce(cost_at_list, cost) / pricing_amount AS {MONEY}) END"
+    ),
     "ContractedCost": "cost",
     "ContractedUnitPrice": _UNIT_PRICE,
     "PricingCurrencyContractedUnitPrice": _UNIT_PRICE,
+    "PricingCurrencyListUnitPrice": (
+        f"CASE WHEN {_TAX} OR coalesce(pricing_amount, 0) = 0 THEN NULL "
+        f"ELSE CAST(coalesce(cost_at_list, cost) / pricing_amount AS {MONEY}) END"
+    ),
     "PricingCurrency": "currency",
     "PricingCurrencyEffectiveCost": "cost + coalesce(credits, 0)",
     "BillingAccountId": "billing_account",
@@ -143,7 +152,11 @@ FOCUS_SQL: dict[str, str] = {
     ),
     "ConsumedQuantity": f"CASE WHEN ({_CATEGORY}) = 'Usage' THEN usage_amount END",
     "ConsumedUnit": f"CASE WHEN ({_CATEGORY}) = 'Usage' THEN usage_unit END",
-    "PricingQuantity": f"CASE WHEN NOT {_TAX} THEN pricing_amount END",
+    # Tax has no quantity (FOCUS: MUST be null); nor has an adjustment without a unit.
+    "PricingQuantity": (
+        f"CASE WHEN {_TAX} OR (pricing_unit IS NULL AND ({_CATEGORY}) = 'Adjustment') "
+        "THEN NULL ELSE pricing_amount END"
+    ),
     "PricingUnit": f"CASE WHEN NOT {_TAX} THEN pricing_unit END",
     "InvoiceIssuerName": "'Google Cloud'",
     "ProviderName": "'Google Cloud'",
