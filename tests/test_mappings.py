@@ -24,8 +24,9 @@ def test_each_service_name_has_exactly_one_category_and_a_valid_subcategory() ->
     for row in mappings.services():
         assert row.subcategory in subs[row.category], row
         assert seen.setdefault((row.provider, row.service_name), row.category) == row.category
-        # Other is the fallback for unknown services: no known service is filed there.
-        assert row.category != "Other", row
+        # Other is the fallback for unknown services; only lines that are no service
+        # (GCP's invoice-level tax and rounding) are filed there on purpose.
+        assert row.category != "Other" or (row.provider, row.key) == ("gcp", "Invoice"), row
 
 
 def test_azure_and_gcp_services_are_keyed_by_their_service_name() -> None:
@@ -94,3 +95,25 @@ def test_query_parameters_are_parallel_lists_with_unique_keys() -> None:
         assert len(by_name[0]) == len(set(by_name[0]))
         regions = mappings.region_params(provider)
         assert len(regions[0]) == len(set(regions[0])) == len(regions[1]) == len(regions[2])
+
+
+@pytest.mark.xfail(
+    reason="until the sample organisation takes its services from the mapping (issue 18, "
+    "sample branch): it still writes 'EC2 - Other' and 'Tax' and files BigQuery under "
+    "Analytics; remove this marker when merged",
+    strict=False,
+)
+def test_every_sample_organisation_service_is_mapped_to_its_category() -> None:
+    from pathlib import Path
+
+    import duckdb
+
+    cost = Path(__file__).resolve().parents[1] / "sample_data" / "cost.parquet"
+    got = duckdb.sql(
+        "SELECT DISTINCT ProviderName, ServiceName, ServiceCategory, ServiceSubcategory "
+        "FROM read_parquet($path)",
+        params={"path": str(cost)},
+    ).fetchall()
+    for provider, service, category, subcategory in got:
+        assert mappings.service(provider, service) is not None, (provider, service)
+        assert mappings.service_category(provider, service) == (category, subcategory)

@@ -23,7 +23,14 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlcost.connectors.files.convert import Field, ProviderPlan, provider_conversion
+from mlcost.connectors.files.convert import (
+    Field,
+    ProviderPlan,
+    category_sql,
+    provider_conversion,
+    region_lookup,
+    service_lookup,
+)
 from mlcost.connectors.files.focus import (
     Conversion,
     SourceColumn,
@@ -76,13 +83,17 @@ FIELDS = (
     _F("operation", ("line_item_operation",)),
     _F("product_family", ("product_product_family",)),
     _F("instance_type", ("product_instance_type",)),
-    _F("region", ("product_region_code", "product_region")),
+    _F("region_code", ("product_region_code",)),
+    _F("region_legacy", ("product_region",)),
+    _F("location", ("product_location",)),
+    _F("invoicing_entity", ("bill_invoicing_entity",)),
     _F("zone", ("line_item_availability_zone",)),
     _F("resource", ("line_item_resource_id",)),
     _F("sku", ("product_sku",)),
     _F("description", ("line_item_line_item_description",)),
     _F("usage_amount", ("line_item_usage_amount",), "money"),
     _F("unit", ("pricing_unit",)),
+    _F("unblended_rate", ("line_item_unblended_rate",), "money"),
     _F("od_cost", ("pricing_public_on_demand_cost",), "money"),
     _F("od_rate", ("pricing_public_on_demand_rate",), "money"),
     _F("ri_effective", ("reservation_effective_cost",), "money"),
@@ -110,6 +121,13 @@ _COMMITMENT_ID = (
     f"WHEN item_type IN {_SP} THEN sp_arn END"
 )
 
+_TAX = "item_type = 'Tax'"
+#: Rows whose quantity is a priced quantity: usage and purchases (Tax: MUST be null;
+#: credits and discounts: a quantity of nothing, so null too).
+_PRICED = "item_type NOT IN ('Tax', 'Credit', 'Refund') AND item_type NOT LIKE '%Discount'"
+_REGION_ID = "coalesce(reg_id, region_code, region_legacy)"
+_CATEGORY, _SUBCATEGORY = category_sql("svcn", "svc")
+
 FOCUS_SQL: dict[str, str] = {
     "BilledCost": (
         "CASE WHEN item_type IN ('SavingsPlanCoveredUsage', 'SavingsPlanNegation') "
@@ -126,10 +144,33 @@ FOCUS_SQL: dict[str, str] = {
         "WHEN 'Fee' THEN CASE WHEN ri_arn IS NOT NULL THEN 0 ELSE unblended END "
         "ELSE unblended END"
     ),
-    "ListCost": f"CASE WHEN item_type IN {_USAGE} THEN od_cost END",
-    "ListUnitPrice": f"CASE WHEN item_type IN {_USAGE} THEN od_rate END",
+    # List: the public on-demand cost of usage (covered usage included); a negation
+    # line lists nothing; purchases, tax, credits and discounts are at what they bill.
+    "ListCost": (
+        "CASE WHEN item_type = 'SavingsPlanNegation' THEN 0 "
+        "WHEN item_type IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage') "
+        "THEN coalesce(od_cost, unblended) ELSE unblended END"
+    ),
+    "ListUnitPrice": (
+        f"CASE WHEN NOT ({_PRICED}) THEN NULL WHEN item_type = 'SavingsPlanNegation' THEN 0 "
+        "WHEN item_type IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage') "
+        "AND od_cost IS NOT NULL THEN od_rate ELSE unblended_rate END"
+    ),
+    # Contracted: the negotiated rate before commitment discounts. CUR prices usage at
+    # that rate in lineItem/UnblendedCost (negotiated discounts are lines of their
+    # own), except RI-covered usage, billed at 0 and worth its public on-demand cost.
+    "ContractedCost": (
+        "CASE item_type WHEN 'DiscountedUsage' THEN coalesce(od_cost, unblended) "
+        "WHEN 'SavingsPlanNegation' THEN 0 ELSE unblended END"
+    ),
+    "ContractedUnitPrice": (
+        f"CASE WHEN NOT ({_PRICED}) THEN NULL WHEN item_type = 'SavingsPlanNegation' THEN 0 "
+        "WHEN item_type = 'DiscountedUsage' AND od_cost IS NOT NULL THEN od_rate "
+        "ELSE unblended_rate END"
+    ),
     "BillingAccountId": "payer",
     "BillingAccountName": "payer_name",
+    "BillingAccountType": "CASE WHEN payer IS NOT NULL THEN 'Payer Account' END",
     "BillingCurrency": "currency",
     "BillingPeriodStart": "period_start",
     "BillingPeriodEnd": "period_end",
@@ -147,9 +188,12 @@ FOCUS_SQL: dict[str, str] = {
     ),
     "ChargeDescription": "description",
     "PricingCategory": (
-        "CASE WHEN item_type IN ('DiscountedUsage', 'SavingsPlanCoveredUsage') THEN 'Committed' "
+        "CASE WHEN item_type IN ('DiscountedUsage', 'SavingsPlanCoveredUsage', "
+        "'SavingsPlanNegation') THEN 'Committed' "
         "WHEN item_type = 'Usage' AND usage_type LIKE '%SpotUsage%' THEN 'Dynamic' "
-        "WHEN item_type = 'Usage' THEN 'Standard' END"
+        "WHEN item_type = 'Usage' THEN 'Standard' "
+        "WHEN item_type IN ('Fee', 'RIFee', 'SavingsPlanRecurringFee', 'SavingsPlanUpfrontFee') "
+        "THEN 'Standard' END"
     ),
     "CommitmentDiscountId": _COMMITMENT_ID,
     "CommitmentDiscountType": (
@@ -165,20 +209,48 @@ FOCUS_SQL: dict[str, str] = {
     ),
     "ConsumedQuantity": f"CASE WHEN item_type IN {_USAGE} THEN usage_amount END",
     "ConsumedUnit": f"CASE WHEN item_type IN {_USAGE} THEN unit END",
-    "PricingQuantity": "usage_amount",
-    "PricingUnit": "unit",
+    "PricingQuantity": f"CASE WHEN {_PRICED} THEN usage_amount END",
+    "PricingUnit": f"CASE WHEN {_PRICED} THEN unit END",
+    "PricingCurrency": "currency",
     "InvoiceId": "invoice",
-    "InvoiceIssuerName": "coalesce(billing_entity, 'AWS')",
+    "InvoiceIssuerName": "coalesce(invoicing_entity, billing_entity, 'AWS')",
     "ProviderName": "'AWS'",
     "PublisherName": "coalesce(legal_entity, 'AWS')",
-    "RegionId": "region",
+    "RegionId": _REGION_ID,
+    "RegionName": (
+        f"CASE WHEN ({_REGION_ID}) IS NOT NULL THEN coalesce(location, reg_name, {_REGION_ID}) END"
+    ),
     "AvailabilityZone": "zone",
     "ResourceId": "resource",
-    "ServiceName": "coalesce(product_name, product_code, service_code)",
-    "SkuId": "sku",
+    "ResourceType": (
+        "CASE WHEN resource IS NULL THEN NULL "
+        "WHEN resource LIKE 'arn:%' THEN coalesce(nullif(replace(regexp_extract(resource, "
+        "'^arn:[^:]*:[^:]*:[^:]*:[^:]*:([^:/]+)[:/]', 1), '-', ' '), ''), product_family, "
+        "product_code) "
+        "ELSE CASE regexp_extract(resource, '^([a-z]+)-[0-9a-f]+$', 1) "
+        "WHEN 'i' THEN 'Instance' WHEN 'vol' THEN 'Volume' WHEN 'snap' THEN 'Snapshot' "
+        "WHEN 'ami' THEN 'Image' WHEN 'eipalloc' THEN 'Elastic IP' "
+        "WHEN 'nat' THEN 'NAT Gateway' WHEN 'vpce' THEN 'VPC Endpoint' "
+        "WHEN 'fs' THEN 'File System' WHEN 'tgw' THEN 'Transit Gateway' "
+        "ELSE CASE WHEN product_code = 'AmazonS3' THEN 'Bucket' "
+        "ELSE coalesce(product_family, product_code, 'Resource') END END END"
+    ),
+    "ServiceName": "coalesce(product_name, product_name_map, svc_name, product_code, service_code)",
+    "ServiceCategory": _CATEGORY,
+    "ServiceSubcategory": _SUBCATEGORY,
+    "SkuId": f"CASE WHEN NOT {_TAX} THEN sku END",
+    "SkuMeter": (
+        f"CASE WHEN NOT {_TAX} AND sku IS NOT NULL THEN coalesce(product_family, usage_type) END"
+    ),
     "SubAccountId": "usage_account",
     "SubAccountName": "usage_account_name",
+    "SubAccountType": "CASE WHEN usage_account IS NOT NULL THEN 'Linked Account' END",
 }
+
+#: What the pricing-currency columns are: AWS prices and bills a line in one currency.
+FOCUS_SQL["PricingCurrencyEffectiveCost"] = FOCUS_SQL["EffectiveCost"]
+FOCUS_SQL["PricingCurrencyListUnitPrice"] = FOCUS_SQL["ListUnitPrice"]
+FOCUS_SQL["PricingCurrencyContractedUnitPrice"] = FOCUS_SQL["ContractedUnitPrice"]
 
 EXTRAS = {
     "x_LineItemType": "item_type",
@@ -271,7 +343,19 @@ def conversion(
             "starts_with(e.key, 'user_') THEN e.key[6:] ELSE e.key END, v := e.value))))) END"
         )
         refs = [text]
-    raw: dict[str, str] = {}
+    raw: dict[str, str] = {"product_name_map": "CAST(NULL AS VARCHAR)"}
+    if "product" in lookup:
+        # CUR 2.0 keeps the product name in its product map, not a column of its own.
+        column = columns[lookup["product"]]
+        if column.type.startswith("MAP"):
+            raw["product_name_map"] = (
+                f"nullif(trim(map_extract_value({column.ref}, 'product_name')), '')"
+            )
+        else:
+            text = json_text(column.ref, column.type)
+            raw["product_name_map"] = (
+                f"json_extract_string(TRY_CAST({text} AS JSON), '$.product_name')"
+            )
     reader = scan
     if tags is not None:
         reader, raw["tags_json"] = per_distinct(scan, refs, tags, "_mlcost_tags")
@@ -283,5 +367,15 @@ def conversion(
         source_sql="'aws-cur:' || coalesce(payer, '')",
         format_hint=HINT,
         raw=raw,
+        lookups=LOOKUPS,
     )
     return provider_conversion(path, scan, columns, lookup, plan, source, params, reader=reader)
+
+
+#: Service: by product name where the table knows it (so a ServiceName always has one
+#: category), else by product code; region: by code, or by the location's name.
+LOOKUPS = (
+    service_lookup("aws", "coalesce(product_name, product_name_map)", by_name=True, prefix="svcn"),
+    service_lookup("aws", "product_code"),
+    region_lookup("aws", "coalesce(region_code, region_legacy, location)"),
+)

@@ -23,8 +23,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
-from mlcost.connectors.files.convert import Field, ProviderPlan, provider_conversion
+from mlcost.connectors.files.convert import (
+    Field,
+    ProviderPlan,
+    category_sql,
+    money_product,
+    provider_conversion,
+    region_lookup,
+    service_lookup,
+)
 from mlcost.connectors.files.focus import Conversion, SourceColumn, _open_scan, clean_text
+
+from mlcost.schema import MONEY
 
 CHARGE_TYPES = (
     "Usage",
@@ -78,6 +88,11 @@ FIELDS = (
     _F("invoice", ("invoiceid",)),
     _F("publisher", ("publishername",)),
     _F("service_family", ("servicefamily",)),
+    _F("consumed_service", ("consumedservice",)),
+    _F("pricing_currency", ("pricingcurrency", "pricingcurrencycode")),
+    _F("exchange_rate", ("exchangeratepricingtobilling",), "money"),
+    _F("cost_in_pricing", ("costinpricingcurrency",), "money"),
+    _F("partner_name", ("partnername",)),
 )
 
 _COMMITMENT = "pricing_model IN ('Reservation', 'SavingsPlan')"
@@ -85,6 +100,32 @@ _UNUSED = "charge_type IN ('UnusedReservation', 'UnusedSavingsPlan')"
 _PURCHASE = f"(charge_type IN ('Purchase', 'Refund') AND {_COMMITMENT})"
 _SAVINGS_PLAN = "(charge_type = 'UnusedSavingsPlan' OR pricing_model = 'SavingsPlan')"
 _HAS_COMMITMENT = f"({_COMMITMENT} OR {_UNUSED})"
+
+_TAX = "charge_type = 'Tax'"
+_USAGE_LIKE = f"(charge_type = 'Usage' OR {_UNUSED})"
+#: Azure prices per block of units ("10 Hours", "100 GB", "10K Transactions") while
+#: Quantity counts single units, so the priced quantity is Quantity / block.
+_DIGITS = "regexp_extract(unit, '^\\s*([0-9]+)', 1)"
+_BLOCK = (
+    f"(CASE WHEN coalesce({_DIGITS}, '') = '' THEN 1 ELSE TRY_CAST({_DIGITS} AS BIGINT) * "
+    "CASE WHEN regexp_matches(unit, '^\\s*[0-9]+\\s*K(\\s|$)') THEN 1000 "
+    "WHEN regexp_matches(unit, '^\\s*[0-9]+\\s*M(\\s|$)') THEN 1000000 ELSE 1 END END)"
+)
+_PRICING_QUANTITY = (
+    f"CASE WHEN {_TAX} OR unit IS NULL THEN NULL ELSE CASE {_BLOCK} WHEN 1 THEN quantity "
+    "WHEN 10 THEN quantity * 0.1 WHEN 100 THEN quantity * 0.01 WHEN 1000 THEN quantity * 0.001 "
+    "WHEN 10000 THEN quantity * 0.0001 WHEN 100000 THEN quantity * 0.00001 "
+    "WHEN 1000000 THEN quantity * 0.000001 "
+    f"ELSE CAST(quantity / nullif({_BLOCK}, 0) AS {MONEY}) END END"
+)
+#: Prices are in the pricing currency (MCA: USD); FOCUS unit prices are in the billing one.
+_SAME_CURRENCY = "(pricing_currency IS NULL OR upper(pricing_currency) = upper(currency))"
+_RATE = f"CASE WHEN {_SAME_CURRENCY} THEN 1 ELSE exchange_rate END"
+_LIST_PRICE = money_product("payg_price", _RATE)
+_CONTRACTED_PRICE = money_product("unit_price", _RATE)
+_REGION_KEY = "lower(replace(location, ' ', ''))"
+_SERVICE = "coalesce(meter_category, consumed_service, product)"
+_CATEGORY, _SUBCATEGORY = category_sql("svc")
 
 FOCUS_SQL: dict[str, str] = {
     "BillingAccountId": "billing_account",
@@ -106,8 +147,9 @@ FOCUS_SQL: dict[str, str] = {
     ),
     "ChargeDescription": "coalesce(product, meter_name)",
     "PricingCategory": (
-        "CASE pricing_model WHEN 'OnDemand' THEN 'Standard' WHEN 'Spot' THEN 'Dynamic' "
-        "WHEN 'Reservation' THEN 'Committed' WHEN 'SavingsPlan' THEN 'Committed' END"
+        f"CASE WHEN {_TAX} THEN NULL WHEN charge_type IN ('Purchase', 'Refund') THEN 'Standard' "
+        "ELSE CASE pricing_model WHEN 'OnDemand' THEN 'Standard' WHEN 'Spot' THEN 'Dynamic' "
+        "WHEN 'Reservation' THEN 'Committed' WHEN 'SavingsPlan' THEN 'Committed' END END"
     ),
     "CommitmentDiscountId": (
         f"CASE WHEN {_HAS_COMMITMENT} THEN coalesce(benefit_id, reservation_id) END"
@@ -128,24 +170,61 @@ FOCUS_SQL: dict[str, str] = {
         f"WHEN charge_type = 'Usage' AND {_COMMITMENT} THEN 'Used' END"
     ),
     "ConsumedQuantity": "CASE WHEN charge_type = 'Usage' THEN quantity END",
-    "ConsumedUnit": "CASE WHEN charge_type = 'Usage' THEN unit END",
-    "PricingQuantity": "quantity",
-    "PricingUnit": "unit",
-    "ListUnitPrice": "payg_price",
-    "ContractedUnitPrice": "unit_price",
-    "ListCost": "payg_cost",
+    # Consumed in single units: the unit of measure without its block ("10 Hours" → Hours,
+    # "1/Month" → Month, "1K" → Units).
+    "ConsumedUnit": (
+        "CASE WHEN charge_type = 'Usage' AND unit IS NOT NULL THEN coalesce(nullif("
+        "regexp_replace(unit, '^\\s*[0-9]+\\s*[KM]?(\\s+|/|$)', ''), ''), 'Units') END"
+    ),
+    "PricingQuantity": _PRICING_QUANTITY,
+    "PricingUnit": f"CASE WHEN NOT {_TAX} THEN unit END",
+    "PricingCurrency": "coalesce(pricing_currency, currency)",
+    # List: the pay-as-you-go price (MCA writes the cost, EA only the price); purchases,
+    # tax and adjustments list at what they cost.
+    "ListUnitPrice": (
+        f"CASE WHEN {_TAX} THEN NULL WHEN {_USAGE_LIKE} THEN {_LIST_PRICE} "
+        f"ELSE {_CONTRACTED_PRICE} END"
+    ),
+    "ListCost": (
+        f"CASE WHEN {_USAGE_LIKE} THEN coalesce(payg_cost, "
+        f"{money_product(_LIST_PRICE, _PRICING_QUANTITY)}, cost) ELSE cost END"
+    ),
+    "PricingCurrencyListUnitPrice": (
+        f"CASE WHEN {_TAX} THEN NULL WHEN {_USAGE_LIKE} THEN payg_price ELSE unit_price END"
+    ),
+    # Contracted: UnitPrice, the agreement's price before commitment discounts.
+    "ContractedUnitPrice": f"CASE WHEN NOT {_TAX} THEN {_CONTRACTED_PRICE} END",
+    "ContractedCost": (
+        f"CASE WHEN {_USAGE_LIKE} THEN coalesce("
+        f"{money_product(_CONTRACTED_PRICE, _PRICING_QUANTITY)}, cost) ELSE cost END"
+    ),
+    "PricingCurrencyContractedUnitPrice": f"CASE WHEN NOT {_TAX} THEN unit_price END",
+    "BillingAccountType": "CASE WHEN billing_account IS NOT NULL THEN 'Billing Account' END",
     "InvoiceId": "invoice",
-    "InvoiceIssuerName": "'Microsoft'",
+    "InvoiceIssuerName": "coalesce(partner_name, 'Microsoft')",
     "ProviderName": "'Microsoft'",
     "PublisherName": "coalesce(publisher, 'Microsoft')",
-    "RegionId": "lower(replace(location, ' ', ''))",
-    "RegionName": "location",
+    "RegionId": f"CASE WHEN reg_key IS NOT NULL THEN reg_id ELSE {_REGION_KEY} END",
+    "RegionName": "CASE WHEN reg_key IS NOT NULL THEN reg_name ELSE location END",
     "ResourceId": "resource",
-    "ResourceName": "resource_name",
-    "ServiceName": "meter_category",
-    "SkuId": "meter_id",
+    "ResourceName": (
+        "coalesce(resource_name, CASE WHEN resource LIKE '/%' "
+        "THEN nullif(regexp_extract(resource, '([^/]+)/*$', 1), '') END)"
+    ),
+    # The ARM type, e.g. Microsoft.Compute/virtualMachines (nested: each type segment).
+    "ResourceType": (
+        "CASE WHEN resource IS NULL THEN NULL ELSE coalesce(nullif(array_to_string(list_filter("
+        "string_split(regexp_extract(resource, '(?i)/providers/(.+)$', 1), '/'), "
+        "lambda s, i: i = 1 OR i % 2 = 0), '/'), ''), consumed_service, meter_category) END"
+    ),
+    "ServiceName": _SERVICE,
+    "ServiceCategory": _CATEGORY,
+    "ServiceSubcategory": _SUBCATEGORY,
+    "SkuId": f"CASE WHEN NOT {_TAX} THEN meter_id END",
+    "SkuMeter": f"CASE WHEN NOT {_TAX} AND meter_id IS NOT NULL THEN meter_name END",
     "SubAccountId": "subscription",
     "SubAccountName": "subscription_name",
+    "SubAccountType": "CASE WHEN subscription IS NOT NULL THEN 'Subscription' END",
     "Tags": "tags",
 }
 
@@ -191,21 +270,30 @@ def convert(
     focus = dict(FOCUS_SQL)
     keep: str | None = None
     dataset = "NULL"
+    # EffectiveCost in the pricing currency: the cost itself where both currencies are
+    # one, else Azure's CostInPricingCurrency (or the cost over the exchange rate).
+    in_pricing = (
+        f"CASE WHEN {_SAME_CURRENCY} THEN cost ELSE coalesce(cost_in_pricing, "
+        f"CAST(cost / nullif(exchange_rate, 0) AS {MONEY})) END"
+    )
     if mode == AMORTIZED:
         focus["BilledCost"] = (
             f"CASE WHEN {_UNUSED} OR (charge_type = 'Usage' AND {_COMMITMENT}) THEN 0 ELSE cost END"
         )
         focus["EffectiveCost"] = "cost"
+        focus["PricingCurrencyEffectiveCost"] = in_pricing
         keep = f"NOT coalesce({_PURCHASE}, false)"
         dataset = "'AmortizedCost'"
     elif mode == ACTUAL:
         focus["BilledCost"] = "cost"
         focus["EffectiveCost"] = "0"
+        focus["PricingCurrencyEffectiveCost"] = "0"
         keep = f"coalesce({_PURCHASE}, false)"
         dataset = "'ActualCost'"
     else:
         focus["BilledCost"] = "cost"
         focus["EffectiveCost"] = "cost"
+        focus["PricingCurrencyEffectiveCost"] = in_pricing
     plan = ProviderPlan(
         FIELDS,
         focus,
@@ -214,8 +302,12 @@ def convert(
         keep_sql=keep,
         format_hint=HINT,
         tags_built=False,
+        lookups=LOOKUPS,
     )
     return provider_conversion(path, scan, columns, lookup, plan, source)
+
+
+LOOKUPS = (service_lookup("azure", _SERVICE), region_lookup("azure", _REGION_KEY))
 
 
 def dataset_modes(paths: Sequence[Path]) -> dict[Path, str]:

@@ -29,6 +29,7 @@ from mlcost.connectors.files.focus import (
     timestamp_sql,
 )
 
+from mlcost import mappings
 from mlcost.errors import InputError
 from mlcost.schema import FOCUS_COLUMNS, MONEY
 from mlcost.store import quote_ident
@@ -71,6 +72,62 @@ class ProviderPlan:
     tags_built: bool = True
     #: alias → SQL over the scan's own columns, computed beside the typed fields.
     raw: Mapping[str, str] = field(default_factory=dict)
+    #: Packaged tables joined to each row (service and region mappings).
+    lookups: Sequence[Lookup] = ()
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One of our packaged tables joined to each row by a key, its values then usable by
+    the FOCUS formulas under ``columns``.
+
+    ``key`` is SQL over the field aliases; ``columns`` names the table's columns, the
+    first being the key's (non-null on the rows the table matched); ``values`` holds one
+    list per column, passed to DuckDB as query parameters (never SQL text). Keys must be
+    unique, or the join would repeat rows.
+    """
+
+    key: str
+    columns: tuple[str, ...]
+    values: Sequence[Sequence[str | None]]
+
+
+def service_lookup(
+    provider: str, key: str, *, by_name: bool = False, prefix: str = "svc"
+) -> Lookup:
+    """The packaged service table of a provider, joined on ``key`` (SQL over the field
+    aliases): ``{prefix}_key``, ``_name``, ``_category`` and ``_subcategory`` (null where
+    the service is unknown). ``by_name`` keys it by FOCUS ServiceName instead."""
+    values = (
+        mappings.service_name_params(provider) if by_name else mappings.service_params(provider)
+    )
+    columns = tuple(f"{prefix}_{c}" for c in ("key", "name", "category", "subcategory"))
+    return Lookup(key, columns, values)
+
+
+def region_lookup(provider: str, key: str) -> Lookup:
+    """The packaged region table of a provider, joined on ``key``: ``reg_key`` (null where
+    the region is unknown), ``reg_id`` and ``reg_name`` (null for a location that is no
+    region)."""
+    return Lookup(key, ("reg_key", "reg_id", "reg_name"), mappings.region_params(provider))
+
+
+def category_sql(*prefixes: str) -> tuple[str, str]:
+    """SQL for (ServiceCategory, ServiceSubcategory): the first lookup (by prefix) that
+    knows the service, else FOCUS's Other / Other (Other)."""
+    category, subcategory = mappings.OTHER
+    cats = ", ".join(f"{p}_category" for p in prefixes)
+    subs = ", ".join(f"{p}_subcategory" for p in prefixes)
+    return f"coalesce({cats}, '{category}')", f"coalesce({subs}, '{subcategory}')"
+
+
+def money_product(a: str, b: str) -> str:
+    """SQL for a × b as money: exact to 12 places (DuckDB multiplies DECIMAL(38,12)s at
+    24 places, which overflows past 10^14; only those rare rows go through DOUBLE)."""
+    return (
+        f"coalesce(TRY(CAST(({a}) * ({b}) AS {MONEY})), "
+        f"CAST(CAST({a} AS DOUBLE) * CAST({b} AS DOUBLE) AS {MONEY}))"
+    )
 
 
 def provider_conversion(
@@ -127,6 +184,28 @@ def provider_conversion(
 
     typed += [f"{sql} AS {quote_ident(alias)}" for alias, sql in plan.raw.items()]
 
+    # Packaged lookups: hash joins against parameter lists (their numbers follow the
+    # format's own parameters: $1 is the path, then ``params``, then these).
+    lookup_params: list[object] = []
+    joins: list[str] = []
+    for i, packaged in enumerate(plan.lookups):
+        if len({len(v) for v in packaged.values}) != 1 or len(packaged.values) != len(
+            packaged.columns
+        ):
+            raise ValueError(f"lookup {i}: one list of equal length per column")
+        if len(set(packaged.values[0])) != len(packaged.values[0]):
+            raise ValueError(f"lookup {i}: repeated keys would repeat rows")
+        unnests = []
+        for column, values in zip(packaged.columns, packaged.values, strict=True):
+            lookup_params.append(list(values))
+            number = 1 + len(params) + len(lookup_params)
+            unnests.append(f"unnest(${number}::VARCHAR[]) AS {quote_ident(column)}")
+        table = f"_lookup{i}"
+        joins.append(
+            f"LEFT JOIN (SELECT {', '.join(unnests)}) AS {table} "
+            f"ON {table}.{quote_ident(packaged.columns[0])} = ({packaged.key})"
+        )
+
     selected: list[str] = []
     stage_two: dict[str, SourceColumn] = {}
     for name, sql in plan.focus.items():
@@ -151,7 +230,7 @@ def provider_conversion(
     selected.append(f"{bad}::INTEGER AS _pbad")
     stage_one = (
         f"SELECT {', '.join(selected)} FROM (SELECT {', '.join(typed)} "  # noqa: S608
-        f"FROM {reader or scan})"
+        f"FROM {reader or scan}) AS _fields {' '.join(joins)}"
     )
 
     query, focus_checks, extras = _conversion_query(
@@ -169,7 +248,7 @@ def provider_conversion(
         scan,
         dict(columns),
         extras,
-        [str(path), *params],
+        [str(path), *params, *lookup_params],
         filtered=plan.keep_sql is not None,
     )
 

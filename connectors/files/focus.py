@@ -146,6 +146,9 @@ class FileSummary:
     format: str = "focus"
     description: str = ""
     detected: bool = False
+    #: Converted rows whose service the packaged mapping does not know (filed under
+    #: ServiceCategory Other), by ServiceName ("" where the file names none).
+    other_services: dict[str, int] = field(default_factory=dict)
 
 
 def expand_paths(paths: Sequence[str]) -> list[Path]:

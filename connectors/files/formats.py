@@ -12,6 +12,7 @@ import contextlib
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -28,6 +29,7 @@ from mlcost.connectors.files.focus import (
     focus_version,
 )
 
+from mlcost import mappings
 from mlcost.errors import InputError
 from mlcost.store import Batch, Scan
 
@@ -119,6 +121,8 @@ class BillingExport:
         self.files: list[FileSummary] = []
         #: Files fetched from s3:// or bq:// into a temporary folder, by what they are.
         self._names: dict[str, str] = {}
+        #: Rows of this load filed under ServiceCategory Other so far, by ServiceName.
+        self._others: dict[str, int] = {}
 
     def batches(self) -> Iterator[Batch]:
         """One lazy batch per file; nothing is read until the store iterates it."""
@@ -155,7 +159,30 @@ class BillingExport:
         explain = found.explain
         assert explain is not None
         found.explain = lambda exc: _renamed_any(self._renamed, explain(exc))
+        # A provider's unknown services are counted; a FOCUS file's Other rows are its
+        # own, and only keep the running count right.
+        found.after = self._count_others(None if item.fmt.name == "focus" else item.summary)
         return found
+
+    def _count_others(
+        self, summary: FileSummary | None
+    ) -> Callable[[duckdb.DuckDBPyConnection, datetime], None]:
+        """After a file is written: how many of its rows fell back to Other, by service
+        (this load's Other rows now, less those of the files before it)."""
+
+        def after(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> None:
+            known = sorted({s.service_name for s in mappings.services()})
+            rows = con.execute(_OTHER_ROWS, [loaded_at, *mappings.OTHER, known]).fetchall()
+            now = {name or "": int(count) for name, count in rows}
+            if summary is not None:
+                summary.other_services = {
+                    name: count - self._others.get(name, 0)
+                    for name, count in sorted(now.items())
+                    if count > self._others.get(name, 0)
+                }
+            self._others = now
+
+        return after
 
     def _renamed(self, exc: InputError) -> InputError:
         message = exc.message
@@ -209,6 +236,15 @@ class BillingExport:
         if fmt.name == "focus" and description.startswith("FOCUS 1."):
             summary.focus_version = description.removeprefix("FOCUS ")
         return _Planned(path, fmt, description, summary)
+
+
+#: This load's rows filed under Other for want of a mapping (a service the table files
+#: under Other itself, such as GCP's invoice-level lines, is known, not counted).
+_OTHER_ROWS = (
+    'SELECT "ServiceName", count(*) FROM cost WHERE x_ingested_at = $1 '
+    'AND "ServiceCategory" = $2 AND "ServiceSubcategory" = $3 '
+    'AND NOT coalesce(list_contains($4::VARCHAR[], "ServiceName"), false) GROUP BY ALL'
+)
 
 
 def _renamed_any(rename: Callable[[InputError], InputError], exc: BaseException) -> BaseException:

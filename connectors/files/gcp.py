@@ -25,7 +25,14 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from mlcost.connectors.files.convert import Field, ProviderPlan, provider_conversion
+from mlcost.connectors.files.convert import (
+    Field,
+    ProviderPlan,
+    category_sql,
+    provider_conversion,
+    region_lookup,
+    service_lookup,
+)
 from mlcost.connectors.files.focus import (
     Conversion,
     SourceColumn,
@@ -34,6 +41,7 @@ from mlcost.connectors.files.focus import (
 )
 
 from mlcost.errors import InputError
+from mlcost.schema import MONEY
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 
@@ -68,6 +76,8 @@ FIELDS = (
     _F("pricing_amount", ("usage.amount_in_pricing_units",), "money"),
     _F("pricing_unit", ("usage.pricing_unit",)),
     _F("cost_at_list", ("cost_at_list",), "money"),
+    _F("effective_price", ("price.effective_price",), "money"),
+    _F("price_unit_quantity", ("price.pricing_unit_quantity",), "money"),
     _F("seller", ("seller_name",)),
     _F("credits_text", ("credits",), "json"),
 )
@@ -86,12 +96,34 @@ _CATEGORY = (
     "THEN 'Purchase' ELSE 'Usage' END END"
 )
 
+_TAX = "cost_type = 'tax'"
+#: price.effective_price is per price.pricing_unit_quantity pricing units.
+_UNIT_PRICE = (
+    f"CASE WHEN {_TAX} THEN NULL WHEN coalesce(price_unit_quantity, 1) = 1 THEN effective_price "
+    f"ELSE CAST(effective_price / nullif(price_unit_quantity, 0) AS {MONEY}) END"
+)
+_CATEGORY_SVC, _SUBCATEGORY_SVC = category_sql("svc")
+
 FOCUS_SQL: dict[str, str] = {
     "BilledCost": "cost + coalesce(credits, 0)",
     "EffectiveCost": "cost + coalesce(credits, 0)",
     "ListCost": "coalesce(cost_at_list, cost)",
+    # The export has no list unit price: it is the list cost per pricing unit.
+    "ListUnitPrice": (
+        f"CASE WHEN {_TAX} OR coalesce(pricing_amount, 0) = 0 THEN NULL "
+        f"ELSE CAST(coalesce(cost_at_list, cost) / pricing_amount AS {MONEY}) END"
+    ),
     "ContractedCost": "cost",
+    "ContractedUnitPrice": _UNIT_PRICE,
+    "PricingCurrencyContractedUnitPrice": _UNIT_PRICE,
+    "PricingCurrencyListUnitPrice": (
+        f"CASE WHEN {_TAX} OR coalesce(pricing_amount, 0) = 0 THEN NULL "
+        f"ELSE CAST(coalesce(cost_at_list, cost) / pricing_amount AS {MONEY}) END"
+    ),
+    "PricingCurrency": "currency",
+    "PricingCurrencyEffectiveCost": "cost + coalesce(credits, 0)",
     "BillingAccountId": "billing_account",
+    "BillingAccountType": "CASE WHEN billing_account IS NOT NULL THEN 'Billing Account' END",
     "BillingCurrency": "currency",
     "BillingPeriodStart": "(invoice_month AT TIME ZONE 'America/Los_Angeles')::TIMESTAMP",
     "BillingPeriodEnd": (
@@ -106,8 +138,8 @@ FOCUS_SQL: dict[str, str] = {
     ),
     "ChargeDescription": "sku",
     "PricingCategory": (
-        f"CASE WHEN ({_CATEGORY}) <> 'Usage' THEN NULL WHEN coalesce({_CUD}, false) "
-        "THEN 'Committed' ELSE 'Standard' END"
+        f"CASE ({_CATEGORY}) WHEN 'Purchase' THEN 'Standard' WHEN 'Usage' THEN "
+        f"CASE WHEN coalesce({_CUD}, false) THEN 'Committed' ELSE 'Standard' END END"
     ),
     "CommitmentDiscountStatus": f"CASE WHEN coalesce({_CUD}, false) THEN 'Used' END",
     "CommitmentDiscountCategory": (
@@ -118,22 +150,36 @@ FOCUS_SQL: dict[str, str] = {
     "CommitmentDiscountType": (
         f"CASE WHEN coalesce({_CUD}, false) THEN 'Committed Use Discount' END"
     ),
-    "ConsumedQuantity": "usage_amount",
-    "ConsumedUnit": "usage_unit",
-    "PricingQuantity": "pricing_amount",
-    "PricingUnit": "pricing_unit",
+    "ConsumedQuantity": f"CASE WHEN ({_CATEGORY}) = 'Usage' THEN usage_amount END",
+    "ConsumedUnit": f"CASE WHEN ({_CATEGORY}) = 'Usage' THEN usage_unit END",
+    # Tax has no quantity (FOCUS: MUST be null); nor has an adjustment without a unit.
+    "PricingQuantity": (
+        f"CASE WHEN {_TAX} OR (pricing_unit IS NULL AND ({_CATEGORY}) = 'Adjustment') "
+        "THEN NULL ELSE pricing_amount END"
+    ),
+    "PricingUnit": f"CASE WHEN NOT {_TAX} THEN pricing_unit END",
     "InvoiceIssuerName": "'Google Cloud'",
     "ProviderName": "'Google Cloud'",
     "PublisherName": "coalesce(seller, 'Google Cloud')",
     "RegionId": "region",
-    "RegionName": "location",
+    "RegionName": "CASE WHEN region IS NOT NULL THEN coalesce(reg_name, region) END",
     "AvailabilityZone": "zone",
     "ResourceId": "resource_global",
     "ResourceName": "resource_name",
+    # //compute.googleapis.com/projects/p/zones/z/instances/vm → compute.googleapis.com/instances
+    "ResourceType": (
+        "CASE WHEN resource_global IS NOT NULL THEN coalesce(nullif(regexp_replace("
+        "resource_global, '^//([^/]+)/(.*/)?([^/]+)/[^/]+$', '\\1/\\3'), resource_global), "
+        "service, 'Resource') END"
+    ),
     "ServiceName": "service",
-    "SkuId": "sku_id",
+    "ServiceCategory": _CATEGORY_SVC,
+    "ServiceSubcategory": _SUBCATEGORY_SVC,
+    "SkuId": f"CASE WHEN NOT {_TAX} THEN sku_id END",
+    "SkuMeter": f"CASE WHEN NOT {_TAX} AND sku_id IS NOT NULL THEN sku END",
     "SubAccountId": "project_id",
     "SubAccountName": "project_name",
+    "SubAccountType": "CASE WHEN project_id IS NOT NULL THEN 'Project' END",
     "Tags": (
         "TRY(to_json(map_from_entries(TRY_CAST(TRY_CAST(labels AS JSON) AS "
         'STRUCT("key" VARCHAR, "value" VARCHAR)[]))))'
@@ -267,5 +313,9 @@ def conversion(
         source_sql="'gcp:' || coalesce(billing_account, '')",
         format_hint=HINT,
         raw=raw,
+        lookups=LOOKUPS,
     )
     return provider_conversion(path, scan, columns, lookup, plan, source)
+
+
+LOOKUPS = (service_lookup("gcp", "service"), region_lookup("gcp", "region"))

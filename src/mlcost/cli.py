@@ -248,6 +248,17 @@ def ingest_billing_command(
         extra = f", {len(f.extra_columns)} extra column(s) kept as x_*" if f.extra_columns else ""
         how = " (format auto-detected)" if f.detected else ""
         out.print(f"{f.path}: {f.description}, {f.rows:,} rows{extra}{how}")
+        if f.other_services:
+            names = ", ".join(
+                f"{name or '(no service name)'} ({count:,})"
+                for name, count in f.other_services.items()
+            )
+            out.print(
+                f"  {sum(f.other_services.values()):,} rows of {len(f.other_services)} "
+                f"service(s) not in mlcost's mapping, filed under ServiceCategory Other: "
+                f"{names}",
+                markup=False,
+            )
     _load_report(done.result)
 
 

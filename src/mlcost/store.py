@@ -78,13 +78,16 @@ class Scan:
     ``sql`` is one SELECT yielding the table's columns, with ``$1``, ``$2``… filled from
     ``params`` (file names and other data are parameters, never SQL text). ``explain``
     turns a DuckDB error raised while it runs (a bad row, a corrupt file) into the
-    exception to report; ``on_done`` is told how many rows were written.
+    exception to report; ``on_done`` is told how many rows were written; ``after`` runs
+    on the writing connection once the rows are in (inside the load's transaction, with
+    the load's time, which stamps them), to read back what was written.
     """
 
     sql: str
     params: Sequence[object] = ()
     explain: Callable[[duckdb.Error], BaseException] | None = None
     on_done: Callable[[int], None] | None = None
+    after: Callable[[duckdb.DuckDBPyConnection, datetime], None] | None = None
 
 
 @dataclass
@@ -454,6 +457,8 @@ def _insert_scan(
         on_rows(label, rows)
     if scan.on_done is not None:
         scan.on_done(rows)
+    if scan.after is not None:
+        scan.after(con, loaded_at)
     if batch.partition:
         _check_partition(con, batch, spec.loaded_at, loaded_at, strays_before)
     return rows

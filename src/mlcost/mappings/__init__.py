@@ -213,8 +213,17 @@ def service_name_params(provider: str) -> list[list[str]]:
 
 
 def region_params(provider: str) -> list[list[str | None]]:
-    """One provider's region table as three parallel lists (key, region id, name)."""
-    rows = regions(_provider(provider))
+    """One provider's region table as three parallel lists (key, region id, name). Each
+    region's name is a key too, for exports that write only a location's name (AWS
+    ``product/location`` without a region code)."""
+    rows = list(regions(_provider(provider)))
+    keys = {r.key for r in rows}
+    for row in list(rows):
+        if row.region_name is not None and row.region_name not in keys:
+            keys.add(row.region_name)
+            rows.append(
+                RegionMapping(row.provider, row.region_name, row.region_id, row.region_name)
+            )
     return [[r.key for r in rows], [r.region_id for r in rows], [r.region_name for r in rows]]
 
 
