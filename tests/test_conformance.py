@@ -68,11 +68,39 @@ def sample_parquet(workspace: Path) -> Path:
     return export_focus_for_validation(sample_store(workspace), workspace / "sample.parquet")
 
 
-#: (name, builder). Provider fixtures (AWS CUR legacy and 2.0, Azure EA/MCA/FocusCost, GCP)
-#: go here: load the fixture into a store in the workspace, then export it the same way.
+PROVIDER_FIXTURES = ROOT / "tests" / "fixtures" / "providers"
+
+
+def provider_export(name: str, *files: str) -> Builder:
+    """A provider fixture (tests/fixtures/providers) loaded by `mlcost ingest billing`, as a
+    user would load it, then exported as FOCUS like the sample."""
+
+    def build(workspace: Path) -> Path:
+        db = workspace / name / "mlcost.duckdb"
+        if not db.exists():
+            db.parent.mkdir(parents=True, exist_ok=True)
+            done = run_cli(
+                "--db", str(db), "ingest", "billing", *(str(PROVIDER_FIXTURES / f) for f in files)
+            )
+            assert done.returncode == 0, done.stderr
+        return export_focus_for_validation(db, workspace / f"{name}.parquet")
+
+    return build
+
+
+#: (name, builder): the sample organisation, and every provider fixture converted to FOCUS.
 DATASETS: list[tuple[str, Builder]] = [
     ("sample-csv", sample_csv),
     ("sample-parquet", sample_parquet),
+    ("aws-legacy-cur", provider_export("aws-legacy-cur", "aws_legacy_cur.csv")),
+    ("aws-cur2", provider_export("aws-cur2", "aws_cur2.parquet")),
+    ("azure-ea", provider_export("azure-ea", "azure_ea.csv")),
+    (
+        "azure-mca",
+        provider_export("azure-mca", "azure_mca_actual.csv", "azure_mca_amortized.csv"),
+    ),
+    ("azure-focuscost", provider_export("azure-focuscost", "azure_focuscost.csv")),
+    ("gcp", provider_export("gcp", "gcp_billing_export.jsonl")),
 ]
 
 #: Failing MUST rules that are our data's fault and known, per dataset: rule -> what is wrong.

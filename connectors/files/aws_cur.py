@@ -103,6 +103,7 @@ FIELDS = (
         "money",
     ),
     _F("ri_unused_recurring", ("reservation_unused_recurring_fee",), "money"),
+    _F("ri_unused_quantity", ("reservation_unused_quantity",), "money"),
     _F("ri_arn", ("reservation_reservation_a_r_n",)),
     _F("sp_effective", ("savings_plan_savings_plan_effective_cost",), "money"),
     _F("sp_commitment", ("savings_plan_total_commitment_to_date",), "money"),
@@ -122,6 +123,13 @@ _COMMITMENT_ID = (
 )
 
 _TAX = "item_type = 'Tax'"
+#: A commitment's recurring fee gives a second row, the part of it that went unused.
+_FEES = "item_type IN ('RIFee', 'SavingsPlanRecurringFee')"
+_SP_UNUSED = "greatest(coalesce(sp_commitment, 0) - coalesce(sp_used, 0), 0)"
+_UNUSED_COST = (
+    "CASE item_type WHEN 'RIFee' THEN coalesce(ri_unused_upfront, 0) "
+    "+ coalesce(ri_unused_recurring, 0) ELSE coalesce(sp_commitment, 0) - coalesce(sp_used, 0) END"
+)
 #: Rows whose quantity is a priced quantity: usage and purchases (Tax: MUST be null;
 #: credits and discounts: a quantity of nothing, so null too).
 _PRICED = "item_type NOT IN ('Tax', 'Credit', 'Refund') AND item_type NOT LIKE '%Discount'"
@@ -130,29 +138,31 @@ _CATEGORY, _SUBCATEGORY = category_sql("svcn", "svc")
 
 FOCUS_SQL: dict[str, str] = {
     "BilledCost": (
-        "CASE WHEN item_type IN ('SavingsPlanCoveredUsage', 'SavingsPlanNegation') "
-        "THEN 0 ELSE unblended END"
+        "CASE WHEN unused_part OR item_type IN ('SavingsPlanCoveredUsage', "
+        "'SavingsPlanNegation') THEN 0 ELSE unblended END"
     ),
     "EffectiveCost": (
-        "CASE item_type "
+        f"CASE WHEN unused_part THEN {_UNUSED_COST} "
+        "ELSE CASE item_type "
         "WHEN 'DiscountedUsage' THEN coalesce(ri_effective, 0) "
         "WHEN 'SavingsPlanCoveredUsage' THEN coalesce(sp_effective, 0) "
         "WHEN 'SavingsPlanNegation' THEN 0 "
         "WHEN 'SavingsPlanUpfrontFee' THEN 0 "
-        "WHEN 'SavingsPlanRecurringFee' THEN coalesce(sp_commitment, 0) - coalesce(sp_used, 0) "
-        "WHEN 'RIFee' THEN coalesce(ri_unused_upfront, 0) + coalesce(ri_unused_recurring, 0) "
+        "WHEN 'SavingsPlanRecurringFee' THEN 0 "
+        "WHEN 'RIFee' THEN 0 "
         "WHEN 'Fee' THEN CASE WHEN ri_arn IS NOT NULL THEN 0 ELSE unblended END "
-        "ELSE unblended END"
+        "ELSE unblended END END"
     ),
     # List: the public on-demand cost of usage (covered usage included); a negation
     # line lists nothing; purchases, tax, credits and discounts are at what they bill.
     "ListCost": (
-        "CASE WHEN item_type = 'SavingsPlanNegation' THEN 0 "
+        "CASE WHEN unused_part OR item_type = 'SavingsPlanNegation' THEN 0 "
         "WHEN item_type IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage') "
         "THEN coalesce(od_cost, unblended) ELSE unblended END"
     ),
     "ListUnitPrice": (
-        f"CASE WHEN NOT ({_PRICED}) THEN NULL WHEN item_type = 'SavingsPlanNegation' THEN 0 "
+        f"CASE WHEN NOT ({_PRICED}) THEN NULL "
+        "WHEN unused_part OR item_type = 'SavingsPlanNegation' THEN 0 "
         "WHEN item_type IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage') "
         "AND od_cost IS NOT NULL THEN od_rate ELSE unblended_rate END"
     ),
@@ -160,16 +170,20 @@ FOCUS_SQL: dict[str, str] = {
     # that rate in lineItem/UnblendedCost (negotiated discounts are lines of their
     # own), except RI-covered usage, billed at 0 and worth its public on-demand cost.
     "ContractedCost": (
-        "CASE item_type WHEN 'DiscountedUsage' THEN coalesce(od_cost, unblended) "
-        "WHEN 'SavingsPlanNegation' THEN 0 ELSE unblended END"
+        "CASE WHEN unused_part THEN 0 "
+        "WHEN item_type = 'DiscountedUsage' THEN coalesce(od_cost, unblended) "
+        "WHEN item_type = 'SavingsPlanNegation' THEN 0 ELSE unblended END"
     ),
     "ContractedUnitPrice": (
-        f"CASE WHEN NOT ({_PRICED}) THEN NULL WHEN item_type = 'SavingsPlanNegation' THEN 0 "
+        f"CASE WHEN NOT ({_PRICED}) THEN NULL "
+        "WHEN unused_part OR item_type = 'SavingsPlanNegation' THEN 0 "
         "WHEN item_type = 'DiscountedUsage' AND od_cost IS NOT NULL THEN od_rate "
         "ELSE unblended_rate END"
     ),
     "BillingAccountId": "payer",
-    "BillingAccountName": "payer_name",
+    # Legacy CURs carry no account names (CUR 2.0 does): the id stands in, as AWS's own
+    # consoles show an account whose name they do not know (FOCUS: MUST NOT be null).
+    "BillingAccountName": "coalesce(payer_name, payer)",
     "BillingAccountType": "CASE WHEN payer IS NOT NULL THEN 'Payer Account' END",
     "BillingCurrency": "currency",
     "BillingPeriodStart": "period_start",
@@ -177,18 +191,21 @@ FOCUS_SQL: dict[str, str] = {
     "ChargePeriodStart": "usage_start",
     "ChargePeriodEnd": "usage_end",
     "ChargeCategory": (
-        f"CASE WHEN item_type IN {_USAGE} THEN 'Usage' "
+        f"CASE WHEN unused_part OR item_type IN {_USAGE} THEN 'Usage' "
         "WHEN item_type IN ('Fee', 'RIFee', 'SavingsPlanRecurringFee', 'SavingsPlanUpfrontFee') "
         "THEN 'Purchase' WHEN item_type = 'Tax' THEN 'Tax' ELSE 'Credit' END"
     ),
     "ChargeFrequency": (
-        f"CASE WHEN item_type IN {_USAGE} THEN 'Usage-Based' "
+        f"CASE WHEN unused_part OR item_type IN {_USAGE} THEN 'Usage-Based' "
         "WHEN item_type IN ('RIFee', 'SavingsPlanRecurringFee') THEN 'Recurring' "
         "WHEN item_type LIKE '%Discount' THEN 'Usage-Based' ELSE 'One-Time' END"
     ),
-    "ChargeDescription": "description",
+    "ChargeDescription": (
+        "CASE WHEN unused_part THEN 'Unused part of: ' || coalesce(description, item_type) "
+        "ELSE description END"
+    ),
     "PricingCategory": (
-        "CASE WHEN item_type IN ('DiscountedUsage', 'SavingsPlanCoveredUsage', "
+        "CASE WHEN unused_part OR item_type IN ('DiscountedUsage', 'SavingsPlanCoveredUsage', "
         "'SavingsPlanNegation') THEN 'Committed' "
         "WHEN item_type = 'Usage' AND usage_type LIKE '%SpotUsage%' THEN 'Dynamic' "
         "WHEN item_type = 'Usage' THEN 'Standard' "
@@ -204,13 +221,24 @@ FOCUS_SQL: dict[str, str] = {
         f"CASE WHEN ({_COMMITMENT_ID}) IS NULL THEN NULL WHEN item_type IN {_SP} "
         "THEN 'Spend' ELSE 'Usage' END"
     ),
+    # A negation line cancels covered usage's on-demand cost: part of the used commitment.
     "CommitmentDiscountStatus": (
-        "CASE WHEN item_type IN ('DiscountedUsage', 'SavingsPlanCoveredUsage') THEN 'Used' END"
+        "CASE WHEN unused_part THEN 'Unused' WHEN item_type IN ('DiscountedUsage', "
+        "'SavingsPlanCoveredUsage', 'SavingsPlanNegation') THEN 'Used' END"
     ),
     "ConsumedQuantity": f"CASE WHEN item_type IN {_USAGE} THEN usage_amount END",
     "ConsumedUnit": f"CASE WHEN item_type IN {_USAGE} THEN unit END",
-    "PricingQuantity": f"CASE WHEN {_PRICED} THEN usage_amount END",
-    "PricingUnit": f"CASE WHEN {_PRICED} THEN unit END",
+    # The unused part: the reservation's unused hours, or the plan's unused commitment in
+    # its currency (at a price of 0: what went unused costs its EffectiveCost, no list).
+    "PricingQuantity": (
+        "CASE WHEN unused_part THEN CASE item_type WHEN 'RIFee' THEN "
+        f"coalesce(ri_unused_quantity, 0) ELSE {_SP_UNUSED} END "
+        f"WHEN {_PRICED} THEN usage_amount END"
+    ),
+    "PricingUnit": (
+        "CASE WHEN unused_part AND item_type = 'SavingsPlanRecurringFee' THEN currency "
+        f"WHEN {_PRICED} THEN unit END"
+    ),
     "PricingCurrency": "currency",
     "InvoiceId": "invoice",
     "InvoiceIssuerName": "coalesce(invoicing_entity, billing_entity, 'AWS')",
@@ -221,9 +249,10 @@ FOCUS_SQL: dict[str, str] = {
         f"CASE WHEN ({_REGION_ID}) IS NOT NULL THEN coalesce(location, reg_name, {_REGION_ID}) END"
     ),
     "AvailabilityZone": "zone",
-    "ResourceId": "resource",
+    "ResourceId": f"CASE WHEN unused_part THEN {_COMMITMENT_ID} ELSE resource END",
     "ResourceType": (
-        "CASE WHEN resource IS NULL THEN NULL "
+        "CASE WHEN unused_part THEN CASE item_type WHEN 'RIFee' THEN 'Reserved Instance' "
+        "ELSE 'Savings Plan' END WHEN resource IS NULL THEN NULL "
         "WHEN resource LIKE 'arn:%' THEN coalesce(nullif(replace(regexp_extract(resource, "
         "'^arn:[^:]*:[^:]*:[^:]*:[^:]*:([^:/]+)[:/]', 1), '-', ' '), ''), product_family, "
         "product_code) "
@@ -243,7 +272,7 @@ FOCUS_SQL: dict[str, str] = {
         f"CASE WHEN NOT {_TAX} AND sku IS NOT NULL THEN coalesce(product_family, usage_type) END"
     ),
     "SubAccountId": "usage_account",
-    "SubAccountName": "usage_account_name",
+    "SubAccountName": "coalesce(usage_account_name, usage_account)",
     "SubAccountType": "CASE WHEN usage_account IS NOT NULL THEN 'Linked Account' END",
 }
 
@@ -368,6 +397,7 @@ def conversion(
         format_hint=HINT,
         raw=raw,
         lookups=LOOKUPS,
+        split_sql=_FEES,
     )
     return provider_conversion(path, scan, columns, lookup, plan, source, params, reader=reader)
 

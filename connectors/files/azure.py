@@ -129,7 +129,7 @@ _CATEGORY, _SUBCATEGORY = category_sql("svc")
 
 FOCUS_SQL: dict[str, str] = {
     "BillingAccountId": "billing_account",
-    "BillingAccountName": "billing_account_name",
+    "BillingAccountName": "coalesce(billing_account_name, billing_account)",
     "BillingCurrency": "currency",
     "BillingPeriodStart": "period_start",
     "BillingPeriodEnd": "period_end + INTERVAL 1 DAY",
@@ -223,7 +223,7 @@ FOCUS_SQL: dict[str, str] = {
     "SkuId": f"CASE WHEN NOT {_TAX} THEN meter_id END",
     "SkuMeter": f"CASE WHEN NOT {_TAX} AND meter_id IS NOT NULL THEN meter_name END",
     "SubAccountId": "subscription",
-    "SubAccountName": "subscription_name",
+    "SubAccountName": "coalesce(subscription_name, subscription)",
     "SubAccountType": "CASE WHEN subscription IS NOT NULL THEN 'Subscription' END",
     "Tags": "tags",
 }

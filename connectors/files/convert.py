@@ -74,6 +74,11 @@ class ProviderPlan:
     raw: Mapping[str, str] = field(default_factory=dict)
     #: Packaged tables joined to each row (service and region mappings).
     lookups: Sequence[Lookup] = ()
+    #: SQL over the field aliases: rows that give a second FOCUS row, the unused part of
+    #: a commitment's fee (FOCUS keeps a purchase's EffectiveCost 0 and puts what went
+    #: unused on a Usage row of its own). The formulas tell the two apart by the boolean
+    #: ``unused_part``; the second row is never checked twice, nor counted as a file row.
+    split_sql: str | None = None
 
 
 @dataclass(frozen=True)
@@ -227,11 +232,19 @@ def provider_conversion(
         selected.append(f"({plan.keep_sql}) AS _keep")
         passthrough.append("_keep")
     bad = f"CASE {' '.join(cases)} ELSE 0 END" if cases else "0"
+    fields = f"SELECT {', '.join(typed)} FROM {reader or scan}"  # noqa: S608
+    if plan.split_sql is not None:
+        # The second row (unused_part) repeats the first's values: checked once, and
+        # marked _copy so that a bad row's number stays the file's.
+        bad = f"CASE WHEN unused_part THEN 0 ELSE {bad} END"
+        selected.append("unused_part AS _copy")
+        passthrough.append("_copy")
+        fields = (
+            f"SELECT *, unnest(CASE WHEN coalesce({plan.split_sql}, false) THEN [false, true] "  # noqa: S608
+            f"ELSE [false] END) AS unused_part FROM ({fields})"
+        )
     selected.append(f"{bad}::INTEGER AS _pbad")
-    stage_one = (
-        f"SELECT {', '.join(selected)} FROM (SELECT {', '.join(typed)} "  # noqa: S608
-        f"FROM {reader or scan}) AS _fields {' '.join(joins)}"
-    )
+    stage_one = f"SELECT {', '.join(selected)} FROM ({fields}) AS _fields {' '.join(joins)}"  # noqa: S608
 
     query, focus_checks, extras = _conversion_query(
         path, f"({stage_one})", stage_two, source, passthrough=passthrough, source_sql="_source"
@@ -250,6 +263,7 @@ def provider_conversion(
         extras,
         [str(path), *params, *lookup_params],
         filtered=plan.keep_sql is not None,
+        copies=plan.split_sql is not None,
     )
 
 

@@ -237,6 +237,8 @@ class Conversion:
     extras: list[str]
     params: list[object] = field(default_factory=list)
     filtered: bool = False
+    #: Whether some rows are second rows of a file row (``_copy``, see convert.ProviderPlan).
+    copies: bool = False
 
 
 #: The message a refused row raises inside the store's INSERT (see ``conversion_scan``).
@@ -249,6 +251,8 @@ def conversion_scan(path: Path, conversion: Conversion, summary: FileSummary) ->
     :func:`stream_conversion` to name the first bad row, its column and its value."""
     keep = "coalesce(_keep, false)" if conversion.filtered else "true"
     helpers = "_bad, _keep" if conversion.filtered else "_bad"
+    if conversion.copies:
+        helpers += ", _copy"
     sql = (
         f"SELECT * EXCLUDE ({helpers}) FROM ({conversion.query}) "  # noqa: S608
         f"WHERE CASE WHEN _bad <> 0 THEN error('{_REFUSED}') ELSE {keep} END"
@@ -285,17 +289,20 @@ def stream_conversion(
         seen = 0
         for batch in reader:
             bad = batch.column("_bad")
+            # Rows a file row gave a second time are not file rows (convert.ProviderPlan).
+            original = pc.invert(batch.column("_copy")) if conversion.copies else None
             if pc.max(bad).as_py():
-                index = pc.indices_nonzero(bad)[0].as_py()
-                column, expected = conversion.checks[bad[index].as_py() - 1]
+                at = pc.indices_nonzero(bad)[0].as_py()
+                index = at if original is None else pc.sum(original.slice(0, at)).as_py() or 0
+                column, expected = conversion.checks[bad[at].as_py() - 1]
                 found = _raw_value(conversion.scan, path, conversion.columns, column, seen + index)
                 raise InputError(
                     f"{path}: row {seen + index + 1}, column {column}: expected "
                     f"{expected}, found {found}.",
                     "Fix or re-export the file; nothing was loaded.",
                 )
-            seen += batch.num_rows
-            batch = batch.drop_columns(["_bad"])
+            seen += batch.num_rows if original is None else (pc.sum(original).as_py() or 0)
+            batch = batch.drop_columns(["_bad", *(["_copy"] if conversion.copies else [])])
             if conversion.filtered:
                 batch = batch.filter(pc.fill_null(batch.column("_keep"), False))
                 batch = batch.drop_columns(["_keep"])

@@ -141,15 +141,17 @@ FOCUS_SQL: dict[str, str] = {
         f"CASE ({_CATEGORY}) WHEN 'Purchase' THEN 'Standard' WHEN 'Usage' THEN "
         f"CASE WHEN coalesce({_CUD}, false) THEN 'Committed' ELSE 'Standard' END END"
     ),
-    "CommitmentDiscountStatus": f"CASE WHEN coalesce({_CUD}, false) THEN 'Used' END",
+    # A line a CUD covered names the commitment by its credit's id; without one the
+    # commitment columns stay null together (FOCUS: they describe CommitmentDiscountId).
+    "CommitmentDiscountId": "cud_id",
+    "CommitmentDiscountStatus": "CASE WHEN cud_id IS NOT NULL THEN 'Used' END",
     "CommitmentDiscountCategory": (
-        "CASE WHEN list_contains(credit_types, 'COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE') "
+        "CASE WHEN cud_id IS NULL THEN NULL "
+        "WHEN list_contains(credit_types, 'COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE') "
         "THEN 'Spend' WHEN list_contains(credit_types, 'COMMITTED_USAGE_DISCOUNT') "
         "THEN 'Usage' END"
     ),
-    "CommitmentDiscountType": (
-        f"CASE WHEN coalesce({_CUD}, false) THEN 'Committed Use Discount' END"
-    ),
+    "CommitmentDiscountType": "CASE WHEN cud_id IS NOT NULL THEN 'Committed Use Discount' END",
     "ConsumedQuantity": f"CASE WHEN ({_CATEGORY}) = 'Usage' THEN usage_amount END",
     "ConsumedUnit": f"CASE WHEN ({_CATEGORY}) = 'Usage' THEN usage_unit END",
     # Tax has no quantity (FOCUS: MUST be null); nor has an adjustment without a unit.
@@ -178,7 +180,9 @@ FOCUS_SQL: dict[str, str] = {
     "SkuId": f"CASE WHEN NOT {_TAX} THEN sku_id END",
     "SkuMeter": f"CASE WHEN NOT {_TAX} AND sku_id IS NOT NULL THEN sku END",
     "SubAccountId": "project_id",
-    "SubAccountName": "project_name",
+    "SubAccountName": "coalesce(project_name, project_id)",
+    # The export names no billing account: its id stands in (FOCUS: MUST NOT be null).
+    "BillingAccountName": "billing_account",
     "SubAccountType": "CASE WHEN project_id IS NOT NULL THEN 'Project' END",
     "Tags": (
         "TRY(to_json(map_from_entries(TRY_CAST(TRY_CAST(labels AS JSON) AS "
@@ -301,11 +305,17 @@ def conversion(
 ) -> Conversion:
     """The BigQuery export → FOCUS conversion of one file."""
     lookup = {name.lower(): name for name in columns}
-    raw = {"credit_types": "CAST(NULL AS VARCHAR[])"}
+    raw = {"credit_types": "CAST(NULL AS VARCHAR[])", "cud_id": "CAST(NULL AS VARCHAR)"}
     if "credits" in lookup:
         column = columns[lookup["credits"]]
         text = json_text(column.ref, column.type)
         raw["credit_types"] = f"json_extract_string(TRY_CAST({text} AS JSON), '$[*].type')"
+        # The committed-use discount a line used: its credit's id (the commitment).
+        raw["cud_id"] = (
+            f"list_filter(json_extract(TRY_CAST({text} AS JSON), '$[*]'), lambda c: "
+            "json_extract_string(c, '$.type') LIKE 'COMMITTED_USAGE_DISCOUNT%' "
+            "AND json_extract_string(c, '$.id') IS NOT NULL)[1]->>'$.id'"
+        )
     plan = ProviderPlan(
         FIELDS,
         FOCUS_SQL,

@@ -97,6 +97,9 @@ INVOICE_TOTAL = Decimal("456.261256789")
 # + 0 (RI upfront) + 2.60 (SP effective) + 0 (negation) + 2.40 (SP unused 5.00 − 2.60)
 # + 0 (SP upfront) − 1.20 + 4.5678 − 10 − 0.55
 AMORTISED_TOTAL = Decimal("18.861256789")
+#: A commitment's recurring fee (RIFee, SavingsPlanRecurringFee) is two FOCUS rows: the
+#: purchase (EffectiveCost 0) and the part that went unused (a Usage row, status Unused).
+FEES_WITH_UNUSED = 2
 
 
 def legacy_rows() -> list[dict[str, str]]:
@@ -244,7 +247,7 @@ def test_cur_reconciles_to_the_invoice_and_the_amortised_total(
 
     assert done.files[0].description == DETECTED[name]
     assert done.files[0].detected
-    assert totals(store) == (INVOICE_TOTAL, AMORTISED_TOTAL, len(LINES))
+    assert totals(store) == (INVOICE_TOTAL, AMORTISED_TOTAL, len(LINES) + FEES_WITH_UNUSED)
 
 
 def test_each_line_item_type_gets_its_focus_category_and_costs(
@@ -256,7 +259,8 @@ def test_each_line_item_type_gets_its_focus_category_and_costs(
             "SELECT x_LineItemType, ChargeCategory, BilledCost, EffectiveCost, "
             "CommitmentDiscountType, CommitmentDiscountStatus FROM cost"
         ).fetchall()
-    by_type = {r[0]: r[1:] for r in got}
+    by_type = {r[0]: r[1:] for r in got if r[5] != "Unused"}
+    unused = {r[0]: r[1:] for r in got if r[5] == "Unused"}
     assert by_type["DiscountedUsage"] == (
         "Usage",
         Decimal("0"),
@@ -264,7 +268,16 @@ def test_each_line_item_type_gets_its_focus_category_and_costs(
         "Reserved Instance",
         "Used",
     )
-    assert by_type["RIFee"][:3] == ("Purchase", Decimal("36.5"), Decimal("18.35"))
+    # A recurring fee is a purchase that amortises to nothing; what went unused is a Usage
+    # row of its own (FOCUS: EffectiveCost 0 on a commitment purchase), billed at 0.
+    assert by_type["RIFee"][:3] == ("Purchase", Decimal("36.5"), Decimal("0"))
+    assert unused["RIFee"] == (
+        "Usage",
+        Decimal("0"),
+        Decimal("18.35"),
+        "Reserved Instance",
+        "Unused",
+    )
     assert by_type["Fee"][:3] == ("Purchase", Decimal("300"), Decimal("0"))
     assert by_type["SavingsPlanCoveredUsage"] == (
         "Usage",
@@ -274,7 +287,15 @@ def test_each_line_item_type_gets_its_focus_category_and_costs(
         "Used",
     )
     assert by_type["SavingsPlanNegation"][1:3] == (Decimal("0"), Decimal("0"))
-    assert by_type["SavingsPlanRecurringFee"][1:3] == (Decimal("5"), Decimal("2.4"))
+    assert by_type["SavingsPlanRecurringFee"][:3] == ("Purchase", Decimal("5"), Decimal("0"))
+    assert unused["SavingsPlanRecurringFee"] == (
+        "Usage",
+        Decimal("0"),
+        Decimal("2.4"),
+        "Savings Plan",
+        "Unused",
+    )
+    assert set(unused) == {"RIFee", "SavingsPlanRecurringFee"}
     assert by_type["SavingsPlanUpfrontFee"][1:3] == (Decimal("120"), Decimal("0"))
     assert by_type["Tax"][:2] == ("Tax", Decimal("4.5678"))
     assert by_type["Refund"][0] == "Credit"
@@ -312,7 +333,7 @@ def test_user_tags_become_one_tags_object_and_provider_columns_are_kept(
 def test_the_same_month_in_two_cur_flavours_replaces_not_adds(store: Store, tmp_path: Path) -> None:
     ingest_billing(store, [str(write_legacy_csv(tmp_path / "legacy.csv"))])
     ingest_billing(store, [str(write_cur2_parquet(tmp_path / "cur2.parquet"))])
-    assert totals(store) == (INVOICE_TOTAL, AMORTISED_TOTAL, len(LINES))
+    assert totals(store) == (INVOICE_TOTAL, AMORTISED_TOTAL, len(LINES) + FEES_WITH_UNUSED)
 
 
 # -- refusals -----------------------------------------------------------------------
@@ -335,6 +356,20 @@ def _corrupt(tmp_path: Path, row: int, column: str, value: str) -> Path:
             "reservation/UnusedRecurringFee",
             "n/a",
             ["row 4", "reservation/UnusedRecurringFee", "'n/a'"],
+        ),
+        # After the two fee lines that give a second (unused) row: still the file's row.
+        (12, "lineItem/UnblendedCost", "12,50", ["row 12", "lineItem/UnblendedCost", "'12,50'"]),
+        (
+            11,
+            "lineItem/UsageStartDate",
+            "13/1/26",
+            ["row 11", "lineItem/UsageStartDate", "from 2000-01-01", "'13/1/26'"],
+        ),
+        (
+            13,
+            "bill/BillingPeriodStartDate",
+            "9999-01-01T00:00:00Z",
+            ["row 13", "bill/BillingPeriodStartDate", "'9999-01-01T00:00:00Z'"],
         ),
     ],
 )

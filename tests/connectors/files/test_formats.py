@@ -68,7 +68,7 @@ def test_the_cli_says_which_format_it_chose(
     path = write_legacy_csv(tmp_path / "cur.csv")
     done = cli("--db", db, "ingest", "billing", str(path))
     assert done.returncode == 0, done.stderr
-    assert "cur.csv: AWS CUR (legacy CSV), 13 rows" in done.stdout
+    assert "cur.csv: AWS CUR (legacy CSV), 15 rows" in done.stdout
     assert "(format auto-detected)" in done.stdout
     unknown = write_csv(tmp_path / "x.csv", [{"a": "1"}])
     refused = cli("--db", db, "ingest", "billing", str(unknown))
@@ -83,7 +83,7 @@ def test_the_cli_takes_a_format_by_name(
     path = write_legacy_csv(tmp_path / "cur.csv")
     done = cli("--db", db, "ingest", "billing", "--format", "aws-cur", str(path))
     assert done.returncode == 0, done.stderr
-    assert "cur.csv: AWS CUR (legacy CSV), 13 rows" in done.stdout
+    assert "cur.csv: AWS CUR (legacy CSV), 15 rows" in done.stdout
     assert "auto-detected" not in done.stdout
     wrong = cli("--db", db, "ingest", "billing", "--format", "azure", str(path))
     assert wrong.returncode == 1

@@ -179,6 +179,32 @@ def test_every_converted_row_is_categorised_and_priced_as_focus_requires(store: 
     ]
 
 
+def test_each_service_name_has_one_category_across_the_sample_and_every_fixture(
+    store: Store,
+) -> None:
+    from mlcost.ingest import ingest_sample
+
+    ingest_sample(store)
+    for name in DATASETS:
+        load(store, name)
+
+    split = rows(
+        store,
+        "SELECT ServiceName, list(DISTINCT ServiceCategory ORDER BY ServiceCategory) FROM cost "
+        "GROUP BY 1 HAVING count(DISTINCT ServiceCategory) > 1",
+    )
+    assert split == []
+    assert rows(store, "SELECT count(*) FROM cost WHERE ServiceCategory IS NULL") == [(0,)]
+    # The sample and the fixtures share services, and agree on them.
+    shared = rows(
+        store,
+        "SELECT count(DISTINCT ServiceName) FROM cost WHERE ServiceName IN "
+        "(SELECT ServiceName FROM cost WHERE x_source LIKE 'sample%') "
+        "AND ServiceName IN (SELECT ServiceName FROM cost WHERE x_source NOT LIKE 'sample%')",
+    )
+    assert shared[0][0] >= 4, shared
+
+
 def test_aws_legacy_cur_regions_invoice_issuer_accounts_and_tax(store: Store) -> None:
     load(store, "aws-legacy")
     got = by_description(

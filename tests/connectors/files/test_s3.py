@@ -19,6 +19,7 @@ from mlcost.store import Store
 from tests.conftest import write_csv
 from tests.connectors.files.test_aws_cur import (
     AMORTISED_TOTAL,
+    FEES_WITH_UNUSED,
     INVOICE_TOTAL,
     LINES,
     header,
@@ -120,7 +121,7 @@ def test_only_the_latest_assembly_of_each_period_is_loaded(
             "SELECT sum(BilledCost), sum(EffectiveCost), count(*) FROM cost "
             "WHERE BillingPeriodStart = TIMESTAMP '2026-01-01'"
         ).fetchone()
-    assert jan == (INVOICE_TOTAL, AMORTISED_TOTAL, len(LINES))
+    assert jan == (INVOICE_TOTAL, AMORTISED_TOTAL, len(LINES) + FEES_WITH_UNUSED)
     # February: 1.92 + 0.023456789.
     assert totals(store)[0] == INVOICE_TOTAL + Decimal("1.943456789")
 
@@ -131,7 +132,7 @@ def test_a_prefix_without_manifests_loads_every_billing_file(
     s3.put_object(Bucket=BUCKET, Key="manual/jan.csv.gz", Body=_csv_gz(tmp_path, legacy_rows()))
     s3.put_object(Bucket=BUCKET, Key="manual/notes.txt", Body=b"not billing")
     ingest_billing(store, [f"s3://{BUCKET}/manual/"])
-    assert totals(store) == (INVOICE_TOTAL, AMORTISED_TOTAL, len(LINES))
+    assert totals(store) == (INVOICE_TOTAL, AMORTISED_TOTAL, len(LINES) + FEES_WITH_UNUSED)
 
 
 def test_a_malformed_file_in_s3_is_named_by_its_key_and_the_store_unchanged(
@@ -182,4 +183,4 @@ def test_a_data_exports_cur2_delivery_is_read_from_its_manifest(
 
     assert [Path(f.path).name for f in done.files] == ["acme-00001.snappy.parquet"]
     assert done.files[0].description == "AWS CUR 2.0"
-    assert totals(store) == (INVOICE_TOTAL, AMORTISED_TOTAL, len(LINES))
+    assert totals(store) == (INVOICE_TOTAL, AMORTISED_TOTAL, len(LINES) + FEES_WITH_UNUSED)
