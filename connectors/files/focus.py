@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mlcost import mappings
 from mlcost.errors import InputError
 from mlcost.schema import FOCUS_COLUMNS, MONEY
 from mlcost.store import Batch, Scan, quote_ident
@@ -80,28 +81,10 @@ ENUMS: dict[str, tuple[tuple[str, ...], bool]] = {
     "CommitmentDiscountStatus": (("Used", "Unused"), True),
     "CommitmentDiscountCategory": (("Spend", "Usage"), True),
     "CapacityReservationStatus": (("Used", "Unused"), True),
-    "ServiceCategory": (
-        (
-            "AI and Machine Learning",
-            "Analytics",
-            "Business Applications",
-            "Compute",
-            "Databases",
-            "Developer Tools",
-            "Multicloud",
-            "Identity",
-            "Integration",
-            "Internet of Things",
-            "Management and Governance",
-            "Media",
-            "Migration",
-            "Mobile",
-            "Networking",
-            "Security",
-            "Storage",
-            "Web",
-            "Other",
-        ),
+    # FOCUS 1.2's lists, from the packaged table (mlcost.mappings): one truth.
+    "ServiceCategory": (mappings.categories(), True),
+    "ServiceSubcategory": (
+        tuple(sub for subs in mappings.subcategories().values() for sub in subs),
         True,
     ),
 }
@@ -517,6 +500,19 @@ def _conversion_query(
                 f"WHEN {target} IS NULL AND {_present(kept, rtype, cleaned=cleaned)}{outside} "
                 f"THEN {len(checks)}"
             )
+
+    if "ServiceCategory" in present and "ServiceSubcategory" in present:
+        # FOCUS gives each subcategory one parent category: the pair must be one of its.
+        parent = " ".join(
+            f"WHEN '{sub}' THEN '{category}'"
+            for category, subs in mappings.subcategories().items()
+            for sub in subs
+        )
+        checks.append((present["ServiceSubcategory"], "a subcategory of the row's ServiceCategory"))
+        cases.append(
+            'WHEN "ServiceSubcategory" IS NOT NULL AND "ServiceCategory" IS NOT NULL AND '
+            f'"ServiceCategory" <> CASE "ServiceSubcategory" {parent} END THEN {len(checks)}'
+        )
 
     for name in passthrough:
         inner.append(quote_ident(name))

@@ -615,3 +615,30 @@ def test_a_service_category_focus_does_not_define_is_refused(store: Store) -> No
     )
     assert "found 'Database'" in str(caught.value)
     assert totals(store)[2] == 0
+
+
+@pytest.mark.parametrize(
+    ("category", "subcategory", "refused"),
+    [
+        ("Compute", "Virtual Machines", None),
+        ("compute", "virtual machines", None),  # any case, stored in FOCUS's spelling
+        ("Storage", "Virtual Machines", "expected a subcategory of the row.s ServiceCategory"),
+        ("Compute", "Big Iron", "expected one of"),
+    ],
+)
+def test_a_service_subcategory_must_belong_to_its_category(
+    store: Store, tmp_path: Path, category: str, subcategory: str, refused: str | None
+) -> None:
+    columns = [*BASE_COLUMNS, "ServiceCategory", "ServiceSubcategory"]
+    rows = [focus_row(ServiceCategory=category, ServiceSubcategory=subcategory)]
+    path = write_csv(tmp_path / "sub.csv", rows, columns)
+
+    if refused:
+        with pytest.raises(InputError, match=f"row 1, column ServiceSubcategory: {refused}"):
+            ingest_billing(store, [str(path)])
+        assert totals(store)[2] == 0
+        return
+    ingest_billing(store, [str(path)])
+    with store.reader() as con:
+        got = con.execute("SELECT ServiceCategory, ServiceSubcategory FROM cost").fetchall()
+    assert got == [("Compute", "Virtual Machines")]
