@@ -684,12 +684,25 @@ ORDER BY a.date DESC, a.scope, a.scope_value
 
 
 def list_anomalies(
-    store: Store, *, scopes: Sequence[str] = (), since: date | None = None
+    store: Store,
+    *,
+    scopes: Sequence[str] = (),
+    since: date | None = None,
+    tag_keys: Sequence[str] = (),
 ) -> pa.Table:
     """The stored anomalies, newest first, with their impact and any feedback.
 
-    ``scopes`` are scope kinds (``service``, ``tag:team``) or ``kind=value``.
+    ``scopes`` are scope kinds (``service``, ``tag:team``) or ``kind=value``, matched by
+    ``mlcost.vocabulary`` (any case; ``provider=aws`` names the AWS series); an unknown
+    kind or value is an error listing the known ones (``tag_keys``: the configured tag
+    scopes, known even before one has an anomaly).
     """
+    if scopes:
+        from mlcost.vocabulary import resolve_scopes
+
+        keys = tag_keys or AnomalySettings().tag_keys
+        with store.reader() as con:
+            scopes = resolve_scopes(con, scopes, keys)
     conditions, params = [], []
     for scope in scopes:
         kind, sep, value = scope.partition("=")

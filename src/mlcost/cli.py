@@ -637,7 +637,10 @@ def anomalies_command(
     ctx: typer.Context,
     scope: Annotated[
         list[str] | None,
-        typer.Option(help="total, provider, account, service, tag:KEY, gpus, or SCOPE=VALUE."),
+        typer.Option(
+            help="total, provider, account, service, tag:KEY, gpus, or KIND=VALUE (any case; "
+            "comma-separated lists: provider=aws,gcp)."
+        ),
     ] = None,
     since: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Only days from this date.")
@@ -648,8 +651,12 @@ def anomalies_command(
     """List the anomalies `mlcost analyze` found, newest first, with any acknowledgement."""
     if ctx.invoked_subcommand is not None:
         return
+    context = _ctx(ctx)
     table = list_anomalies(
-        _ctx(ctx).store, scopes=scope or [], since=since.date() if since else None
+        context.store,
+        scopes=scope or [],
+        since=since.date() if since else None,
+        tag_keys=context.settings.anomalies.tag_keys,
     )
     if resolve_format(_fmt(fmt), output) == "table":
         table = terminal_view(table)
@@ -916,12 +923,19 @@ def rules_show(
 @recommendations_app.callback(invoke_without_command=True)
 def recommendations(
     ctx: typer.Context,
-    rule: Annotated[list[str] | None, typer.Option(help="Only this rule (repeatable).")] = None,
+    rule: Annotated[
+        list[str] | None, typer.Option(help="Only these rules (repeat or comma-separate).")
+    ] = None,
     provider: Annotated[
-        list[str] | None, typer.Option(help="Only aws, azure or gcp (repeatable).")
+        list[str] | None,
+        typer.Option(
+            help="Only aws, azure, gcp (or AWS, Microsoft, Google Cloud); any case, "
+            "repeat or comma-separate."
+        ),
     ] = None,
     account: Annotated[
-        list[str] | None, typer.Option(help="Only this account/subscription/project.")
+        list[str] | None,
+        typer.Option(help="Only these accounts/subscriptions/projects, by id or bill name."),
     ] = None,
     min_savings: Annotated[
         float | None, typer.Option(help="Only findings saving at least this much a month.")

@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from mlcost import vocabulary
 from mlcost.errors import InputError
 from mlcost.rules import all_rules
 from mlcost.rules.base import ParamValue
@@ -173,15 +174,9 @@ def list_recommendations(
     """Findings with the contract's fields, largest saving first (``tags``: tag key →
     the values a finding's resource tag must take one of; ``detected_since`` /
     ``detected_until``: the days, inclusive, its detection window must overlap)."""
-    if status not in STATUSES:
-        raise InputError(f"Unknown status {status!r}; choose one of {', '.join(STATUSES)}.")
-    known = set(all_rules())
-    unknown = [r for r in rules if r not in known]
-    if unknown:
-        raise InputError(
-            f"Unknown rule {unknown[0]!r}; the rules are: {', '.join(all_rules())}.",
-            "Run `mlcost rules` to list them.",
-        )
+    rules, providers, accounts, status = resolve_filters(
+        con, rules=rules, providers=providers, accounts=accounts, status=status
+    )
     where = ["($status = 'all' OR status = $status)"]
     params: dict[str, Any] = {"status": status}
     for column, values in (("rule", rules), ("provider", providers), ("account_id", accounts)):
@@ -241,10 +236,30 @@ def savings_summary(
     saving), and a ``total`` row per currency with every resource counted once; only the
     findings of ``providers``, ``accounts``, ``tags`` and detection days where they are
     given (as :func:`list_recommendations` reads them)."""
+    _, providers, accounts, _ = resolve_filters(con, providers=providers, accounts=accounts)
     narrow, params = _finding_filters(tags, detected_since, detected_until)
     params |= {"providers": list(providers) or None, "accounts": list(accounts) or None}
     sql = _SUMMARY.format(narrow=" ".join(f"AND {w}" for w in narrow))
     return con.sql(sql, params=params).to_arrow_table()
+
+
+def resolve_filters(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    rules: Sequence[str] = (),
+    providers: Sequence[str] = (),
+    accounts: Sequence[str] = (),
+    status: str = "open",
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]:
+    """The findings' filters in the store's spelling (``mlcost.vocabulary``): any case,
+    lists allowed, an unknown value an error that lists the known ones."""
+    (status,) = vocabulary.resolve("status", status, vocabulary.choices(STATUSES)) or ("open",)
+    return (
+        vocabulary.resolve("rule", rules, vocabulary.rules(), hint="`mlcost rules` lists them."),
+        vocabulary.resolve("provider", providers, vocabulary.providers(con)) if providers else (),
+        vocabulary.resolve("account", accounts, vocabulary.accounts(con)) if accounts else (),
+        status,
+    )
 
 
 def _finding_filters(
