@@ -40,7 +40,7 @@ from mlcost.config import Settings, load_settings
 from mlcost.delivery import send as deliver
 from mlcost.errors import MlcostError
 from mlcost.ingest import BILLING_FORMATS, ingest_aws, ingest_billing, ingest_sample
-from mlcost.output import resolve_format, write_table
+from mlcost.output import open_output, resolve_format, write_table
 from mlcost.recommendations import (
     STATUSES,
     get_recommendation,
@@ -399,12 +399,18 @@ def ingest_mlflow_command(
     experiment: Annotated[
         list[str] | None, typer.Option(help="Only this experiment (repeatable; default: all).")
     ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(help="Seconds one request to a tracking server may take.", min=1),
+    ] = 30.0,
 ) -> None:
     """Load MLflow experiments and runs (params, metrics, tags, system metrics)."""
     from mlcost.ingest import ingest_mlflow
 
     with _progress() as on_rows:
-        result = ingest_mlflow(_ctx(ctx).store, tracking_uri, experiment or (), on_rows=on_rows)
+        result = ingest_mlflow(
+            _ctx(ctx).store, tracking_uri, experiment or (), on_rows=on_rows, timeout_s=timeout
+        )
     _load_report(result)
 
 
@@ -600,7 +606,7 @@ def _print_spend(store: Store, fmt: str | None, output: Path | None) -> None:
         with contextlib.ExitStack() as stack:
             console = out
             if output is not None:
-                handle = stack.enter_context(open(output, "w", encoding="utf-8"))
+                handle = stack.enter_context(open_output(output, "w", encoding="utf-8"))
                 console = Console(file=handle, width=120, highlight=False)
             _print_spend_tables(con, console)
 
@@ -1040,6 +1046,23 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("mlcost: interrupted; the store is unchanged.\n")
         sys.exit(130)
+    except BrokenPipeError:
+        _reader_gone()
+    except SystemExit as exc:
+        # Click turns a broken pipe into exit 1; the reader going away is no failure
+        if exc.code == 1 and isinstance(exc.__context__, BrokenPipeError):
+            _reader_gone()
+        raise
+
+
+def _reader_gone() -> None:
+    """The reader of stdout went away (`mlcost … | head`): stop quietly with exit 0, like
+    other Unix tools. stdout goes to /dev/null so the interpreter's last flush finds no
+    broken pipe to complain about."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    sys.exit(0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,11 +12,12 @@ exact rendering of money and the protection of cloud strings are the same everyw
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -43,7 +44,9 @@ def default_format(stream: IO[str] | None = None) -> str:
 
 
 def resolve_format(fmt: str | None, output: Path | None) -> str:
-    """The format asked for, or the one the output file's suffix names, or the default."""
+    """The format asked for, or the one the output file's extension names (.csv, .json,
+    .parquet, .txt for a table), or the default. An extension mlcost does not write
+    (.xlsx, .tsv…) is refused rather than silently written as something else."""
     if fmt:
         if fmt not in FORMATS:
             raise InputError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
@@ -52,7 +55,56 @@ def resolve_format(fmt: str | None, output: Path | None) -> str:
         suffix = output.suffix.lower().lstrip(".")
         if suffix in ("csv", "json", "parquet"):
             return suffix
+        if suffix == "txt":
+            return "table"
+        named = f"a .{suffix} file" if suffix else "a file without an extension"
+        raise InputError(
+            f"{output}: mlcost does not write {named}; it writes .csv, .json, .parquet and "
+            ".txt (a table).",
+            "Name the file .csv (spreadsheets open it, exact to the cent) or give --format."
+            if suffix in SPREADSHEETS
+            else "Give the file one of those extensions, or choose with --format.",
+        )
     return default_format()
+
+
+#: Spreadsheet extensions: refused with a pointer to CSV. Not written as .xlsx: Excel keeps
+#: numbers as binary floats (15 digits), which would break the exact decimals of money, and
+#: every spreadsheet opens CSV.
+SPREADSHEETS = ("xlsx", "xls", "xlsm", "ods", "numbers")
+
+
+@contextlib.contextmanager
+def open_output(path: Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
+    """``open(path)`` for writing an output, its OSError turned into one sentence (a
+    missing folder, a read-only place, a full disk: exit 1, not a traceback)."""
+    try:
+        handle = open(path, mode, **kwargs)  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    try:
+        with handle:
+            yield handle
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        raise output_error(path, exc) from None
+
+
+def output_error(path: Path, exc: OSError) -> InputError:
+    """An OSError while writing ``path`` as one sentence and what to do."""
+    reason = exc.strerror or type(exc).__name__
+    if isinstance(exc, FileNotFoundError) and not path.parent.exists():
+        return InputError(
+            f"Cannot write {path}: the folder {path.parent} does not exist.",
+            "Create it first, or choose another --output.",
+        )
+    if isinstance(exc, IsADirectoryError):
+        return InputError(f"Cannot write {path}: it is a folder.", "Give a file name.")
+    return InputError(
+        f"Cannot write {path}: {reason.lower()}.",
+        "Check the path and its permissions and the free disk space, or choose another --output.",
+    )
 
 
 def write_table(
@@ -68,17 +120,20 @@ def write_table(
     if fmt == "parquet":
         if output is None:
             raise InputError("Parquet is binary: give --output FILE.parquet to write it.")
-        pq.write_table(table, output, compression="zstd")
+        try:
+            pq.write_table(table, output, compression="zstd")
+        except OSError as exc:
+            raise output_error(output, exc) from None
         return
     if fmt == "table":
         if output is not None:
-            with open(output, "w", encoding="utf-8") as handle:
+            with open_output(output, "w", encoding="utf-8") as handle:
                 _print_table(table, Console(file=handle, width=160), title)
         else:
             _print_table(table, console or Console(), title)
         return
     if output is not None:
-        with open(output, "w", encoding="utf-8", newline="") as handle:
+        with open_output(output, "w", encoding="utf-8", newline="") as handle:
             (write_csv if fmt == "csv" else write_json)(table, handle)
     else:
         (write_csv if fmt == "csv" else write_json)(table, sys.stdout)

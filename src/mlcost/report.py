@@ -24,6 +24,7 @@ from markupsafe import Markup
 from mlcost import commitments
 from mlcost.anomalies import list_anomalies
 from mlcost.errors import InputError
+from mlcost.output import open_output
 from mlcost.recommendations import list_recommendations, savings_summary
 from mlcost.store import Store
 from mlcost.summary import data_end
@@ -252,7 +253,9 @@ def write_report(report: dict[str, Any], output: Path) -> str:
         raise InputError(
             f"{output}: the report is written as .html, .md or .json, not .{suffix}.",
         )
-    output.write_text(render(report, fmt), encoding="utf-8")
+    text = render(report, fmt)
+    with open_output(output, "w", encoding="utf-8") as handle:
+        handle.write(text)
     return fmt
 
 
