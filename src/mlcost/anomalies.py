@@ -720,17 +720,27 @@ def list_anomalies(
 
 def acknowledge(store: Store, anomaly: str, reason: str, note: str | None = None) -> str:
     """Record that an anomaly was expected or planned; kept across re-analysis (the id
-    is its scope, value and day). Returns the stored reason."""
+    is its scope, value and day; a unique prefix of at least 4 characters will do).
+    Returns the stored reason."""
     if reason not in FEEDBACK_REASONS:
         raise InputError(f"Unknown reason {reason!r}; choose one of {', '.join(FEEDBACK_REASONS)}.")
     text = f"{reason}: {note}" if note else reason
+    from mlcost.vocabulary import resolve_id
+
     with store.reader() as con:
-        ids = {r[0] for r in con.execute(_ID_SQL).fetchall()}
-    if anomaly not in ids:
+        found = resolve_id(
+            con,
+            f"SELECT * FROM ({_ID_SQL}) AS ids(id) WHERE id LIKE $prefix",  # noqa: S608 - ours
+            anomaly,
+            "anomaly",
+            "Give more of the id (`mlcost anomalies` lists them).",
+        )
+    if found is None:
         raise InputError(
             f"No anomaly has the id {anomaly!r}.",
             "`mlcost anomalies` lists them with their ids (run `mlcost analyze` first).",
         )
+    anomaly = found
     # anomaly_feedback has a primary key, which load() (insert, then replace) cannot
     # write; a user's acknowledgement is one upserted row.
     with store.writer() as con:
@@ -763,6 +773,7 @@ def terminal_view(table: pa.Table) -> pa.Table:
             if pick
             else None
         )
+    # impact (actual - expected) and the acknowledgement's reason are in the exports
     keep = [
         "id",
         "date",
@@ -772,10 +783,8 @@ def terminal_view(table: pa.Table) -> pa.Table:
         "severity",
         "actual",
         "expected",
-        "impact",
         "impact_pct",
         "status",
-        "reason",
         "top_driver",
     ]
     if not rows:

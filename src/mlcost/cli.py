@@ -969,13 +969,27 @@ def recommendations(
         if table.num_rows == 0:
             out.print(f"No {status} findings match. Run `mlcost analyze` after loading data.")
             return
-        table = table.select(list(_FINDING_COLUMNS))
+        found_currencies = table.column("currency").to_pylist()
+        columns = [c for c in _FINDING_COLUMNS if c != "status" or status in ("all", "closed")]
+        table = table.select(columns).rename_columns(
+            ["monthly_saving" if c == "estimated_monthly_savings" else c for c in columns]
+        )
+        currencies = sorted({c for c in found_currencies if c})
+        title = (
+            f"{status.capitalize()} findings, largest saving first"
+            + (f" (monthly saving in {', '.join(currencies)})" if currencies else "")
+            if status != "all"
+            else "Findings, largest saving first"
+        )
+        write_table(table, fmt=chosen, console=out, title=title)
+        return
     write_table(table, fmt=chosen, output=output, console=out)
 
 
 @recommendations_app.command("show")
 def recommendations_show(
-    ctx: typer.Context, rec_id: Annotated[str, typer.Argument(help="A finding's id.")]
+    ctx: typer.Context,
+    rec_id: Annotated[str, typer.Argument(help="A finding's id, or a unique prefix of it.")],
 ) -> None:
     """Everything about one finding: the resource, the evidence, the action."""
     with _ctx(ctx).store.reader() as con:
@@ -996,7 +1010,7 @@ def recommendations_dismiss(
     reason: Annotated[str, typer.Option(help="Why it is not waste (kept with it).")],
 ) -> None:
     """Dismiss a finding: it stays dismissed when analyze runs again."""
-    set_status(_ctx(ctx).store, rec_id, dismissed=True, reason=reason)
+    rec_id = set_status(_ctx(ctx).store, rec_id, dismissed=True, reason=reason)
     out.print(f"Dismissed {rec_id}. Undo with: mlcost recommendations reopen {rec_id}")
 
 
@@ -1005,7 +1019,7 @@ def recommendations_reopen(
     ctx: typer.Context, rec_id: Annotated[str, typer.Argument(help="A finding's id.")]
 ) -> None:
     """Reopen a dismissed finding."""
-    set_status(_ctx(ctx).store, rec_id, dismissed=False)
+    rec_id = set_status(_ctx(ctx).store, rec_id, dismissed=False)
     out.print(f"Reopened {rec_id}.")
 
 

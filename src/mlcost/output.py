@@ -30,8 +30,22 @@ from rich.table import Table
 from rich.text import Text
 
 from mlcost.errors import InputError
+from mlcost.schema import TABLES
 
 FORMATS = ("table", "csv", "json", "parquet")
+#: Columns holding JSON text in the store (evidence, tags, drivers…): JSON exports nest
+#: them as objects; CSV and Parquet keep the text.
+JSON_COLUMNS = frozenset(
+    name for spec in TABLES.values() for name, kind in spec.columns.items() if kind == "JSON"
+)
+#: Columns a terminal table never cuts: the ids `show`, `ack` and `dismiss` take.
+WHOLE_COLUMNS = frozenset({"id"})
+#: Values this short (dates, statuses, providers) are never cut in a terminal table either.
+SHORT = 12
+#: The widest a text column grows in a terminal table.
+MAX_WIDTH = 60
+#: The narrowest a long text column gets before the table outgrows the terminal.
+TEXT_MIN = 8
 #: Rows shown in a terminal table before the rest are summarised in one line.
 TABLE_ROW_LIMIT = 200
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -173,15 +187,36 @@ def write_csv(table: pa.Table, handle: IO[str]) -> None:
 
 
 def write_json(table: pa.Table, handle: IO[str]) -> None:
-    """A JSON array of objects; decimals are JSON numbers written exactly."""
+    """A JSON array of objects; decimals are JSON numbers written exactly, and JSON text
+    (``evidence``, ``tags``, ``drivers``…) is nested as the object it is."""
     names = [json.dumps(n) for n in table.column_names]
+    nested = [
+        n in JSON_COLUMNS and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+        for n, f in zip(table.column_names, table.schema, strict=True)
+    ]
     handle.write("[")
     for i, row in enumerate(_rows(table)):
         handle.write(",\n " if i else "\n ")
         handle.write(
-            "{" + ", ".join(f"{n}: {_json_value(v)}" for n, v in zip(names, row, strict=True)) + "}"
+            "{"
+            + ", ".join(
+                f"{n}: {_nested_json(v) if is_json else _json_value(v)}"
+                for n, v, is_json in zip(names, row, nested, strict=True)
+            )
+            + "}"
         )
     handle.write("\n]\n" if table.num_rows else "]\n")
+
+
+def _nested_json(value: Any) -> str:
+    """JSON text as itself (kept byte for byte: its decimals stay exact), else a string."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return _json_value(value)
+        return value.strip()
+    return _json_value(value)
 
 
 def _json_value(value: Any) -> str:
@@ -203,17 +238,25 @@ def _rows(table: pa.Table) -> Iterable[tuple[Any, ...]]:
 def _print_table(table: pa.Table, console: Console, title: str | None) -> None:
     shown = table.slice(0, TABLE_ROW_LIMIT)
     out = Table(title=title, title_justify="left", show_lines=False, header_style="bold")
-    for field in table.schema:
-        numeric = (
-            pa.types.is_decimal(field.type)
-            or pa.types.is_integer(field.type)
-            or (pa.types.is_floating(field.type))
-        )
+    cells = [[_display(v) for v in shown.column(i).to_pylist()] for i in range(shown.num_columns)]
+    widths = _column_widths(table.schema, cells, console.width)
+    for field, width in zip(table.schema, widths, strict=True):
+        header = Text(field.name.replace("_", " "), no_wrap=False, overflow="fold")
         out.add_column(
-            field.name, justify="right" if numeric else "left", overflow="ellipsis", max_width=60
+            header, justify="right" if _numeric(field) else "left", width=width, no_wrap=True
         )
-    for row in _rows(shown):
-        out.add_row(*(Text(_display(v)) for v in row))
+    for row in zip(*cells, strict=True):
+        out.add_row(*(Text(v, no_wrap=True, overflow="ellipsis") for v in row))
+    needed = sum(widths) + 3 * len(widths) + 1
+    if needed > console.width:
+        # never narrower than its whole columns: a line that wraps beats a cut id or amount
+        console = Console(
+            file=console.file,
+            width=needed,
+            force_terminal=console.is_terminal,
+            no_color=console.no_color,
+            highlight=False,
+        )
     console.print(out)
     if table.num_rows > TABLE_ROW_LIMIT:
         console.print(
@@ -222,12 +265,49 @@ def _print_table(table: pa.Table, console: Console, title: str | None) -> None:
         )
 
 
+def _numeric(field: pa.Field) -> bool:
+    return bool(
+        pa.types.is_decimal(field.type)
+        or pa.types.is_integer(field.type)
+        or pa.types.is_floating(field.type)
+    )
+
+
+def _column_widths(schema: pa.Schema, cells: list[list[str]], total: int) -> list[int]:
+    """Each column's width in a terminal of ``total`` columns: ids (what `show`, `ack` and
+    `dismiss` take), figures and short values (dates, statuses) whole; long text (names,
+    titles, drivers) shares what is left, cut with an ellipsis. Headers wrap at their
+    words. Where even the whole columns do not fit, the table is wider than the terminal
+    rather than an id or an amount cut."""
+    natural, need = [], []
+    for field, values in zip(schema, cells, strict=True):
+        words = max((len(w) for w in field.name.split("_")), default=0)
+        widest = max((len(v) for v in values), default=0)
+        whole = field.name in WHOLE_COLUMNS or _numeric(field) or widest <= SHORT
+        full = min(max(widest, len(field.name)), MAX_WIDTH)
+        natural.append(full)
+        need.append(max(widest, words) if whole else min(full, max(words, TEXT_MIN)))
+    room = total - (3 * len(natural) + 1)  # a border and two spaces of padding each
+    if sum(natural) <= room:
+        return natural
+    spare = room - sum(need)
+    give = [n - m for n, m in zip(natural, need, strict=True)]
+    if spare <= 0 or not sum(give):
+        return need
+    return [m + g * spare // sum(give) for m, g in zip(need, give, strict=True)]
+
+
 def _display(value: Any) -> str:
     """Terminal rendering: thousands separators; money to the cent."""
     if isinstance(value, Decimal):
         return f"{value:,.2f}"
     if isinstance(value, float):
-        return f"{value:,.4g}"
+        # plain digits: 33,650.4 GPU-hours, never 3.365e+04; small values to 4 figures
+        if value != value:
+            return ""
+        if abs(value) >= 1000:
+            return f"{value:,.1f}"
+        return f"{value:.4g}" if abs(value) >= 1e-4 or value == 0 else f"{value:.2e}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return cell_text(value)

@@ -289,6 +289,18 @@ def _finding_filters(
 
 
 def get_recommendation(con: duckdb.DuckDBPyConnection, rec_id: str) -> dict[str, Any]:
+    """One finding with its dismissal reason; ``rec_id`` may be a unique prefix of its id
+    (at least 4 characters, as the terminal table's ids can be typed short)."""
+    rec_id = (
+        vocabulary.resolve_id(
+            con,
+            "SELECT id FROM recommendations WHERE id LIKE $prefix",
+            rec_id,
+            "finding",
+            "Give more of the id (`mlcost recommendations --status all` lists them).",
+        )
+        or rec_id
+    )
     row = con.sql(
         f"SELECT {', '.join('r.' + f for f in FIELDS)}, fb.reason AS dismissed_reason "  # noqa: S608
         "FROM recommendations r LEFT JOIN recommendation_feedback fb ON fb.id = r.id "
@@ -303,12 +315,13 @@ def get_recommendation(con: duckdb.DuckDBPyConnection, rec_id: str) -> dict[str,
     return dict(row.to_pylist()[0])
 
 
-def set_status(store: Store, rec_id: str, *, dismissed: bool, reason: str | None = None) -> None:
-    """Dismiss a finding (kept across re-analysis) or reopen it."""
+def set_status(store: Store, rec_id: str, *, dismissed: bool, reason: str | None = None) -> str:
+    """Dismiss a finding (kept across re-analysis) or reopen it; ``rec_id`` may be a
+    unique prefix of its id. Returns the whole id."""
     if dismissed and not (reason and reason.strip()):
         raise InputError("A dismissal needs a reason.", 'Add --reason "why it is not waste".')
     with store.reader() as con:
-        get_recommendation(con, rec_id)
+        rec_id = get_recommendation(con, rec_id)["id"]
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     with store.writer() as con:
         con.execute("BEGIN TRANSACTION")
@@ -334,3 +347,4 @@ def set_status(store: Store, rec_id: str, *, dismissed: bool, reason: str | None
         except BaseException:
             con.execute("ROLLBACK")
             raise
+    return rec_id

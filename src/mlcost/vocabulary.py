@@ -282,3 +282,32 @@ def _group(rows: Iterable[tuple[str, str | None]]) -> list[Term]:
         if alias is not None and str(alias) != str(value) and str(alias) not in names:
             names.append(str(alias))
     return [Term(v, tuple(a)) for v, a in sorted(aliases.items())]
+
+
+#: The shortest id prefix accepted for a whole id (as git takes short hashes).
+MIN_PREFIX = 4
+
+
+def resolve_id(
+    con: duckdb.DuckDBPyConnection, sql: str, given: str, what: str, hint: str
+) -> str | None:
+    """The whole id that ``given`` names: itself, or the one id it is a prefix of (at
+    least MIN_PREFIX characters, any case). ``sql`` lists the ids (one column, filtered
+    by a ``$prefix`` parameter of the form ``abc%``). None when nothing matches; an
+    ambiguous prefix is an error naming the ids it could be."""
+    given = given.strip()
+    exact = con.execute(f"SELECT id FROM ({sql}) WHERE id = $id", {"id": given, "prefix": given})  # noqa: S608 - sql is our constant
+    if exact.fetchall():
+        return given
+    if len(given) < MIN_PREFIX:
+        return None
+    rows = con.execute(
+        f"SELECT DISTINCT id FROM ({sql}) ORDER BY 1 LIMIT 6",  # noqa: S608 - sql is our constant
+        {"prefix": given.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"},
+    ).fetchall()
+    if len(rows) == 1:
+        return str(rows[0][0])
+    if len(rows) > 1:
+        shown = ", ".join(str(r[0]) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
+        raise InputError(f"The {what} id {given!r} is ambiguous: it starts {shown}.", hint)
+    return None
