@@ -12,14 +12,15 @@ import logging
 import os
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import typer
@@ -39,8 +40,11 @@ from mlcost.anomalies import (
 from mlcost.config import Settings, load_settings
 from mlcost.delivery import send as deliver
 from mlcost.errors import MlcostError
+from mlcost.figures import Headline, headline
+from mlcost.filters import Filters
+from mlcost.filters import resolve as resolve_filters
 from mlcost.ingest import BILLING_FORMATS, ingest_aws, ingest_billing, ingest_sample
-from mlcost.output import open_output, resolve_format, write_table
+from mlcost.output import json_document, open_output, resolve_format, write_table
 from mlcost.recommendations import (
     STATUSES,
     get_recommendation,
@@ -552,28 +556,76 @@ def export_focus_command(
     )
 
 
-@app.command()
-def analyze(ctx: typer.Context, fmt: FormatOption = None, output: OutputOption = None) -> None:
-    """Run every analysis: spend by provider, service and month, the waste rules, anomalies.
+SinceOption = Annotated[
+    datetime | None,
+    typer.Option(formats=["%Y-%m-%d"], help="Only charges from this day (UTC, inclusive)."),
+]
+UntilOption = Annotated[
+    datetime | None,
+    typer.Option(formats=["%Y-%m-%d"], help="Only charges up to this day (UTC, inclusive)."),
+]
+ProvidersOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Only these providers (aws, azure, gcp, or as billed; any case, lists)."),
+]
+AccountsOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Only these accounts/subscriptions/projects (id or bill name)."),
+]
 
-    A terminal shows readable tables; --format csv/json/parquet writes the spend summary
+
+def _filters(
+    since: datetime | None,
+    until: datetime | None,
+    provider: list[str] | None,
+    account: list[str] | None,
+) -> Filters:
+    return Filters(
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        providers=tuple(_split(provider)),
+        accounts=tuple(_split(account)),
+    )
+
+
+@app.command()
+def analyze(
+    ctx: typer.Context,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    provider: ProvidersOption = None,
+    account: AccountsOption = None,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Run every analysis, then print the headline figures (billed, amortised and usage
+    spend, savings available, open anomalies) and spend by provider, service and month.
+
+    --since/--until/--provider/--account narrow what is printed (the analyses always
+    judge all the data). A terminal shows readable tables; --format json writes the
+    headline figures and the spend summary as one object, csv/parquet the spend summary
     (export the findings with `mlcost recommendations`)."""
     context = _ctx(ctx)
     store = context.store
+    filters = _filters(since, until, provider, account)
+    with store.reader() as con:  # bad filter values fail before the analyses run
+        filters = resolve_filters(con, filters)
     result = run_analyses(store, context.settings)
-    _print_spend(store, _fmt(fmt), output)
+    _print_spend(store, _fmt(fmt), output, filters)
     on_terminal = resolve_format(_fmt(fmt), output) == "table" and output is None
     if on_terminal:
-        _print_findings_summary(store, result.recommendations.findings)
+        _print_findings_summary(store, result.recommendations.findings, filters)
     (out if on_terminal else err).print(result.anomalies.summary(), markup=False)
     (out if on_terminal else err).print(
         f"Run costs: {result.run_costs.summary()} (mlcost experiments).", markup=False
     )
 
 
-def _print_findings_summary(store: Store, findings: int) -> None:
+def _print_findings_summary(store: Store, findings: int, filters: Filters = Filters()) -> None:
     with store.reader() as con:
-        summary = savings_summary(con)
+        summary = savings_summary(
+            con, providers=filters.providers, accounts=filters.accounts, tags=filters.tags
+        )
     totals = [r for r in summary.to_pylist() if r["scope"] == "total"]
     out.print()
     if not totals:
@@ -594,43 +646,82 @@ def _print_findings_summary(store: Store, findings: int) -> None:
     out.print("See them: mlcost recommendations   (export: --format csv|json|parquet -o FILE)")
 
 
-def _print_spend(store: Store, fmt: str | None, output: Path | None) -> None:
-    """Spend by provider, service and month: readable tables on a terminal, one long
-    table (dimension, value, currency, sums) in csv, json or parquet."""
+def _print_spend(
+    store: Store, fmt: str | None, output: Path | None, filters: Filters = Filters()
+) -> None:
+    """The headline figures, then spend by provider, service and month: readable tables
+    on a terminal; in json one object (``figures`` and ``spend``), in csv and parquet
+    the spend summary as one long table (dimension, value, currency, sums)."""
     fmt = resolve_format(fmt, output)
+    if fmt == "json":
+        data = headline(store, filters).as_dict()
+        with store.reader() as con:
+            data["spend"] = spend_summary(con, ["provider", "service", "month"], filters)
+        text = json_document(data)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            with open_output(output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        return
     with store.reader() as con:
         if fmt != "table":
-            summary = spend_summary(con, ["provider", "service", "month"])
+            summary = spend_summary(con, ["provider", "service", "month"], filters)
             write_table(summary, fmt=fmt, output=output, console=out)
             return
-        with contextlib.ExitStack() as stack:
-            console = out
-            if output is not None:
-                handle = stack.enter_context(open_output(output, "w", encoding="utf-8"))
-                console = Console(file=handle, width=120, highlight=False)
-            _print_spend_tables(con, console)
+    with contextlib.ExitStack() as stack:
+        console = out
+        if output is not None:
+            handle = stack.enter_context(open_output(output, "w", encoding="utf-8"))
+            console = Console(file=handle, width=120, highlight=False)
+        _print_spend_tables(store, console, filters)
 
 
-def _print_spend_tables(con: duckdb.DuckDBPyConnection, console: Console) -> None:
-    info = overview(con)
+def _print_spend_tables(store: Store, console: Console, filters: Filters) -> None:
+    with store.reader() as con:
+        info = overview(con)
     if not info.rows:
         console.print("The store holds no billing yet: run `mlcost ingest billing PATH…`.")
         return
-    totals = "; ".join(
-        f"{cur} {info.billed_cost[cur]:,.2f} billed, {info.effective_cost[cur]:,.2f} effective"
-        for cur in info.billed_cost
-    )
     console.print(
         f"{info.rows:,} billing lines from {info.sources} source(s), "
-        f"{info.first_charge:%Y-%m-%d} to {info.last_charge:%Y-%m-%d}: {totals}."
+        f"{info.first_charge:%Y-%m-%d} to {info.last_charge:%Y-%m-%d}."
     )
-    for dimension, title, limit in (
-        ("provider", "Spend by provider", None),
-        ("service", "Top services", 12),
-        ("month", "Spend by month", None),
-    ):
-        table = spend_by(con, dimension, limit=limit)
-        write_table(table, fmt="table", console=console, title=title)
+    _print_headline(headline(store, filters), console)
+    with store.reader() as con:
+        for dimension, title, limit in (
+            ("provider", "Spend by provider", None),
+            ("service", "Top services", 12),
+            ("month", "Spend by month", None),
+        ):
+            table = spend_by(con, dimension, limit=limit, filters=filters)
+            write_table(table, fmt="table", console=console, title=title)
+
+
+def _print_headline(head: Headline, console: Console) -> None:
+    """The headline figures, each with what it sums (the same as the dashboard's)."""
+    narrowed = [
+        f"{name} {', '.join(values)}"
+        for name, values in (("provider", head.filters.providers),
+                             ("account", head.filters.accounts))
+        if values
+    ]  # fmt: skip
+    console.print()
+    console.print(
+        f"Headline, charges of {head.period}"
+        + (f" ({'; '.join(narrowed)})" if narrowed else "")
+        + ":",
+        markup=False,
+    )
+    for figure in head.figures:
+        value = (
+            f"{figure.currency or ''} {figure.value:,.2f}".strip()
+            if isinstance(figure.value, Decimal)
+            else f"{figure.value:,}"
+        )
+        console.print(f"  {figure.label + ':':<27} {value:>18}", markup=False)
+        console.print(f"    {figure.meaning}", markup=False, style="dim")
+    console.print()
 
 
 anomalies_app = typer.Typer(help="Cost anomalies: list them, or acknowledge one.")
@@ -816,11 +907,18 @@ def report(
         list[str] | None,
         typer.Option("--send", help="Deliver it: slack or email (repeatable; see mlcost.toml)."),
     ] = None,
+    provider: ProvidersOption = None,
+    account: AccountsOption = None,
 ) -> None:
     """The periodic report: spend and its change, movers, anomalies, savings, commitments."""
     context = _ctx(ctx)
     settings = context.settings.report
-    data = build_report(context.store, period or settings.period, title=settings.title)
+    data = build_report(
+        context.store,
+        period or settings.period,
+        title=settings.title,
+        filters=_filters(None, None, provider, account),
+    )
     if output is not None:
         fmt = write_report(data, output)
         err.print(f"Report ({fmt}) written to {output}.", markup=False)
@@ -1029,8 +1127,9 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
-    """Serve the dashboard (Streamlit) on localhost; Ctrl-C stops it. The app reads the
-    store of --db and the settings of --config (or ./mlcost.toml if present)."""
+    """Serve the dashboard (Streamlit) on localhost; Ctrl-C or SIGTERM stops it. The app
+    reads the store of --db and the settings of --config (or ./mlcost.toml if present)."""
+    import signal
     import subprocess
 
     from mlcost.app import SCRIPT
@@ -1040,12 +1139,46 @@ def dashboard(
     config = _ctx(ctx).settings.path
     if config is not None:
         env["MLCOST_CONFIG"] = str(config.resolve())
+    # toolbarMode minimal: no "Deploy" button or developer menu for the people reading it;
+    # no file watcher: the app's files do not change under a running dashboard
     command = [sys.executable, "-m", "streamlit", "run", str(SCRIPT), "--server.port",
                str(port), "--server.address", host, "--server.headless", "true",
-               "--browser.gatherUsageStats", "false"]  # fmt: skip
+               "--browser.gatherUsageStats", "false",
+               "--client.toolbarMode", "minimal", "--server.fileWatcherType", "none"]  # fmt: skip
     used = f" with the settings of {env['MLCOST_CONFIG']}" if "MLCOST_CONFIG" in env else ""
     out.print(f"Dashboard on http://{host}:{port} for {env['MLCOST_DB']}{used}")
-    raise typer.Exit(subprocess.call(command, env=env))
+    server = subprocess.Popen(command, env=env)
+    stopping: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        # a service manager's SIGTERM (or a closed terminal's SIGHUP) stops the server
+        # too, instead of leaving it serving without us; the loop below waits for it
+        stopping.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            server.send_signal(signal.SIGTERM)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    deadline: float | None = None
+    try:
+        while True:
+            try:
+                code = server.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if stopping and deadline is None:
+                    deadline = time.monotonic() + STOP_TIMEOUT_S
+                if deadline is not None and time.monotonic() > deadline:
+                    server.kill()
+            except KeyboardInterrupt:  # Ctrl-C reached both: the server stops itself
+                stopping.append(signal.SIGINT)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    raise typer.Exit(128 + stopping[0] if stopping and stopping[0] != signal.SIGINT else code)
+
+
+#: Seconds the dashboard server gets to stop after SIGTERM before it is killed.
+STOP_TIMEOUT_S = 10
 
 
 def main() -> None:

@@ -44,8 +44,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             f"({t['findings']} findings)"
         )
     open_anomalies = [a for a in report["anomalies"] if a.get("status") == "open"]
-    if open_anomalies:
-        lines.append(f"Open anomalies: {len(open_anomalies)}")
+    older = report.get("older_open_anomalies", 0)
+    if open_anomalies or older:
+        lines.append(
+            f"Open anomalies: {len(open_anomalies)}" + (f" (and {older} older)" if older else "")
+        )
     under = [c for c in report["commitments"] if (c["utilisation_cost_pct"] or 0) < 80]
     if under:
         lines.append(f"Commitments under 80 % used: {len(under)}")

@@ -208,6 +208,31 @@ def write_json(table: pa.Table, handle: IO[str]) -> None:
     handle.write("\n]\n" if table.num_rows else "]\n")
 
 
+def json_document(data: Any, indent: int = 0) -> str:
+    """A JSON document of dicts, lists, scalars and Arrow tables (as ``write_json``
+    writes them: exact decimals, nested JSON columns), ending in a newline."""
+    return _document(data, indent) + ("\n" if indent == 0 else "")
+
+
+def _document(data: Any, indent: int) -> str:
+    pad = " " * (indent + 1)
+    if isinstance(data, pa.Table):
+        buffer = io.StringIO()
+        write_json(data, buffer)
+        return buffer.getvalue().rstrip("\n").replace("\n", "\n" + " " * indent)
+    if isinstance(data, dict):
+        if not data:
+            return "{}"
+        items = [f"{pad}{json.dumps(str(k))}: {_document(v, indent + 1)}" for k, v in data.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    if isinstance(data, list | tuple):
+        if not data:
+            return "[]"
+        items = [f"{pad}{_document(v, indent + 1)}" for v in data]
+        return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+    return _json_value(data)
+
+
 def _nested_json(value: Any) -> str:
     """JSON text as itself (kept byte for byte: its decimals stay exact), else a string."""
     if isinstance(value, str):

@@ -55,6 +55,10 @@ FIELDS = (
     "tags",
 )
 STATUSES = ("open", "dismissed", "closed", "all")
+#: Days of data behind a finding: its cost and saving are measured on the 30 days before
+#: the end of the data an analysis judged. A finding's detection window runs from that
+#: many days before ``first_detected`` to ``last_detected`` (both: the end of the data).
+DETECTION_DAYS = 30
 
 _MERGE = """
 SELECT coalesce(n.id, o.id) AS id,
@@ -74,6 +78,8 @@ SELECT coalesce(n.id, o.id) AS id,
        coalesce(n.currency, o.currency) AS currency,
        coalesce(n.confidence, o.confidence) AS confidence,
        CASE WHEN n.id IS NOT NULL AND (o.id IS NULL OR o.status = 'closed') THEN $now
+            -- a store analysed before detection was dated by the data: the earlier date
+            WHEN n.id IS NOT NULL THEN least(o.first_detected, $now)
             ELSE o.first_detected END AS first_detected,
        CASE WHEN n.id IS NOT NULL THEN $now ELSE o.last_detected END AS last_detected,
        CASE WHEN n.id IS NULL THEN 'closed'
@@ -117,15 +123,20 @@ def analyze_recommendations(
 
     ``settings`` maps a rule id to its validated parameters (``mlcost.toml``'s
     ``[rules.<id>]``); rules not named run with their defaults.
+
+    Detection is dated by the data, not the clock: ``first_detected`` and
+    ``last_detected`` are the end of the data (``as_of``) the analyses that first and
+    last found it judged, so re-analysing the same data gives the same dates, and a
+    date range over October shows what October's data showed (``now`` overrides it).
     """
     settings = settings or {}
-    now = now or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     batches: list[Batch] = []
     with store.reader() as con:
         as_of = data_as_of(con)
         result = AnalyzeResult(as_of=as_of)
         if as_of is None:
             return result
+        now = now or as_of
         prepare(con, as_of)
         empty = pa.Table.from_pylist([], schema=_finding_schema())
         for rule in all_rules().values():
@@ -173,7 +184,9 @@ def list_recommendations(
 ) -> pa.Table:
     """Findings with the contract's fields, largest saving first (``tags``: tag key →
     the values a finding's resource tag must take one of; ``detected_since`` /
-    ``detected_until``: the days, inclusive, its detection window must overlap)."""
+    ``detected_until``: the days, inclusive, its detection window must overlap: the data
+    it was judged on, from DETECTION_DAYS before it was first detected to the end of the
+    data when it was last detected)."""
     rules, providers, accounts, status = resolve_filters(
         con, rules=rules, providers=providers, accounts=accounts, status=status
     )
@@ -280,10 +293,13 @@ def _finding_filters(
                 "$." + '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
             )
     if since is not None:
-        where.append("last_detected >= $detected_since")
+        where.append("last_detected > $detected_since")
         params["detected_since"] = datetime.combine(since, datetime.min.time())
     if until is not None:
-        where.append("coalesce(first_detected, last_detected) < $detected_until")
+        where.append(
+            f"coalesce(first_detected, last_detected) - INTERVAL {DETECTION_DAYS} DAY "
+            "< $detected_until"
+        )
         params["detected_until"] = datetime.combine(until + timedelta(days=1), datetime.min.time())
     return where, params
 
