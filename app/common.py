@@ -56,6 +56,13 @@ def money(value: Any, currency: str | None) -> str:
     return f"{Decimal(value):,.2f} {currency or ''}".strip()
 
 
+def money_change(value: Any, currency: str | None) -> str:
+    """A change in money, signed: ``+1,523.49 USD``."""
+    if value is None:
+        return "–"
+    return f"{Decimal(value):+,.2f} {currency or ''}".strip()
+
+
 def count(value: Any) -> str:
     return "–" if value is None else f"{int(value):,}"
 
@@ -133,8 +140,8 @@ def table(
             frame[label] = [None if v is None else v.strftime("%Y-%m-%d %H:%M") for v in values]
         elif pa.types.is_boolean(field.type):
             frame[label] = values
-        else:
-            frame[label] = [None if v is None else cell_text(v) for v in values]
+        else:  # text: an empty cell, not the word None
+            frame[label] = ["" if v is None else cell_text(v) for v in values]
             if field.name in (widths or {}):
                 config[label] = st.column_config.TextColumn(label, width=(widths or {})[field.name])
     return st.dataframe(

@@ -10,7 +10,18 @@ import altair as alt
 import pyarrow as pa
 import pyarrow.compute as pc
 import streamlit as st
-from mlcost.app.common import TAG_KEY, act, chart_frame, get, money, no_data, settings, table
+from mlcost.app.common import (
+    TAG_KEY,
+    act,
+    chart_frame,
+    get,
+    money,
+    money_change,
+    no_data,
+    settings,
+    short_id,
+    table,
+)
 
 from mlcost import anomalies as anomaly_lib
 from mlcost import views
@@ -38,10 +49,13 @@ def render() -> None:
         f"{found.num_rows} anomalies, {opened} open, newest first. Amounts are the day's "
         "usage spend (EffectiveCost of Usage charges); the gpus scope counts GPUs."
     )
+    columns = ["id", "date", "scope", "scope_value", "direction", "severity", "currency",
+               "actual", "expected", "impact", "impact_pct", "status"]  # fmt: skip
+    if any(found.column("reason").to_pylist()):
+        columns.append("reason")
     table(
         found,
-        ["id", "date", "scope", "scope_value", "direction", "severity", "currency", "actual",
-         "expected", "impact", "impact_pct", "status", "reason"],
+        columns,
         rename={"impact_pct": "impact %", "scope_value": "value"},
         formats={"impact_pct": "%+.1f"},
         key="anomalies_table",
@@ -54,8 +68,8 @@ def render() -> None:
     detail = st.columns(4)
     detail[0].metric("Actual", money(a["actual"], unit))
     detail[1].metric("Expected", money(a["expected"], unit))
-    pct = f" ({a['impact_pct']:+.1f} %)" if a["impact_pct"] is not None else ""
-    detail[2].metric("Impact", f"{Decimal(a['impact']):+,.2f}{pct}")
+    pct = f"{a['impact_pct']:+.1f} %" if a["impact_pct"] is not None else None
+    detail[2].metric("Impact", money_change(a["impact"], unit), delta=pct, delta_color="inverse")
     detail[3].metric("Status", a["status"])
     st.caption(f"Normal band that day: {money(a['low'], None)} to {money(a['high'], unit)}.")
     _series(a, items, unit)
@@ -81,7 +95,15 @@ def render() -> None:
 
 def _numbers(drivers: pa.Table) -> pa.Table:
     """The drivers' figures (JSON text) as numbers, for a readable, sortable table."""
-    out = {"dimension": drivers.column("dimension"), "value": drivers.column("value")}
+    values = [
+        short_id(v) if d == "resource" else v
+        for d, v in zip(
+            drivers.column("dimension").to_pylist(),
+            drivers.column("value").to_pylist(),
+            strict=True,
+        )
+    ]
+    out = {"dimension": drivers.column("dimension"), "value": pa.array(values, pa.string())}
     for name in ("actual", "expected", "change"):
         out[name] = pa.array(
             [None if v is None else Decimal(v) for v in drivers.column(name).to_pylist()],

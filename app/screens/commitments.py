@@ -31,20 +31,24 @@ def render() -> None:
     util = get("utilisation")
     st.subheader("Utilisation")
     if util.num_rows:
+        st.caption(
+            "Used ÷ (used + unused) amortised cost per commitment and month; net savings: "
+            "the on-demand equivalent of what it covered less its amortised cost."
+        )
         chart = (
             alt.Chart(chart_frame(util))
             .mark_line(point=True)
             .encode(
-                x=alt.X("period:N", title="month"),
+                x=alt.X("period:N", title=None, axis=alt.Axis(labelAngle=0)),
                 y=alt.Y(
                     "utilisation_cost_pct:Q",
-                    title="utilisation (amortised cost, %)",
+                    title="utilisation (%)",
                     scale=alt.Scale(domain=[0, 100]),
                 ),
                 color=alt.Color(
                     "name:N",
                     title=None,
-                    legend=alt.Legend(orient="bottom", columns=2, labelLimit=400),
+                    legend=alt.Legend(orient="right", labelLimit=320),
                 ),
                 tooltip=[
                     "name:N",
@@ -58,10 +62,11 @@ def render() -> None:
         st.altair_chart(chart, width="stretch")
         table(
             _short(util),
-            ["name", "provider", "type", "period", "utilisation_cost_pct", "used_cost",
-             "unused_cost", "net_savings", "currency", "commitment_id"],
-            rename={"utilisation_cost_pct": "utilisation %", "commitment_id": "id"},
+            ["name", "type", "period", "utilisation_cost_pct", "used_cost", "unused_cost",
+             "net_savings", "currency"],
+            rename={"utilisation_cost_pct": "utilisation % (amortised cost)"},
             formats={"utilisation_cost_pct": "%.1f"},
+            widths={"name": "large"},
             key="utilisation_table",
         )  # fmt: skip
     else:
@@ -73,13 +78,13 @@ def render() -> None:
             alt.Chart(chart_frame(cov))
             .mark_line(point=True)
             .encode(
-                x=alt.X("month:N"),
+                x=alt.X("month:N", title=None, axis=alt.Axis(labelAngle=0)),
                 y=alt.Y(
                     "coverage_cost_pct:Q",
                     title="coverage (on-demand equivalent, %)",
                     scale=alt.Scale(domain=[0, 100]),
                 ),
-                color=alt.Color("provider:N", legend=alt.Legend(orient="bottom")),
+                color=alt.Color("provider:N", legend=alt.Legend(orient="right")),
             )
             .properties(height=260)
         )

@@ -20,8 +20,8 @@ _RENAME = {
     "cost_to_target": "cost to target",
 }
 _FORMATS = {
-    "gpu_hours": "%.1f",
-    "used_gpu_hours": "%.1f",
+    "gpu_hours": "accounting",
+    "used_gpu_hours": "accounting",
     "gpu_efficiency": "percent",
     "metric": "%.4f",
     "best_metric": "%.4f",
@@ -124,7 +124,12 @@ def render() -> None:
         .encode(
             x=alt.X("cost:Q", title="cost", axis=alt.Axis(format=",.0f")),
             y=alt.Y("metric:Q", title=metric, scale=alt.Scale(zero=False)),
-            color=alt.Color("pareto:N", title="Pareto front", legend=alt.Legend(orient="bottom")),
+            color=alt.Color(
+                "pareto:N",
+                title="on the Pareto front",
+                scale=alt.Scale(domain=[True, False], range=["firebrick", "#9aa5b1"]),
+                legend=alt.Legend(orient="bottom"),
+            ),
             tooltip=[
                 "run:N",
                 alt.Tooltip("cost:Q", format=",.2f"),

@@ -105,7 +105,7 @@ def _detail(found) -> None:  # type: ignore[no-untyped-def]
     where[0].code(rec["resource_id"] or "", language=None)
     where[1].caption("Provider, account, region")
     account = account_label(rec["account_id"], {rec["account_id"]: rec["account_name"]})
-    where[1].code(f"{rec['provider']} · {account} · {rec['region'] or '–'}", language=None)
+    where[1].text(f"{rec['provider']} · {account}\n{rec['region'] or '–'}")
     st.caption(
         f"Finding {rec['id']}: detected in the data ending {rec['first_detected']:%Y-%m-%d}"
         f" (first) and {rec['last_detected']:%Y-%m-%d} (last)."
@@ -142,10 +142,10 @@ def evidence_chart(chart: EvidenceChart) -> alt.Chart | alt.LayerChart | alt.Fac
     """One unit's samples as lines on their own axis, the rule's thresholds dashed."""
     scale = alt.Scale(domain=list(chart.domain)) if chart.domain else alt.Scale(zero=True)
     lines = (
-        alt.Chart(chart_frame(chart.data), title=chart.title)
+        alt.Chart(chart_frame(chart.data))
         .mark_line(point=False)
         .encode(
-            x=alt.X("ts:T", title=None, axis=alt.Axis(format="%b %d")),
+            x=alt.X("ts:T", title=None, axis=alt.Axis(format="%b %d", labelAngle=0)),
             y=alt.Y("value:Q", title=chart.title, scale=scale),
             color=alt.Color(
                 "series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=300)
@@ -158,7 +158,7 @@ def evidence_chart(chart: EvidenceChart) -> alt.Chart | alt.LayerChart | alt.Fac
         )
     )
     if not chart.thresholds:
-        return lines.properties(height=220)
+        return alt.layer(lines, title=chart.title).properties(height=280)
     rules = pd.DataFrame(
         {"threshold": [v for v, _ in chart.thresholds], "meaning": [m for _, m in chart.thresholds]}
     )
@@ -167,4 +167,4 @@ def evidence_chart(chart: EvidenceChart) -> alt.Chart | alt.LayerChart | alt.Fac
         .mark_rule(strokeDash=[6, 4], color="firebrick")
         .encode(y="threshold:Q", tooltip=["meaning:N", "threshold:Q"])
     )
-    return alt.layer(lines, marks).properties(height=220)
+    return alt.layer(lines, marks, title=chart.title).properties(height=280)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from mlcost.app import SCRIPT
+from mlcost.app.common import short_id
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
@@ -287,8 +288,9 @@ def test_an_idle_gpu_finding_draws_gpu_utilisation_on_its_own_percent_axis(
     # the rule's thresholds (10 % average, no day above 20 %) drawn dashed on that axis
     assert sorted(r["threshold"] for r in _data(gpu, threshold)) == [10.0, 20.0]
     assert threshold["mark"]["strokeDash"] == [6, 4]
-    network = by_title["Network (MB)"]
-    assert "domain" not in json.dumps(network["encoding"]["y"] if "encoding" in network else {})
+    # bytes on an axis of their own, in MB from zero (no percent domain)
+    (network,) = by_title["Network (MB)"]["layer"]
+    assert network["encoding"]["y"]["scale"] == {"zero": True}
 
 
 def _y_title(spec: dict) -> str:
@@ -328,8 +330,11 @@ def test_commitments_show_names_and_short_ids_not_whole_arns(
 ) -> None:
     at = page(sample_db, "commitments", monkeypatch)
     util = at.dataframe[0].value
-    assert all(len(i) <= 28 for i in util["id"])
     assert "p4d.24xlarge 1yr Partial Upfront x4" in set(util["name"])
+    shown = [str(v) for frame in at.dataframe for c in frame.value.columns for v in frame.value[c]]
+    assert not [v for v in shown if v.startswith(("arn:", "/providers/", "/subscriptions/"))]
+    expiring = at.dataframe[2].value
+    assert all(len(i) <= 28 and i.startswith("…") for i in expiring["id"])
 
 
 def test_anomalies_page_lists_the_librarys_anomalies_with_series_and_drivers(
@@ -349,15 +354,23 @@ def test_anomalies_page_lists_the_librarys_anomalies_with_series_and_drivers(
     assert shown_metrics["Expected"] == money(first["expected"], unit)
     impact = first["actual"] - first["expected"]
     assert first["impact"] == impact and first["impact_pct"] is not None
-    assert shown_metrics["Impact"] == f"{impact:+,.2f} ({first['impact_pct']:+.1f} %)"
+    assert shown_metrics["Impact"] == f"{impact:+,.2f} {unit}"
+    (delta,) = [m.delta for m in at.metric if m.label == "Impact"]
+    assert delta == f"{first['impact_pct']:+.1f} %"
     assert f"Normal band that day: {first['low']:,.2f} to {money(first['high'], unit)}." in [
         str(c.value) for c in at.caption
     ]
     drivers = views.anomaly_drivers(first["drivers"])
     assert drivers.num_rows > 0
-    assert [None if v != v else v for v in at.dataframe[1].value["value"]] == drivers.column(
-        "value"
-    ).to_pylist()
+    # resources by the tail of their id; a missing tag value an empty cell, not "None"
+    assert list(at.dataframe[1].value["value"]) == [
+        short_id(v) if d == "resource" else (v or "")
+        for d, v in zip(
+            drivers.column("dimension").to_pylist(),
+            drivers.column("value").to_pylist(),
+            strict=True,
+        )
+    ]
     assert list(at.dataframe[1].value["change"]) == [
         float(v) for v in drivers.column("change").to_pylist()
     ]
@@ -406,7 +419,7 @@ def test_experiments_page_shows_runs_and_sweeps_from_the_library(
     assert list(per["experiment"]) == summary.column("experiment").to_pylist()
     assert list(per["cost"]) == [float(v) for v in summary.column("cost").to_pylist()]
     # the metric each best value is of, named
-    assert [None if v != v else v for v in per["metric"]] == summary.column("metric").to_pylist()
+    assert list(per["metric"]) == [m or "" for m in summary.column("metric").to_pylist()]
     at.selectbox(key="experiment").select("damage-assessment/hpo-l4").run()
     assert at.selectbox(key="metric").value == "val_miou"
     at.number_input(key="target").set_value(0.72).run()
@@ -501,7 +514,10 @@ def test_commitments_follow_the_account_and_provider_filters(
         float(v) for v in cov.column("covered_cost").to_pylist()
     ]
     at = page(sample_db, "commitments", monkeypatch, provider="azure")
-    assert set(at.dataframe[0].value["provider"]) == {"azure"}
+    with Store(sample_db).reader() as con:
+        azure = views.commitment_utilisation(con, views.Filters(providers=("azure",)))
+    assert set(azure.column("provider").to_pylist()) == {"azure"}
+    assert list(at.dataframe[0].value["name"]) == azure.column("name").to_pylist()
     assert set(at.dataframe[1].value["provider"]) == {"azure"}
 
 
