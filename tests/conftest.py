@@ -7,7 +7,7 @@ import gzip
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,3 +206,36 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> Ran:
         sys.argv = old
     captured = capsys.readouterr()
     return Ran(code, captured.out, captured.err)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A local address (http://127.0.0.1:PORT/) that accepts connections and never
+    answers: for the timeouts of every network wait, without the network."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()

@@ -4,12 +4,9 @@ is one sentence and exit 1 (or a quiet exit 0 for the pipe), never a traceback."
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -82,35 +79,6 @@ def test_a_reader_that_goes_away_ends_the_command_quietly_with_exit_0(db: str) -
         assert process.wait(timeout=60) == 0, args
         assert process.stderr.read() == b"", args
         process.stderr.close()
-
-
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A local HTTP address that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}/"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        server.close()
 
 
 def test_an_mlflow_server_that_never_answers_fails_within_its_timeout(

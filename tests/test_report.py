@@ -274,3 +274,25 @@ def test_the_daily_chart_has_a_value_axis_dated_days_and_each_bars_amount(
     ticks = [int(t.replace(",", "")) for t in re.findall(r">([\d,]+)</text>", svg)]
     assert 0 in ticks and max(ticks) >= max(float(d["effective_cost"]) for d in days)
     assert "Daily amortised spend (USD, EffectiveCost)" in svg
+
+
+def test_a_webhook_or_mail_server_that_never_answers_fails_within_its_timeout(
+    silent_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+    import urllib.parse
+
+    monkeypatch.setenv("MLCOST_SLACK_WEBHOOK_URL", silent_server + "services/T0/B0/token")
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as caught:
+        send_slack({"empty": True, "title": "t"}, SlackSettings(timeout_s=1))
+    assert str(caught.value).startswith("Slack did not answer within 1 s.")
+    assert "token" not in str(caught.value)
+    port = urllib.parse.urlsplit(silent_server).port
+    settings = EmailSettings(
+        smtp_host="127.0.0.1", smtp_port=port or 0, security="none", timeout_s=1,
+        from_address="a@example.com", to=["b@example.com"],
+    )  # fmt: skip
+    with pytest.raises(DeliveryError, match=r"127\.0\.0\.1:\d+ did not answer within 1 s\."):
+        send_email({"empty": True, "title": "t"}, settings)
+    assert time.monotonic() - started < 10

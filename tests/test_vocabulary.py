@@ -11,7 +11,7 @@ import pytest
 
 from mlcost import vocabulary
 from mlcost.errors import InputError
-from tests.conftest import Ran, run_main
+from tests.conftest import Ran, copy_store, run_main
 
 #: (command, option, canonical values, the same in another spelling, a list of the
 #: canonical values in one option, an unknown value, a known value the error must list)
@@ -92,3 +92,43 @@ def test_a_long_list_of_known_values_is_cut_and_counted() -> None:
         vocabulary.resolve("service", "nope", known)
     assert "svc-024" in caught.value.message and "svc-025" not in caught.value.message
     assert "and 35 more" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("cmd", "option", "canonical", "spelled", "listed", "bad"),
+    [
+        ("analyze", "--provider", ["aws"], ["AWS"], ["aws", "gcp"], "awz"),
+        ("analyze", "--account", ["acme-data-lake"], ["Acme Data Lake"],
+         ["acme-data-lake", "203948576120"], "nosuch"),
+        ("report --period 30d", "--provider", ["gcp"], ["Google Cloud"], ["gcp", "azure"], "gpc"),
+    ],
+)  # fmt: skip
+def test_analyze_and_report_filters_go_through_the_vocabulary_too(
+    capsys: pytest.CaptureFixture[str],
+    sample_master: Path,
+    tmp_path: Path,
+    cmd: str,
+    option: str,
+    canonical: list[str],
+    spelled: list[str],
+    listed: list[str],
+    bad: str,
+) -> None:
+    import json
+
+    db = copy_store(sample_master, tmp_path / "copy")  # analyze writes its results
+
+    def figures(values: list[str]) -> object:
+        out = tmp_path / "out.json"
+        args = [a for v in values for a in (option, v)]
+        ran = run_main(capsys, "--db", str(db), *cmd.split(), *args, "-o", str(out))
+        assert ran.code == 0, ran.stderr
+        data = json.loads(out.read_text())
+        return data["figures"] if "figures" in data else data["headline"]
+
+    expected = figures(canonical)
+    assert figures(spelled) == expected
+    repeated = figures(listed)
+    assert repeated != expected and figures([",".join(listed)]) == repeated
+    refused = run_main(capsys, "--db", str(db), *cmd.split(), option, bad)
+    assert refused.code == 1 and f"Unknown {option[2:]} {bad!r}" in refused.stderr

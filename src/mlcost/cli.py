@@ -459,6 +459,14 @@ def experiments(
         err.print(f"Tagged {done} MLflow run(s) with their cost.")
     table = runs if experiment else experiments_lib.experiment_table(runs, maximize=not minimize)
     chosen = resolve_format(_fmt(fmt), output)
+    if chosen == "table" and output is None:
+        names = sorted({n for n in runs.column("metric_name").to_pylist() if n})
+        better = "lower" if minimize else "higher"
+        out.print(
+            (f"Metric: {', '.join(names)} ({better} is better)" if names else "No metric")
+            + ("; choose one with --metric NAME." if not metric else "."),
+            markup=False,
+        )
     if experiment and chosen == "table" and output is None:
         table = table.select(list(experiments_lib.RUN_TERMINAL_COLUMNS))
     write_table(table, fmt=chosen, output=output, console=out)
