@@ -22,6 +22,10 @@ from mlcost.app.screens import anomalies, commitments, experiments, overview, re
 
 from mlcost.errors import MlcostError
 
+METRIC_CSS = (
+    "<style>[data-testid='stMetricValue'] > div "
+    "{font-size: clamp(1.35rem, 2.3vw, 2.25rem);}</style>"
+)
 RENDER = {
     "overview": overview.render,
     "recommendations": recommendations.render,
@@ -33,6 +37,9 @@ RENDER = {
 
 def main() -> None:
     st.set_page_config(page_title="mlcost", layout="wide", menu_items={"About": "mlcost"})
+    # figures scale with the window, so a laptop's 1024 pixels show them whole (our own
+    # constant CSS: no text from the clouds goes here)
+    st.html(METRIC_CSS)
     db = common.db_path()
     if not Path(db).exists() and not Path(db + ".snapshot").exists():
         st.title("mlcost")

@@ -24,7 +24,7 @@ LABELS = {
     "billed_spend": "Billed spend (USD)",
     "amortised_spend": "Amortised spend (USD)",
     "usage_spend": "Usage spend (USD)",
-    "monthly_savings": "Savings available a month (USD)",
+    "monthly_savings": "Savings a month (USD)",
     "open_anomalies": "Open anomalies",
 }
 CENT = Decimal("0.01")

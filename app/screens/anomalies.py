@@ -47,31 +47,42 @@ def render() -> None:
     opened = found.filter(pc.equal(found.column("status"), "open")).num_rows
     st.caption(
         f"{found.num_rows} anomalies, {opened} open, newest first. Amounts are the day's "
-        "usage spend (EffectiveCost of Usage charges); the gpus scope counts GPUs."
+        "usage spend (EffectiveCost of Usage charges) in the billing currency; the gpus "
+        "series counts GPUs."
     )
-    columns = ["id", "date", "scope", "scope_value", "direction", "severity", "currency",
-               "actual", "expected", "impact", "impact_pct", "status"]  # fmt: skip
+    series = [
+        f"{k}: {v}"
+        for k, v in zip(
+            found.column("scope").to_pylist(), found.column("scope_value").to_pylist(), strict=True
+        )
+    ]
+    shown = found.append_column("series", pa.array(series, pa.string()))
+    columns = ["id", "date", "series", "direction", "severity", "actual", "expected",
+               "impact_pct", "status"]  # fmt: skip
     if any(found.column("reason").to_pylist()):
         columns.append("reason")
     table(
-        found,
+        shown,
         columns,
-        rename={"impact_pct": "impact %", "scope_value": "value"},
+        rename={"impact_pct": "impact %"},
         formats={"impact_pct": "%+.1f"},
+        widths={"series": "large"},
         key="anomalies_table",
-    )  # fmt: skip
+    )
     items = found.to_pylist()
     labels = {a["id"]: f"{a['date']} {a['scope']}: {a['scope_value']}" for a in items}
     chosen = st.selectbox("Anomaly", list(labels), format_func=labels.__getitem__, key="anomaly")
     a = next((x for x in items if x["id"] == chosen), items[0])
     unit = "GPUs" if a["scope"] == anomaly_lib.GPU_SCOPE else a["currency"]
-    detail = st.columns(4)
+    detail = st.columns(3)
     detail[0].metric("Actual", money(a["actual"], unit))
     detail[1].metric("Expected", money(a["expected"], unit))
     pct = f"{a['impact_pct']:+.1f} %" if a["impact_pct"] is not None else None
     detail[2].metric("Impact", money_change(a["impact"], unit), delta=pct, delta_color="inverse")
-    detail[3].metric("Status", a["status"])
-    st.caption(f"Normal band that day: {money(a['low'], None)} to {money(a['high'], unit)}.")
+    st.caption(
+        f"Normal band that day: {money(a['low'], None)} to {money(a['high'], unit)}. "
+        f"Status: {a['status']}."
+    )
     _series(a, items, unit)
     st.subheader("Drivers")
     drivers = views.anomaly_drivers(a["drivers"])

@@ -3,6 +3,8 @@ by provider, service, account or team with its daily trend, and data freshness."
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import altair as alt
 import streamlit as st
 from mlcost.app.common import (
@@ -55,7 +57,7 @@ def render() -> None:
     for currency in currencies or [None]:
         saving = head.get("monthly_savings", currency)
         cols[0].metric(
-            f"Savings available a month ({plain(currency)})" if currency else "Savings a month",
+            f"Savings a month ({plain(currency)})" if currency else "Savings a month",
             money(saving, currency) if rows["recommendations"] else "–",
             help=_meaning(head, "monthly_savings")
             + ("; with a date range, the findings whose detection window overlaps it."
@@ -89,17 +91,20 @@ def _meaning(head: Headline, key: str) -> str:
 def _months() -> None:
     """This month, the month before and the run-rate forecast (no date range chosen)."""
     spend = get("month_spend")
+    if spend.num_rows:
+        st.caption(
+            "Amortised spend by calendar month: the month the billing data ends in (the data "
+            "may lag the calendar), the month before, and the run-rate forecast to its end."
+        )
     for r in spend.to_pylist():
         cols = st.columns(3)
         cur = r["currency"]
-        cols[0].metric(
-            f"Amortised spend {r['month']} to date ({plain(cur)})",
-            money(r["this_month"], cur),
-            help="The month the billing data ends in (the data may lag the calendar).",
-        )
-        cols[1].metric(f"Amortised spend, month before ({plain(cur)})", money(r["last_month"], cur))
+        month = r["month"]
+        before = (date.fromisoformat(month + "-01") - timedelta(days=1)).strftime("%Y-%m")
+        cols[0].metric(f"{month} to date ({plain(cur)})", money(r["this_month"], cur))
+        cols[1].metric(f"{before} ({plain(cur)})", money(r["last_month"], cur))
         cols[2].metric(
-            f"Forecast to month end ({plain(cur)})",
+            f"{month} forecast ({plain(cur)})",
             money(r["forecast"], cur),
             help=f"Run rate: {r['days_covered']} of {r['days_in_month']} days billed.",
         )

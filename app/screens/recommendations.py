@@ -74,12 +74,13 @@ def render() -> None:
     csv_text, json_text = io.StringIO(), io.StringIO()
     write_csv(found, csv_text)
     write_json(found, json_text)
-    dl = st.columns([1, 1, 4])
-    dl[0].download_button("Download CSV", csv_text.getvalue(), "recommendations.csv", "text/csv")
-    dl[1].download_button(
-        "Download JSON", json_text.getvalue(), "recommendations.json", "application/json"
+    st.caption(
+        "Download the findings shown, every field with exact decimals (as `mlcost "
+        "recommendations --format csv|json`):"
     )
-    dl[2].caption("Downloads carry every field with exact decimals (as `mlcost recommendations`).")
+    dl = st.columns([1, 1, 3])
+    dl[0].download_button("CSV", csv_text.getvalue(), "recommendations.csv", "text/csv")
+    dl[1].download_button("JSON", json_text.getvalue(), "recommendations.json", "application/json")
     _detail(found)
 
 

@@ -44,7 +44,7 @@ FIGURES: dict[str, tuple[str, str]] = {
         "EffectiveCost of Usage charges only: no purchases, tax, credits or fees",
     ),
     "monthly_savings": (
-        "Savings available a month",
+        "Savings a month",
         "open findings' monthly savings, each resource counted once",
     ),
     "open_anomalies": ("Open anomalies", "anomalies of these days nobody has acknowledged"),

@@ -205,6 +205,17 @@ EVIDENCE_UNITS: tuple[tuple[str, str, tuple[str, ...], tuple[float, float] | Non
     ("requests", "Requests", ("invocations",), None, 1.0),
     ("disk", "Disk operations", ("disk_io_ops",), None, 1.0),
 )
+#: How a metric reads in a chart's legend (with its statistic: "GPU average").
+SERIES_NAMES = {
+    "cpu_util_pct": "CPU",
+    "gpu_util_pct": "GPU",
+    "gpu_mem_util_pct": "GPU memory",
+    "mem_util_pct": "memory",
+    "net_in_bytes": "in",
+    "net_out_bytes": "out",
+    "invocations": "requests",
+    "disk_io_ops": "operations",
+}
 #: The thresholds a rule judges each unit by: (unit key, parameter, what the line means).
 RULE_THRESHOLDS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "idle_vm": (
@@ -251,10 +262,18 @@ def evidence(
         mine = samples.filter(pc.is_in(samples.column("metric"), pa.array(list(metrics))))
         if not mine.num_rows:
             continue
+        names = [
+            f"{SERIES_NAMES.get(m, m)} {(stat or '').lower()}".strip()
+            for m, stat in zip(
+                mine.column("metric").to_pylist(),
+                [s.rsplit("(", 1)[-1].rstrip(")") for s in mine.column("series").to_pylist()],
+                strict=True,
+            )
+        ]
         data = pa.table(
             {
                 "ts": mine.column("ts"),
-                "series": mine.column("series"),
+                "series": pa.array(names, pa.string()),
                 "value": pc.multiply(pc.cast(mine.column("value"), pa.float64()), scale),
             }
         )

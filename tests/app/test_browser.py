@@ -233,7 +233,7 @@ def test_dashboard_in_chromium(served: tuple[str, Path]) -> None:
             page.get_by_text("0 findings, largest saving first.").wait_for()
             visit("page=overview&since=2026-08-01&until=2026-08-31", "overview-august")
             labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
-            assert "Savings available a month (USD)" in [label.strip() for label in labels]
+            assert "Savings a month (USD)" in [label.strip() for label in labels]
             assert "0.00 USD" in page.locator('[data-testid="stMetricValue"]').all_inner_texts()
 
             # Anomalies: the library's list, the band of the configured sensitivity, and

@@ -113,13 +113,13 @@ def test_overview_figures_are_the_librarys(
         ("billed_spend", "Billed spend"),
         ("amortised_spend", "Amortised spend"),
         ("usage_spend", "Usage spend"),
-        ("monthly_savings", "Savings available a month"),
+        ("monthly_savings", "Savings a month"),
     ):
         assert shown[f"{label} (USD)"] == money(head.get(key, "USD"), "USD")  # type: ignore[arg-type]
     assert shown["Open anomalies"] == str(head.get("open_anomalies"))
-    assert shown["Amortised spend 2026-10 to date (USD)"] == money(spend["this_month"], "USD")
-    assert shown["Amortised spend, month before (USD)"] == money(spend["last_month"], "USD")
-    assert shown["Forecast to month end (USD)"] == money(spend["forecast"], "USD")
+    assert shown["2026-10 to date (USD)"] == money(spend["this_month"], "USD")
+    assert shown["2026-09 (USD)"] == money(spend["last_month"], "USD")
+    assert shown["2026-10 forecast (USD)"] == money(spend["forecast"], "USD")
     # the provider table is `mlcost analyze`'s: billed, amortised and usage, each labelled
     table = at.dataframe[0].value
     assert list(table["provider"]) == providers.column("provider").to_pylist()
@@ -209,11 +209,8 @@ def test_a_date_range_shows_its_figures_and_the_period_before_not_month_figures(
     assert shown["Amortised spend (USD)"] == money(amortised, "USD")  # type: ignore[arg-type]
     assert Decimal(50000) < amortised < Decimal(70000)  # type: ignore[operator]
     # no "month before" reading 0.00, no forecast equal to the month to date
-    assert not [
-        label
-        for label in shown
-        if "month before" in label or "to date" in label or "Forecast" in label
-    ]
+    assert not [label for label in shown if "to date" in label or "forecast" in label]
+    assert "2026-09 (USD)" not in shown
     before = figures.headline(Store(sample_db), figures.previous_period(f, f.since, f.until))  # type: ignore[arg-type]
     (delta,) = [m.delta for m in at.metric if m.label == "Amortised spend (USD)"]
     change = amortised - before.get("amortised_spend", "USD")  # type: ignore[operator]
@@ -237,7 +234,7 @@ def test_findings_are_dated_by_the_data_so_a_range_in_october_shows_them(
     at = page(sample_db, "recommendations", monkeypatch, since="2026-08-01", until="2026-08-31")
     assert "No finding matches the filters." in infos(at)
     at = go(at, "overview")
-    assert metrics(at)["Savings available a month (USD)"] == "0.00 USD"
+    assert metrics(at)["Savings a month (USD)"] == "0.00 USD"
 
 
 def datetime_of(day: str):  # type: ignore[no-untyped-def]
@@ -284,7 +281,7 @@ def test_an_idle_gpu_finding_draws_gpu_utilisation_on_its_own_percent_axis(
     lines, threshold = gpu["layer"]
     assert lines["encoding"]["y"]["scale"]["domain"] == [0.0, 100.0]
     series = {r["series"] for r in _data(gpu, lines)}
-    assert series == {"gpu_util_pct (Average)", "gpu_mem_util_pct (Average)"}
+    assert series == {"GPU average", "GPU memory average"}
     # the rule's thresholds (10 % average, no day above 20 %) drawn dashed on that axis
     assert sorted(r["threshold"] for r in _data(gpu, threshold)) == [10.0, 20.0]
     assert threshold["mark"]["strokeDash"] == [6, 4]
@@ -357,9 +354,8 @@ def test_anomalies_page_lists_the_librarys_anomalies_with_series_and_drivers(
     assert shown_metrics["Impact"] == f"{impact:+,.2f} {unit}"
     (delta,) = [m.delta for m in at.metric if m.label == "Impact"]
     assert delta == f"{first['impact_pct']:+.1f} %"
-    assert f"Normal band that day: {first['low']:,.2f} to {money(first['high'], unit)}." in [
-        str(c.value) for c in at.caption
-    ]
+    band = f"Normal band that day: {first['low']:,.2f} to {money(first['high'], unit)}."
+    assert any(str(c.value).startswith(band) for c in at.caption)
     drivers = views.anomaly_drivers(first["drivers"])
     assert drivers.num_rows > 0
     # resources by the tail of their id; a missing tag value an empty cell, not "None"
@@ -405,7 +401,7 @@ def test_acknowledge_an_anomaly_and_the_overview_counts_it_no_more(
 def test_anomalies_follow_the_tag_filter(sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = page(sample_db, "anomalies", monkeypatch, tag="research")
     shown = at.dataframe[0].value
-    assert set(shown["scope"]) == {"tag:team"} and set(shown["value"]) == {"research"}
+    assert set(shown["series"]) == {"tag:team: research"}
     assert any("account filter keeps the account series" in str(c.value) for c in at.caption)
 
 
@@ -465,7 +461,7 @@ def test_overview_savings_follow_the_filters(
         (total,) = [r for r in savings_summary(con).to_pylist() if r["scope"] == "total"]
     assert 0 < part["monthly_savings"] < total["monthly_savings"]
     shown = metrics(at)
-    assert shown["Savings available a month (USD)"] == money(part["monthly_savings"], "USD")
+    assert shown["Savings a month (USD)"] == money(part["monthly_savings"], "USD")
 
 
 def test_the_settings_file_reaches_the_app(
