@@ -22,10 +22,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from analyze import build
 
-from mlcost import views
+from mlcost import figures, views, vocabulary
 from mlcost.analysis import run_analyses
 from mlcost.config import AnomalySettings, Settings
-from mlcost.recommendations import get_recommendation
 from mlcost.store import Store
 
 Con = Any
@@ -33,11 +32,11 @@ Con = Any
 
 def overview(con: Con, store: Store) -> None:
     views.filter_options(con)
+    vocabulary.account_names(con)
+    figures.headline(store)
     views.month_spend(con)
-    views.savings(con)
-    views.open_anomalies(store)
+    views.spend_table(con, "service")
     views.spend_trend(con, "service")
-    views.spend_totals(con, "service")
     views.freshness(con)
 
 
@@ -45,8 +44,8 @@ def recommendations(con: Con, store: Store) -> None:
     found = views.findings(con, min_savings=10)
     first = found.column("id")[0].as_py() if found.num_rows else None
     if first:
-        rec = get_recommendation(con, first)
-        views.resource_metrics(con, rec["resource_id"])
+        rec = views.finding(con, first)
+        views.evidence(con, rec["resource_id"], rec["rule"])
 
 
 def anomalies(con: Con, store: Store) -> None:

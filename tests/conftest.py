@@ -7,7 +7,8 @@ import gzip
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,107 @@ def db(tmp_path: Path, cli: Cli) -> str:
     assert done.returncode == 0, done.stderr
     assert "ready" in done.stdout
     return path
+
+
+#: A tag value that would run script if a page pasted it into HTML.
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="session")
+def sample_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample organisation analysed as `mlcost analyze` does (findings, anomalies,
+    run costs), with a hostile tag value from one more billing source; built once."""
+    import json
+
+    from mlcost.analysis import run_analyses
+    from mlcost.config import Settings
+    from mlcost.ingest import ingest_billing, ingest_sample
+
+    folder = tmp_path_factory.mktemp("sample-store")
+    store = Store(folder / "mlcost.duckdb", lock_timeout_s=10)
+    ingest_sample(store)
+    evil = focus_row(
+        BillingPeriodStart="2026-10-01T00:00:00Z",
+        BillingPeriodEnd="2026-11-01T00:00:00Z",
+        ChargePeriodStart="2026-10-15T00:00:00Z",
+        ChargePeriodEnd="2026-10-16T00:00:00Z",
+        BilledCost="12.34",
+        EffectiveCost="12.34",
+        ListCost="12.34",
+        Tags=json.dumps({"team": EVIL}),
+    )
+    ingest_billing(store, [str(write_csv(folder / "extra.csv", [evil]))], source="extra")
+    run_analyses(store, Settings())
+    return store.path
+
+
+def copy_store(master: Path, to: Path) -> Path:
+    """A private copy of a store (and its snapshot), for tests that write."""
+    import shutil
+
+    to.mkdir(parents=True, exist_ok=True)
+    for path in master.parent.glob(master.name + "*"):
+        if not path.name.endswith(".lock"):
+            shutil.copy2(path, to / path.name)
+    return to / master.name
+
+
+@dataclass
+class Ran:
+    """What one in-process `mlcost` run printed and how it exited."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> Ran:
+    """`mlcost ARGS` in this process (through main(), so errors exit 1 as in a shell):
+    much faster than a subprocess for tests that run many commands."""
+    from mlcost import cli as cli_module
+
+    capsys.readouterr()
+    old = sys.argv
+    sys.argv = ["mlcost", *args]
+    code = 0
+    try:
+        cli_module.main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = old
+    captured = capsys.readouterr()
+    return Ran(code, captured.out, captured.err)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A local address (http://127.0.0.1:PORT/) that accepts connections and never
+    answers: for the timeouts of every network wait, without the network."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()

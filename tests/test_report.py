@@ -234,3 +234,65 @@ def test_cli_report_writes_each_format_and_sends(
     bad = cli("--db", db, "report", "--output", str(tmp_path / "r.pdf"))
     assert bad.returncode == 1 and ".html, .md or .json" in bad.stderr
     assert ReportSettings().period == "7d"
+
+
+def test_a_7_day_report_lists_the_periods_anomalies_and_counts_older_open_ones(
+    sample: Store,
+) -> None:
+    report = build_report(sample, "7d")
+    start, end = report["window"]["start"].date(), report["window"]["end"].date()
+    assert report["window"]["label"] == "2026-10-25 to 2026-10-31"
+    every = list_anomalies(sample).to_pylist()
+    mine = [a for a in every if start <= a["date"] < end]
+    older = [a for a in every if a["date"] < start and a["status"] == "open"]
+    assert older, "the sample has anomalies before the last week"
+    assert [a["id"] for a in report["anomalies"]] == [a["id"] for a in mine]
+    assert report["older_open_anomalies"] == len(older)
+    markdown = render(report, "md")
+    assert f"{len(older)} older anomalies are still open" in markdown
+    # the headline's open anomalies are the period's, as on the Overview for those days
+    (count,) = [f["value"] for f in report["headline"] if f["figure"] == "open_anomalies"]
+    assert count == sum(a["status"] == "open" for a in mine)
+
+
+def test_the_daily_chart_has_a_value_axis_dated_days_and_each_bars_amount(
+    sample: Store,
+) -> None:
+    import re
+
+    report = build_report(sample, "30d")
+    html = render(report, "html")
+    svg = html[html.index("<svg") : html.index("</svg>")]
+    days = report["daily"]
+    assert len(re.findall(r"<rect ", svg)) == len(days) == 30
+    # each bar says its day and amount; the axis is labelled with dates and round amounts
+    first = days[0]
+    assert f"<title>{first['day']:%Y-%m-%d}: {first['effective_cost']:,.2f} USD</title>" in svg
+    labels = re.findall(r'fill="#52606d">(\w{3} \d\d)</text>', svg)
+    assert labels == ["Oct 02", "Oct 07", "Oct 12", "Oct 17", "Oct 22", "Oct 27"]
+    assert 'aria-label="Daily amortised spend in USD, 2026-10-02 to 2026-10-31"' in svg
+    ticks = [int(t.replace(",", "")) for t in re.findall(r">([\d,]+)</text>", svg)]
+    assert 0 in ticks and max(ticks) >= max(float(d["effective_cost"]) for d in days)
+    assert "Daily amortised spend (USD, EffectiveCost)" in svg
+
+
+def test_a_webhook_or_mail_server_that_never_answers_fails_within_its_timeout(
+    silent_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+    import urllib.parse
+
+    monkeypatch.setenv("MLCOST_SLACK_WEBHOOK_URL", silent_server + "services/T0/B0/token")
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as caught:
+        send_slack({"empty": True, "title": "t"}, SlackSettings(timeout_s=1))
+    assert str(caught.value).startswith("Slack did not answer within 1 s.")
+    assert "token" not in str(caught.value)
+    port = urllib.parse.urlsplit(silent_server).port
+    settings = EmailSettings(
+        smtp_host="127.0.0.1", smtp_port=port or 0, security="none", timeout_s=1,
+        from_address="a@example.com", to=["b@example.com"],
+    )  # fmt: skip
+    with pytest.raises(DeliveryError, match=r"127\.0\.0\.1:\d+ did not answer within 1 s\."):
+        send_email({"empty": True, "title": "t"}, settings)
+    assert time.monotonic() - started < 10

@@ -269,16 +269,20 @@ def test_findings_and_savings_follow_the_detection_window_and_tags(store: Store)
     everything = ["idle_vm-vm-1", "idle_vm-vm-2", "idle_vm-vm-3", "rightsize_vm-vm-1"]
     assert ids(views.Filters()) == everything
     assert total(views.Filters()) == D("137")  # 100 (vm-1, once) + 30 + 7
-    # 5-11 October overlaps vm-1's window only (vm-2 starts on the 14th, vm-3 ended in Sept)
+    # A finding's detection window is the data it was judged on: from 30 days before it
+    # was first detected (its month of cost) to when it was last detected.
+    # vm-1: 1 Sep 06:00 to 10 Oct 06:00; vm-2: 14 Sep to 20 Oct; vm-3: 2 Aug to 5 Sep.
     window = views.Filters(since=date(2026, 10, 5), until=date(2026, 10, 11))
-    assert ids(window) == ["idle_vm-vm-1", "rightsize_vm-vm-1"]
-    assert total(window) == D("100")
-    # from 10 October: vm-1 (last detected that morning) and vm-2
-    assert total(views.Filters(since=date(2026, 10, 10))) == D("130")
-    # until 1 October (inclusive): vm-1 (first detected that morning) and vm-3
-    assert total(views.Filters(until=date(2026, 10, 1))) == D("107")
-    # a range before any detection keeps nothing
-    assert total(views.Filters(until=date(2026, 8, 31))) is None
+    assert ids(window) == ["idle_vm-vm-1", "idle_vm-vm-2", "rightsize_vm-vm-1"]
+    assert total(window) == D("130")
+    # from 11 October: vm-2 only (vm-1 was last detected on the 10th)
+    assert total(views.Filters(since=date(2026, 10, 11))) == D("30")
+    # from 6 September: vm-1 and vm-2 (vm-3 was last detected on the 5th)
+    assert total(views.Filters(since=date(2026, 9, 6))) == D("130")
+    # until 31 August (inclusive): vm-3 only (vm-1's data starts on 1 September)
+    assert total(views.Filters(until=date(2026, 8, 31))) == D("7")
+    # a range before any finding's data keeps nothing
+    assert total(views.Filters(until=date(2026, 8, 1))) is None
     # the team tag: vm-1 and vm-3 are vision's
     vision = views.Filters(tags={"team": ("vision",)})
     assert ids(vision) == ["idle_vm-vm-1", "idle_vm-vm-3", "rightsize_vm-vm-1"]

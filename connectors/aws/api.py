@@ -22,6 +22,10 @@ from mlcost.errors import ConfigError, InputError
 
 #: Attempts per call unless AWS_MAX_ATTEMPTS (read by botocore) says otherwise.
 DEFAULT_MAX_ATTEMPTS = 10
+#: Seconds to connect to an AWS endpoint, and to wait for its answer: an endpoint that
+#: never answers (a wrong AWS_ENDPOINT_URL, a blocked network) fails in about a minute.
+CONNECT_TIMEOUT_S = 10
+READ_TIMEOUT_S = 60
 
 
 def retry_config() -> Config:
@@ -29,7 +33,12 @@ def retry_config() -> Config:
     retries: dict[str, Any] = {"mode": "adaptive"}
     if not os.environ.get("AWS_MAX_ATTEMPTS"):
         retries["max_attempts"] = DEFAULT_MAX_ATTEMPTS
-    return Config(retries=retries, user_agent_extra="mlcost")
+    return Config(
+        retries=retries,
+        user_agent_extra="mlcost",
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
+    )
 
 
 #: Error codes that mean "this caller may not do this here": the region or account is

@@ -77,6 +77,11 @@ class SubscriptionSummary:
     metric_samples: int = 0
 
 
+#: Seconds to connect to Azure and to wait for an answer (the SDK's defaults are 300 s
+#: each): an unreachable endpoint fails in about a minute, not ten.
+CLIENT_TIMEOUTS = {"connection_timeout": 10, "read_timeout": 60}
+
+
 @dataclass
 class AzureInventory:
     """What ``mlcost ingest azure`` reads: one scan of the given (or all listable)
@@ -86,7 +91,7 @@ class AzureInventory:
     regions: Sequence[str] | None = None
     lookback_days: int = 30
     credential: Any = None
-    client_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    client_kwargs: Mapping[str, Any] = field(default_factory=lambda: dict(CLIENT_TIMEOUTS))
     now: datetime | None = None
     #: Also load on-demand Linux prices of every VM size in the regions that run VMs.
     prices: bool = True

@@ -91,12 +91,37 @@ def resource_ids(tags: dict[str, str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+#: Seconds one request to a tracking server may take (``mlcost ingest mlflow --timeout``).
+DEFAULT_TIMEOUT_S = 30.0
+#: Retries of a failed request (unless MLFLOW_HTTP_REQUEST_MAX_RETRIES says otherwise).
+HTTP_RETRIES = 1
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether an MLflow client error is, underneath, a request that timed out."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TimeoutError) or type(seen).__name__ in (
+            "ReadTimeout", "ConnectTimeout", "ReadTimeoutError", "ConnectTimeoutError",
+        ):  # fmt: skip
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "timed out" in str(exc).lower() or "timeout" in str(exc).lower()
+
+
 class MlflowRuns:
     """A lazy source: nothing is read until :meth:`batches` is iterated."""
 
-    def __init__(self, tracking_uri: str, experiments: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        tracking_uri: str,
+        experiments: Sequence[str] = (),
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.experiments = list(experiments)
+        self.timeout_s = timeout_s
 
     def _client(self) -> Any:
         _check_local_store(self.tracking_uri)
@@ -107,6 +132,12 @@ class MlflowRuns:
                 "Reading MLflow needs the mlflow client, which is not installed.",
                 "Install it with: pip install 'mlcost[mlflow]'",
             ) from exc
+        if self.tracking_uri.startswith(("http://", "https://")):
+            # MLflow's own defaults (120 s a request, 7 retries with back-off) wait about
+            # four minutes in silence for a server that never answers
+            os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(max(1, round(self.timeout_s)))
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(HTTP_RETRIES))
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         return MlflowClient(tracking_uri=self.tracking_uri)
 
     def batches(self) -> Iterator[Batch]:
@@ -118,6 +149,12 @@ class MlflowRuns:
         except Exception as exc:  # the MLflow client's errors, translated once here
             from mlflow.exceptions import MlflowException
 
+            if _timed_out(exc):
+                raise InputError(
+                    f"MLflow at {self.tracking_uri} did not answer within {self.timeout_s:g} s.",
+                    "Check that the tracking server is up and reachable, or give it longer "
+                    "with --timeout.",
+                ) from None
             if isinstance(exc, MlflowException | OSError):
                 raise InputError(
                     f"MLflow at {self.tracking_uri} could not be read: {str(exc).splitlines()[0]}",

@@ -684,12 +684,25 @@ ORDER BY a.date DESC, a.scope, a.scope_value
 
 
 def list_anomalies(
-    store: Store, *, scopes: Sequence[str] = (), since: date | None = None
+    store: Store,
+    *,
+    scopes: Sequence[str] = (),
+    since: date | None = None,
+    tag_keys: Sequence[str] = (),
 ) -> pa.Table:
     """The stored anomalies, newest first, with their impact and any feedback.
 
-    ``scopes`` are scope kinds (``service``, ``tag:team``) or ``kind=value``.
+    ``scopes`` are scope kinds (``service``, ``tag:team``) or ``kind=value``, matched by
+    ``mlcost.vocabulary`` (any case; ``provider=aws`` names the AWS series); an unknown
+    kind or value is an error listing the known ones (``tag_keys``: the configured tag
+    scopes, known even before one has an anomaly).
     """
+    if scopes:
+        from mlcost.vocabulary import resolve_scopes
+
+        keys = tag_keys or AnomalySettings().tag_keys
+        with store.reader() as con:
+            scopes = resolve_scopes(con, scopes, keys)
     conditions, params = [], []
     for scope in scopes:
         kind, sep, value = scope.partition("=")
@@ -707,17 +720,27 @@ def list_anomalies(
 
 def acknowledge(store: Store, anomaly: str, reason: str, note: str | None = None) -> str:
     """Record that an anomaly was expected or planned; kept across re-analysis (the id
-    is its scope, value and day). Returns the stored reason."""
+    is its scope, value and day; a unique prefix of at least 4 characters will do).
+    Returns the stored reason."""
     if reason not in FEEDBACK_REASONS:
         raise InputError(f"Unknown reason {reason!r}; choose one of {', '.join(FEEDBACK_REASONS)}.")
     text = f"{reason}: {note}" if note else reason
+    from mlcost.vocabulary import resolve_id
+
     with store.reader() as con:
-        ids = {r[0] for r in con.execute(_ID_SQL).fetchall()}
-    if anomaly not in ids:
+        found = resolve_id(
+            con,
+            f"SELECT * FROM ({_ID_SQL}) AS ids(id) WHERE id LIKE $prefix",  # noqa: S608 - ours
+            anomaly,
+            "anomaly",
+            "Give more of the id (`mlcost anomalies` lists them).",
+        )
+    if found is None:
         raise InputError(
             f"No anomaly has the id {anomaly!r}.",
             "`mlcost anomalies` lists them with their ids (run `mlcost analyze` first).",
         )
+    anomaly = found
     # anomaly_feedback has a primary key, which load() (insert, then replace) cannot
     # write; a user's acknowledgement is one upserted row.
     with store.writer() as con:
@@ -750,6 +773,7 @@ def terminal_view(table: pa.Table) -> pa.Table:
             if pick
             else None
         )
+    # impact (actual - expected) and the acknowledgement's reason are in the exports
     keep = [
         "id",
         "date",
@@ -759,10 +783,8 @@ def terminal_view(table: pa.Table) -> pa.Table:
         "severity",
         "actual",
         "expected",
-        "impact",
         "impact_pct",
         "status",
-        "reason",
         "top_driver",
     ]
     if not rows:

@@ -12,14 +12,15 @@ import logging
 import os
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import typer
@@ -39,8 +40,11 @@ from mlcost.anomalies import (
 from mlcost.config import Settings, load_settings
 from mlcost.delivery import send as deliver
 from mlcost.errors import MlcostError
+from mlcost.figures import Headline, headline
+from mlcost.filters import Filters
+from mlcost.filters import resolve as resolve_filters
 from mlcost.ingest import BILLING_FORMATS, ingest_aws, ingest_billing, ingest_sample
-from mlcost.output import resolve_format, write_table
+from mlcost.output import json_document, open_output, resolve_format, write_table
 from mlcost.recommendations import (
     STATUSES,
     get_recommendation,
@@ -410,12 +414,18 @@ def ingest_mlflow_command(
     experiment: Annotated[
         list[str] | None, typer.Option(help="Only this experiment (repeatable; default: all).")
     ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(help="Seconds one request to a tracking server may take.", min=1),
+    ] = 30.0,
 ) -> None:
     """Load MLflow experiments and runs (params, metrics, tags, system metrics)."""
     from mlcost.ingest import ingest_mlflow
 
     with _progress() as on_rows:
-        result = ingest_mlflow(_ctx(ctx).store, tracking_uri, experiment or (), on_rows=on_rows)
+        result = ingest_mlflow(
+            _ctx(ctx).store, tracking_uri, experiment or (), on_rows=on_rows, timeout_s=timeout
+        )
     _load_report(result)
 
 
@@ -460,6 +470,14 @@ def experiments(
         err.print(f"Tagged {done} MLflow run(s) with their cost.")
     table = runs if experiment else experiments_lib.experiment_table(runs, maximize=not minimize)
     chosen = resolve_format(_fmt(fmt), output)
+    if chosen == "table" and output is None:
+        names = sorted({n for n in runs.column("metric_name").to_pylist() if n})
+        better = "lower" if minimize else "higher"
+        out.print(
+            (f"Metric: {', '.join(names)} ({better} is better)" if names else "No metric")
+            + ("; choose one with --metric NAME." if not metric else "."),
+            markup=False,
+        )
     if experiment and chosen == "table" and output is None:
         table = table.select(list(experiments_lib.RUN_TERMINAL_COLUMNS))
     write_table(table, fmt=chosen, output=output, console=out)
@@ -557,28 +575,76 @@ def export_focus_command(
     )
 
 
-@app.command()
-def analyze(ctx: typer.Context, fmt: FormatOption = None, output: OutputOption = None) -> None:
-    """Run every analysis: spend by provider, service and month, the waste rules, anomalies.
+SinceOption = Annotated[
+    datetime | None,
+    typer.Option(formats=["%Y-%m-%d"], help="Only charges from this day (UTC, inclusive)."),
+]
+UntilOption = Annotated[
+    datetime | None,
+    typer.Option(formats=["%Y-%m-%d"], help="Only charges up to this day (UTC, inclusive)."),
+]
+ProvidersOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Only these providers (aws, azure, gcp, or as billed; any case, lists)."),
+]
+AccountsOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Only these accounts/subscriptions/projects (id or bill name)."),
+]
 
-    A terminal shows readable tables; --format csv/json/parquet writes the spend summary
+
+def _filters(
+    since: datetime | None,
+    until: datetime | None,
+    provider: list[str] | None,
+    account: list[str] | None,
+) -> Filters:
+    return Filters(
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        providers=tuple(_split(provider)),
+        accounts=tuple(_split(account)),
+    )
+
+
+@app.command()
+def analyze(
+    ctx: typer.Context,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    provider: ProvidersOption = None,
+    account: AccountsOption = None,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Run every analysis, then print the headline figures (billed, amortised and usage
+    spend, savings available, open anomalies) and spend by provider, service and month.
+
+    --since/--until/--provider/--account narrow what is printed (the analyses always
+    judge all the data). A terminal shows readable tables; --format json writes the
+    headline figures and the spend summary as one object, csv/parquet the spend summary
     (export the findings with `mlcost recommendations`)."""
     context = _ctx(ctx)
     store = context.store
+    filters = _filters(since, until, provider, account)
+    with store.reader() as con:  # bad filter values fail before the analyses run
+        filters = resolve_filters(con, filters)
     result = run_analyses(store, context.settings)
-    _print_spend(store, _fmt(fmt), output)
+    _print_spend(store, _fmt(fmt), output, filters)
     on_terminal = resolve_format(_fmt(fmt), output) == "table" and output is None
     if on_terminal:
-        _print_findings_summary(store, result.recommendations.findings)
+        _print_findings_summary(store, result.recommendations.findings, filters)
     (out if on_terminal else err).print(result.anomalies.summary(), markup=False)
     (out if on_terminal else err).print(
         f"Run costs: {result.run_costs.summary()} (mlcost experiments).", markup=False
     )
 
 
-def _print_findings_summary(store: Store, findings: int) -> None:
+def _print_findings_summary(store: Store, findings: int, filters: Filters = Filters()) -> None:
     with store.reader() as con:
-        summary = savings_summary(con)
+        summary = savings_summary(
+            con, providers=filters.providers, accounts=filters.accounts, tags=filters.tags
+        )
     totals = [r for r in summary.to_pylist() if r["scope"] == "total"]
     out.print()
     if not totals:
@@ -599,43 +665,82 @@ def _print_findings_summary(store: Store, findings: int) -> None:
     out.print("See them: mlcost recommendations   (export: --format csv|json|parquet -o FILE)")
 
 
-def _print_spend(store: Store, fmt: str | None, output: Path | None) -> None:
-    """Spend by provider, service and month: readable tables on a terminal, one long
-    table (dimension, value, currency, sums) in csv, json or parquet."""
+def _print_spend(
+    store: Store, fmt: str | None, output: Path | None, filters: Filters = Filters()
+) -> None:
+    """The headline figures, then spend by provider, service and month: readable tables
+    on a terminal; in json one object (``figures`` and ``spend``), in csv and parquet
+    the spend summary as one long table (dimension, value, currency, sums)."""
     fmt = resolve_format(fmt, output)
+    if fmt == "json":
+        data = headline(store, filters).as_dict()
+        with store.reader() as con:
+            data["spend"] = spend_summary(con, ["provider", "service", "month"], filters)
+        text = json_document(data)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            with open_output(output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        return
     with store.reader() as con:
         if fmt != "table":
-            summary = spend_summary(con, ["provider", "service", "month"])
+            summary = spend_summary(con, ["provider", "service", "month"], filters)
             write_table(summary, fmt=fmt, output=output, console=out)
             return
-        with contextlib.ExitStack() as stack:
-            console = out
-            if output is not None:
-                handle = stack.enter_context(open(output, "w", encoding="utf-8"))
-                console = Console(file=handle, width=120, highlight=False)
-            _print_spend_tables(con, console)
+    with contextlib.ExitStack() as stack:
+        console = out
+        if output is not None:
+            handle = stack.enter_context(open_output(output, "w", encoding="utf-8"))
+            console = Console(file=handle, width=120, highlight=False)
+        _print_spend_tables(store, console, filters)
 
 
-def _print_spend_tables(con: duckdb.DuckDBPyConnection, console: Console) -> None:
-    info = overview(con)
+def _print_spend_tables(store: Store, console: Console, filters: Filters) -> None:
+    with store.reader() as con:
+        info = overview(con)
     if not info.rows:
         console.print("The store holds no billing yet: run `mlcost ingest billing PATH…`.")
         return
-    totals = "; ".join(
-        f"{cur} {info.billed_cost[cur]:,.2f} billed, {info.effective_cost[cur]:,.2f} effective"
-        for cur in info.billed_cost
-    )
     console.print(
         f"{info.rows:,} billing lines from {info.sources} source(s), "
-        f"{info.first_charge:%Y-%m-%d} to {info.last_charge:%Y-%m-%d}: {totals}."
+        f"{info.first_charge:%Y-%m-%d} to {info.last_charge:%Y-%m-%d}."
     )
-    for dimension, title, limit in (
-        ("provider", "Spend by provider", None),
-        ("service", "Top services", 12),
-        ("month", "Spend by month", None),
-    ):
-        table = spend_by(con, dimension, limit=limit)
-        write_table(table, fmt="table", console=console, title=title)
+    _print_headline(headline(store, filters), console)
+    with store.reader() as con:
+        for dimension, title, limit in (
+            ("provider", "Spend by provider", None),
+            ("service", "Top services", 12),
+            ("month", "Spend by month", None),
+        ):
+            table = spend_by(con, dimension, limit=limit, filters=filters)
+            write_table(table, fmt="table", console=console, title=title)
+
+
+def _print_headline(head: Headline, console: Console) -> None:
+    """The headline figures, each with what it sums (the same as the dashboard's)."""
+    narrowed = [
+        f"{name} {', '.join(values)}"
+        for name, values in (("provider", head.filters.providers),
+                             ("account", head.filters.accounts))
+        if values
+    ]  # fmt: skip
+    console.print()
+    console.print(
+        f"Headline, charges of {head.period}"
+        + (f" ({'; '.join(narrowed)})" if narrowed else "")
+        + ":",
+        markup=False,
+    )
+    for figure in head.figures:
+        value = (
+            f"{figure.currency or ''} {figure.value:,.2f}".strip()
+            if isinstance(figure.value, Decimal)
+            else f"{figure.value:,}"
+        )
+        console.print(f"  {figure.label + ':':<27} {value:>18}", markup=False)
+        console.print(f"    {figure.meaning}", markup=False, style="dim")
+    console.print()
 
 
 anomalies_app = typer.Typer(help="Cost anomalies: list them, or acknowledge one.")
@@ -648,7 +753,10 @@ def anomalies_command(
     ctx: typer.Context,
     scope: Annotated[
         list[str] | None,
-        typer.Option(help="total, provider, account, service, tag:KEY, gpus, or SCOPE=VALUE."),
+        typer.Option(
+            help="total, provider, account, service, tag:KEY, gpus, or KIND=VALUE (any case; "
+            "comma-separated lists: provider=aws,gcp)."
+        ),
     ] = None,
     since: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Only days from this date.")
@@ -659,8 +767,12 @@ def anomalies_command(
     """List the anomalies `mlcost analyze` found, newest first, with any acknowledgement."""
     if ctx.invoked_subcommand is not None:
         return
+    context = _ctx(ctx)
     table = list_anomalies(
-        _ctx(ctx).store, scopes=scope or [], since=since.date() if since else None
+        context.store,
+        scopes=scope or [],
+        since=since.date() if since else None,
+        tag_keys=context.settings.anomalies.tag_keys,
     )
     if resolve_format(_fmt(fmt), output) == "table":
         table = terminal_view(table)
@@ -814,11 +926,18 @@ def report(
         list[str] | None,
         typer.Option("--send", help="Deliver it: slack or email (repeatable; see mlcost.toml)."),
     ] = None,
+    provider: ProvidersOption = None,
+    account: AccountsOption = None,
 ) -> None:
     """The periodic report: spend and its change, movers, anomalies, savings, commitments."""
     context = _ctx(ctx)
     settings = context.settings.report
-    data = build_report(context.store, period or settings.period, title=settings.title)
+    data = build_report(
+        context.store,
+        period or settings.period,
+        title=settings.title,
+        filters=_filters(None, None, provider, account),
+    )
     if output is not None:
         fmt = write_report(data, output)
         err.print(f"Report ({fmt}) written to {output}.", markup=False)
@@ -927,12 +1046,19 @@ def rules_show(
 @recommendations_app.callback(invoke_without_command=True)
 def recommendations(
     ctx: typer.Context,
-    rule: Annotated[list[str] | None, typer.Option(help="Only this rule (repeatable).")] = None,
+    rule: Annotated[
+        list[str] | None, typer.Option(help="Only these rules (repeat or comma-separate).")
+    ] = None,
     provider: Annotated[
-        list[str] | None, typer.Option(help="Only aws, azure or gcp (repeatable).")
+        list[str] | None,
+        typer.Option(
+            help="Only aws, azure, gcp (or AWS, Microsoft, Google Cloud); any case, "
+            "repeat or comma-separate."
+        ),
     ] = None,
     account: Annotated[
-        list[str] | None, typer.Option(help="Only this account/subscription/project.")
+        list[str] | None,
+        typer.Option(help="Only these accounts/subscriptions/projects, by id or bill name."),
     ] = None,
     min_savings: Annotated[
         float | None, typer.Option(help="Only findings saving at least this much a month.")
@@ -960,13 +1086,27 @@ def recommendations(
         if table.num_rows == 0:
             out.print(f"No {status} findings match. Run `mlcost analyze` after loading data.")
             return
-        table = table.select(list(_FINDING_COLUMNS))
+        found_currencies = table.column("currency").to_pylist()
+        columns = [c for c in _FINDING_COLUMNS if c != "status" or status in ("all", "closed")]
+        table = table.select(columns).rename_columns(
+            ["monthly_saving" if c == "estimated_monthly_savings" else c for c in columns]
+        )
+        currencies = sorted({c for c in found_currencies if c})
+        title = (
+            f"{status.capitalize()} findings, largest saving first"
+            + (f" (monthly saving in {', '.join(currencies)})" if currencies else "")
+            if status != "all"
+            else "Findings, largest saving first"
+        )
+        write_table(table, fmt=chosen, console=out, title=title)
+        return
     write_table(table, fmt=chosen, output=output, console=out)
 
 
 @recommendations_app.command("show")
 def recommendations_show(
-    ctx: typer.Context, rec_id: Annotated[str, typer.Argument(help="A finding's id.")]
+    ctx: typer.Context,
+    rec_id: Annotated[str, typer.Argument(help="A finding's id, or a unique prefix of it.")],
 ) -> None:
     """Everything about one finding: the resource, the evidence, the action."""
     with _ctx(ctx).store.reader() as con:
@@ -987,7 +1127,7 @@ def recommendations_dismiss(
     reason: Annotated[str, typer.Option(help="Why it is not waste (kept with it).")],
 ) -> None:
     """Dismiss a finding: it stays dismissed when analyze runs again."""
-    set_status(_ctx(ctx).store, rec_id, dismissed=True, reason=reason)
+    rec_id = set_status(_ctx(ctx).store, rec_id, dismissed=True, reason=reason)
     out.print(f"Dismissed {rec_id}. Undo with: mlcost recommendations reopen {rec_id}")
 
 
@@ -996,7 +1136,7 @@ def recommendations_reopen(
     ctx: typer.Context, rec_id: Annotated[str, typer.Argument(help="A finding's id.")]
 ) -> None:
     """Reopen a dismissed finding."""
-    set_status(_ctx(ctx).store, rec_id, dismissed=False)
+    rec_id = set_status(_ctx(ctx).store, rec_id, dismissed=False)
     out.print(f"Reopened {rec_id}.")
 
 
@@ -1006,8 +1146,9 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
-    """Serve the dashboard (Streamlit) on localhost; Ctrl-C stops it. The app reads the
-    store of --db and the settings of --config (or ./mlcost.toml if present)."""
+    """Serve the dashboard (Streamlit) on localhost; Ctrl-C or SIGTERM stops it. The app
+    reads the store of --db and the settings of --config (or ./mlcost.toml if present)."""
+    import signal
     import subprocess
 
     from mlcost.app import SCRIPT
@@ -1017,12 +1158,46 @@ def dashboard(
     config = _ctx(ctx).settings.path
     if config is not None:
         env["MLCOST_CONFIG"] = str(config.resolve())
+    # toolbarMode minimal: no "Deploy" button or developer menu for the people reading it;
+    # no file watcher: the app's files do not change under a running dashboard
     command = [sys.executable, "-m", "streamlit", "run", str(SCRIPT), "--server.port",
                str(port), "--server.address", host, "--server.headless", "true",
-               "--browser.gatherUsageStats", "false"]  # fmt: skip
+               "--browser.gatherUsageStats", "false",
+               "--client.toolbarMode", "minimal", "--server.fileWatcherType", "none"]  # fmt: skip
     used = f" with the settings of {env['MLCOST_CONFIG']}" if "MLCOST_CONFIG" in env else ""
     out.print(f"Dashboard on http://{host}:{port} for {env['MLCOST_DB']}{used}")
-    raise typer.Exit(subprocess.call(command, env=env))
+    server = subprocess.Popen(command, env=env)
+    stopping: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        # a service manager's SIGTERM (or a closed terminal's SIGHUP) stops the server
+        # too, instead of leaving it serving without us; the loop below waits for it
+        stopping.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            server.send_signal(signal.SIGTERM)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    deadline: float | None = None
+    try:
+        while True:
+            try:
+                code = server.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if stopping and deadline is None:
+                    deadline = time.monotonic() + STOP_TIMEOUT_S
+                if deadline is not None and time.monotonic() > deadline:
+                    server.kill()
+            except KeyboardInterrupt:  # Ctrl-C reached both: the server stops itself
+                stopping.append(signal.SIGINT)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    raise typer.Exit(128 + stopping[0] if stopping and stopping[0] != signal.SIGINT else code)
+
+
+#: Seconds the dashboard server gets to stop after SIGTERM before it is killed.
+STOP_TIMEOUT_S = 10
 
 
 def main() -> None:
@@ -1037,6 +1212,23 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("mlcost: interrupted; the store is unchanged.\n")
         sys.exit(130)
+    except BrokenPipeError:
+        _reader_gone()
+    except SystemExit as exc:
+        # Click turns a broken pipe into exit 1; the reader going away is no failure
+        if exc.code == 1 and isinstance(exc.__context__, BrokenPipeError):
+            _reader_gone()
+        raise
+
+
+def _reader_gone() -> None:
+    """The reader of stdout went away (`mlcost … | head`): stop quietly with exit 0, like
+    other Unix tools. stdout goes to /dev/null so the interpreter's last flush finds no
+    broken pipe to complain about."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    sys.exit(0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,8 +44,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             f"({t['findings']} findings)"
         )
     open_anomalies = [a for a in report["anomalies"] if a.get("status") == "open"]
-    if open_anomalies:
-        lines.append(f"Open anomalies: {len(open_anomalies)}")
+    older = report.get("older_open_anomalies", 0)
+    if open_anomalies or older:
+        lines.append(
+            f"Open anomalies: {len(open_anomalies)}" + (f" (and {older} older)" if older else "")
+        )
     under = [c for c in report["commitments"] if (c["utilisation_cost_pct"] or 0) < 80]
     if under:
         lines.append(f"Commitments under 80 % used: {len(under)}")
@@ -87,6 +90,12 @@ def send_slack(report: dict[str, Any], settings: SlackSettings, *, link: str = "
         ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, TimeoutError):
+            raise DeliveryError(
+                f"Slack did not answer within {settings.timeout_s:g} s.",
+                "Check the network and the webhook URL (or raise report.slack.timeout_s); "
+                "the report was written but not sent.",
+            ) from None
         raise DeliveryError(
             f"Slack could not be reached ({type(reason).__name__}).",
             "Check the network and the webhook URL; the report was written but not sent.",
@@ -129,6 +138,19 @@ def send_email(report: dict[str, Any], settings: EmailSettings) -> str:
         raise DeliveryError(
             f"The mail server {server} refused the login.",
             f"Check ${settings.username_env} and ${settings.password_env}.",
+        ) from None
+    except (TimeoutError, smtplib.SMTPServerDisconnected) as exc:
+        if not isinstance(exc, TimeoutError) and "timed out" not in str(exc):
+            raise DeliveryError(
+                f"The mail server {server} closed the connection.",
+                "Check report.email.smtp_host, smtp_port and security; the report was "
+                "written but not sent.",
+            ) from None
+        # smtplib reports a reply that never came as a disconnection "timed out"
+        raise DeliveryError(
+            f"The mail server {server} did not answer within {settings.timeout_s:g} s.",
+            "Check report.email.smtp_host and smtp_port (or raise report.email.timeout_s); "
+            "the report was written but not sent.",
         ) from None
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(

@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from mlcost import vocabulary
 from mlcost.schema import MONEY_ARROW
 
 _RUNS = """
@@ -73,6 +74,7 @@ RUN_COLUMNS = (
     ("gpu_efficiency", pa.float64()),
     ("idle_gpu_cost", MONEY_ARROW),
     ("idle_shared", MONEY_ARROW),
+    ("metric_name", pa.string()),
     ("metric", pa.float64()),
     ("cost_per_point", MONEY_ARROW),
     ("pareto", pa.bool_()),
@@ -100,16 +102,17 @@ def _hours(start: datetime | None, end: datetime | None) -> float:
     return (end - start).total_seconds() / 3600
 
 
-def _metric(metrics: str | None, name: str | None) -> float | None:
-    """The run's value of ``name``; without a name, its only metric if it has one."""
+def _metric(metrics: str | None, name: str | None) -> tuple[str | None, float | None]:
+    """The run's metric and its value: ``name``'s; without a name, its only metric if it
+    has one."""
     if not metrics:
-        return None
+        return name, None
     values = json.loads(metrics)
     if not name:
-        numbers = [v for v in values.values() if isinstance(v, int | float)]
-        return float(numbers[0]) if len(numbers) == 1 else None
+        numbers = [(k, v) for k, v in values.items() if isinstance(v, int | float)]
+        return (numbers[0][0], float(numbers[0][1])) if len(numbers) == 1 else (None, None)
     value = values.get(name)
-    return float(value) if isinstance(value, int | float) else None
+    return name, (float(value) if isinstance(value, int | float) else None)
 
 
 def run_table(
@@ -128,6 +131,17 @@ def run_table(
     ``since``/``until`` keep the runs started in that time; ``resource_ids`` counts only
     the cost lines of those resources (a provider's, a team's) and keeps the runs that
     have one, with their sweeps."""
+    experiments = vocabulary.resolve(
+        "experiment",
+        experiments,
+        vocabulary.experiments(con),
+        hint="`mlcost experiments` lists them.",
+    )
+    if metric:
+        (metric,) = vocabulary.resolve(
+            "metric", metric, vocabulary.metrics(con, experiments), split=False,
+            hint="The metrics are the numeric ones the experiments' runs report.",
+        )  # fmt: skip
     rids = list(resource_ids) if resource_ids is not None else None
     found = con.execute(
         _RUNS,
@@ -150,6 +164,7 @@ def run_table(
         eff,
     ) in found:
         paid = gpus * _hours(start, end)
+        metric_name, metric_value = _metric(metrics, metric)
         rows.append(
             {
                 "experiment": exp,
@@ -166,7 +181,8 @@ def run_table(
                 "used_gpu_hours": paid * eff if eff is not None else None,
                 "gpu_efficiency": eff,
                 "idle_gpu_cost": idle,
-                "metric": _metric(metrics, metric),
+                "metric_name": metric_name if metric_value is not None else metric,
+                "metric": metric_value,
             }
         )
     by_id = {r["run_id"]: r for r in rows}
@@ -195,9 +211,10 @@ def run_table(
             parent["idle_gpu_cost"] = (parent["idle_gpu_cost"] or Decimal(0)) + sum(idle)
         if target is not None:
             parent["cost_to_target"] = cost_to_reach(trials, target, maximize=maximize)
-        scored = [t["metric"] for t in trials if t["metric"] is not None]
+        scored = [t for t in trials if t["metric"] is not None]
         if parent["metric"] is None and scored:
-            parent["metric"] = max(scored) if maximize else min(scored)
+            best = (max if maximize else min)(scored, key=lambda t: t["metric"])
+            parent["metric"], parent["metric_name"] = best["metric"], best["metric_name"]
     for r in rows:
         m = r["metric"]
         r["cost_per_point"] = (r["cost"] / Decimal(repr(m))).quantize(_Q) if m else None
@@ -280,6 +297,7 @@ def experiment_table(runs: pa.Table, *, maximize: bool = True) -> pa.Table:
                 "gpu_hours": 0.0,
                 "used_gpu_hours": None,
                 "idle_gpu_cost": None,
+                "metric_names": set(),
                 "best_metric": None,
             },
         )
@@ -291,10 +309,16 @@ def experiment_table(runs: pa.Table, *, maximize: bool = True) -> pa.Table:
         if r["idle_gpu_cost"] is not None:
             e["idle_gpu_cost"] = (e["idle_gpu_cost"] or Decimal(0)) + r["idle_gpu_cost"]
         m = r["metric"]
+        if m is not None:
+            e["metric_names"].add(r["metric_name"])
         if m is not None and (
             e["best_metric"] is None or (m > e["best_metric"] if maximize else m < e["best_metric"])
         ):
             e["best_metric"] = m
+    for e in acc.values():
+        # the metric its best_metric is a value of: one name, or the runs disagree
+        names = sorted(n for n in e.pop("metric_names") if n)
+        e["metric"] = names[0] if len(names) == 1 else ("(several)" if names else None)
     rows = sorted(acc.values(), key=lambda e: (-e["cost"], e["experiment"]))
     schema = pa.schema(
         [
@@ -304,6 +328,7 @@ def experiment_table(runs: pa.Table, *, maximize: bool = True) -> pa.Table:
             ("gpu_hours", pa.float64()),
             ("used_gpu_hours", pa.float64()),
             ("idle_gpu_cost", MONEY_ARROW),
+            ("metric", pa.string()),
             ("best_metric", pa.float64()),
         ]
     )

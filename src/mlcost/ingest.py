@@ -145,8 +145,12 @@ def ingest_mlflow(
     experiments: Sequence[str] = (),
     *,
     on_rows: ProgressCallback | None = None,
+    timeout_s: float | None = None,
 ) -> LoadResult:
-    """Load MLflow experiments and runs; each experiment read replaces what it held."""
+    """Load MLflow experiments and runs; each experiment read replaces what it held.
+    ``timeout_s``: how long one request to a tracking server may take."""
     from mlcost.connectors.mlflow import MlflowRuns
+    from mlcost.connectors.mlflow.runs import DEFAULT_TIMEOUT_S
 
-    return store.load(MlflowRuns(tracking_uri, experiments).batches(), on_rows=on_rows)
+    source = MlflowRuns(tracking_uri, experiments, timeout_s=timeout_s or DEFAULT_TIMEOUT_S)
+    return store.load(source.batches(), on_rows=on_rows)

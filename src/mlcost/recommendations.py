@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from mlcost import vocabulary
 from mlcost.errors import InputError
 from mlcost.rules import all_rules
 from mlcost.rules.base import ParamValue
@@ -54,6 +55,10 @@ FIELDS = (
     "tags",
 )
 STATUSES = ("open", "dismissed", "closed", "all")
+#: Days of data behind a finding: its cost and saving are measured on the 30 days before
+#: the end of the data an analysis judged. A finding's detection window runs from that
+#: many days before ``first_detected`` to ``last_detected`` (both: the end of the data).
+DETECTION_DAYS = 30
 
 _MERGE = """
 SELECT coalesce(n.id, o.id) AS id,
@@ -73,6 +78,8 @@ SELECT coalesce(n.id, o.id) AS id,
        coalesce(n.currency, o.currency) AS currency,
        coalesce(n.confidence, o.confidence) AS confidence,
        CASE WHEN n.id IS NOT NULL AND (o.id IS NULL OR o.status = 'closed') THEN $now
+            -- a store analysed before detection was dated by the data: the earlier date
+            WHEN n.id IS NOT NULL THEN least(o.first_detected, $now)
             ELSE o.first_detected END AS first_detected,
        CASE WHEN n.id IS NOT NULL THEN $now ELSE o.last_detected END AS last_detected,
        CASE WHEN n.id IS NULL THEN 'closed'
@@ -116,15 +123,20 @@ def analyze_recommendations(
 
     ``settings`` maps a rule id to its validated parameters (``mlcost.toml``'s
     ``[rules.<id>]``); rules not named run with their defaults.
+
+    Detection is dated by the data, not the clock: ``first_detected`` and
+    ``last_detected`` are the end of the data (``as_of``) the analyses that first and
+    last found it judged, so re-analysing the same data gives the same dates, and a
+    date range over October shows what October's data showed (``now`` overrides it).
     """
     settings = settings or {}
-    now = now or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     batches: list[Batch] = []
     with store.reader() as con:
         as_of = data_as_of(con)
         result = AnalyzeResult(as_of=as_of)
         if as_of is None:
             return result
+        now = now or as_of
         prepare(con, as_of)
         empty = pa.Table.from_pylist([], schema=_finding_schema())
         for rule in all_rules().values():
@@ -172,16 +184,12 @@ def list_recommendations(
 ) -> pa.Table:
     """Findings with the contract's fields, largest saving first (``tags``: tag key →
     the values a finding's resource tag must take one of; ``detected_since`` /
-    ``detected_until``: the days, inclusive, its detection window must overlap)."""
-    if status not in STATUSES:
-        raise InputError(f"Unknown status {status!r}; choose one of {', '.join(STATUSES)}.")
-    known = set(all_rules())
-    unknown = [r for r in rules if r not in known]
-    if unknown:
-        raise InputError(
-            f"Unknown rule {unknown[0]!r}; the rules are: {', '.join(all_rules())}.",
-            "Run `mlcost rules` to list them.",
-        )
+    ``detected_until``: the days, inclusive, its detection window must overlap: the data
+    it was judged on, from DETECTION_DAYS before it was first detected to the end of the
+    data when it was last detected)."""
+    rules, providers, accounts, status = resolve_filters(
+        con, rules=rules, providers=providers, accounts=accounts, status=status
+    )
     where = ["($status = 'all' OR status = $status)"]
     params: dict[str, Any] = {"status": status}
     for column, values in (("rule", rules), ("provider", providers), ("account_id", accounts)):
@@ -241,10 +249,30 @@ def savings_summary(
     saving), and a ``total`` row per currency with every resource counted once; only the
     findings of ``providers``, ``accounts``, ``tags`` and detection days where they are
     given (as :func:`list_recommendations` reads them)."""
+    _, providers, accounts, _ = resolve_filters(con, providers=providers, accounts=accounts)
     narrow, params = _finding_filters(tags, detected_since, detected_until)
     params |= {"providers": list(providers) or None, "accounts": list(accounts) or None}
     sql = _SUMMARY.format(narrow=" ".join(f"AND {w}" for w in narrow))
     return con.sql(sql, params=params).to_arrow_table()
+
+
+def resolve_filters(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    rules: Sequence[str] = (),
+    providers: Sequence[str] = (),
+    accounts: Sequence[str] = (),
+    status: str = "open",
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]:
+    """The findings' filters in the store's spelling (``mlcost.vocabulary``): any case,
+    lists allowed, an unknown value an error that lists the known ones."""
+    (status,) = vocabulary.resolve("status", status, vocabulary.choices(STATUSES)) or ("open",)
+    return (
+        vocabulary.resolve("rule", rules, vocabulary.rules(), hint="`mlcost rules` lists them."),
+        vocabulary.resolve("provider", providers, vocabulary.providers(con)) if providers else (),
+        vocabulary.resolve("account", accounts, vocabulary.accounts(con)) if accounts else (),
+        status,
+    )
 
 
 def _finding_filters(
@@ -265,15 +293,30 @@ def _finding_filters(
                 "$." + '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
             )
     if since is not None:
-        where.append("last_detected >= $detected_since")
+        where.append("last_detected > $detected_since")
         params["detected_since"] = datetime.combine(since, datetime.min.time())
     if until is not None:
-        where.append("coalesce(first_detected, last_detected) < $detected_until")
+        where.append(
+            f"coalesce(first_detected, last_detected) - INTERVAL {DETECTION_DAYS} DAY "
+            "< $detected_until"
+        )
         params["detected_until"] = datetime.combine(until + timedelta(days=1), datetime.min.time())
     return where, params
 
 
 def get_recommendation(con: duckdb.DuckDBPyConnection, rec_id: str) -> dict[str, Any]:
+    """One finding with its dismissal reason; ``rec_id`` may be a unique prefix of its id
+    (at least 4 characters, as the terminal table's ids can be typed short)."""
+    rec_id = (
+        vocabulary.resolve_id(
+            con,
+            "SELECT id FROM recommendations WHERE id LIKE $prefix",
+            rec_id,
+            "finding",
+            "Give more of the id (`mlcost recommendations --status all` lists them).",
+        )
+        or rec_id
+    )
     row = con.sql(
         f"SELECT {', '.join('r.' + f for f in FIELDS)}, fb.reason AS dismissed_reason "  # noqa: S608
         "FROM recommendations r LEFT JOIN recommendation_feedback fb ON fb.id = r.id "
@@ -288,12 +331,13 @@ def get_recommendation(con: duckdb.DuckDBPyConnection, rec_id: str) -> dict[str,
     return dict(row.to_pylist()[0])
 
 
-def set_status(store: Store, rec_id: str, *, dismissed: bool, reason: str | None = None) -> None:
-    """Dismiss a finding (kept across re-analysis) or reopen it."""
+def set_status(store: Store, rec_id: str, *, dismissed: bool, reason: str | None = None) -> str:
+    """Dismiss a finding (kept across re-analysis) or reopen it; ``rec_id`` may be a
+    unique prefix of its id. Returns the whole id."""
     if dismissed and not (reason and reason.strip()):
         raise InputError("A dismissal needs a reason.", 'Add --reason "why it is not waste".')
     with store.reader() as con:
-        get_recommendation(con, rec_id)
+        rec_id = get_recommendation(con, rec_id)["id"]
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     with store.writer() as con:
         con.execute("BEGIN TRANSACTION")
@@ -319,3 +363,4 @@ def set_status(store: Store, rec_id: str, *, dismissed: bool, reason: str | None
         except BaseException:
             con.execute("ROLLBACK")
             raise
+    return rec_id

@@ -10,7 +10,8 @@ resource name from a cloud is always text.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
@@ -19,14 +20,17 @@ from typing import Any
 
 import duckdb
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from mlcost import commitments
-from mlcost.anomalies import list_anomalies
+from mlcost import commitments, views
 from mlcost.errors import InputError
-from mlcost.recommendations import list_recommendations, savings_summary
+from mlcost.figures import SPEND_FIGURES, Headline, headline
+from mlcost.figures import spend as spend_figures
+from mlcost.filters import ACCOUNT_ID, Filters, cost_where
+from mlcost.filters import resolve as resolve_filters
+from mlcost.output import open_output
 from mlcost.store import Store
-from mlcost.summary import data_end
+from mlcost.summary import ACCOUNT_NAME, data_end
 
 PERIODS = ("7d", "30d", "month")
 FORMATS = ("html", "md", "json")
@@ -42,7 +46,7 @@ WITH c AS (
            sum(EffectiveCost) FILTER (WHERE ChargePeriodStart < $start) AS previous
     FROM cost
     WHERE ChargePeriodStart >= $previous_start AND ChargePeriodStart < $end
-      AND ChargeCategory <> 'Purchase'
+      AND ChargeCategory <> 'Purchase' AND {where}
     GROUP BY 1, 2
 )
 SELECT coalesce(CAST(name AS VARCHAR), '(none)') AS name, currency,
@@ -56,7 +60,9 @@ LIMIT $top
 
 _MOVER_KEYS = {
     "services": "ServiceName",
-    "accounts": "coalesce(SubAccountName, SubAccountId)",
+    # the name on the bill with the id: names are not unique (a GCP project id can be an
+    # Azure subscription's name)
+    "accounts": f"coalesce({ACCOUNT_NAME} || ' (' || {ACCOUNT_ID} || ')', {ACCOUNT_ID})",
     "teams": "json_extract_string(Tags, '$.team')",
     "experiments": "json_extract_string(Tags, '$.experiment')",
 }
@@ -97,102 +103,119 @@ def _month_before(ts: datetime) -> datetime:
 
 
 def build_report(
-    store: Store, period: str = "7d", *, title: str = "mlcost report"
+    store: Store,
+    period: str = "7d",
+    *,
+    title: str = "mlcost report",
+    filters: Filters | None = None,
 ) -> dict[str, Any]:
-    """Every figure of the report, as plain data (decimals stay exact)."""
+    """Every figure of the report, as plain data (decimals stay exact).
+
+    The headline figures are ``mlcost.figures.headline`` over the period's days, the
+    same function the Overview and `mlcost analyze` call. ``filters`` (providers,
+    accounts) narrow spend, movers, savings, findings and anomalies; commitments and
+    experiments are reported whole."""
     with store.reader() as con:
+        chosen = resolve_filters(con, filters or Filters())
         window = report_window(con, period)
-        report: dict[str, Any] = {
-            "title": title,
-            "period": period,
-            "generated_at": datetime.now().replace(microsecond=0),
-        }
-        if window is None:
-            report["empty"] = True
-            return report
+    report: dict[str, Any] = {
+        "title": title,
+        "period": period,
+        "generated_at": datetime.now().replace(microsecond=0),
+    }
+    if window is None:
+        report["empty"] = True
+        return report
+    last_day = (window.end - timedelta(days=1)).date()
+    days = replace(chosen, since=window.start.date(), until=last_day)
+    before = replace(chosen, since=window.previous_start.date(), until=window.start.date())
+    before = replace(before, until=window.start.date() - timedelta(days=1))
+    head = headline(store, days)
+    with store.reader() as con:
+        previous = {f.currency: f.value for f in spend_figures(con, before) if f.key == _AMORTISED}
         params = {
             "start": window.start,
             "end": window.end,
             "previous_start": window.previous_start,
         }
+        where, where_params = cost_where(replace(chosen, since=None, until=None))
         report.update(
             empty=False,
             window={"label": window.label, "start": window.start, "end": window.end},
-            spend=_spend(con, params),
-            daily=_daily(con, params),
+            filters=head.as_dict()["filters"],
+            headline=[f.as_dict() for f in head.figures],
+            spend=_spend(head, previous),
+            daily=_daily(con, params, where, where_params),
             movers={
-                name: con.sql(_MOVERS.format(key=key), params={**params, "top": TOP})
+                name: con.sql(
+                    _MOVERS.format(key=key, where=where),
+                    params={**params, **where_params, "top": TOP},
+                )
                 .to_arrow_table()
                 .to_pylist()
                 for name, key in _MOVER_KEYS.items()
             },
-            savings=_savings(con),
-            recommendations=list_recommendations(con, limit=10).to_pylist(),
+            savings=[r for r in views.savings(con, days).to_pylist() if r["scope"] == "total"],
+            recommendations=views.findings(con, days).slice(0, 10).to_pylist(),
             commitments=commitments.utilisation(
                 con, grain="all", since=window.start, until=window.end
             ).to_pylist(),
             expiring=commitments.expiring(con, within_days=60).to_pylist(),
-            anomalies=_anomalies(store, window),
             experiments=_experiments(con, params),
         )
+    found = views.anomalies(store, replace(chosen, since=None, until=last_day)).to_pylist()
+    report["anomalies"] = [a for a in found if a["date"] >= days.since]
+    report["older_open_anomalies"] = sum(
+        1 for a in found if a["date"] < days.since and a["status"] == "open"
+    )
     return report
 
 
-def _spend(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = (
-        con.sql(
-            """
-        SELECT BillingCurrency AS currency,
-               coalesce(sum(EffectiveCost) FILTER (WHERE ChargePeriodStart >= $start), 0)
-                   AS effective_cost,
-               coalesce(sum(EffectiveCost) FILTER (WHERE ChargePeriodStart < $start), 0)
-                   AS previous_effective_cost,
-               coalesce(sum(BilledCost) FILTER (WHERE ChargePeriodStart >= $start), 0)
-                   AS billed_cost
-        FROM cost
-        WHERE ChargePeriodStart >= $previous_start AND ChargePeriodStart < $end
-        GROUP BY 1 ORDER BY 1
-        """,
-            params=params,
+_AMORTISED = "amortised_spend"
+
+
+def _spend(head: Headline, previous: dict[str | None, Any]) -> list[dict[str, Any]]:
+    """Per currency: the headline's spend figures, and the change on the period before."""
+    rows = []
+    for currency in dict.fromkeys(f.currency for f in head.figures if f.key in SPEND_FIGURES):
+        current = head.get(_AMORTISED, currency)
+        prev = previous.get(currency, Decimal(0))
+        change = current - prev
+        rows.append(
+            {
+                "currency": currency,
+                "effective_cost": current,
+                "previous_effective_cost": prev,
+                "billed_cost": head.get("billed_spend", currency),
+                "usage_cost": head.get("usage_spend", currency),
+                "change": change,
+                "change_pct": float(change / prev * 100) if prev else None,
+            }
         )
-        .to_arrow_table()
-        .to_pylist()
-    )
-    for row in rows:
-        row["change"] = row["effective_cost"] - row["previous_effective_cost"]
-        prev = row["previous_effective_cost"]
-        row["change_pct"] = float(row["change"] / prev * 100) if prev else None
     return rows
 
 
-def _daily(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
+def _daily(
+    con: duckdb.DuckDBPyConnection,
+    params: dict[str, Any],
+    where: str = "TRUE",
+    where_params: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Amortised spend per day of the period (the chart; it sums to the headline)."""
     return (
         con.sql(
-            """
+            f"""
             SELECT CAST(date_trunc('day', ChargePeriodStart) AS DATE) AS day,
                    BillingCurrency AS currency, sum(EffectiveCost) AS effective_cost
             FROM cost WHERE ChargePeriodStart >= $start AND ChargePeriodStart < $end
+              AND {where}
             GROUP BY 1, 2 ORDER BY 1, 2
-            """,
-            params={"start": params["start"], "end": params["end"]},
+            """,  # noqa: S608 - the WHERE is built from constants; values are parameters
+            params={"start": params["start"], "end": params["end"], **(where_params or {})},
         )
         .to_arrow_table()
         .to_pylist()
     )
-
-
-def _savings(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    return [r for r in savings_summary(con).to_pylist() if r["scope"] == "total"]
-
-
-def _anomalies(store: Store, window: Window) -> list[dict[str, Any]]:
-    """Anomalies of the period, and the ones before it still open (not acknowledged)."""
-    since = window.start.date()
-    return [
-        r
-        for r in list_anomalies(store).to_pylist()
-        if r["date"] < window.end.date() and (r["date"] >= since or r["status"] == "open")
-    ]
 
 
 def _experiments(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -252,7 +275,9 @@ def write_report(report: dict[str, Any], output: Path) -> str:
         raise InputError(
             f"{output}: the report is written as .html, .md or .json, not .{suffix}.",
         )
-    output.write_text(render(report, fmt), encoding="utf-8")
+    text = render(report, fmt)
+    with open_output(output, "w", encoding="utf-8") as handle:
+        handle.write(text)
     return fmt
 
 
@@ -284,19 +309,66 @@ def _markdown_text(value: Any) -> str:
     return " ".join(text.split())
 
 
-def _bar_chart(daily: list[dict[str, Any]], width: int = 560, height: int = 120) -> Markup:
-    """Daily spend as an inline SVG bar chart (numbers only: no text from the clouds)."""
-    values = [float(d["effective_cost"]) for d in daily]
-    if not values:
-        return Markup("")
-    top = max(max(values), 1e-9)
-    bar = width / len(values)
-    bars = "".join(
-        f'<rect x="{i * bar + 1:.1f}" y="{height - v / top * (height - 4):.1f}" '
-        f'width="{max(bar - 2, 1):.1f}" height="{v / top * (height - 4):.1f}" fill="#3b6ea5"/>'
-        for i, v in enumerate(values)
+def _bar_chart(daily: list[dict[str, Any]], width: int = 640, height: int = 220) -> Markup:
+    """Daily spend as an inline SVG bar chart per currency, with a value axis (gridlines
+    at round amounts), dated days and each bar's date and amount as its tooltip. Only
+    numbers and dates are drawn: no text from the clouds."""
+    charts = []
+    for currency in dict.fromkeys(d["currency"] for d in daily):
+        days = [d for d in daily if d["currency"] == currency]
+        charts.append(_one_chart(days, str(currency or ""), width, height))
+    return Markup("".join(charts))
+
+
+def _one_chart(days: list[dict[str, Any]], currency: str, width: int, height: int) -> str:
+    left, right, top, bottom = 72, 8, 22, 34
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [float(d["effective_cost"]) for d in days]
+    step = _nice_step(max(max(values), 0.0) / 4 or 1.0)
+    ceiling = step * max(1, -(-max(max(values), 0.0) // step))
+    y = lambda v: top + plot_h - max(v, 0.0) / ceiling * plot_h  # noqa: E731
+    bar = plot_w / len(values)
+    parts = [
+        f'<text x="{left}" y="14" font-size="12" fill="#52606d">Daily amortised spend '
+        f"({escape(currency)}, EffectiveCost)</text>"
+    ]
+    tick = 0.0
+    while tick <= ceiling + step / 2:
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
+            'stroke="#d9e2ec"/>'
+            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end" '
+            f'fill="#52606d">{tick:,.0f}</text>'
+        )
+        tick += step
+    every = max(1, round(len(days) / 6))
+    for i, (d, v) in enumerate(zip(days, values, strict=True)):
+        x = left + i * bar
+        parts.append(
+            f'<rect x="{x + 1:.1f}" y="{y(v):.1f}" width="{max(bar - 2, 1):.1f}" '
+            f'height="{top + plot_h - y(v):.1f}" fill="#3b6ea5">'
+            f"<title>{d['day']:%Y-%m-%d}: {Decimal(d['effective_cost']):,.2f} "
+            f"{escape(currency)}</title></rect>"
+        )
+        if i % every == 0 or (i == len(days) - 1 and len(days) % every > every / 2):
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 16}" font-size="11" '
+                f'text-anchor="middle" fill="#52606d">{d["day"]:%b %d}</text>'
+            )
+    peak = max(range(len(values)), key=values.__getitem__)
+    parts.append(
+        f'<text x="{left + peak * bar + bar / 2:.1f}" y="{max(y(values[peak]) - 4, 12):.1f}" '
+        f'font-size="11" text-anchor="middle" fill="#1f2933">'
+        f"{Decimal(days[peak]['effective_cost']):,.0f}</text>"
     )
-    return Markup(
+    return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="Daily spend">{bars}</svg>'
+        f'role="img" aria-label="Daily amortised spend in {escape(currency)}, '
+        f'{days[0]["day"]:%Y-%m-%d} to {days[-1]["day"]:%Y-%m-%d}">{"".join(parts)}</svg>'
     )
+
+
+def _nice_step(raw: float) -> float:
+    """A round step (1, 2 or 5 × a power of ten) at least ``raw``."""
+    power = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)

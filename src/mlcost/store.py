@@ -326,8 +326,25 @@ class Store:
 
         Rows are inserted stamped with this load's time; then the older rows of each
         partition the new rows cover are deleted. Any failure (a bad file half-way
-        through, a full disk) rolls everything back: the store is as it was.
+        through, a full disk) rolls everything back: the store is as it was, and a store
+        this load created is removed (no empty store file is left behind).
         """
+        fresh = not self.path.exists() and not self.snapshot_path.exists()
+        try:
+            return self._load(batches, on_rows)
+        except BaseException:
+            if fresh:
+                self._remove_files()
+            raise
+
+    def _remove_files(self) -> None:
+        """Delete the store's files (a store the failed first load had just created)."""
+        wal = self.path.with_name(self.path.name + ".wal")
+        for path in (self.path, wal, self.snapshot_path, self.lock_path):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def _load(self, batches: Iterable[Batch], on_rows: ProgressCallback | None) -> LoadResult:
         with self.writer() as con:
             loaded_at = _next_load_time(con)
             result = LoadResult(loaded_at=loaded_at)

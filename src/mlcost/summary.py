@@ -13,11 +13,17 @@ import duckdb
 import pyarrow as pa
 
 from mlcost.errors import InputError
+from mlcost.filters import Filters, cost_where
+from mlcost.store import quote_ident
+
+#: An account's name on the bill: the sub-account's, else the billing account's.
+ACCOUNT_NAME = "CASE WHEN SubAccountId IS NOT NULL THEN SubAccountName ELSE BillingAccountName END"
 
 #: What spend can be grouped by: dimension name → SQL expression over ``cost``.
 DIMENSIONS: dict[str, str] = {
     "provider": "ProviderName",
-    "account": "coalesce(SubAccountName, SubAccountId, BillingAccountId)",
+    # by id (names are not unique: a GCP project id can be an Azure subscription's name)
+    "account": "coalesce(SubAccountId, BillingAccountId)",
     "service": "ServiceName",
     "service_category": "ServiceCategory",
     "region": "RegionId",
@@ -41,34 +47,52 @@ class StoreOverview:
 
 
 def spend_by(
-    con: duckdb.DuckDBPyConnection, dimension: str, *, limit: int | None = None
+    con: duckdb.DuckDBPyConnection,
+    dimension: str,
+    *,
+    limit: int | None = None,
+    filters: Filters | None = None,
 ) -> pa.Table:
-    """Billed (invoice) and effective (amortised) cost per value of ``dimension``,
-    largest effective cost first."""
-    if dimension not in DIMENSIONS:
+    """Billed (invoice), effective (amortised) and usage cost (EffectiveCost of Usage
+    charges) per value of ``dimension``, largest effective cost first; the three sums
+    are the headline figures of ``mlcost.figures``, split. Accounts are named by id, with
+    their name on the bill beside it (``account_name``)."""
+    where, params = cost_where(filters or Filters())
+    if dimension.startswith("tag:") and dimension[4:]:
+        expression = "json_extract_string(Tags, $dimension_tag)"
+        params["dimension_tag"] = "$." + '"' + dimension[4:].replace('"', '\\"') + '"'
+    elif dimension not in DIMENSIONS:
         raise InputError(
-            f"Cannot group spend by {dimension!r}; choose one of {', '.join(DIMENSIONS)}."
+            f"Cannot group spend by {dimension!r}; choose one of {', '.join(DIMENSIONS)} "
+            "or tag:KEY."
         )
-    expression = DIMENSIONS[dimension]
+    else:
+        expression = DIMENSIONS[dimension]
     order = "1" if dimension in ("month", "day") else "effective_cost DESC, 1"
+    column = quote_ident(dimension)
+    named = dimension == "account"
     query = (
-        f"SELECT coalesce(CAST({expression} AS VARCHAR), '(none)') AS {dimension}, "  # noqa: S608
-        "BillingCurrency AS currency, "
+        f"SELECT coalesce(CAST({expression} AS VARCHAR), '(none)') AS {column}, "
+        + ("max(" + ACCOUNT_NAME + ") AS account_name, " if named else "")
+        + "BillingCurrency AS currency, "
         "sum(BilledCost) AS billed_cost, sum(EffectiveCost) AS effective_cost, "
-        "count(*) AS rows "
-        "FROM cost GROUP BY 1, 2 "
-        f"ORDER BY {order}, 2"
+        "coalesce(sum(EffectiveCost) FILTER (WHERE ChargeCategory = 'Usage'), 0) "
+        "AS usage_cost, count(*) AS rows "
+        f"FROM cost WHERE {where} GROUP BY {column}, currency "
+        f"ORDER BY {order}, currency"
     )
     if limit is not None:
         query += f" LIMIT {int(limit)}"
-    return con.sql(query).to_arrow_table()
+    return con.sql(query, params=params).to_arrow_table()
 
 
-def spend_summary(con: duckdb.DuckDBPyConnection, dimensions: list[str]) -> pa.Table:
+def spend_summary(
+    con: duckdb.DuckDBPyConnection, dimensions: list[str], filters: Filters | None = None
+) -> pa.Table:
     """Several ``spend_by`` results in one long table: dimension, value, currency, sums."""
     parts = []
     for dimension in dimensions:
-        part = spend_by(con, dimension)
+        part = spend_by(con, dimension, filters=filters)
         parts.append(
             pa.table(
                 {
@@ -77,6 +101,7 @@ def spend_summary(con: duckdb.DuckDBPyConnection, dimensions: list[str]) -> pa.T
                     "currency": part.column("currency"),
                     "billed_cost": part.column("billed_cost"),
                     "effective_cost": part.column("effective_cost"),
+                    "usage_cost": part.column("usage_cost"),
                     "rows": part.column("rows"),
                 }
             )

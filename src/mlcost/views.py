@@ -14,7 +14,7 @@ import calendar
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,60 +25,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlcost import anomalies as anomaly_lib
-from mlcost import commitments, recommendations
+from mlcost import commitments, recommendations, vocabulary
 from mlcost import experiments as experiment_lib
 from mlcost.config import ANOMALY_SENSITIVITIES, AnomalySettings
 from mlcost.errors import InputError
+from mlcost.filters import ACCOUNT_ID, PROVIDER_KEY, Filters, _json_path, cost_where
 from mlcost.schema import PROVIDER_KEY_SQL
 from mlcost.store import Store
-from mlcost.summary import DIMENSIONS, data_end
+from mlcost.summary import ACCOUNT_NAME, DIMENSIONS, data_end, spend_by
 
-#: The provider key (aws, azure, gcp) of a cost row.
-PROVIDER_KEY = PROVIDER_KEY_SQL.format(n="ProviderName")
-#: The account id of a cost row, as findings name it.
-ACCOUNT_ID = "coalesce(SubAccountId, BillingAccountId)"
+__all__ = ["Filters", "cost_where"]
+
 TREND_BY = ("provider", "service", "account")
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What the user narrowed the view to; empty means everything. ``until`` is inclusive."""
-
-    since: date | None = None
-    until: date | None = None
-    providers: tuple[str, ...] = ()
-    accounts: tuple[str, ...] = ()
-    tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-def cost_where(filters: Filters) -> tuple[str, dict[str, Any]]:
-    """A WHERE clause over ``cost`` and its parameters (values never enter the SQL)."""
-    where = ["TRUE"]
-    params: dict[str, Any] = {}
-    if filters.since:
-        where.append("ChargePeriodStart >= $since")
-        params["since"] = datetime.combine(filters.since, datetime.min.time())
-    if filters.until:
-        where.append("ChargePeriodStart < $until")
-        params["until"] = datetime.combine(filters.until + timedelta(days=1), datetime.min.time())
-    if filters.providers:
-        where.append(f"list_contains($providers, {PROVIDER_KEY})")
-        params["providers"] = list(filters.providers)
-    if filters.accounts:
-        where.append(f"list_contains($accounts, {ACCOUNT_ID})")
-        params["accounts"] = list(filters.accounts)
-    for i, (key, values) in enumerate(sorted(filters.tags.items())):
-        if values:
-            where.append(
-                f"list_contains($tag_values_{i}, json_extract_string(Tags, $tag_path_{i}))"
-            )
-            params[f"tag_values_{i}"] = list(values)
-            params[f"tag_path_{i}"] = _json_path(key)
-    return " AND ".join(where), params
-
-
-def _json_path(key: str) -> str:
-    return "$." + '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def filter_options(con: duckdb.DuckDBPyConnection, tag_key: str = "team") -> dict[str, list[str]]:
@@ -176,6 +134,10 @@ def spend_trend(
     if by.startswith("tag:"):
         expression = "json_extract_string(Tags, $tag_path)"
         extra: dict[str, Any] = {"tag_path": _json_path(by[4:])}
+    elif by == "account":
+        # the name on the bill, with the id (names are not unique across providers)
+        expression = f"coalesce({ACCOUNT_NAME} || ' (' || {ACCOUNT_ID} || ')', {ACCOUNT_ID})"
+        extra = {}
     elif by in TREND_BY:
         expression, extra = DIMENSIONS[by], {}
     else:
@@ -217,6 +179,111 @@ def spend_totals(
         ).to_arrow_table()
     finally:
         con.unregister("_trend")
+
+
+def spend_table(con: duckdb.DuckDBPyConnection, by: str, filters: Filters = Filters()) -> pa.Table:
+    """Billed, amortised and usage spend per provider, service, account (with its name)
+    or tag value: ``summary.spend_by``, the table `mlcost analyze` prints."""
+    return spend_by(con, by, filters=filters)
+
+
+def finding(con: duckdb.DuckDBPyConnection, rec_id: str) -> dict[str, Any]:
+    """One finding (``recommendations.get_recommendation``) with its account's name."""
+    found = recommendations.get_recommendation(con, rec_id)
+    found["account_name"] = vocabulary.account_names(con).get(found["account_id"] or "")
+    return found
+
+
+#: Evidence charts: (key, title with its unit, metrics drawn, the scale's domain, the
+#: factor a stored value is multiplied by). One chart per unit, so a flat GPU line is
+#: never drawn on the scale of network bytes.
+EVIDENCE_UNITS: tuple[tuple[str, str, tuple[str, ...], tuple[float, float] | None, float], ...] = (
+    ("cpu", "CPU utilisation (%)", ("cpu_util_pct",), (0.0, 100.0), 1.0),
+    ("gpu", "GPU utilisation (%)", ("gpu_util_pct", "gpu_mem_util_pct"), (0.0, 100.0), 1.0),
+    ("memory", "Memory utilisation (%)", ("mem_util_pct",), (0.0, 100.0), 1.0),
+    ("network", "Network (MB)", ("net_in_bytes", "net_out_bytes"), None, 1e-6),
+    ("requests", "Requests", ("invocations",), None, 1.0),
+    ("disk", "Disk operations", ("disk_io_ops",), None, 1.0),
+)
+#: How a metric reads in a chart's legend (with its statistic: "GPU average").
+SERIES_NAMES = {
+    "cpu_util_pct": "CPU",
+    "gpu_util_pct": "GPU",
+    "gpu_mem_util_pct": "GPU memory",
+    "mem_util_pct": "memory",
+    "net_in_bytes": "in",
+    "net_out_bytes": "out",
+    "invocations": "requests",
+    "disk_io_ops": "operations",
+}
+#: The thresholds a rule judges each unit by: (unit key, parameter, what the line means).
+RULE_THRESHOLDS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "idle_vm": (
+        ("cpu", "cpu_max_pct", "idle at or below"),
+        ("gpu", "gpu_max_pct", "idle at or below"),
+        ("network", "network_max_mb", "idle at or below (in + out, a day)"),
+    ),
+    "idle_gpu": (
+        ("gpu", "gpu_avg_max_pct", "idle: average at or below"),
+        ("gpu", "gpu_day_max_pct", "no day's average above"),
+    ),
+    "idle_notebook": (("cpu", "cpu_max_pct", "idle: peak at or below"),),
+    "idle_endpoint": (("requests", "max_invocations", "idle: at most"),),
+}
+
+
+@dataclass(frozen=True)
+class EvidenceChart:
+    """One unit's utilisation samples of a resource, with the rule's thresholds."""
+
+    key: str
+    title: str
+    data: pa.Table  # ts, series, value (in the chart's unit)
+    domain: tuple[float, float] | None
+    thresholds: tuple[tuple[float, str], ...]
+
+
+def evidence(
+    con: duckdb.DuckDBPyConnection,
+    resource_id: str,
+    rule: str,
+    rule_settings: Mapping[str, Any] | None = None,
+) -> list[EvidenceChart]:
+    """The utilisation behind a finding, one chart per unit (CPU %, GPU %, network MB,
+    requests…), each with the thresholds its rule judged by (``mlcost.toml`` values over
+    the rule's defaults)."""
+    from mlcost.rules import all_rules
+
+    samples = resource_metrics(con, resource_id)
+    known = all_rules().get(rule)
+    values: dict[str, Any] = {**(known.defaults() if known else {}), **(rule_settings or {})}
+    charts = []
+    for key, title, metrics, domain, scale in EVIDENCE_UNITS:
+        mine = samples.filter(pc.is_in(samples.column("metric"), pa.array(list(metrics))))
+        if not mine.num_rows:
+            continue
+        names = [
+            f"{SERIES_NAMES.get(m, m)} {(stat or '').lower()}".strip()
+            for m, stat in zip(
+                mine.column("metric").to_pylist(),
+                [s.rsplit("(", 1)[-1].rstrip(")") for s in mine.column("series").to_pylist()],
+                strict=True,
+            )
+        ]
+        data = pa.table(
+            {
+                "ts": mine.column("ts"),
+                "series": pa.array(names, pa.string()),
+                "value": pc.multiply(pc.cast(mine.column("value"), pa.float64()), scale),
+            }
+        )
+        lines = tuple(
+            (float(values[param]), f"{rule}: {meaning} {values[param]:g}")
+            for unit, param, meaning in RULE_THRESHOLDS.get(rule, ())
+            if unit == key and param in values
+        )
+        charts.append(EvidenceChart(key, title, data, domain, lines))
+    return charts
 
 
 def freshness(con: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -381,9 +448,10 @@ def anomaly_drivers(drivers: str | None) -> pa.Table:
 def resource_metrics(
     con: duckdb.DuckDBPyConnection, resource_id: str, *, since: datetime | None = None
 ) -> pa.Table:
-    """A resource's utilisation samples (the evidence behind an idle or rightsizing finding)."""
+    """A resource's utilisation samples (the evidence behind an idle or rightsizing
+    finding): time, series (metric and statistic), value, and the metric."""
     return con.sql(
-        "SELECT ts, metric || ' (' || stat || ')' AS series, value FROM metrics "
+        "SELECT ts, metric || ' (' || stat || ')' AS series, value, metric FROM metrics "
         "WHERE resource_id = ? AND (CAST(? AS TIMESTAMP) IS NULL OR ts >= ?) "
         "ORDER BY metric, stat, ts",
         params=[resource_id, since, since],

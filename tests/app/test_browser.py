@@ -1,11 +1,13 @@
 """The dashboard in a real browser: `mlcost dashboard` on a free port, driven through
 Playwright with the system's Chromium (headless). Screenshots of every page and the
-render times go to build/test-output/dashboard/ (or $MLCOST_TEST_OUTPUT)."""
+render times go to build/test-output/dashboard/ (or $MLCOST_TEST_OUTPUT): every page at
+1440×900 and at 1024 wide (NAME-1024.png)."""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -15,19 +17,21 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from mlcost import views
+from mlcost import figures, views
 from mlcost.anomalies import list_anomalies
-from mlcost.recommendations import get_recommendation, list_recommendations, savings_summary
+from mlcost.recommendations import get_recommendation, list_recommendations
 from mlcost.store import Store
 from tests.app.conftest import EVIL, copy_store
 
 log = logging.getLogger(__name__)
 PAGES = ("overview", "recommendations", "anomalies", "commitments", "experiments")
+#: A figure written out with many decimals (4083.840000000000): what no page may show.
+RAW_DECIMALS = re.compile(r"\d\.\d{5,}")
 BROWSER = next((shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None)
 OUTPUT = (
     Path(
@@ -109,7 +113,7 @@ def test_dashboard_in_chromium(served: tuple[str, Path]) -> None:
             executable_path=BROWSER, headless=True, args=["--no-sandbox", "--disable-gpu"]
         )
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
             def visit(query: str, shot: str) -> None:
@@ -119,7 +123,20 @@ def test_dashboard_in_chromium(served: tuple[str, Path]) -> None:
                 loaded = time.perf_counter() - started
                 caption = page.get_by_text("Rendered in").first.inner_text()
                 timings[shot] = f"{loaded:.2f} s page load; app: {caption.split(' from ')[0]}"
-                page.screenshot(path=str(OUTPUT / f"{shot}.png"), full_page=True)
+                shoot(shot)
+
+            def shoot(shot: str) -> None:
+                # the viewport, as the analyst first sees it; then the whole page (the app
+                # scrolls inside its main block, so a "full page" shot is the viewport)
+                page.screenshot(path=str(OUTPUT / f"{shot}.png"))
+                size = page.viewport_size or {"width": 1440, "height": 900}
+                height = page.evaluate(
+                    "document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
+                )
+                page.set_viewport_size({"width": size["width"], "height": max(height, 900)})
+                page.wait_for_timeout(700)
+                page.screenshot(path=str(OUTPUT / f"{shot}-full.png"))
+                page.set_viewport_size(size)
 
             def wait_rendered() -> None:
                 # during a rerun the stale caption and the new one can both be on the page
@@ -137,32 +154,58 @@ def test_dashboard_in_chromium(served: tuple[str, Path]) -> None:
                 assert page.locator('[data-testid="stException"]').count() == 0
                 # the settings `mlcost dashboard --config` named are the app's
                 assert "with the settings of" in page.get_by_text("Rendered in").first.inner_text()
+                # no figure written out with a dozen decimals, anywhere on the page
+                text = page.locator("body").inner_text()
+                assert not RAW_DECIMALS.findall(text), (name, RAW_DECIMALS.findall(text)[:5])
+                # Streamlit's developer toolbar ("Deploy") is not shown to the analyst
+                assert page.get_by_text("Deploy", exact=True).count() == 0
+                assert not page.locator('[data-testid="stAppDeployButton"]').is_visible()
+
+            # every page at a laptop's width too: nothing cut off on the right
+            page.set_viewport_size({"width": 1024, "height": 900})
+            for name in PAGES:
+                visit(f"page={name}", f"{name}-1024")
+                overflow = page.evaluate(
+                    "document.querySelector('[data-testid=\"stMain\"]').scrollWidth"
+                    " - document.querySelector('[data-testid=\"stMain\"]').clientWidth"
+                )
+                assert overflow <= 1, (name, overflow)
+            page.set_viewport_size({"width": 1440, "height": 900})
+
+            # an idle GPU finding: its GPU utilisation has a chart (and percent axis) of its own
+            with store.reader() as con:
+                gpu = list_recommendations(con, rules=["idle_gpu"]).column("id")[0].as_py()
+            visit("page=recommendations&rule=idle_gpu", "finding-idle-gpu")
+            charts = page.locator('[data-testid="stVegaLiteChart"] .role-title-text')
+            titles = charts.all_text_contents()
+            assert "GPU utilisation (%)" in titles and "Network (MB)" in titles, titles
+            assert gpu in page.locator("body").inner_text()
 
             # Overview: the figures shown are the library's
             visit("page=overview", "overview")
+            head = figures.headline(store)
             with store.reader() as con:
                 (spend,) = views.month_spend(con).to_pylist()
-                (total,) = [r for r in savings_summary(con).to_pylist() if r["scope"] == "total"]
             shown = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+            for key in ("billed_spend", "amortised_spend", "usage_spend", "monthly_savings"):
+                assert money(head.get(key, "USD"), "USD") in shown, key
             assert money(spend["this_month"], "USD") in shown
             assert money(spend["last_month"], "USD") in shown
             assert money(spend["forecast"], "USD") in shown
-            assert money(total["monthly_savings"], "USD") in shown
 
             # A hostile tag value, picked as a filter through the URL, is shown as text
             visit("page=overview&" + urllib.parse.urlencode({"tag": EVIL}), "xss-tag")
             assert page.get_by_text(EVIL).first.is_visible()
             assert page.locator("img[src='x']").count() == 0
-            with store.reader() as con:
-                (evil,) = views.month_spend(con, views.Filters(tags={"team": (EVIL,)})).to_pylist()
-            assert money(evil["this_month"], "USD") == "12.34 USD"
+            evil = figures.headline(store, views.Filters(tags={"team": (EVIL,)}))
+            assert money(evil.get("amortised_spend", "USD"), "USD") == "12.34 USD"
             shown = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
             assert "12.34 USD" in shown
 
             # Apply a filter in the sidebar, then navigate: the filter stays (in the URL too)
             visit("page=recommendations", "recommendations")
             page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first.click()
-            page.get_by_role("option", name="aws", exact=True).click()
+            page.get_by_role("option", name="aws (AWS)", exact=True).click()
             page.keyboard.press("Escape")
             page.wait_for_url("**provider=aws**", timeout=30_000)
             wait_rendered()
@@ -170,28 +213,28 @@ def test_dashboard_in_chromium(served: tuple[str, Path]) -> None:
                 aws = list_recommendations(con, providers=["aws"])
             page.get_by_text(f"{aws.num_rows} findings, largest saving first.").wait_for()
             page.screenshot(path=str(OUTPUT / "recommendations-aws.png"), full_page=True)
-            page.get_by_role("radio", name="Commitments").click(force=True)
-            page.wait_for_url("**page=commitments**", timeout=30_000)
+            page.locator('[data-testid="stSidebarNav"]').get_by_text("Commitments").click()
+            page.wait_for_url("**commitments**", timeout=30_000)
             wait_rendered()
+            page.get_by_role("heading", name="Commitments").first.wait_for()
             assert "provider=aws" in page.url
 
-            # The date range narrows the findings to those detected in it
+            # The date range: findings by their detection window (the data they were judged
+            # on), so October shows them all, and August none
             with store.reader() as con:
-                detected = con.sql("SELECT max(last_detected) FROM recommendations").fetchall()
-                day = detected[0][0].date()
-                found = views.findings(con, views.Filters(since=day, until=day))
-            visit(f"page=recommendations&since={day}&until={day}", "recommendations-dated")
+                everything = views.findings(con)
+                found = views.findings(
+                    con, views.Filters(since=date(2026, 10, 1), until=date(2026, 10, 15))
+                )
+            assert found.num_rows == everything.num_rows > 0
+            visit("page=recommendations&since=2026-10-01&until=2026-10-15", "recommendations-dated")
             page.get_by_text(f"{found.num_rows} findings, largest saving first.").wait_for()
-            earlier = day - timedelta(days=30)
-            visit(f"page=recommendations&since={earlier}&until={earlier}", "recommendations-none")
+            visit("page=recommendations&since=2026-08-01&until=2026-08-31", "recommendations-none")
             page.get_by_text("0 findings, largest saving first.").wait_for()
-            visit(f"page=overview&since={earlier}&until={earlier}", "overview-none")
+            visit("page=overview&since=2026-08-01&until=2026-08-31", "overview-august")
             labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
-            assert "Monthly savings available" in [label.strip() for label in labels]
-            assert (
-                money(total["monthly_savings"], "USD")
-                not in page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-            )
+            assert "Savings a month (USD)" in [label.strip() for label in labels]
+            assert "0.00 USD" in page.locator('[data-testid="stMetricValue"]').all_inner_texts()
 
             # Anomalies: the library's list, the band of the configured sensitivity, and
             # acknowledging one takes it off the Overview's open count
