@@ -141,7 +141,7 @@ def test_filters_narrow_the_export_and_a_misspelt_provider_is_refused(
     assert expected is not None and expected[0] > 0
     assert (summary.rows, summary.billed_cost["USD"]) == expected
 
-    with pytest.raises(InputError, match=r"provider 'gpc'.*AWS \(aws\), Google Cloud \(gcp\)"):
+    with pytest.raises(InputError, match=r"provider 'gpc'.*aws \(AWS\), azure \(Microsoft\)"):
         export_focus(sample_store, tmp_path / "none.parquet", providers=["gpc"])
     assert not (tmp_path / "none.parquet").exists()
 
@@ -176,4 +176,4 @@ def test_the_cli_exports_and_reports_the_totals(cli: Cli, db: str, tmp_path: Pat
 
     bad = cli("--db", db, "export", "focus", "--output", str(tmp_path / "o.csv"), "--provider", "x")
     assert bad.returncode == 1
-    assert "The store holds: AWS (aws)" in bad.stderr
+    assert "Unknown provider 'x'; the known values are: aws (AWS)" in bad.stderr

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from mlcost import vocabulary
 from mlcost.connectors.files.focus import ADDED_IN
 from mlcost.errors import InputError
 from mlcost.schema import FOCUS_COLUMNS, MONEY, PROVIDER_KEY_SQL
@@ -182,23 +183,10 @@ def _filters(
         clauses.append("ChargePeriodStart < ?")
         params.append(until)
     if providers:
-        key = PROVIDER_KEY_SQL.format(n="ProviderName")
-        known = con.execute(
-            f"SELECT DISTINCT ProviderName, {key} FROM cost ORDER BY 1"  # noqa: S608
-        ).fetchall()
-        names = {alias.lower(): name for name, short in known for alias in (name, short)}
-        chosen = []
-        for wanted in providers:
-            match = names.get(wanted.strip().lower())
-            if match is None:
-                listed = ", ".join(f"{name} ({short})" for name, short in known)
-                raise InputError(
-                    f"No billing from provider {wanted!r} is in the store.",
-                    f"The store holds: {listed or 'no billing yet'}.",
-                )
-            chosen.append(match)
-        clauses.append("list_contains(?, ProviderName)")
-        params.append(chosen)
+        # The filter vocabulary every command shares: aws, AWS, Microsoft… in any case.
+        keys = vocabulary.resolve("provider", providers, vocabulary.providers(con))
+        clauses.append(f"list_contains(?, {PROVIDER_KEY_SQL.format(n='ProviderName')})")
+        params.append(list(keys))
     return " AND ".join(clauses), params
 
 
