@@ -4,6 +4,7 @@ is one sentence and exit 1 (or a quiet exit 0 for the pipe), never a traceback."
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -113,3 +114,18 @@ def test_a_failed_first_load_leaves_no_empty_store_behind(cli: Cli, tmp_path: Pa
     assert cli("--db", str(db), "init").returncode == 0
     assert cli("--db", str(db), "ingest", "billing", str(bad)).returncode == 1
     assert db.exists()
+
+
+def test_an_mlflow_server_that_is_not_there_is_one_sentence(cli: Cli, tmp_path: Path) -> None:
+    pytest.importorskip("mlflow")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = tmp_path / "fresh.duckdb"
+    done = cli("--db", str(db), "ingest", "mlflow", "--tracking-uri", f"http://127.0.0.1:{port}/")
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        f"mlcost: MLflow at http://127.0.0.1:{port}/ could not be reached (the connection was "
+        "refused or the host is unknown).\n"
+    ), done.stderr
+    assert not db.exists()

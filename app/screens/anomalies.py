@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import streamlit as st
 from mlcost.app.common import (
     TAG_KEY,
+    account_label,
     act,
     chart_frame,
     get,
@@ -50,8 +51,9 @@ def render() -> None:
         "usage spend (EffectiveCost of Usage charges) in the billing currency; the gpus "
         "series counts GPUs."
     )
+    names = get("options")["account_names"]
     series = [
-        f"{k}: {v}"
+        f"{k}: {account_label(v, names) if k == 'account' else v}"
         for k, v in zip(
             found.column("scope").to_pylist(), found.column("scope_value").to_pylist(), strict=True
         )
@@ -66,7 +68,7 @@ def render() -> None:
         columns,
         rename={"impact_pct": "impact %"},
         formats={"impact_pct": "%+.1f"},
-        widths={"series": "large"},
+        widths={"series": "medium"},
         key="anomalies_table",
     )
     items = found.to_pylist()

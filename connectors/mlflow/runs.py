@@ -109,6 +109,15 @@ def _timed_out(exc: BaseException) -> bool:
     return "timed out" in str(exc).lower() or "timeout" in str(exc).lower()
 
 
+def _refused(exc: BaseException) -> bool:
+    """Whether an MLflow client error is, underneath, a server that could not be reached."""
+    text = str(exc)
+    return any(
+        marker in text
+        for marker in ("Connection refused", "NewConnectionError", "Name or service not known")
+    )
+
+
 class MlflowRuns:
     """A lazy source: nothing is read until :meth:`batches` is iterated."""
 
@@ -154,6 +163,12 @@ class MlflowRuns:
                     f"MLflow at {self.tracking_uri} did not answer within {self.timeout_s:g} s.",
                     "Check that the tracking server is up and reachable, or give it longer "
                     "with --timeout.",
+                ) from None
+            if _refused(exc):
+                raise InputError(
+                    f"MLflow at {self.tracking_uri} could not be reached (the connection "
+                    "was refused or the host is unknown).",
+                    "Check that the tracking server is running and --tracking-uri names it.",
                 ) from None
             if isinstance(exc, MlflowException | OSError):
                 raise InputError(

@@ -473,11 +473,16 @@ def experiments(
     if chosen == "table" and output is None:
         names = sorted({n for n in runs.column("metric_name").to_pylist() if n})
         better = "lower" if minimize else "higher"
-        out.print(
-            (f"Metric: {', '.join(names)} ({better} is better)" if names else "No metric")
-            + ("; choose one with --metric NAME." if not metric else "."),
-            markup=False,
-        )
+        if len(names) == 1:
+            line = f"Metric: {names[0]} ({better} is better)."
+        elif names:
+            line = (
+                "Metric: each experiment's own (the metric column names it); choose one "
+                f"with --metric NAME ({better} is better)."
+            )
+        else:
+            line = "No run reports a single numeric metric; choose one with --metric NAME."
+        out.print(line, markup=False)
     if experiment and chosen == "table" and output is None:
         table = table.select(list(experiments_lib.RUN_TERMINAL_COLUMNS))
     write_table(table, fmt=chosen, output=output, console=out)
