@@ -234,6 +234,10 @@ def ingest_billing_command(
             "focus:<provider>:<billing account>, aws-cur:<payer account>)."
         ),
     ] = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Load a file with no rows (a period without charges)."),
+    ] = False,
 ) -> None:
     """Load billing exports: FOCUS 1.0–1.3, AWS CUR, Azure cost details, GCP BigQuery
     export (CSV, CSV.gz, Parquet, JSON lines; local paths, s3://bucket/prefix,
@@ -242,12 +246,26 @@ def ingest_billing_command(
     All files given together are one load: each (source, billing period) they cover
     replaces what the store held for it, so re-loading or restating never duplicates.
     """
+    context = _ctx(ctx)
     with _progress() as on_rows:
-        done = ingest_billing(_ctx(ctx).store, paths, fmt=fmt.value, source=source, on_rows=on_rows)
+        done = ingest_billing(
+            context.store,
+            paths,
+            fmt=fmt.value,
+            source=source,
+            on_rows=on_rows,
+            allow_empty=allow_empty,
+            settings=context.settings.billing,
+        )
     for f in done.files:
         extra = f", {len(f.extra_columns)} extra column(s) kept as x_*" if f.extra_columns else ""
         how = " (format auto-detected)" if f.detected else ""
-        out.print(f"{f.path}: {f.description}, {f.rows:,} rows{extra}{how}")
+        out.print(f"{f.path}: {f.description}, {f.rows:,} rows{extra}{how}", markup=False)
+        if f.loaded_before:
+            out.print(
+                f"  the same content as {f.loaded_before[0]}, loaded {f.loaded_before[1]}",
+                markup=False,
+            )
         if f.other_services:
             names = ", ".join(
                 f"{name or '(no service name)'} ({count:,})"

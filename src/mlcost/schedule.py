@@ -27,6 +27,7 @@ from croniter import croniter
 
 from mlcost.analysis import run_analyses
 from mlcost.config import Settings
+from mlcost.connectors.files.focus import billing_window
 from mlcost.delivery import send
 from mlcost.errors import ConfigError, MlcostError
 from mlcost.ingest import (
@@ -45,7 +46,11 @@ log = logging.getLogger("mlcost.schedule")
 #: Source kinds a schedule can ingest: kind → (store, options) → None.
 SOURCE_KINDS: dict[str, Callable[[Store, dict[str, Any]], object]] = {
     "billing": lambda store, o: ingest_billing(
-        store, list(o["paths"]), fmt=o.get("format", "auto"), source=o.get("source")
+        store,
+        list(o["paths"]),
+        fmt=o.get("format", "auto"),
+        source=o.get("source"),
+        allow_empty=bool(o.get("allow_empty", False)),
     ),
     "sample": lambda store, o: ingest_sample(store),
     "aws": lambda store, o: ingest_aws(
@@ -216,7 +221,9 @@ def run_cycle(
         label = source.get("name") or (
             f"{kind} {', '.join(map(str, options.get('paths', [])))}".strip()
         )
-        step(f"ingest {label}", functools.partial(SOURCE_KINDS[kind], store, options))
+        # Billing is checked against [billing]'s dates, as `mlcost ingest billing` does.
+        action = functools.partial(SOURCE_KINDS[kind], store, options)
+        step(f"ingest {label}", functools.partial(_with_window, settings, action))
     step("analyze", lambda: run_analyses(store, settings))
     report: dict[str, Any] = {}
 
@@ -238,6 +245,11 @@ def run_cycle(
     status.finished_at = _stamp()
     log.info("run %s: %d steps, %d failed", status.state, len(status.steps), len(failed))
     return status
+
+
+def _with_window(settings: Settings, action: Callable[[], object]) -> object:
+    with billing_window(settings.billing):
+        return action()
 
 
 def _free_stamp(folder: Path, stamp: str, formats: list[str]) -> str:
