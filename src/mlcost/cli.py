@@ -50,7 +50,7 @@ from mlcost.recommendations import (
 )
 from mlcost.report import build_report, render, write_report
 from mlcost.rules import all_rules, get_rule
-from mlcost.sql import run_query
+from mlcost.sql import write_query
 from mlcost.store import DEFAULT_DB, LoadResult, ProgressCallback, Store
 from mlcost.summary import data_end, overview, spend_by, spend_summary
 
@@ -491,8 +491,7 @@ def sql(
     output: OutputOption = None,
 ) -> None:
     """Run read-only SQL over the store (writes are refused)."""
-    table = run_query(_ctx(ctx).store, query)
-    write_table(table, fmt=_fmt(fmt), output=output, console=out)
+    write_query(_ctx(ctx).store, query, fmt=_fmt(fmt), output=output, console=out)
 
 
 class ExportFormat(StrEnum):
