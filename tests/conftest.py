@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,3 +135,15 @@ def db(tmp_path: Path, cli: Cli) -> str:
     assert done.returncode == 0, done.stderr
     assert "ready" in done.stdout
     return path
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many generated billing files the property tests tried (tests/test_properties)."""
+    module = sys.modules.get("tests.test_properties")
+    tried = getattr(module, "TRIED", None)
+    if tried and sum(tried.values()):
+        terminalreporter.write_line(
+            f"property tests: {sum(tried.values())} generated billing files tried "
+            f"({tried['loaded']} loaded exactly, {tried['refused']} refused by name with the "
+            "store unchanged)"
+        )

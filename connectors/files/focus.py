@@ -965,6 +965,19 @@ def _shown(value: object) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "…")
 
 
+def _stray_carriage_return(path: Path) -> int | None:
+    """The first line holding a carriage return that does not end it, if any."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as raw:
+            for number, line in enumerate(raw, 1):
+                if b"\r" in line.rstrip(b"\r\n"):
+                    return number
+    except (OSError, EOFError):
+        return None
+    return None
+
+
 def _file_error(path: Path, exc: duckdb.Error) -> InputError:
     """DuckDB's reading errors, retold as one sentence that names the file and line."""
     text = str(exc)
@@ -981,6 +994,15 @@ def _file_error(path: Path, exc: duckdb.Error) -> InputError:
         detail = f"line {line.group(1)} has an unterminated quote (malformed or truncated)"
     elif line:
         detail = f"line {line.group(1)}: {detail}"
+    if "state machine reached an invalid state" in text:
+        # DuckDB names no line when a carriage return stands alone in a line that ends in
+        # a line feed (mixed line endings, or a CR in a value left unquoted): find it.
+        found = _stray_carriage_return(path)
+        if found is not None:
+            detail = (
+                f"line {found} holds a carriage return that does not end it (mixed line "
+                "endings, or a value with a line break left unquoted)"
+            )
     detail = re.sub(r' in file "[^"]*",?', "", detail).rstrip(".")
     lowered = detail.lower()
     if any(word in lowered for word in ("gzip", "magic bytes", "truncated", "corrupt")):
