@@ -26,7 +26,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from mlcost import __version__
+from mlcost import __version__, redact
 from mlcost import commitments as commitments_lib
 from mlcost import schedule as schedule_lib
 from mlcost.analysis import run_analyses
@@ -151,7 +151,9 @@ def main_options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    ctx.obj = Context(db=db, settings=load_settings(config))
+    settings = load_settings(config)
+    redact.remember_settings(settings)
+    ctx.obj = Context(db=db, settings=settings)
 
 
 def _ctx(ctx: typer.Context) -> Context:
@@ -881,6 +883,7 @@ def schedule(
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
+    redact.install_log_filter()
     if once:
         with schedule_lib.ScheduleLock(store):
             run = schedule_lib.run_cycle(store, context.settings)
@@ -1047,13 +1050,24 @@ def main() -> None:
     try:
         app()
     except MlcostError as exc:
-        sys.stderr.write(f"mlcost: {exc.message}\n")
+        sys.stderr.write(f"mlcost: {redact.redact(exc.message)}\n")
         if exc.hint:
-            sys.stderr.write(f"  {exc.hint}\n")
+            sys.stderr.write(f"  {redact.redact(exc.hint)}\n")
         sys.exit(1)
     except KeyboardInterrupt:
         sys.stderr.write("mlcost: interrupted; the store is unchanged.\n")
         sys.exit(130)
+    except Exception as exc:
+        # A failure we did not foresee: one redacted line, not a traceback that may quote a
+        # secret (MLCOST_DEBUG=1 shows the traceback).
+        if os.environ.get("MLCOST_DEBUG"):
+            raise
+        line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        sys.stderr.write(
+            redact.redact(f"mlcost: unexpected {type(exc).__name__}: {line}".rstrip(": "))
+            + "\n  This is a bug in mlcost: please report it (MLCOST_DEBUG=1 shows where).\n"
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -38,6 +38,7 @@ from mlcost.ingest import (
     ingest_mlflow,
     ingest_sample,
 )
+from mlcost.redact import redact, remember_settings
 from mlcost.report import build_report, write_report
 from mlcost.store import Store
 
@@ -115,21 +116,25 @@ def read_status(store: Store) -> dict[str, Any] | None:
     if not path.exists():
         return None
     status: dict[str, Any] = json.loads(path.read_text("utf-8"))
-    if status.get("state") == "running" and not _alive(int(status.get("pid", 0))):
+    if status.get("state") == "running" and not _lock_held(store):
+        # The lock, not the pid, says whether the run goes on: a pid may be another
+        # container's, or reused; the lock is released by the kernel when the job dies.
         status["state"] = "interrupted"
     return status
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
+def _lock_held(store: Store) -> bool:
+    """Whether a schedule holds this store's lock now."""
+    path = lock_path(store)
+    if not path.exists():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
 
 
 class ScheduleLock:
@@ -198,6 +203,7 @@ def run_cycle(
     store: Store, settings: Settings, *, sleep: Callable[[float], None] = time.sleep
 ) -> RunStatus:
     """One run: every source, then the analyses, then the report and its delivery."""
+    remember_settings(settings)  # the secrets its steps' errors must never show
     status = RunStatus(pid=os.getpid(), started_at=_stamp())
     write_status(store, status)
     schedule = settings.schedule
@@ -294,9 +300,11 @@ def _retry(
 
 
 def _describe(exc: Exception) -> str:
+    """A step's failure in one line for the log and the status file, secrets redacted."""
     if isinstance(exc, MlcostError):
-        return exc.message
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+        return redact(exc.message)
+    line = str(exc).splitlines()[0] if str(exc) else ""
+    return redact(f"{type(exc).__name__}: {line}".rstrip(": "))
 
 
 def write_status(store: Store, status: RunStatus) -> None:
