@@ -164,6 +164,7 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
             )
             if not files:
                 raise InputError(f"{raw}: the folder holds no CSV, CSV.gz or Parquet file.")
+            _refuse_links_out(Path(raw), files)
             found.extend(files)
         elif os.path.isfile(raw):
             found.append(Path(raw))
@@ -223,6 +224,19 @@ def _holds_rows(path: Path) -> bool:
 
 
 _JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
+def _refuse_links_out(folder: Path, files: list[Path]) -> None:
+    """A link in an export folder to a file outside it is refused (a planted link to
+    /etc/passwd would otherwise be read, and its first line shown in an error). A file
+    named on the command line is read wherever it lies."""
+    root = folder.resolve()
+    for path in files:
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            raise InputError(
+                f"{path} is a link to a file outside {folder}.",
+                "Name the file itself if it is meant to be loaded; nothing was loaded.",
+            )
 
 
 def _has_billing_suffix(path: Path) -> bool:
@@ -395,6 +409,7 @@ def _open_scan(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[st
             rows = con.sql(f"DESCRIBE SELECT * FROM {scan}", params=[str(path)]).fetchall()  # noqa: S608
         except duckdb.Error as exc:
             raise _file_error(path, exc) from exc
+        _refuse_too_many(path, len(rows))
         _refuse_control_names(path, [r[0] for r in rows])
         names = [_clean_header(r[0]) for r in rows]
         _refuse_duplicates(path, names)
@@ -435,20 +450,59 @@ def _refuse_duplicates(path: Path, names: list[str]) -> None:
             raise InputError(f"{path}: the column {name!r} appears twice in the header.")
 
 
+#: The most columns a billing file may have: FOCUS has some 60, a CUR with many tag keys
+#: some hundreds. Thousands are no export (DuckDB would spend minutes and gigabytes on them).
+MAX_COLUMNS = 2_000
+
+#: Byte-order marks of text that is not UTF-8 (UTF-32 first: its mark starts like UTF-16's).
+_OTHER_ENCODINGS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
 def _csv_header(path: Path) -> list[str]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as raw:
+            start = raw.peek(4)[:4] if hasattr(raw, "peek") else b""
+            encoding = next(
+                (name for mark, name in _OTHER_ENCODINGS if start.startswith(mark)), None
+            )
+            if encoding is not None:
+                raise InputError(
+                    f"{path}: the file is {encoding} text; mlcost reads CSV in UTF-8.",
+                    f"Convert it (iconv -f {encoding} -t UTF-8 {path.name} > utf8.csv) or export "
+                    "it as UTF-8; nothing was loaded.",
+                )
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
             header = next(csv.reader(text), None)
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: the header is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}).",
+            "Export the file as UTF-8 (or convert it with iconv); nothing was loaded.",
+        ) from exc
+    except (OSError, EOFError, csv.Error) as exc:
         raise InputError(
             f"{path}: cannot read the header; the file looks truncated or corrupt ({exc}).",
             "Download it again; nothing was loaded.",
         ) from exc
     if not header:
         raise InputError(f"{path}: the file is empty; a FOCUS export starts with a header row.")
+    _refuse_too_many(path, len(header))
     return header
+
+
+def _refuse_too_many(path: Path, columns: int) -> None:
+    if columns > MAX_COLUMNS:
+        raise InputError(
+            f"{path}: the file has {columns:,} columns; a billing export has at most a few "
+            f"hundred, and mlcost reads up to {MAX_COLUMNS:,}.",
+            "Check that this is the billing export (not a pivot or a wide report); nothing "
+            "was loaded.",
+        )
 
 
 def _clean_header(name: str) -> str:
@@ -1003,6 +1057,13 @@ def _file_error(path: Path, exc: duckdb.Error) -> InputError:
                 f"line {found} holds a carriage return that does not end it (mixed line "
                 "endings, or a value with a line break left unquoted)"
             )
+    if "out of memory" in text.lower():
+        return InputError(
+            f"{path}: loading it needed more memory than a load may use "
+            "([store] writer_memory_limit).",
+            "Raise writer_memory_limit in mlcost.toml, or load the export in smaller files; "
+            "nothing was loaded.",
+        )
     detail = re.sub(r' in file "[^"]*",?', "", detail).rstrip(".")
     lowered = detail.lower()
     if any(word in lowered for word in ("gzip", "magic bytes", "truncated", "corrupt")):

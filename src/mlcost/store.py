@@ -370,7 +370,10 @@ class Store:
                     )
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                # A ROLLBACK that fails too (DuckDB out of memory) must not hide the cause:
+                # the transaction is discarded with the connection all the same.
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
                 raise
             return result
 
