@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck clean dashboard bench conformance validator-env
+.PHONY: demo test lint typecheck clean dashboard bench conformance validator-env fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ validator-env:
 conformance: $(STAMP)
 	bash conformance/validator.sh
 	$(BIN)/python -m pytest -q -s tests/test_conformance.py
+
+## fuzz: the billing loaders' property tests, long (400 generated files per format)
+fuzz: $(STAMP)
+	MLCOST_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/test_properties.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src connectors app tests bench conformance

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -239,3 +240,15 @@ def silent_server() -> Iterator[str]:
         for conn in held:
             conn.close()
         server.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many generated billing files the property tests tried (tests/test_properties)."""
+    module = sys.modules.get("tests.test_properties")
+    tried = getattr(module, "TRIED", None)
+    if tried and sum(tried.values()):
+        terminalreporter.write_line(
+            f"property tests: {sum(tried.values())} generated billing files tried "
+            f"({tried['loaded']} loaded exactly, {tried['refused']} refused by name with the "
+            "store unchanged)"
+        )

@@ -32,7 +32,13 @@ from mlcost.connectors.files.convert import (
     region_lookup,
     service_lookup,
 )
-from mlcost.connectors.files.focus import Conversion, SourceColumn, _open_scan, clean_text
+from mlcost.connectors.files.focus import (
+    Conversion,
+    SourceColumn,
+    _file_error,
+    _open_scan,
+    clean_text,
+)
 
 from mlcost.schema import MONEY
 
@@ -347,9 +353,13 @@ def _dataset(path: Path) -> str:
             if model
             else "false"
         )
-        row = con.execute(
-            f"SELECT bool_or({text(charge)} LIKE 'unused%' OR ({commitment_usage})) "  # noqa: S608
-            f"FROM {scan}",
-            [str(path)],
-        ).fetchone()
+        try:
+            row = con.execute(
+                f"SELECT bool_or({text(charge)} LIKE 'unused%' OR ({commitment_usage})) "  # noqa: S608
+                f"FROM {scan}",
+                [str(path)],
+            ).fetchone()
+        except duckdb.Error as exc:
+            # A file DuckDB cannot read is refused by name, as the load would refuse it.
+            raise _file_error(path, exc) from exc
     return AMORTIZED if row and row[0] else ACTUAL

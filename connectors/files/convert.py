@@ -15,18 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlcost.connectors.files.focus import (
-    EARLIEST_YEAR,
-    LATEST_YEAR,
-    TIMESTAMP_EXPECTED,
+    CONTROL_EXPECTED,
     Conversion,
     SourceColumn,
     _conversion_query,
     _convert,
     _present,
     clean_text,
+    control_check,
+    current_window,
     json_text,
     outside_years,
+    timestamp_expected,
     timestamp_sql,
+    with_text,
 )
 
 from mlcost import mappings
@@ -164,6 +166,19 @@ def provider_conversion(
     cases: list[str] = []
     #: Aliases of plain text fields, which come out of stage one already clean.
     text_aliases = {f.alias for f in plan.fields if f.kind == "text" and not f.allowed}
+    # Control characters are looked for in the provider's own text columns, first, so
+    # that a message names the column as the provider does.
+    texts = [
+        column
+        for f in plan.fields
+        if f.kind in ("text", "json")
+        and (column := _find(f, lookup)) is not None
+        and columns[column].type == "VARCHAR"
+    ]
+    texts = list(dict.fromkeys(texts))
+    typed.append(f"{control_check([columns[c].ref for c in texts])} AS _f_ctl")
+    checks += [(column, CONTROL_EXPECTED) for column in texts]
+    cases.append("WHEN _f_ctl > 0 THEN _f_ctl")
     for f in plan.fields:
         column = _find(f, lookup)
         alias = quote_ident(f.alias)
@@ -232,7 +247,8 @@ def provider_conversion(
         selected.append(f"({plan.keep_sql}) AS _keep")
         passthrough.append("_keep")
     bad = f"CASE {' '.join(cases)} ELSE 0 END" if cases else "0"
-    fields = f"SELECT {', '.join(typed)} FROM {reader or scan}"  # noqa: S608
+    source_rows = with_text(reader or scan, [columns[c].ref for c in texts])
+    fields = f"SELECT {', '.join(typed)} FROM {source_rows}"  # noqa: S608
     if plan.split_sql is not None:
         # The second row (unused_part) repeats the first's values: checked once, and
         # marked _copy so that a bad row's number stays the file's.
@@ -247,7 +263,13 @@ def provider_conversion(
     stage_one = f"SELECT {', '.join(selected)} FROM ({fields}) AS _fields {' '.join(joins)}"  # noqa: S608
 
     query, focus_checks, extras = _conversion_query(
-        path, f"({stage_one})", stage_two, source, passthrough=passthrough, source_sql="_source"
+        path,
+        f"({stage_one})",
+        stage_two,
+        source,
+        passthrough=passthrough,
+        source_sql="_source",
+        check_text=False,
     )
     n = len(checks)
     final = (
@@ -293,11 +315,12 @@ def _typed(f: Field, raw: str, rtype: str) -> tuple[str, str]:
     if f.kind == "timestamp":
         return _convert("", "TIMESTAMP", raw, rtype)
     if f.kind == "date":
-        return timestamp_sql(raw, rtype), TIMESTAMP_EXPECTED.replace("a timestamp", "a date")
+        return timestamp_sql(raw, rtype), timestamp_expected("a date")
     if f.kind == "month":
+        window = current_window()
         return (
             f"TRY_STRPTIME({text}, '%Y%m')",
-            f"a month as YYYYMM from {EARLIEST_YEAR}01 to {LATEST_YEAR}12",
+            f"a month as YYYYMM from {window.earliest_year}01 to {window.latest_year}12",
         )
     if f.kind == "json":
         return json_text(raw, rtype), "JSON"

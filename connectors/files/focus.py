@@ -13,15 +13,19 @@ truncated or unreadable file. Columns that are not FOCUS 1.2 are kept as ``x_*``
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import gzip
+import hashlib
 import io
+import itertools
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -29,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlcost import mappings
+from mlcost.config import BillingSettings
 from mlcost.errors import InputError
 from mlcost.schema import FOCUS_COLUMNS, MONEY
 from mlcost.store import Batch, Scan, quote_ident
@@ -124,6 +129,10 @@ class FileSummary:
     path: str
     focus_version: str
     rows: int = 0
+    #: The file's content hash (SHA-256), recorded with the load.
+    sha256: str = ""
+    #: An earlier load of the same content under another name: (that name, when).
+    loaded_before: tuple[str, str] | None = None
     extra_columns: list[str] = field(default_factory=list)
     #: The format it was read as (``--format`` name) and how it was recognised.
     format: str = "focus"
@@ -155,6 +164,7 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
             )
             if not files:
                 raise InputError(f"{raw}: the folder holds no CSV, CSV.gz or Parquet file.")
+            _refuse_links_out(Path(raw), files)
             found.extend(files)
         elif os.path.isfile(raw):
             found.append(Path(raw))
@@ -167,6 +177,66 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
     for path in found:
         unique.setdefault(path.resolve(), path)
     return list(unique.values())
+
+
+def content_digests(paths: Sequence[Path], names: Mapping[str, str] | None = None) -> list[str]:
+    """Each file's SHA-256. Two files with the same rows are refused together, since
+    loading both would count every cost in them twice (a copy left beside the original);
+    files with no rows (a header alone, loaded with ``--allow-empty``) are alike without
+    being copies."""
+    names = names or {}
+    digests: list[str] = []
+    first: dict[str, Path] = {}
+    for path in paths:
+        shown = names.get(str(path), str(path))
+        try:
+            with open(path, "rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        except OSError as exc:
+            raise InputError(f"{shown}: cannot read it ({exc.strerror}).") from exc
+        digests.append(digest)
+        if digest in first and _holds_rows(path):
+            other = names.get(str(first[digest]), str(first[digest]))
+            raise InputError(
+                f"{shown} and {other} have the same content: loading both would count "
+                "every cost in them twice.",
+                "Remove the copy and load again; nothing was loaded.",
+            )
+        first.setdefault(digest, path)
+    return digests
+
+
+def _holds_rows(path: Path) -> bool:
+    """Whether a file has a row beyond its header (read only as far as needed)."""
+    name = path.name.lower()
+    try:
+        if name.endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            return bool(pq.ParquetFile(path).metadata.num_rows)
+        opener = gzip.open if name.endswith(".gz") else open
+        needed = 1 if name.removesuffix(".gz").endswith(_JSON_SUFFIXES) else 2
+        with opener(path, "rb") as handle:
+            lines = (line for line in handle if line.strip())
+            return sum(1 for _ in itertools.islice(lines, needed)) >= needed
+    except (OSError, EOFError, pa.ArrowException):
+        return True  # unreadable: the load says so, by name; never guessed to be empty
+
+
+_JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
+def _refuse_links_out(folder: Path, files: list[Path]) -> None:
+    """A link in an export folder to a file outside it is refused (a planted link to
+    /etc/passwd would otherwise be read, and its first line shown in an error). A file
+    named on the command line is read wherever it lies."""
+    root = folder.resolve()
+    for path in files:
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            raise InputError(
+                f"{path} is a link to a file outside {folder}.",
+                "Name the file itself if it is meant to be loaded; nothing was loaded.",
+            )
 
 
 def _has_billing_suffix(path: Path) -> bool:
@@ -228,10 +298,15 @@ class Conversion:
 _REFUSED = "mlcost: a row failed its checks"
 
 
-def conversion_scan(path: Path, conversion: Conversion, summary: FileSummary) -> Scan:
+def conversion_scan(
+    path: Path, conversion: Conversion, summary: FileSummary, *, allow_empty: bool = False
+) -> Scan:
     """The conversion as a :class:`Scan`: DuckDB reads the file and writes the table in
     one parallel pass. A bad row stops it; the file is then read again, in order, by
-    :func:`stream_conversion` to name the first bad row, its column and its value."""
+    :func:`stream_conversion` to name the first bad row, its column and its value.
+
+    A file with no rows is refused unless ``allow_empty``: an export whose period had
+    charges is never empty, so it is a failed or truncated download."""
     keep = "coalesce(_keep, false)" if conversion.filtered else "true"
     helpers = "_bad, _keep" if conversion.filtered else "_bad"
     if conversion.copies:
@@ -257,8 +332,28 @@ def conversion_scan(path: Path, conversion: Conversion, summary: FileSummary) ->
 
     def done(rows: int) -> None:
         summary.rows += rows
+        if rows or allow_empty:
+            return
+        if conversion.filtered and _file_rows(conversion, path):
+            return  # rows were read, and the format's own rules kept none of them
+        raise InputError(
+            f"{path}: the file holds no billing rows"
+            + (" (a header alone)." if not path.name.lower().endswith(".parquet") else "."),
+            "An export of a period with charges is never empty: download it again, or pass "
+            "--allow-empty if the period had none; nothing was loaded.",
+        )
 
     return Scan(sql, conversion.params or [str(path)], explain, done)
+
+
+def _file_rows(conversion: Conversion, path: Path) -> int:
+    """How many rows the file holds (asked only of a conversion that kept none)."""
+    with duckdb.connect(":memory:") as con:
+        row = con.execute(
+            f"SELECT count(*) FROM {conversion.scan}",  # noqa: S608
+            conversion.params[:1] or [str(path)],
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def stream_conversion(
@@ -278,7 +373,14 @@ def stream_conversion(
                 at = pc.indices_nonzero(bad)[0].as_py()
                 index = at if original is None else pc.sum(original.slice(0, at)).as_py() or 0
                 column, expected = conversion.checks[bad[at].as_py() - 1]
-                found = _raw_value(conversion.scan, path, conversion.columns, column, seen + index)
+                converted = column.removesuffix(" (as converted)")
+                if column not in conversion.columns and converted in batch.schema.names:
+                    # A check on a provider file's converted value: show that value.
+                    found = _shown(batch.column(converted)[at].as_py())
+                else:
+                    found = _raw_value(
+                        conversion.scan, path, conversion.columns, column, seen + index
+                    )
                 raise InputError(
                     f"{path}: row {seen + index + 1}, column {column}: expected "
                     f"{expected}, found {found}.",
@@ -307,6 +409,8 @@ def _open_scan(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[st
             rows = con.sql(f"DESCRIBE SELECT * FROM {scan}", params=[str(path)]).fetchall()  # noqa: S608
         except duckdb.Error as exc:
             raise _file_error(path, exc) from exc
+        _refuse_too_many(path, len(rows))
+        _refuse_control_names(path, [r[0] for r in rows])
         names = [_clean_header(r[0]) for r in rows]
         _refuse_duplicates(path, names)
         return scan, {
@@ -323,9 +427,20 @@ def _open_scan(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[st
         "quote='\"', escape='\"', strict_mode=true, nullstr=['', 'NULL', 'null', 'Null'], "
         "compression='auto', hive_partitioning=false)"
     )
+    _refuse_control_names(path, header)
     cleaned = [_clean_header(h) for h in header]
     _refuse_duplicates(path, cleaned)
     return scan, {name: SourceColumn(f"c{i}", "VARCHAR") for i, name in enumerate(cleaned)}
+
+
+def _refuse_control_names(path: Path, names: list[str]) -> None:
+    """A column name with a control character (a NUL…) is refused, never renamed."""
+    for i, name in enumerate(names, 1):
+        if any(ord(ch) in _CONTROL_CODES for ch in name):
+            raise InputError(
+                f"{path}: column {i} of the header, {name!r}, holds a control character.",
+                "Fix the header or re-export the file; nothing was loaded.",
+            )
 
 
 def _refuse_duplicates(path: Path, names: list[str]) -> None:
@@ -335,20 +450,59 @@ def _refuse_duplicates(path: Path, names: list[str]) -> None:
             raise InputError(f"{path}: the column {name!r} appears twice in the header.")
 
 
+#: The most columns a billing file may have: FOCUS has some 60, a CUR with many tag keys
+#: some hundreds. Thousands are no export (DuckDB would spend minutes and gigabytes on them).
+MAX_COLUMNS = 2_000
+
+#: Byte-order marks of text that is not UTF-8 (UTF-32 first: its mark starts like UTF-16's).
+_OTHER_ENCODINGS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
 def _csv_header(path: Path) -> list[str]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as raw:
+            start = raw.peek(4)[:4] if hasattr(raw, "peek") else b""
+            encoding = next(
+                (name for mark, name in _OTHER_ENCODINGS if start.startswith(mark)), None
+            )
+            if encoding is not None:
+                raise InputError(
+                    f"{path}: the file is {encoding} text; mlcost reads CSV in UTF-8.",
+                    f"Convert it (iconv -f {encoding} -t UTF-8 {path.name} > utf8.csv) or export "
+                    "it as UTF-8; nothing was loaded.",
+                )
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
             header = next(csv.reader(text), None)
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: the header is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}).",
+            "Export the file as UTF-8 (or convert it with iconv); nothing was loaded.",
+        ) from exc
+    except (OSError, EOFError, csv.Error) as exc:
         raise InputError(
             f"{path}: cannot read the header; the file looks truncated or corrupt ({exc}).",
             "Download it again; nothing was loaded.",
         ) from exc
     if not header:
         raise InputError(f"{path}: the file is empty; a FOCUS export starts with a header row.")
+    _refuse_too_many(path, len(header))
     return header
+
+
+def _refuse_too_many(path: Path, columns: int) -> None:
+    if columns > MAX_COLUMNS:
+        raise InputError(
+            f"{path}: the file has {columns:,} columns; a billing export has at most a few "
+            f"hundred, and mlcost reads up to {MAX_COLUMNS:,}.",
+            "Check that this is the billing export (not a pivot or a wide report); nothing "
+            "was loaded.",
+        )
 
 
 def _clean_header(name: str) -> str:
@@ -386,15 +540,46 @@ _SLASH_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
 _SLASH_LONG = "[" + ", ".join(f"'%m/%d/%Y{t}'" for t in _SLASH_TIMES) + "]"
 _SLASH_SHORT = "[" + ", ".join(f"'%m/%d/%y{t}'" for t in _SLASH_TIMES) + "]"
 
-#: The years a billing timestamp may fall in. A year outside is refused, never stored:
+#: The years a billing timestamp may fall in, by default (``[billing]`` settings change
+#: them for a load, see :func:`billing_window`). A year outside is refused, never stored:
 #: it is a misread date (``4/1/25`` as year 4) or a placeholder (9999-12-31), and one such
 #: row breaks every analysis over time. Six years ahead leaves room for the end of a
 #: commitment bought today (five-year reservations exist).
-EARLIEST_YEAR = 2000
-LATEST_YEAR = datetime.now(UTC).year + 6
-TIMESTAMP_EXPECTED = (
-    f"a timestamp (ISO 8601, or M/D/YYYY) from {EARLIEST_YEAR}-01-01 to {LATEST_YEAR}-12-31"
+EARLIEST_YEAR = BillingSettings().earliest_year
+LATEST_YEAR = BillingSettings().latest_year
+
+#: The ``[billing]`` settings of the load being planned: a context variable, so that the
+#: SQL of every format (built deep inside the converters) checks the same window.
+_WINDOW: ContextVar[BillingSettings] = ContextVar(
+    "mlcost_billing_window",
+    default=BillingSettings(),  # noqa: B039 (a frozen dataclass: never mutated)
 )
+
+
+@contextlib.contextmanager
+def billing_window(settings: BillingSettings | None) -> Iterator[BillingSettings]:
+    """Plan the conversions made inside the block with ``settings``' dates (None: the
+    defaults, or the window already in force)."""
+    token = _WINDOW.set(settings) if settings is not None else None
+    try:
+        yield _WINDOW.get()
+    finally:
+        if token is not None:
+            _WINDOW.reset(token)
+
+
+def current_window() -> BillingSettings:
+    """The ``[billing]`` settings the conversions planned now check against."""
+    return _WINDOW.get()
+
+
+def timestamp_expected(what: str = "a timestamp") -> str:
+    """What a timestamp must be, for messages: its forms and the years of the window."""
+    window = _WINDOW.get()
+    return (
+        f"{what} (ISO 8601, or M/D/YYYY) from {window.earliest_year}-01-01 "
+        f"to {window.latest_year}-12-31"
+    )
 
 
 def timestamp_sql(raw: str, rtype: str) -> str:
@@ -428,9 +613,10 @@ def timestamp_sql(raw: str, rtype: str) -> str:
 def outside_years(column: str) -> str:
     """SQL that is true where the timestamp ``column`` falls outside the years a bill
     can cover (the row is then refused, naming the value)."""
+    window = _WINDOW.get()
     return (
-        f"({column} < TIMESTAMP '{EARLIEST_YEAR}-01-01' "
-        f"OR {column} >= TIMESTAMP '{LATEST_YEAR + 1}-01-01')"
+        f"({column} < TIMESTAMP '{window.earliest_year:04d}-01-01' "
+        f"OR {column} >= TIMESTAMP '{window.latest_year + 1:04d}-01-01')"
     )
 
 
@@ -442,12 +628,15 @@ def _conversion_query(
     *,
     passthrough: Sequence[str] = (),
     source_sql: str | None = None,
+    check_text: bool = True,
 ) -> tuple[str, list[tuple[str, str]], list[str]]:
     """SQL that converts one file to the store's FOCUS columns, plus a ``_bad`` column:
     0 for a good row, else the 1-based index into the returned checks (column, expected).
 
     ``passthrough`` columns of the scan are carried to the result unchanged (a provider
-    converter's own checks); ``source_sql`` gives x_source when ``source`` is not named.
+    converter's own checks); ``source_sql`` gives x_source when ``source`` is not named;
+    ``check_text`` searches the text for control characters (a provider converter does
+    that on its own columns, so that the message names them).
     """
     by_lower = {name.lower(): name for name in columns}
 
@@ -472,6 +661,13 @@ def _conversion_query(
     outer: list[str] = []
     checks: list[tuple[str, str]] = []
     cases: list[str] = []
+    texts: list[str] = []
+    if check_text:
+        # Every text value of the file, FOCUS or extra, before anything else is checked.
+        texts = [name for name, column in columns.items() if column.type == "VARCHAR"]
+        inner.append(f"{control_check([columns[n].ref for n in texts])} AS _ctl")
+        checks += [(name, CONTROL_EXPECTED) for name in texts]
+        cases.append("WHEN _ctl > 0 THEN _ctl")
     for focus, sql_type in FOCUS_COLUMNS.items():
         target = quote_ident(focus)
         if focus not in present:
@@ -514,6 +710,13 @@ def _conversion_query(
             f'"ServiceCategory" <> CASE "ServiceSubcategory" {parent} END THEN {len(checks)}'
         )
 
+    if "Tags" in present:
+        # A control character written as a JSON escape ("\u001b") is one all the same.
+        checks.append((present["Tags"], "a JSON object of tags without control characters"))
+        escaped = escaped_control('CAST("Tags" AS VARCHAR)')
+        cases.append(f'WHEN "Tags" IS NOT NULL AND {escaped} THEN {len(checks)}')
+    cases += _period_checks(present, checks)
+
     for name in passthrough:
         inner.append(quote_ident(name))
         outer.append(quote_ident(name))
@@ -538,8 +741,38 @@ def _conversion_query(
         source_sql = "'focus:' || \"ProviderName\" || ':' || coalesce(\"BillingAccountId\", '')"
     outer.append(f"{source_sql} AS x_source")
     outer.append(f"CASE {' '.join(cases)} ELSE 0 END::INTEGER AS _bad")
+    scan = with_text(scan, [columns[n].ref for n in texts])
     query = f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {scan})"  # noqa: S608
     return query, checks, extras
+
+
+def _period_checks(present: dict[str, str], checks: list[tuple[str, str]]) -> list[str]:
+    """CASE branches refusing a period that ends before it starts, and a charge whose
+    period does not meet its billing period, widened by ``[billing]
+    period_tolerance_days`` on each side (late usage is billed in the next period).
+
+    A charge may run well outside its billing period as long as it meets it: FOCUS's own
+    example bills in October a token overage for April to October, and a commitment
+    bought in a month runs for years. A Correction, which restates an earlier period, may
+    lie wholly before its billing period.
+    """
+    tolerance = _WINDOW.get().period_tolerance_days
+    cases = []
+    for period in ("ChargePeriod", "BillingPeriod"):
+        checks.append((present[f"{period}End"], f"a time at or after {period}Start"))
+        cases.append(f'WHEN "{period}End" < "{period}Start" THEN {len(checks)}')
+    meets = f"its billing period (give or take {tolerance} days)"
+    checks.append((present["ChargePeriodStart"], f"a charge starting before the end of {meets}"))
+    cases.append(
+        f'WHEN "ChargePeriodStart" >= "BillingPeriodEnd" + INTERVAL {tolerance} DAY '
+        f"THEN {len(checks)}"
+    )
+    before = f'"ChargePeriodEnd" < "BillingPeriodStart" - INTERVAL {tolerance} DAY'
+    if "ChargeClass" in present:
+        before += " AND \"ChargeClass\" IS DISTINCT FROM 'Correction'"
+    checks.append((present["ChargePeriodEnd"], f"a charge ending after the start of {meets}"))
+    cases.append(f"WHEN {before} THEN {len(checks)}")
+    return cases
 
 
 def per_distinct(scan: str, keys: Sequence[str], expr: str, alias: str) -> tuple[str, str]:
@@ -598,7 +831,7 @@ def _can_fail(focus: str, sql_type: str, rtype: str) -> bool:
     if sql_type == "TIMESTAMP":
         return True  # even a typed timestamp can fall outside the years a bill covers
     if sql_type in (MONEY, "JSON"):
-        return rtype != sql_type
+        return rtype != sql_type or focus == "Tags"  # tags must be an object, whatever type
     return focus in ENUMS and ENUMS[focus][1]
 
 
@@ -608,18 +841,23 @@ def _convert(
     """(DuckDB expression giving the FOCUS value, or NULL where it cannot be read;
     what the value should have been, for the error message)."""
     clean = raw if cleaned else _CLEAN.format(x=raw)
-    if rtype == sql_type and sql_type not in ("VARCHAR", "TIMESTAMP"):
+    if rtype == sql_type and sql_type not in ("VARCHAR", "TIMESTAMP") and focus != "Tags":
         return raw, "a value"  # already the store's type (a typed Parquet column)
     if sql_type == MONEY:
-        if rtype == "VARCHAR":
-            # The cast skips spaces itself, and NULL tokens fail it, as blanks do.
-            return f"TRY_CAST({raw} AS {MONEY})", "a number"
-        return f"TRY_CAST({raw} AS {MONEY})", "a finite number"
+        return money_sql(raw, rtype)
     if sql_type == "TIMESTAMP":
-        return timestamp_sql(raw, rtype), TIMESTAMP_EXPECTED
+        return timestamp_sql(raw, rtype), timestamp_expected()
     if sql_type == "JSON":
         if rtype != "VARCHAR":
-            return f"TRY(to_json({raw}))", "a JSON object"
+            as_json = raw if rtype == "JSON" else f"TRY(to_json({raw}))"
+            if focus == "Tags":
+                # A MAP or STRUCT is an object; a number or a list is not tags, in any
+                # file type (a CSV's "[1,2]" is refused as well).
+                return (
+                    f"CASE WHEN json_type({as_json}) = 'OBJECT' THEN {as_json} END",
+                    "a JSON object of tags",
+                )
+            return as_json, "a JSON value"
         if focus == "Tags":
             # Azure writes tags without their outer braces: "k": "v", "k2": "v2".
             wrapped = (
@@ -661,6 +899,80 @@ def _convert(
     return text, "a value"
 
 
+#: Column types a cost or quantity may be read from: numbers, and text holding one.
+_NUMERIC_TYPES = re.compile(
+    r"^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|VARINT|BIGNUM"
+    r"|DECIMAL\(\d+,\s*\d+\))$"
+)
+
+
+def money_sql(raw: str, rtype: str) -> tuple[str, str]:
+    """(SQL giving ``raw`` as exact money, or NULL where it is not a finite number; what
+    was expected). Text and numbers only: a boolean is not an amount (DuckDB would add
+    1.00 per true), nor is a date.
+
+    A float's NaN and infinities are made NULL explicitly: DuckDB 2.0.1 derives from
+    the Parquet statistics (which ignore NaN) that ``TRY_CAST(x AS DECIMAL)`` cannot
+    fail, and then treats ``IS NULL`` of the NaN row's result as false, so the check
+    alone would let the row through with a NULL cost.
+    """
+    if rtype == "VARCHAR":
+        # The cast skips spaces itself; NULL tokens and 'NaN'/'inf' fail it, as blanks do.
+        return f"TRY_CAST({raw} AS {MONEY})", "a number"
+    if rtype in ("FLOAT", "DOUBLE"):
+        return (
+            f"CASE WHEN isfinite({raw}) THEN TRY_CAST({raw} AS {MONEY}) END",
+            "a finite number",
+        )
+    if _NUMERIC_TYPES.match(rtype):
+        return f"TRY_CAST({raw} AS {MONEY})", "a number that fits DECIMAL(38,12)"
+    return f"CAST(NULL AS {MONEY})", f"a number (the column is {rtype}, not a number)"
+
+
+#: Control characters refused in text: C0 but tab, line feed and carriage return, DEL
+#: (a NUL truncates strings in other tools; ESC starts terminal escape sequences)...
+_C0_CONTROLS = (*range(0, 9), 11, 12, *range(14, 32), 127)
+#: ... and C1 (U+0080 to U+009F: CSI, NEL), which a valid export never holds either.
+_C1_CONTROLS = tuple(range(128, 160))
+#: The same characters written as JSON escapes (``\u0000``, ``\b``) inside a tag object;
+#: an escaped backslash before them (``\\u0000`` is text) does not count.
+_ESCAPED_CONTROL = (
+    r"(^|[^\\])(\\\\)*\\([bf]|u00(0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F]))"
+)
+_CONTROL_CODES = frozenset(_C0_CONTROLS + _C1_CONTROLS)
+CONTROL_EXPECTED = "text without control characters (NUL, ESC…)"
+
+
+def with_text(scan: str, refs: Sequence[str]) -> str:
+    """The scan with one more column, ``_mlcost_text``: all of a row's text expressions
+    ``refs`` joined, which :func:`control_check` searches once per row."""
+    if not refs:
+        return scan
+    return f"(SELECT *, concat({', '.join(refs)}) AS _mlcost_text FROM {scan})"  # noqa: S608
+
+
+def control_check(refs: Sequence[str]) -> str:
+    """SQL over a scan :func:`with_text` made: 0, or the 1-based index of the first of the
+    text expressions ``refs`` that holds a control character. A character search each
+    on the row's joined text; the culprit is looked for on bad rows only."""
+    if not refs:
+        return "0"
+
+    def has(text: str) -> str:
+        c0 = " OR ".join(f"contains({text}, chr({c}))" for c in _C0_CONTROLS)
+        c1 = " OR ".join(f"contains({text}, chr({c}))" for c in _C1_CONTROLS)
+        # C1 characters are not ASCII: only text that is not all ASCII is searched.
+        return f"(({c0}) OR (strlen({text}) <> length({text}) AND ({c1})))"
+
+    which = " ".join(f"WHEN {has(ref)} THEN {i}" for i, ref in enumerate(refs, 1))
+    return f"CASE WHEN {has('_mlcost_text')} THEN CASE {which} ELSE 0 END ELSE 0 END"
+
+
+def escaped_control(json_sql: str) -> str:
+    """SQL that is true where the JSON text ``json_sql`` escapes a control character."""
+    return f"(contains({json_sql}, '\\') AND regexp_matches({json_sql}, '{_ESCAPED_CONTROL}'))"
+
+
 def _extra_name(name: str, taken: set[str]) -> str:
     """A provider column's name in the store: ``x_`` + its name in letters, digits and _."""
     base = re.sub(r"[^A-Za-z0-9_]", "_", name)[:70] or "column"
@@ -699,6 +1011,27 @@ def _raw_value(
     return repr(value)
 
 
+def _shown(value: object) -> str:
+    """A value for a message: quoted, cut at 60 characters (control characters escaped)."""
+    if value is None:
+        return "nothing"
+    text = value.isoformat(sep=" ") if isinstance(value, datetime) else str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "…")
+
+
+def _stray_carriage_return(path: Path) -> int | None:
+    """The first line holding a carriage return that does not end it, if any."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as raw:
+            for number, line in enumerate(raw, 1):
+                if b"\r" in line.rstrip(b"\r\n"):
+                    return number
+    except (OSError, EOFError):
+        return None
+    return None
+
+
 def _file_error(path: Path, exc: duckdb.Error) -> InputError:
     """DuckDB's reading errors, retold as one sentence that names the file and line."""
     text = str(exc)
@@ -715,6 +1048,22 @@ def _file_error(path: Path, exc: duckdb.Error) -> InputError:
         detail = f"line {line.group(1)} has an unterminated quote (malformed or truncated)"
     elif line:
         detail = f"line {line.group(1)}: {detail}"
+    if "state machine reached an invalid state" in text:
+        # DuckDB names no line when a carriage return stands alone in a line that ends in
+        # a line feed (mixed line endings, or a CR in a value left unquoted): find it.
+        found = _stray_carriage_return(path)
+        if found is not None:
+            detail = (
+                f"line {found} holds a carriage return that does not end it (mixed line "
+                "endings, or a value with a line break left unquoted)"
+            )
+    if "out of memory" in text.lower():
+        return InputError(
+            f"{path}: loading it needed more memory than a load may use "
+            "([store] writer_memory_limit).",
+            "Raise writer_memory_limit in mlcost.toml, or load the export in smaller files; "
+            "nothing was loaded.",
+        )
     detail = re.sub(r' in file "[^"]*",?', "", detail).rstrip(".")
     lowered = detail.lower()
     if any(word in lowered for word in ("gzip", "magic bytes", "truncated", "corrupt")):

@@ -9,6 +9,7 @@ conversion, so its checks, errors and ``x_*`` extras are the same for all.
 from __future__ import annotations
 
 import contextlib
+import json
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from mlcost.connectors.files.focus import (
     SourceColumn,
     _conversion_query,
     _open_scan,
+    content_digests,
     conversion_scan,
     expand_paths,
     focus_version,
@@ -110,7 +112,14 @@ class BillingExport:
     ``aws-cur:<payer account>``).
     """
 
-    def __init__(self, paths: Sequence[str], *, fmt: str = "auto", source: str | None = None):
+    def __init__(
+        self,
+        paths: Sequence[str],
+        *,
+        fmt: str = "auto",
+        source: str | None = None,
+        allow_empty: bool = False,
+    ):
         if fmt != "auto" and fmt not in FORMATS:
             raise InputError(
                 f"Unknown billing format {fmt!r}.", f"Known formats: auto; {known_formats()}."
@@ -118,7 +127,10 @@ class BillingExport:
         self.paths = list(paths)
         self.fmt = fmt
         self.source = source
+        self.allow_empty = allow_empty
         self.files: list[FileSummary] = []
+        #: Files of earlier loads by content hash: (name, when), read once per load.
+        self._earlier: dict[str, tuple[str, str]] | None = None
         #: Files fetched from s3:// or bq:// into a temporary folder, by what they are.
         self._names: dict[str, str] = {}
         #: Rows of this load filed under ServiceCategory Other so far, by ServiceName.
@@ -128,19 +140,27 @@ class BillingExport:
         """One lazy batch per file; nothing is read until the store iterates it."""
         with contextlib.ExitStack() as stack:
             local = self._local_paths(stack)
+            digests = content_digests(local, self._names)
             try:
                 planned = [self._plan(path) for path in local]
             except InputError as exc:
                 raise self._renamed(exc) from exc.__cause__
             modes = azure.dataset_modes([p.path for p in planned if p.fmt.name == "azure"])
-            for item in planned:
+            for item, digest in zip(planned, digests, strict=True):
                 item.summary.path = self._names.get(str(item.path), item.summary.path)
+                item.summary.sha256 = digest
                 self.files.append(item.summary)
                 try:
                     scan = self._scan(item, modes.get(item.path))
                 except InputError as exc:
                     raise self._renamed(exc) from exc.__cause__
-                yield Batch("cost", scan, label=self._names.get(str(item.path), item.path.name))
+                name = self._names.get(str(item.path), str(item.path.resolve()))
+                yield Batch(
+                    "cost",
+                    scan,
+                    label=self._names.get(str(item.path), item.path.name),
+                    record={"name": name, "sha256": digest},
+                )
 
     def _scan(self, item: _Planned, mode: str | None) -> Scan:
         """The file's conversion, for the store to run; its errors name a fetched file
@@ -155,14 +175,35 @@ class BillingExport:
         else:
             conversion = item.fmt.convert(item.path, scan, columns, self.source)
         item.summary.extra_columns = conversion.extras
-        found = conversion_scan(item.path, conversion, item.summary)
+        found = conversion_scan(item.path, conversion, item.summary, allow_empty=self.allow_empty)
         explain = found.explain
         assert explain is not None
         found.explain = lambda exc: _renamed_any(self._renamed, explain(exc))
         # A provider's unknown services are counted; a FOCUS file's Other rows are its
         # own, and only keep the running count right.
-        found.after = self._count_others(None if item.fmt.name == "focus" else item.summary)
+        count_others = self._count_others(None if item.fmt.name == "focus" else item.summary)
+        name = self._names.get(str(item.path), str(item.path.resolve()))
+
+        def after(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> None:
+            count_others(con, loaded_at)
+            earlier = self._earlier_files(con).get(item.summary.sha256)
+            if earlier is not None and earlier[0] != name:
+                item.summary.loaded_before = earlier
+
+        found.after = after
         return found
+
+    def _earlier_files(self, con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+        """The files earlier loads recorded, by content hash: the latest (name, when)."""
+        if self._earlier is None:
+            self._earlier = {}
+            rows = con.execute(_EARLIER_FILES).fetchall()
+            for loaded_at, detail in rows:
+                for entry in json.loads(detail).get("files", []):
+                    if isinstance(entry, dict) and entry.get("sha256"):
+                        when = f"{loaded_at:%Y-%m-%d %H:%M} UTC"
+                        self._earlier[str(entry["sha256"])] = (str(entry.get("name")), when)
+        return self._earlier
 
     def _count_others(
         self, summary: FileSummary | None
@@ -237,6 +278,12 @@ class BillingExport:
             summary.focus_version = description.removeprefix("FOCUS ")
         return _Planned(path, fmt, description, summary)
 
+
+#: Earlier loads of billing that recorded their files, oldest first (the latest wins).
+_EARLIER_FILES = (
+    "SELECT loaded_at, CAST(detail AS VARCHAR) FROM loads "
+    "WHERE \"table\" = 'cost' AND detail IS NOT NULL ORDER BY loaded_at"
+)
 
 #: This load's rows filed under Other for want of a mapping (a service the table files
 #: under Other itself, such as GCP's invoice-level lines, is known, not counted).

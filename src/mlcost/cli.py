@@ -27,7 +27,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from mlcost import __version__
+from mlcost import __version__, redact
 from mlcost import commitments as commitments_lib
 from mlcost import schedule as schedule_lib
 from mlcost.analysis import run_analyses
@@ -54,7 +54,7 @@ from mlcost.recommendations import (
 )
 from mlcost.report import build_report, render, write_report
 from mlcost.rules import all_rules, get_rule
-from mlcost.sql import run_query
+from mlcost.sql import write_query
 from mlcost.store import DEFAULT_DB, LoadResult, ProgressCallback, Store
 from mlcost.summary import data_end, overview, spend_by, spend_summary
 
@@ -155,7 +155,9 @@ def main_options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    ctx.obj = Context(db=db, settings=load_settings(config))
+    settings = load_settings(config)
+    redact.remember_settings(settings)
+    ctx.obj = Context(db=db, settings=settings)
 
 
 def _ctx(ctx: typer.Context) -> Context:
@@ -238,6 +240,10 @@ def ingest_billing_command(
             "focus:<provider>:<billing account>, aws-cur:<payer account>)."
         ),
     ] = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Load a file with no rows (a period without charges)."),
+    ] = False,
 ) -> None:
     """Load billing exports: FOCUS 1.0–1.3, AWS CUR, Azure cost details, GCP BigQuery
     export (CSV, CSV.gz, Parquet, JSON lines; local paths, s3://bucket/prefix,
@@ -246,12 +252,26 @@ def ingest_billing_command(
     All files given together are one load: each (source, billing period) they cover
     replaces what the store held for it, so re-loading or restating never duplicates.
     """
+    context = _ctx(ctx)
     with _progress() as on_rows:
-        done = ingest_billing(_ctx(ctx).store, paths, fmt=fmt.value, source=source, on_rows=on_rows)
+        done = ingest_billing(
+            context.store,
+            paths,
+            fmt=fmt.value,
+            source=source,
+            on_rows=on_rows,
+            allow_empty=allow_empty,
+            settings=context.settings.billing,
+        )
     for f in done.files:
         extra = f", {len(f.extra_columns)} extra column(s) kept as x_*" if f.extra_columns else ""
         how = " (format auto-detected)" if f.detected else ""
-        out.print(f"{f.path}: {f.description}, {f.rows:,} rows{extra}{how}")
+        out.print(f"{f.path}: {f.description}, {f.rows:,} rows{extra}{how}", markup=False)
+        if f.loaded_before:
+            out.print(
+                f"  the same content as {f.loaded_before[0]}, loaded {f.loaded_before[1]}",
+                markup=False,
+            )
         if f.other_services:
             names = ", ".join(
                 f"{name or '(no service name)'} ({count:,})"
@@ -496,8 +516,7 @@ def sql(
     output: OutputOption = None,
 ) -> None:
     """Run read-only SQL over the store (writes are refused)."""
-    table = run_query(_ctx(ctx).store, query)
-    write_table(table, fmt=_fmt(fmt), output=output, console=out)
+    write_query(_ctx(ctx).store, query, fmt=_fmt(fmt), output=output, console=out)
 
 
 class ExportFormat(StrEnum):
@@ -988,6 +1007,7 @@ def schedule(
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
+    redact.install_log_filter()
     if once:
         with schedule_lib.ScheduleLock(store):
             run = schedule_lib.run_cycle(store, context.settings)
@@ -1210,9 +1230,9 @@ def main() -> None:
     try:
         app()
     except MlcostError as exc:
-        sys.stderr.write(f"mlcost: {exc.message}\n")
+        sys.stderr.write(f"mlcost: {redact.redact(exc.message)}\n")
         if exc.hint:
-            sys.stderr.write(f"  {exc.hint}\n")
+            sys.stderr.write(f"  {redact.redact(exc.hint)}\n")
         sys.exit(1)
     except KeyboardInterrupt:
         sys.stderr.write("mlcost: interrupted; the store is unchanged.\n")
@@ -1224,6 +1244,17 @@ def main() -> None:
         if exc.code == 1 and isinstance(exc.__context__, BrokenPipeError):
             _reader_gone()
         raise
+    except Exception as exc:
+        # A failure we did not foresee: one redacted line, not a traceback that may quote a
+        # secret (MLCOST_DEBUG=1 shows the traceback).
+        if os.environ.get("MLCOST_DEBUG"):
+            raise
+        line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        sys.stderr.write(
+            redact.redact(f"mlcost: unexpected {type(exc).__name__}: {line}".rstrip(": "))
+            + "\n  This is a bug in mlcost: please report it (MLCOST_DEBUG=1 shows where).\n"
+        )
+        sys.exit(1)
 
 
 def _reader_gone() -> None:

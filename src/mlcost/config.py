@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,34 @@ class StoreSettings:
     lock_timeout_s: float = 60.0
     #: DuckDB memory limit of the writing connection (loads), e.g. "512MB".
     writer_memory_limit: str = "512MB"
+
+
+@dataclass(frozen=True)
+class BillingSettings:
+    """[billing]: the dates a billing export may hold; a row outside them is refused."""
+
+    #: No billing timestamp before 1 January of this year (a misread or placeholder date).
+    earliest_year: int = 2000
+    #: Nor after the end of the year this many years from now (room for a commitment's
+    #: end: five-year reservations exist).
+    years_ahead: int = 6
+    #: A charge must start within its billing period, widened by this many days on each
+    #: side: providers bill late usage in the next period (GCP's invoice month, a day's
+    #: usage exported after the month closed). A Correction may start earlier still.
+    period_tolerance_days: int = 31
+
+    def __post_init__(self) -> None:
+        if not 1970 <= self.earliest_year <= 2100:
+            raise ConfigError("billing.earliest_year must be a year from 1970 to 2100.")
+        if not 0 <= self.years_ahead <= 100:
+            raise ConfigError("billing.years_ahead must be from 0 to 100.")
+        if not 0 <= self.period_tolerance_days <= 3660:
+            raise ConfigError("billing.period_tolerance_days must be from 0 to 3660.")
+
+    @property
+    def latest_year(self) -> int:
+        """The last year a billing timestamp may fall in."""
+        return datetime.now(UTC).year + self.years_ahead
 
 
 #: Band half-widths, in robust standard deviations, for each anomaly sensitivity.
@@ -119,6 +148,7 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     anomalies: AnomalySettings = field(default_factory=AnomalySettings)
+    billing: BillingSettings = field(default_factory=BillingSettings)
     #: ``[rules.<id>]``: each named rule's parameters, validated, over its defaults.
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
@@ -129,6 +159,7 @@ _SECTIONS: dict[str, type] = {
     "report": ReportSettings,
     "schedule": ScheduleSettings,
     "anomalies": AnomalySettings,
+    "billing": BillingSettings,
 }
 #: Tables inside a section, each its own settings class.
 _SUBSECTIONS: dict[str, dict[str, type]] = {

@@ -7,6 +7,8 @@ which setting or which server failed, and why, without them.
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import os
 import smtplib
@@ -77,18 +79,21 @@ def send_slack(report: dict[str, Any], settings: SlackSettings, *, link: str = "
     if link:
         text += f"\n<{link}|Read the full report>"
     body = json.dumps({"text": text}).encode()
-    request = urllib.request.Request(
-        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
     try:
+        request = urllib.request.Request(
+            url.strip(), data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        if request.type not in ("http", "https"):
+            raise ValueError(request.type)
         with urllib.request.urlopen(request, timeout=settings.timeout_s) as response:
             response.read()
     except urllib.error.HTTPError as exc:
         raise DeliveryError(
             f"Slack refused the report (HTTP {exc.code}).",
-            f"Check the webhook in ${settings.webhook_url_env}; it may have been revoked.",
+            f"Check the webhook in ${settings.webhook_url_env}; it may have been revoked; "
+            "the report was not sent.",
         ) from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, TimeoutError):
             raise DeliveryError(
@@ -98,7 +103,13 @@ def send_slack(report: dict[str, Any], settings: SlackSettings, *, link: str = "
             ) from None
         raise DeliveryError(
             f"Slack could not be reached ({type(reason).__name__}).",
-            "Check the network and the webhook URL; the report was written but not sent.",
+            "Check the network and the webhook URL; the report was not sent.",
+        ) from None
+    except (ValueError, http.client.InvalidURL):
+        # urllib's message quotes the URL, whose path is the webhook's token: never shown.
+        raise DeliveryError(
+            f"The Slack webhook URL in ${settings.webhook_url_env} is not a valid https:// URL.",
+            "Copy it again from Slack's incoming-webhook settings; the report was not sent.",
         ) from None
     return "sent to Slack"
 
@@ -132,7 +143,7 @@ def send_email(report: dict[str, Any], settings: EmailSettings) -> str:
             if settings.security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
             if username:
-                smtp.login(username, password)
+                _login(smtp, username, password)
             smtp.send_message(message)
     except smtplib.SMTPAuthenticationError:
         raise DeliveryError(
@@ -155,10 +166,25 @@ def send_email(report: dict[str, Any], settings: EmailSettings) -> str:
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(
             f"The mail server {server} did not take the report ({type(exc).__name__}).",
-            "Check report.email.smtp_host, smtp_port and security; the report was written "
-            "but not sent.",
+            "Check report.email.smtp_host, smtp_port and security; the report was not sent.",
         ) from None
     return f"emailed to {len(settings.to)} recipient(s)"
+
+
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    """Log in; a login outside ASCII (which smtplib cannot encode) goes as AUTH PLAIN in
+    UTF-8, as RFC 4616 defines it."""
+    try:
+        smtp.login(username, password)
+        return
+    except UnicodeEncodeError:
+        pass
+    if "plain" not in smtp.esmtp_features.get("auth", "").lower().split():
+        raise smtplib.SMTPAuthenticationError(504, b"PLAIN not offered for a UTF-8 login")
+    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
+    code, reply = smtp.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def _slack_text(text: str) -> str:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
-from mlcost.connectors.files.focus import FileSummary, FocusExport
+from mlcost.config import BillingSettings
+from mlcost.connectors.files.focus import FileSummary, FocusExport, billing_window
 from mlcost.connectors.files.formats import FORMATS, BillingExport, known_formats
 from mlcost.errors import InputError
 from mlcost.store import Batch, LoadResult, ProgressCallback, Store
@@ -36,15 +37,21 @@ def ingest_billing(
     fmt: str = "auto",
     source: str | None = None,
     on_rows: ProgressCallback | None = None,
+    allow_empty: bool = False,
+    settings: BillingSettings | None = None,
 ) -> BillingIngest:
-    """Load billing exports; each (source, billing period) they hold replaces the old one."""
+    """Load billing exports; each (source, billing period) they hold replaces the old one.
+
+    ``settings`` (``[billing]``) bound the dates a row may hold; ``allow_empty`` loads a
+    file with no rows instead of refusing it."""
     if fmt not in BILLING_FORMATS:
         raise InputError(
             f"Unknown billing format {fmt!r}; this version reads: {', '.join(BILLING_FORMATS)}.",
             f"Known formats: {known_formats()}.",
         )
-    export = BillingExport(paths, fmt=fmt, source=source)
-    result = store.load(export.batches(), on_rows=on_rows)
+    export = BillingExport(paths, fmt=fmt, source=source, allow_empty=allow_empty)
+    with billing_window(settings):
+        result = store.load(export.batches(), on_rows=on_rows)
     return BillingIngest(result, export.files)
 
 

@@ -239,12 +239,15 @@ def _experiments(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> list
 
 
 def _environment(autoescape: bool) -> jinja2.Environment:
+    # Markdown has no autoescape: every text a template writes is escaped on the way out
+    # (finalize), so a field the template forgot (a currency, a provider) is text too.
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_template_source),
         autoescape=autoescape,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=None if autoescape else _markdown_finalize,
     )
     env.filters["money"] = _money
     env.filters["pct"] = _pct
@@ -289,24 +292,34 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _money(value: Any) -> str:
+def _money(value: Any) -> Markup:
     if value is None:
-        return "–"
-    return f"{Decimal(value):,.2f}"
+        return Markup("–")
+    return Markup(f"{Decimal(value):,.2f}")
 
 
-def _pct(value: Any) -> str:
+def _pct(value: Any) -> Markup:
     if value is None:
-        return "–"
-    return f"{float(value):+.1f} %"
+        return Markup("–")
+    return Markup(f"{float(value):+.1f} %")
 
 
-def _markdown_text(value: Any) -> str:
-    """Cloud text in a Markdown table cell: no markup, links, HTML or column breaks."""
+def _markdown_text(value: Any) -> Markup:
+    """Cloud text in a Markdown table cell: no markup, links, HTML or column breaks
+    (marked as done, so that the Markdown template's finalize leaves it)."""
+    if isinstance(value, Markup):
+        return value
     text = "" if value is None else str(value)
-    for ch in "\\`*_{}[]()<>#+!|":
+    for ch in "\\`*_{}[]()<>#+!|~&":
         text = text.replace(ch, "\\" + ch)
-    return " ".join(text.split())
+    return Markup(" ".join(text.split()))
+
+
+def _markdown_finalize(value: Any) -> Any:
+    """Every text the Markdown template writes is escaped; numbers and dates stay."""
+    if isinstance(value, str):
+        return _markdown_text(value)
+    return value
 
 
 def _bar_chart(daily: list[dict[str, Any]], width: int = 640, height: int = 220) -> Markup:

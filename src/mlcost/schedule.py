@@ -27,6 +27,7 @@ from croniter import croniter
 
 from mlcost.analysis import run_analyses
 from mlcost.config import Settings
+from mlcost.connectors.files.focus import billing_window
 from mlcost.delivery import send
 from mlcost.errors import ConfigError, MlcostError
 from mlcost.ingest import (
@@ -37,6 +38,7 @@ from mlcost.ingest import (
     ingest_mlflow,
     ingest_sample,
 )
+from mlcost.redact import redact, remember_settings
 from mlcost.report import build_report, write_report
 from mlcost.store import Store
 
@@ -45,7 +47,11 @@ log = logging.getLogger("mlcost.schedule")
 #: Source kinds a schedule can ingest: kind → (store, options) → None.
 SOURCE_KINDS: dict[str, Callable[[Store, dict[str, Any]], object]] = {
     "billing": lambda store, o: ingest_billing(
-        store, list(o["paths"]), fmt=o.get("format", "auto"), source=o.get("source")
+        store,
+        list(o["paths"]),
+        fmt=o.get("format", "auto"),
+        source=o.get("source"),
+        allow_empty=bool(o.get("allow_empty", False)),
     ),
     "sample": lambda store, o: ingest_sample(store),
     "aws": lambda store, o: ingest_aws(
@@ -110,21 +116,25 @@ def read_status(store: Store) -> dict[str, Any] | None:
     if not path.exists():
         return None
     status: dict[str, Any] = json.loads(path.read_text("utf-8"))
-    if status.get("state") == "running" and not _alive(int(status.get("pid", 0))):
+    if status.get("state") == "running" and not _lock_held(store):
+        # The lock, not the pid, says whether the run goes on: a pid may be another
+        # container's, or reused; the lock is released by the kernel when the job dies.
         status["state"] = "interrupted"
     return status
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
+def _lock_held(store: Store) -> bool:
+    """Whether a schedule holds this store's lock now."""
+    path = lock_path(store)
+    if not path.exists():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
 
 
 class ScheduleLock:
@@ -193,6 +203,7 @@ def run_cycle(
     store: Store, settings: Settings, *, sleep: Callable[[float], None] = time.sleep
 ) -> RunStatus:
     """One run: every source, then the analyses, then the report and its delivery."""
+    remember_settings(settings)  # the secrets its steps' errors must never show
     status = RunStatus(pid=os.getpid(), started_at=_stamp())
     write_status(store, status)
     schedule = settings.schedule
@@ -216,7 +227,9 @@ def run_cycle(
         label = source.get("name") or (
             f"{kind} {', '.join(map(str, options.get('paths', [])))}".strip()
         )
-        step(f"ingest {label}", functools.partial(SOURCE_KINDS[kind], store, options))
+        # Billing is checked against [billing]'s dates, as `mlcost ingest billing` does.
+        action = functools.partial(SOURCE_KINDS[kind], store, options)
+        step(f"ingest {label}", functools.partial(_with_window, settings, action))
     step("analyze", lambda: run_analyses(store, settings))
     report: dict[str, Any] = {}
 
@@ -238,6 +251,11 @@ def run_cycle(
     status.finished_at = _stamp()
     log.info("run %s: %d steps, %d failed", status.state, len(status.steps), len(failed))
     return status
+
+
+def _with_window(settings: Settings, action: Callable[[], object]) -> object:
+    with billing_window(settings.billing):
+        return action()
 
 
 def _free_stamp(folder: Path, stamp: str, formats: list[str]) -> str:
@@ -282,9 +300,11 @@ def _retry(
 
 
 def _describe(exc: Exception) -> str:
+    """A step's failure in one line for the log and the status file, secrets redacted."""
     if isinstance(exc, MlcostError):
-        return exc.message
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+        return redact(exc.message)
+    line = str(exc).splitlines()[0] if str(exc) else ""
+    return redact(f"{type(exc).__name__}: {line}".rstrip(": "))
 
 
 def write_status(store: Store, status: RunStatus) -> None:

@@ -105,6 +105,9 @@ class Batch:
     data: pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch] | Scan
     partition: Mapping[str, Any] | None = None
     label: str = ""
+    #: What the ``loads`` table keeps of this batch, under ``detail.files`` (a file's
+    #: name and content hash, so that a later load can tell the same file by content).
+    record: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -351,11 +354,14 @@ class Store:
             con.execute("BEGIN TRANSACTION")
             try:
                 explicit: dict[str, list[Mapping[str, Any]]] = {}
+                records: dict[str, list[Mapping[str, Any]]] = {}
                 for batch in batches:
                     rows = _insert_batch(con, batch, loaded_at, on_rows)
                     result.rows_in[batch.table] = result.rows_in.get(batch.table, 0) + rows
                     if batch.partition is not None:
                         explicit.setdefault(batch.table, []).append(batch.partition)
+                    if batch.record is not None:
+                        records.setdefault(batch.table, []).append({**batch.record, "rows": rows})
                 for table in result.rows_in:
                     replaced, parts = _replace_partitions(
                         con, table, loaded_at, explicit.get(table, [])
@@ -371,12 +377,20 @@ class Store:
                             json.dumps(explicit.get(table, []), default=str),
                             result.rows_in[table],
                             replaced,
-                            json.dumps({"partitions": parts}),
+                            json.dumps(
+                                {"partitions": parts, "files": records[table]}
+                                if table in records
+                                else {"partitions": parts},
+                                default=str,
+                            ),
                         ],
                     )
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                # A ROLLBACK that fails too (DuckDB out of memory) must not hide the cause:
+                # the transaction is discarded with the connection all the same.
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
                 raise
             return result
 

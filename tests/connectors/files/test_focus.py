@@ -115,6 +115,7 @@ def test_messy_but_valid_values_are_normalised(store: Store, tmp_path: Path) -> 
             ChargeCategory="PURCHASE",
             ChargeFrequency="one-time",
             ChargePeriodStart="2026-01-07T02:00:00+02:00",
+            ChargePeriodEnd="2026-01-08T00:00:00Z",
             Tags='"team": "speech","env":"prod"',
             BilledCost="1.5E-7",
             EffectiveCost="null",
@@ -181,7 +182,12 @@ def test_tags_and_timestamps_read_the_same_whichever_path_they_take(
     store: Store, tmp_path: Path
 ) -> None:
     rows = [
-        focus_row(ResourceId=f"r{i}", Tags=TAG_CASES[i][0], ChargePeriodStart=TIME_CASES[i][0])
+        focus_row(
+            ResourceId=f"r{i}",
+            Tags=TAG_CASES[i][0],
+            ChargePeriodStart=TIME_CASES[i][0],
+            ChargePeriodEnd="2026-01-08T00:00:00Z",
+        )
         for i in range(len(TAG_CASES))
     ]
     ingest_billing(store, [str(write_csv(tmp_path / "shapes.csv", rows))])
@@ -536,9 +542,9 @@ DATE_CASES = [
 def test_a_date_is_read_right_or_refused_naming_it(
     store: Store, tmp_path: Path, written: str, stored: datetime | None
 ) -> None:
-    rows = [focus_row(), focus_row(ChargePeriodStart=written, ChargePeriodEnd="2025-04-02")]
+    rows = [focus_row(), focus_row(ChargePeriodStart=written, ChargePeriodEnd="2026-01-01")]
     for row in rows:
-        row.update(BillingPeriodStart="2025-04-01", BillingPeriodEnd="2025-05-01")
+        row.update(BillingPeriodStart="2025-04-01", BillingPeriodEnd="2026-01-01")
     rows[0].update(ChargePeriodStart="2025-04-01", ChargePeriodEnd="2025-04-02")
     path = write_csv(tmp_path / "dates.csv", rows)
 
