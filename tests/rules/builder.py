@@ -204,6 +204,28 @@ class Org:
             }
         )
 
+    def unit_price(
+        self,
+        product: str,
+        unit: str,
+        price: str,
+        *,
+        provider: str = "aws",
+        region: str = "us-east-1",
+    ) -> None:
+        """A list price per ``unit`` of something that is not an instance type."""
+        self.prices.append(
+            {
+                "provider": provider,
+                "region": region,
+                "product": product,
+                "unit": unit,
+                "price_per_hour": Decimal(price),
+                "currency": "USD",
+                "source": "test",
+            }
+        )
+
     def run(
         self,
         run_id: str,
