@@ -20,9 +20,11 @@ from typing import Any
 
 import boto3
 import pyarrow as pa
+from mlcost.connectors.aws import prices as pricing
 from mlcost.connectors.aws.api import Account, AwsCallError
 
 from mlcost.errors import InputError
+from mlcost.rules.previous_generation import SUCCESSORS
 from mlcost.schema import arrow_schema
 from mlcost.store import Batch
 
@@ -87,6 +89,8 @@ class Summary:
     warnings: list[str] = field(default_factory=list)
     api_calls: int = 0
     actions: set[str] = field(default_factory=set)
+    #: Price rows loaded, on-demand and spot.
+    prices: int = 0
 
 
 @dataclass
@@ -113,6 +117,7 @@ class AwsSource:
         lookback_days: int = 30,
         session: boto3.session.Session | None = None,
         now: datetime | None = None,
+        prices: bool = True,
     ) -> None:
         if accounts and not role_name:
             raise InputError(
@@ -128,6 +133,7 @@ class AwsSource:
         self.lookback_days = lookback_days
         self.session = session
         self.now = now
+        self.prices = prices
         self.summary = Summary()
 
     # -- the source ----------------------------------------------------------------------
@@ -142,6 +148,8 @@ class AwsSource:
         try:
             home.account_id = home.call("sts", base, "get_caller_identity")["Account"]
             runs: list[dict[str, Any]] = []
+            #: region -> the first account that scanned it and the types its rows use
+            priced: dict[str, tuple[Account, list[dict[str, Any]]]] = {}
             for account in self._accounts(home, base):
                 try:
                     regions = self.regions or self._enabled_regions(account, base)
@@ -162,6 +170,7 @@ class AwsSource:
                         )
                         continue
                     self._count(account.account_id, region, rows)
+                    priced.setdefault(region, (account, []))[1].extend(rows)
                     yield Batch(
                         "resources",
                         _table("resources", rows),
@@ -182,6 +191,18 @@ class AwsSource:
                             label=f"aws {account.account_id} {region} metrics",
                         )
                     runs.extend(self._guarded(scan.training_jobs, None, account, region, "runs"))
+            if self.prices:
+                for region, (account, rows) in sorted(priced.items()):
+                    found = self._prices(home, account, region, rows, now)
+                    if found is None:
+                        continue
+                    self.summary.prices += len(found)
+                    yield Batch(
+                        "prices",
+                        _table("prices", found),
+                        partition={"source": SOURCE, "provider": PROVIDER, "region": region},
+                        label=f"aws {region} prices",
+                    )
             self.summary.runs = len(runs)
             if runs:
                 yield Batch("runs", _table("runs", runs), label="sagemaker training jobs")
@@ -202,6 +223,61 @@ class AwsSource:
                 f"no {what} for account {account.account_id} region {region}: {exc}"
             )
             return []
+
+    def _prices(
+        self,
+        home: Account,
+        account: Account,
+        region: str,
+        rows: list[dict[str, Any]],
+        now: datetime,
+    ) -> list[dict[str, Any]] | None:
+        """On-demand and spot prices for what a region's inventory uses; None (a warning,
+        the region's earlier prices kept) where the caller may not read them."""
+        ec2_types = {r["instance_type"] for r in rows if r["resource_type"] == "vm"}
+        ml_types = {
+            r["instance_type"]
+            for r in rows
+            if r["resource_type"] in ("endpoint", "notebook")
+            and str(r.get("instance_type") or "").startswith("ml.")
+        }
+        families = {t.split(".", 1)[0] for t in ec2_types if t}
+        families |= {SUCCESSORS[f] for f in families if f in SUCCESSORS}
+        queries = pricing.instance_queries(region, families)
+        queries += [q for q in [pricing.sagemaker_query(region, ml_types)] if q is not None]
+        queries += pricing.storage_and_network_queries(region)
+        # the price list names no GPU model, and no size for SageMaker types;
+        # DescribeInstanceTypes did, for the types seen
+        specs = {r["instance_type"]: r for r in rows if r.get("instance_type") and r.get("vcpus")}
+        found: dict[tuple[Any, ...], dict[str, Any]] = {}
+        try:
+            for query in queries:
+                for product in pricing.get_products(home, query):
+                    row = pricing.price_row(region, product)
+                    if row is None:
+                        continue
+                    spec = specs.get(row.get("instance_type"))
+                    for column in ("vcpus", "memory_gb", "gpu_count", "gpu_model"):
+                        if spec and row.get(column) is None:
+                            row[column] = spec.get(column)
+                    key = (row.get("instance_type"), row.get("product"), row.get("sku"))
+                    found[key] = row
+            on_demand = [found[k] for k in sorted(found, key=lambda k: tuple(map(str, k)))]
+            spot_types = sorted(
+                {
+                    r["instance_type"]
+                    for r in rows
+                    if r["resource_type"] == "vm" and r.get("lifecycle") != "spot"
+                }
+            )
+            return on_demand + pricing.spot_rows(account, region, spot_types, now)
+        except AwsCallError as exc:
+            if not exc.denied:
+                raise
+            self.summary.warnings.append(
+                f"no prices for region {region}: {exc} Its earlier prices are kept."
+            )
+            return None
 
     def _count(self, account_id: str, region: str, rows: list[dict[str, Any]]) -> None:
         for row in rows:

@@ -282,9 +282,14 @@ def ingest_aws_command(
     lookback_days: Annotated[
         int, typer.Option(help="Days of CloudWatch utilisation to fetch (daily and hourly).")
     ] = 30,
+    prices: Annotated[
+        bool,
+        typer.Option(help="Also load list and spot prices (Price List API, spot price history)."),
+    ] = True,
 ) -> None:
-    """Load AWS inventory, CloudWatch utilisation and SageMaker training jobs (boto3's
-    standard credentials). Each account × region scanned replaces its previous inventory."""
+    """Load AWS inventory, CloudWatch utilisation, SageMaker training jobs and prices
+    (boto3's standard credentials). Each account × region scanned replaces its previous
+    inventory and prices."""
     with _progress() as on_rows:
         done = ingest_aws(
             _ctx(ctx).store,
@@ -292,6 +297,7 @@ def ingest_aws_command(
             accounts=_split(accounts),
             role_name=role_name,
             lookback_days=lookback_days,
+            prices=prices,
             on_rows=on_rows,
         )
     summary = done.summary
@@ -301,6 +307,8 @@ def ingest_aws_command(
         f"{sum(summary.resources.values()):,} resources, {summary.metric_samples:,} metric "
         f"samples, {summary.runs:,} training jobs; {summary.api_calls:,} API calls."
     )
+    if summary.prices:
+        out.print(f"{summary.prices:,} prices (on-demand and spot).")
     for warning in summary.warnings:
         err.print(f"warning: {warning}", markup=False)
     _load_report(done.result)

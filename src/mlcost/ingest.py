@@ -85,13 +85,19 @@ def ingest_aws(
     accounts: Sequence[str] | None = None,
     role_name: str | None = None,
     lookback_days: int = 30,
+    prices: bool = True,
     on_rows: ProgressCallback | None = None,
 ) -> AwsIngest:
-    """Scan AWS accounts × regions and load inventory, metrics and training jobs in one load."""
+    """Scan AWS accounts × regions and load inventory, metrics, training jobs and the
+    prices they need in one load."""
     from mlcost.connectors.aws import AwsSource  # boto3 is imported only when AWS is asked for
 
     source = AwsSource(
-        regions=regions, accounts=accounts, role_name=role_name, lookback_days=lookback_days
+        regions=regions,
+        accounts=accounts,
+        role_name=role_name,
+        lookback_days=lookback_days,
+        prices=prices,
     )
     result = store.load(source.batches(), on_rows=on_rows)
     return AwsIngest(result, source.summary)

@@ -4,6 +4,7 @@ stays quiet on the near miss."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -164,3 +165,23 @@ def test_commitment_purchase_prices_with_the_discount_the_bill_shows(store: Stor
     assert evidence["discount_from"] == "billing: m6i.xlarge RI"
     # 720 h × 0.192 = 138.24 avoided for 720 h × 0.1152 = 82.944: 55.296 in 720 h
     assert found["estimated_monthly_savings"] == Decimal("56.064")  # × 730 / 720
+
+
+def test_spot_candidate_prices_the_move_with_the_observed_spot_price(store: Store) -> None:
+    org = Org()
+    CASES["spot_candidate"][0].build(org)
+    org.price("g5.4xlarge", "1.624", 16, 64, gpus=1, gpu_model="A10G")
+    org.prices.append(
+        {
+            "provider": "aws", "region": "us-east-1", "instance_type": "g5.4xlarge",
+            "unit": "Hours", "price_per_hour": Decimal("0.4872"), "currency": "USD",
+            "source": "test", "price_type": "spot", "effective_at": datetime(2026, 9, 30, 23),
+        }
+    )  # fmt: skip
+    (found,) = [f for f in findings(store, org) if f["rule"] == "spot_candidate"]
+    # 1169.28 a month × (1 - 0.4872 / 1.624) = 1169.28 × 0.7
+    assert found["estimated_monthly_savings"] == Decimal("818.496")
+    evidence = json.loads(str(found["evidence"]))
+    assert evidence["discount_from"] == "observed spot price"
+    assert evidence["spot_discount_pct"] == 70.0 and evidence["spot_price_per_hour"] == 0.4872
+    assert evidence["spot_price_at"] == "2026-09-30 23:00:00"

@@ -11,15 +11,28 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.connectors.aws.fake_pricing import FakePricing, load_products, serve_pricing
+
 ACCOUNT = "123456789012"
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"
 
 
+@pytest.fixture
+def pricing() -> Iterator[tuple[FakePricing, str]]:
+    """The local Price List Query API with the us-east-1 and eu-west-1 price lists."""
+    fake = FakePricing(load_products("us-east-1", "eu-west-1"))
+    with serve_pricing(fake) as url:
+        yield fake, url
+
+
 @pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials only; no profile or endpoint of the developer's leaks in."""
+def aws_env(monkeypatch: pytest.MonkeyPatch, pricing: tuple[FakePricing, str]) -> None:
+    """Fake credentials only; no profile or endpoint of the developer's leaks in. The
+    Pricing API (which moto lacks) is the local fake, through botocore's own per-service
+    endpoint variable."""
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", pricing[1])
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
