@@ -47,6 +47,9 @@ class MetricSpec:
     metric: str
     stats: tuple[tuple[str, int], ...]
     combine: str  # sum | mean
+    #: The metric is an idle % (the CloudWatch agent's cpu_usage_idle): stored as 100 − it,
+    #: its Minimum as our Maximum.
+    from_idle: bool = False
 
 
 _CPU_STATS = (("Average", DAY), ("Maximum", DAY), ("Average", HOUR))
@@ -69,6 +72,27 @@ EBS_METRICS = (
     MetricSpec("AWS/EBS", "VolumeWriteOps", "disk_io_ops", (("Sum", DAY),), "sum"),
 )
 ENDPOINT_METRIC = MetricSpec("AWS/SageMaker", "Invocations", "invocations", (("Sum", DAY),), "sum")
+#: SageMaker publishes no utilisation for notebook instances; AWS's own lifecycle
+#: configuration sample ``publish-instance-metrics`` runs the CloudWatch agent on them,
+#: into this namespace with a ``notebook_instance_name`` dimension. The agent reports the
+#: CPU as idle %: utilisation is 100 minus it (its Minimum is the busiest moment).
+NOTEBOOK_NAMESPACE = "SageMakerNotebookInstances"
+NOTEBOOK_METRICS = (
+    MetricSpec(
+        NOTEBOOK_NAMESPACE,
+        "cpu_usage_idle",
+        "cpu_util_pct",
+        (("Average", DAY), ("Minimum", DAY), ("Average", HOUR)),
+        "mean",
+        from_idle=True,
+    ),
+    MetricSpec(
+        NOTEBOOK_NAMESPACE, "nvidia_smi_utilization_gpu", "gpu_util_pct", _GPU_STATS, "mean"
+    ),
+)
+#: Studio app types that run on a billed instance of their own (JupyterServer runs on a
+#: free system instance).
+STUDIO_APP_TYPES = ("JupyterLab", "CodeEditor", "KernelGateway", "RStudioServerPro", "Canvas")
 
 _RUN_STATUS = {
     "Completed": "FINISHED",
@@ -103,6 +127,7 @@ class _Query:
     dimensions: list[dict[str, str]]
     namespace: str
     name: str
+    from_idle: bool = False
 
 
 class AwsSource:
@@ -375,6 +400,7 @@ class _RegionScan:
         addresses = self.account.call(*ec2, "describe_addresses").get("Addresses", [])
         endpoints: list[dict[str, Any]] = []
         notebooks: list[dict[str, Any]] = []
+        apps: list[dict[str, Any]] = []
         if self.has_sagemaker:
             endpoints = list(
                 self.account.pages("sagemaker", self.region, "list_endpoints", "Endpoints")
@@ -384,10 +410,12 @@ class _RegionScan:
                     "sagemaker", self.region, "list_notebook_instances", "NotebookInstances"
                 )
             )
+            apps = self._studio_apps()
         self._load_types(
             [i["InstanceType"] for i in instances]
             + [_ec2_type(t) for t in self._endpoint_types(endpoints)]
             + [_ec2_type(n.get("InstanceType", "")) for n in notebooks]
+            + [_ec2_type(a["ResourceSpec"]["InstanceType"]) for a in apps]
         )
         rows = [self._instance(i) for i in instances]
         rows += [self._volume(v) for v in volumes]
@@ -400,6 +428,7 @@ class _RegionScan:
         rows += [self._address(a) for a in addresses]
         rows += [self._endpoint(e) for e in endpoints]
         rows += [self._notebook(n) for n in notebooks]
+        rows += [self._studio_app(a) for a in apps]
         self.rows = rows
         return rows
 
@@ -640,6 +669,70 @@ class _RegionScan:
             **self._spec(n.get("InstanceType", "")),
         )
 
+    def _studio_apps(self) -> list[dict[str, Any]]:
+        """SageMaker Studio apps running on an instance of their own (JupyterLab, Code
+        Editor, kernel gateways …), described; a region without a Studio domain has none."""
+        sm = ("sagemaker", self.region)
+        if not list(self.account.pages(*sm, "list_domains", "Domains")):
+            return []
+        found = []
+        for app in self.account.pages(*sm, "list_apps", "Apps"):
+            spec = app.get("ResourceSpec") or {}
+            if (
+                app.get("Status") != "InService"
+                or app.get("AppType") not in STUDIO_APP_TYPES
+                or spec.get("InstanceType") in (None, "system")
+            ):
+                continue
+            owner = (
+                {"SpaceName": app["SpaceName"]}
+                if app.get("SpaceName")
+                else {"UserProfileName": app.get("UserProfileName", "")}
+            )
+            found.append(
+                self.account.call(
+                    *sm,
+                    "describe_app",
+                    DomainId=app["DomainId"],
+                    AppType=app["AppType"],
+                    AppName=app["AppName"],
+                    **owner,
+                )
+            )
+        return found
+
+    def _studio_app(self, a: dict[str, Any]) -> dict[str, Any]:
+        arn = a["AppArn"]
+        activity = _naive(a.get("LastUserActivityTimestamp"))
+        health = _naive(a.get("LastHealthCheckTimestamp"))
+        instance_type = (a.get("ResourceSpec") or {}).get("InstanceType")
+        details = {
+            "platform": "sagemaker-studio",
+            "status": a.get("Status"),
+            "app_type": a.get("AppType"),
+            "domain_id": a.get("DomainId"),
+            "space_name": a.get("SpaceName"),
+            "user_profile_name": a.get("UserProfileName"),
+            "last_user_activity_at": _iso(activity),
+            "last_health_check_at": _iso(health),
+            # SageMaker moves the activity time to each health check while nobody works:
+            # only an earlier activity time says when someone last did
+            "last_activity_at": _iso(activity)
+            if activity and health and activity < health
+            else None,
+        }
+        return self._row(
+            "notebook",
+            arn,
+            name=f"{a.get('SpaceName') or a.get('UserProfileName')}/{a['AppName']}",
+            state=_sm_state(a.get("Status")),
+            created_at=_naive(a.get("CreationTime")),
+            instance_type=instance_type,
+            details=_present(details),
+            tags=self._sm_tags(arn),
+            **self._spec(instance_type or ""),
+        )
+
     def training_jobs(self) -> Iterator[dict[str, Any]]:
         """``runs`` rows for the training jobs created within the look-back."""
         if not self.has_sagemaker:
@@ -736,11 +829,17 @@ class _RegionScan:
                     iid = next((d["Value"] for d in dims if d["Name"] == "InstanceId"), None)
                     if iid is not None and iid in wanted:
                         queries += _queries(iid, spec, dims)
+        notebook_dims = self._notebook_metrics(
+            {r["name"] for r in rows if r["resource_type"] == "notebook" and r["name"]}
+        )
         for r in rows:
             if r["resource_type"] == "volume":
                 vid = r["resource_id"]
                 for spec in EBS_METRICS:
                     queries += _queries(vid, spec, [{"Name": "VolumeId", "Value": vid}])
+            elif r["resource_type"] == "notebook" and r["name"] in notebook_dims:
+                for spec, dims in notebook_dims[r["name"]]:
+                    queries += _queries(r["resource_id"], spec, dims)
             elif r["resource_type"] == "endpoint":
                 for variant in self._variants.get(r["resource_id"], []):
                     dims = [
@@ -749,6 +848,21 @@ class _RegionScan:
                     ]
                     queries += _queries(r["resource_id"], ENDPOINT_METRIC, dims)
         return self._fetch(queries)
+
+    def _notebook_metrics(
+        self, names: set[str]
+    ) -> dict[str, list[tuple[MetricSpec, list[dict[str, str]]]]]:
+        """The agent's series of each notebook instance (its whole-CPU series only)."""
+        found: dict[str, list[tuple[MetricSpec, list[dict[str, str]]]]] = defaultdict(list)
+        if not names:
+            return found
+        for spec in NOTEBOOK_METRICS:
+            for m in self._list_metrics(spec):
+                dims = {d["Name"]: d["Value"] for d in m.get("Dimensions", [])}
+                name = dims.get("notebook_instance_name")
+                if name in names and dims.get("cpu", "cpu-total") == "cpu-total":
+                    found[name].append((spec, m.get("Dimensions", [])))
+        return found
 
     def _list_metrics(self, spec: MetricSpec) -> Iterator[dict[str, Any]]:
         return self.account.pages(
@@ -794,13 +908,14 @@ class _RegionScan:
                 ScanBy="TimestampAscending",
             ):
                 q = chunk[int(result["Id"][1:])]
-                combine[(q.resource_id, q.metric, q.stat, q.period)] = q.combine
+                stat = "Maximum" if q.from_idle and q.stat == "Minimum" else q.stat
+                combine[(q.resource_id, q.metric, stat, q.period)] = q.combine
                 for ts, value in zip(
                     result.get("Timestamps", []), result.get("Values", []), strict=False
                 ):
                     stamp = ts.astimezone(UTC).replace(tzinfo=None)
-                    key = (q.resource_id, q.metric, q.stat, q.period, stamp)
-                    values[key].append(float(value))
+                    key = (q.resource_id, q.metric, stat, q.period, stamp)
+                    values[key].append(100.0 - float(value) if q.from_idle else float(value))
         out = []
         for (rid, metric, stat, period, ts), vals in sorted(values.items()):
             how = combine[(rid, metric, stat, period)]
@@ -830,7 +945,15 @@ class _RegionScan:
 def _queries(resource_id: str, spec: MetricSpec, dims: list[dict[str, str]]) -> list[_Query]:
     return [
         _Query(
-            resource_id, spec.metric, stat, period, spec.combine, dims, spec.namespace, spec.name
+            resource_id,
+            spec.metric,
+            stat,
+            period,
+            spec.combine,
+            dims,
+            spec.namespace,
+            spec.name,
+            spec.from_idle,
         )
         for stat, period in spec.stats
     ]

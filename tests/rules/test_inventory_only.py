@@ -76,9 +76,7 @@ def _old_ami(org: Org) -> None:
         size_gb=60.0,
         details={"last_launched_at": "2025-05-01T00:00:00Z", "snapshot_ids": ["snap-ami"]},
     )
-    org.resource(
-        "snap-ami", "snapshot", state="completed", source_id="vol-builder", size_gb=60.0
-    )
+    org.resource("snap-ami", "snapshot", state="completed", source_id="vol-builder", size_gb=60.0)
     org.resource("vol-builder", "volume", state="in-use", attached_to="i-builder")
 
 

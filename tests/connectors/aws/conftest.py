@@ -9,6 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.validate import validate_parameters
 from moto import mock_aws
 
 from tests.connectors.aws.fake_pricing import FakePricing, load_products, serve_pricing
@@ -237,3 +239,20 @@ def _put_metrics(session: boto3.session.Session, org: Org) -> None:
             point("Invocations", endpoint, at11, 5.0),
         ],
     )
+
+
+def replay(session: boto3.session.Session, service: str, operation: str, *answers: Any) -> None:
+    """Serve recorded answers, in order (the last repeats), to every ``operation`` call of
+    the session's clients, each checked against the operation's output shape (what
+    botocore's Stubber does for one client): for calls moto does not implement."""
+    model = session._session.get_service_model(service)  # type: ignore[attr-defined]
+    for answer in answers:
+        validate_parameters(answer, model.operation_model(operation).output_shape)
+    queue = list(answers)
+
+    def before_call(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        http = AWSResponse("https://recorded", 200, {}, None)
+        return http, {**answer, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    session.events.register(f"before-call.{service}.{operation}", before_call)

@@ -10,12 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
-from botocore.validate import validate_parameters
 from mlcost.connectors.aws import AwsSource
 
 from mlcost.store import Store
-from tests.connectors.aws.conftest import build_org
+from tests.connectors.aws.conftest import build_org, replay
 from tests.connectors.aws.fake_pricing import FakePricing
 
 REGIONS = ["us-east-1", "eu-west-1"]
@@ -126,19 +124,6 @@ def test_spot_prices_from_the_spot_price_history(moto_aws: None, store: Store) -
     ]  # fmt: skip
 
 
-def _replay(session: boto3.session.Session, service: str, operation: str, answer: Any) -> None:
-    """Serve a recorded answer to every ``operation`` call of the session's clients, checked
-    against the operation's output shape (botocore's Stubber does the same per client)."""
-    model = session._session.get_service_model(service)  # type: ignore[attr-defined]
-    validate_parameters(answer, model.operation_model(operation).output_shape)
-
-    def before_call(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        http = AWSResponse("https://recorded", 200, {}, None)
-        return http, {**answer, "ResponseMetadata": {"HTTPStatusCode": 200}}
-
-    session.events.register(f"before-call.{service}.{operation}", before_call)
-
-
 def test_spot_price_is_the_highest_zones_latest(moto_aws: None, store: Store) -> None:
     session = boto3.session.Session()
     session.client("ec2", "us-east-1").run_instances(
@@ -150,7 +135,7 @@ def test_spot_price_is_the_highest_zones_latest(moto_aws: None, store: Store) ->
         ("us-east-1b", "0.3877", datetime(2026, 11, 24, 8, 45)),
         ("us-east-1c", "0.4129", datetime(2026, 11, 23, 22, 5)),  # still current in 1c
     ]
-    _replay(
+    replay(
         session,
         "ec2",
         "DescribeSpotPriceHistory",
