@@ -10,7 +10,6 @@ Nothing is fetched until :meth:`GcpInventory.batches` is iterated.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -120,12 +119,15 @@ class GcpInventory:
     #: replaces ``https://REGION-aiplatform.googleapis.com``, for tests).
     vertex: bool = True
     vertex_endpoint: str | None = None
-    #: Price the machine types seen from the Cloud Billing Catalog (``billing_endpoint``
-    #: replaces ``https://cloudbilling.googleapis.com``, for tests).
+    #: Price the machine types, disks, snapshots, images and addresses seen from the Cloud
+    #: Billing Catalog (google-cloud-billing's CloudCatalogClient, with ``client_options``).
     prices: bool = True
-    billing_endpoint: str | None = None
+    #: Scan exactly the projects this billing account pays for (CloudBillingClient).
+    billing_account: str | None = None
     #: (region, machine type) → the VM row that described it, for pricing.
     machine_specs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: Regions with disks or addresses, for their unit prices.
+    storage_regions: set[str] = field(default_factory=set)
     summaries: list[ProjectSummary] = field(default_factory=list)
     #: Projects skipped because a call was refused, one sentence each.
     warnings: list[str] = field(default_factory=list)
@@ -139,9 +141,17 @@ class GcpInventory:
             self.credentials = _default_credentials()
         if self.retry is None:
             self.retry = _default_retry()
+        if self.projects and self.billing_account:
+            raise InputError(
+                "Give --projects or --billing-account, not both.",
+                "--billing-account scans exactly the projects that account pays for.",
+            )
         now = self.now or utcnow()
         window = Window.ending(now, self.lookback_days)
-        for project in self.projects or self._list_projects():
+        projects = self.projects
+        if self.billing_account:
+            projects = self._billing_account_projects(self.billing_account)
+        for project in projects or self._list_projects():
             # a project's batches are gathered first: one refused call skips all of it
             # (its earlier inventory stays) and the other projects still load
             try:
@@ -150,7 +160,7 @@ class GcpInventory:
                 self.warnings.append(f"{exc.message} Skipped: its earlier inventory is kept.")
                 continue
             yield from found
-        if self.prices and self.machine_specs:
+        if self.prices and (self.machine_specs or self.storage_regions):
             yield Batch(
                 "prices",
                 table("prices", self._price_rows()),
@@ -158,33 +168,60 @@ class GcpInventory:
                 label="gcp prices",
             )
 
-    def _price_rows(self) -> list[dict[str, Any]]:
-        """On-demand price per hour of each machine type seen: its vCPUs × the family's core
-        rate + its memory × the RAM rate (+ its GPUs × the GPU rate), from the Cloud Billing
-        Catalog's Compute Engine SKUs for the region."""
-        from google.auth.transport.requests import AuthorizedSession
+    def _billing_client(self, cls: Any) -> Any:
+        return cls(
+            credentials=self.credentials, client_options=self.client_options, transport="rest"
+        )
 
-        session = AuthorizedSession(self.credentials)
-        base = self.billing_endpoint or "https://cloudbilling.googleapis.com"
-        url = f"{base}/v1/services/{COMPUTE_SERVICE}/skus"
-        skus: list[dict[str, Any]] = []
-        token = ""
-        while True:
-            page = _call(
-                "cloudbilling skus.list",
-                "the Compute Engine catalog",
-                functools.partial(_billing_page, session, url, token, self.retry),
+    def _billing_account_projects(self, account: str) -> list[str]:
+        """The projects a billing account pays for (billing enabled), from the Cloud
+        Billing API."""
+        from google.cloud import billing_v1
+
+        name = account if account.startswith("billingAccounts/") else f"billingAccounts/{account}"
+        client = self._billing_client(billing_v1.CloudBillingClient)
+        found = _call(
+            "billingAccounts.projects.list",
+            f"billing account {name.removeprefix('billingAccounts/')}",
+            lambda: [
+                p.project_id
+                for p in client.list_project_billing_info(name=name, retry=self.retry)
+                if p.billing_enabled
+            ],
+        )
+        if not found:
+            raise ConfigError(
+                f"Billing account {name.removeprefix('billingAccounts/')} pays for no project "
+                "the credential can see.",
+                "Check the id, or grant roles/billing.viewer on the billing account.",
             )
-            skus += page.get("skus", [])
-            token = page.get("nextPageToken", "")
-            if not token:
-                break
+        return sorted(found)
+
+    def _price_rows(self) -> list[dict[str, Any]]:
+        """On-demand prices from the Cloud Billing Catalog's Compute Engine SKUs: per hour
+        for each machine type seen (its vCPUs × the family's core rate + its memory × the
+        RAM rate, + its GPUs × the GPU rate), and per unit for disks by type, snapshots,
+        images and unused static addresses in the regions that hold them."""
+        from google.cloud import billing_v1
+
+        client = self._billing_client(billing_v1.CloudCatalogClient)
+        skus = _call(
+            "cloudbilling services.skus.list",
+            "the Compute Engine catalog",
+            lambda: list(
+                client.list_skus(
+                    request={"parent": f"services/{COMPUTE_SERVICE}", "currency_code": "USD"},
+                    retry=self.retry,
+                )
+            ),
+        )
         rates = _on_demand_rates(skus)
         rows = []
         for (region, mtype), spec in sorted(self.machine_specs.items()):
-            price = _machine_price(rates, region, mtype, spec)
-            if price is None:
+            priced = _machine_price(rates, region, mtype, spec)
+            if priced is None:
                 continue
+            price, effective = priced
             built_in = mtype.split("-", 1)[0] in GPU_FAMILIES
             rows.append(
                 {
@@ -199,9 +236,12 @@ class GcpInventory:
                     "memory_gb": spec.get("memory_gb"),
                     "gpu_count": spec.get("gpu_count") if built_in else 0,
                     "gpu_model": spec.get("gpu_model") if built_in else None,
+                    "price_type": "on-demand",
+                    "effective_at": effective,
                 }
             )
-        return rows
+        regions = self.storage_regions | {region for region, _ in self.machine_specs}
+        return rows + _unit_price_rows(rates, sorted(regions))
 
     def _rest(self, cls: Any) -> Any:
         return cls(
@@ -299,6 +339,9 @@ class _Project:
             if row.get("instance_type") and row.get("vcpus"):
                 self.scan.machine_specs.setdefault((row["region"], row["instance_type"]), row)
         rows += [self._disk_row(d, boot_links) for d in disks]
+        self.scan.storage_regions |= {_scope_region(d.zone or d.region) for d in disks} | {
+            _scope_region(a.region) for a in addresses if a.region
+        }
         rows += [self._snapshot_row(s) for s in snapshots]
         rows += [self._image_row(i) for i in images]
         rows += [self._address_row(a) for a in addresses]
@@ -776,56 +819,68 @@ SKU_FAMILIES = {
 }
 
 
-def _billing_page(session: Any, url: str, token: str, retry: Any) -> dict[str, Any]:
-    from google.api_core import exceptions
+#: Unit prices of what is not a machine: (product, how its SKU description begins, the
+#: store's unit). Snapshots and images are global in the inventory: priced at the lowest
+#: price of the regions scanned.
+UNIT_SKUS: tuple[tuple[str, str, str], ...] = (
+    ("volume:pd-standard", "Storage PD Capacity", "GB-Months"),
+    ("volume:pd-balanced", "Balanced PD Capacity", "GB-Months"),
+    ("volume:pd-ssd", "SSD backed PD Capacity", "GB-Months"),
+    ("volume:pd-extreme", "Extreme PD Capacity", "GB-Months"),
+    ("snapshot", "Storage PD Snapshot", "GB-Months"),
+    ("image", "Storage Image", "GB-Months"),
+    ("ip_address", "Static Ip Charge", "Hours"),
+)
 
-    def get() -> dict[str, Any]:
-        params = {"currencyCode": "USD", **({"pageToken": token} if token else {})}
-        response = session.get(url, params=params, timeout=60)
-        if response.status_code >= 400:
-            raise exceptions.from_http_response(response)
-        return dict(response.json())
 
-    return dict(retry(get)())
+@dataclass(frozen=True)
+class _Rate:
+    """One on-demand SKU rate: USD per usage unit, its SKU id and effective time."""
+
+    price: Decimal
+    sku: str
+    effective_at: datetime | None
 
 
-def _on_demand_rates(skus: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Decimal]:
-    """(region, SKU description) → the on-demand USD rate per unit (the last tier)."""
-    rates: dict[tuple[str, str], Decimal] = {}
+def _on_demand_rates(skus: Sequence[Any]) -> dict[tuple[str, str], _Rate]:
+    """(region, SKU description) → its on-demand USD rate per unit (the last tier)."""
+    rates: dict[tuple[str, str], _Rate] = {}
     for sku in skus:
-        category = sku.get("category") or {}
-        if category.get("usageType") != "OnDemand":
+        if sku.category.usage_type != "OnDemand" or not sku.pricing_info:
             continue
-        info = (sku.get("pricingInfo") or [{}])[0]
-        tiers = (info.get("pricingExpression") or {}).get("tieredRates") or []
+        info = sku.pricing_info[0]
+        tiers = info.pricing_expression.tiered_rates
         if not tiers:
             continue
-        price = tiers[-1].get("unitPrice") or {}
-        rate = Decimal(str(price.get("units") or 0)) + Decimal(int(price.get("nanos") or 0)) / (
-            Decimal(10) ** 9
-        )
-        for region in sku.get("serviceRegions") or []:
-            rates[(region, str(sku.get("description", "")))] = rate
+        price = tiers[-1].unit_price
+        rate = Decimal(int(price.units or 0)) + Decimal(int(price.nanos or 0)) / Decimal(10) ** 9
+        effective = utc_naive(info.effective_time) if info.effective_time else None
+        for region in sku.service_regions:
+            rates[(region, str(sku.description))] = _Rate(rate, str(sku.sku_id), effective)
     return rates
 
 
+def _find(rates: Mapping[tuple[str, str], _Rate], region: str, start: str) -> _Rate | None:
+    for (r, description), rate in rates.items():
+        if r == region and description.startswith(start):
+            return rate
+    return None
+
+
 def _machine_price(
-    rates: Mapping[tuple[str, str], Decimal], region: str, mtype: str, spec: Mapping[str, Any]
-) -> Decimal | None:
+    rates: Mapping[tuple[str, str], _Rate], region: str, mtype: str, spec: Mapping[str, Any]
+) -> tuple[Decimal, datetime | None] | None:
+    """A machine type's price per hour and the latest effective time of its SKUs."""
     prefix = SKU_FAMILIES.get(mtype.split("-", 1)[0])
     if prefix is None:
         return None
-
-    def rate(start: str) -> Decimal | None:
-        for (r, description), value in rates.items():
-            if r == region and description.startswith(start):
-                return value
-        return None
-
-    core, ram = rate(f"{prefix} Core"), rate(f"{prefix} Ram")
+    core, ram = _find(rates, region, f"{prefix} Core"), _find(rates, region, f"{prefix} Ram")
     if core is None or ram is None:
         return None
-    price = core * int(spec.get("vcpus") or 0) + ram * Decimal(str(spec.get("memory_gb") or 0))
+    price = core.price * int(spec.get("vcpus") or 0) + ram.price * Decimal(
+        str(spec.get("memory_gb") or 0)
+    )
+    used = [core, ram]
     # GPUs are part of the accelerator-optimised types (A2, A3, G2); on N1 they are
     # attached per instance and priced apart from the machine type
     gpus = int(spec.get("gpu_count") or 0) if mtype.split("-", 1)[0] in GPU_FAMILIES else 0
@@ -841,5 +896,34 @@ def _machine_price(
         )
         if gpu is None:
             return None
-        price += gpu * gpus
-    return price
+        price += gpu.price * gpus
+        used.append(gpu)
+    times = [r.effective_at for r in used if r.effective_at is not None]
+    return price, max(times) if times else None
+
+
+def _unit_price_rows(
+    rates: Mapping[tuple[str, str], _Rate], regions: Sequence[str]
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for product, start, unit in UNIT_SKUS:
+        found = [(region, _find(rates, region, start)) for region in regions]
+        priced = [(region, rate) for region, rate in found if rate is not None]
+        if product in ("snapshot", "image") and priced:
+            priced = [(GLOBAL, min(priced, key=lambda p: p[1].price)[1])]
+        for region, rate in priced:
+            rows.append(
+                {
+                    "provider": PROVIDER,
+                    "region": region,
+                    "product": product,
+                    "sku": rate.sku,
+                    "unit": unit,
+                    "price_per_hour": rate.price,
+                    "currency": "USD",
+                    "source": SOURCE,
+                    "price_type": "on-demand",
+                    "effective_at": rate.effective_at,
+                }
+            )
+    return rows

@@ -388,9 +388,20 @@ def ingest_gcp_command(
     lookback_days: Annotated[
         int, typer.Option(help="Days of Cloud Monitoring metrics to fetch.", min=1, max=93)
     ] = 30,
+    billing_account: Annotated[
+        str | None,
+        typer.Option(
+            help="Scan exactly the projects this billing account pays for (instead of "
+            "--projects), e.g. 01A2B3-C4D5E6-F7A8B9."
+        ),
+    ] = None,
+    prices: Annotated[
+        bool, typer.Option(help="Also load prices from the Cloud Billing Catalog.")
+    ] = True,
 ) -> None:
-    """Load Compute Engine inventory (instances, disks, snapshots, images, addresses) and
-    Cloud Monitoring utilisation, using application default credentials."""
+    """Load Compute Engine inventory (instances, disks, snapshots, images, addresses),
+    Cloud Monitoring utilisation and Cloud Billing Catalog prices, using application
+    default credentials."""
     from mlcost.ingest import ingest_gcp
 
     with _progress() as on_rows:
@@ -399,6 +410,8 @@ def ingest_gcp_command(
             projects=_split(projects) or None,
             regions=_split(regions) or None,
             lookback_days=lookback_days,
+            billing_account=billing_account,
+            prices=prices,
             on_rows=on_rows,
         )
     _scan_report(summaries, "project")

@@ -131,15 +131,20 @@ def ingest_gcp(
     projects: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
     lookback_days: int = 30,
+    billing_account: str | None = None,
+    prices: bool = True,
     on_rows: ProgressCallback | None = None,
 ) -> tuple[LoadResult, list[Any]]:
-    """Scan GCP (Compute Engine inventory, Cloud Monitoring metrics) and load it in one go."""
+    """Scan GCP (Compute Engine inventory, Cloud Monitoring metrics, Cloud Billing Catalog
+    prices) and load it in one go; ``billing_account``: the projects it pays for."""
     from mlcost.connectors.gcp.inventory import GcpInventory
 
     scan = GcpInventory(
         projects=list(projects) if projects else None,
         regions=list(regions) if regions else None,
         lookback_days=lookback_days,
+        billing_account=billing_account,
+        prices=prices,
     )
     result = store.load(scan.batches(), on_rows=on_rows)
     return result, [*scan.summaries, *scan.warnings]

@@ -13,7 +13,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import monitoring_v3
 from mlcost.connectors.gcp.inventory import GcpInventory
 
-from mlcost.errors import InputError
+from mlcost.errors import AccessDeniedError, InputError
 from mlcost.store import Store
 
 from .fake_google import FakeGoogle, google_error, serve
@@ -329,16 +329,35 @@ def endpoints(fake: FakeGoogle) -> Iterator[tuple[str, Any]]:
         yield found
 
 
-def _sku(description: str, usage: str, units: int, nanos: int) -> dict[str, Any]:
-    """One Cloud Billing Catalog SKU of Compute Engine, priced in us-central1."""
+def _sku(
+    description: str, usage: str, units: int, nanos: int, unit: str = "h", family: str = "Compute"
+) -> dict[str, Any]:
+    """One Cloud Billing Catalog SKU of Compute Engine, priced in us-central1, as the REST
+    API writes it (a free first tier where the SKU has one, as storage SKUs do)."""
+    sku_id = "".join(f"{b:02X}" for b in description.encode()[:6])
+    sku_id = f"{sku_id[:4]}-{sku_id[4:8]}-{sku_id[8:12]}"
+    tiers = [
+        {
+            "startUsageAmount": 0,
+            "unitPrice": {"currencyCode": "USD", "units": str(units), "nanos": nanos},
+        }
+    ]
+    if unit == "GiBy.mo":
+        tiers.insert(0, {"startUsageAmount": 0, "unitPrice": {"currencyCode": "USD"}})
+        tiers[1]["startUsageAmount"] = 0.1
     return {
+        "name": f"services/6F81-5844-456A/skus/{sku_id}",
+        "skuId": sku_id,
         "description": description,
-        "category": {"resourceFamily": "Compute", "usageType": usage},
+        "category": {"serviceDisplayName": "Compute Engine", "resourceFamily": family,
+                     "resourceGroup": "N1Standard", "usageType": usage},
         "serviceRegions": ["us-central1"],
         "pricingInfo": [
-            {"pricingExpression": {"tieredRates": [{"unitPrice": {
-                "currencyCode": "USD", "units": str(units), "nanos": nanos}}]}}
+            {"effectiveTime": "2026-11-23T08:35:17.285Z",
+             "pricingExpression": {"usageUnit": unit, "displayQuantity": 1,
+                                   "tieredRates": tiers}}
         ],
+        "serviceProviderName": "Google",
     }  # fmt: skip
 
 
@@ -362,6 +381,11 @@ def catalog(path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]
                 "Spot Preemptible E2 Instance Core running in Americas", "Preemptible", 0, 6543000
             ),
             _sku("Nvidia L4 GPU running in Americas", "OnDemand", 0, 560631000),
+            _sku("SSD backed PD Capacity", "OnDemand", 0, 170000000, "GiBy.mo", "Storage"),
+            _sku("Balanced PD Capacity", "OnDemand", 0, 100000000, "GiBy.mo", "Storage"),
+            _sku("Storage PD Snapshot", "OnDemand", 0, 50000000, "GiBy.mo", "Storage"),
+            _sku("Commitment v1: Balanced PD Capacity", "Commit1Yr", 0, 60000000, "GiBy.mo"),
+            _sku("Static Ip Charge", "OnDemand", 0, 10000000, "h", "Network"),
         ]
     }
 
@@ -375,7 +399,6 @@ def scan(endpoints: tuple[str, Any], **kwargs: Any) -> GcpInventory:
         monitoring_options={"transport": transport},
         retry=FAST,
         vertex_endpoint=rest,
-        billing_endpoint=rest,
         **options,
     )
 
@@ -603,7 +626,8 @@ def test_machine_types_are_priced_from_the_billing_catalog(
     with store.reader() as con:
         rows = con.execute(
             "SELECT region, instance_type, price_per_hour, vcpus, memory_gb, gpu_count, "
-            "gpu_model, unit, source FROM prices ORDER BY instance_type"
+            "gpu_model, unit, source FROM prices WHERE instance_type IS NOT NULL "
+            "ORDER BY instance_type"
         ).fetchall()
     assert rows == [
         # 4 × 0.021811 + 16 GiB × 0.002923 (the spot SKU is not an on-demand price)
@@ -613,3 +637,76 @@ def test_machine_types_are_priced_from_the_billing_catalog(
         # 4 × 0.031611 + 15 × 0.004237
         ("us-central1", "n1-standard-4", Decimal("0.189999"), 4, 15.0, 0, None, "Hours", "gcp"),
     ]
+    with store.reader() as con:
+        units = con.execute(
+            "SELECT region, product, sku, unit, price_per_hour, price_type, effective_at "
+            "FROM prices WHERE product IS NOT NULL ORDER BY product"
+        ).fetchall()
+    stamp = datetime(2026, 11, 23, 8, 35, 17, 285000)
+    # the priced tier, not the free first one; no commitment SKU; snapshots are global
+    assert units == [
+        ("us-central1", "ip_address", "5374-6174-6963", "Hours", Decimal("0.01"), "on-demand",
+         stamp),
+        ("global", "snapshot", "5374-6F72-6167", "GB-Months", Decimal("0.05"), "on-demand",
+         stamp),
+        ("us-central1", "volume:pd-balanced", "4261-6C61-6E63", "GB-Months", Decimal("0.1"),
+         "on-demand", stamp),
+        ("us-central1", "volume:pd-ssd", "5353-4420-6261", "GB-Months", Decimal("0.17"),
+         "on-demand", stamp),
+    ]  # fmt: skip
+
+
+BILLING_ACCOUNT = "01A2B3-C4D5E6-F7A8B9"
+
+
+def _billing_projects(path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+    """The projects the billing account pays for, in two pages; one has billing disabled."""
+
+    def info(project: str, enabled: bool) -> dict[str, Any]:
+        return {
+            "name": f"projects/{project}/billingInfo",
+            "projectId": project,
+            "billingAccountName": f"billingAccounts/{BILLING_ACCOUNT}",
+            "billingEnabled": enabled,
+        }
+
+    if query.get("pageToken") == ["p2"]:
+        return 200, {"projectBillingInfo": [info("acme-sandbox-closed", False)]}
+    return 200, {"projectBillingInfo": [info(P, True)], "nextPageToken": "p2"}
+
+
+def test_a_billing_account_scans_exactly_the_projects_it_pays_for(
+    store: Store, fake: FakeGoogle, endpoints: tuple[str, Any]
+) -> None:
+    store.init()
+    fake.routes[f"/v1/billingAccounts/{BILLING_ACCOUNT}/projects"] = _billing_projects
+    # the credential can list another project too: --billing-account does not scan it
+    fake.routes["/v3/projects:search"] = {
+        "projects": [{"projectId": P, "state": "ACTIVE"}, {"projectId": DENIED, "state": "ACTIVE"}]
+    }
+    scanned = scan(endpoints, billing_account=BILLING_ACCOUNT)
+    store.load(scanned.batches())
+    assert [s.project_id for s in scanned.summaries] == [P]
+    assert fake.calls.count(f"/v1/billingAccounts/{BILLING_ACCOUNT}/projects") == 2
+    assert "/v3/projects:search" not in fake.calls
+    with store.reader() as con:
+        accounts = con.execute("SELECT DISTINCT account_id FROM resources").fetchall()
+    assert accounts == [(P,)]
+
+
+def test_a_billing_account_and_projects_together_are_refused(endpoints: tuple[str, Any]) -> None:
+    with pytest.raises(InputError, match="Give --projects or --billing-account, not both"):
+        list(scan(endpoints, projects=[P], billing_account=BILLING_ACCOUNT).batches())
+
+
+def test_a_billing_account_the_credential_may_not_read_is_a_clear_error(
+    fake: FakeGoogle, endpoints: tuple[str, Any]
+) -> None:
+    fake.routes[f"/v1/billingAccounts/{BILLING_ACCOUNT}/projects"] = google_error(
+        403, "forbidden", "The caller does not have permission"
+    )
+    with pytest.raises(AccessDeniedError) as caught:
+        list(scan(endpoints, billing_account=BILLING_ACCOUNT).batches())
+    assert caught.value.message.startswith(
+        f"Google denied billingAccounts.projects.list on billing account {BILLING_ACCOUNT}"
+    )
