@@ -191,7 +191,7 @@ def test_cli_lists_rules_and_shows_their_documentation(cli: Cli, db: str) -> Non
     listed = cli("--db", db, "rules", "--format", "csv")
     assert listed.returncode == 0
     ids = [r["rule"] for r in csv.DictReader(io.StringIO(listed.stdout))]
-    assert ids[:3] == ["idle_vm", "idle_gpu", "stopped_vm_billed"] and len(ids) == 14
+    assert ids[:3] == ["idle_vm", "idle_gpu", "stopped_vm_billed"] and len(ids) == 19
     shown = cli("--db", db, "rules", "show", "idle_vm")
     assert shown.returncode == 0
     assert "Trusted Advisor" in shown.stdout and "Safe action" in shown.stdout

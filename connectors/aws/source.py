@@ -90,6 +90,39 @@ NOTEBOOK_METRICS = (
         NOTEBOOK_NAMESPACE, "nvidia_smi_utilization_gpu", "gpu_util_pct", _GPU_STATS, "mean"
     ),
 )
+#: NAT gateways: bytes to and from the internet side.
+NAT_METRICS = (
+    MetricSpec("AWS/NATGateway", "BytesOutToDestination", "net_out_bytes", (("Sum", DAY),), "sum"),
+    MetricSpec("AWS/NATGateway", "BytesInFromDestination", "net_in_bytes", (("Sum", DAY),), "sum"),
+)
+#: Load balancers: requests (an ALB's requests, an NLB's new flows) and all bytes processed
+#: (stored as net_in_bytes: the rules read in + out together).
+LB_METRICS = {
+    "application": (
+        MetricSpec("AWS/ApplicationELB", "RequestCount", "requests", (("Sum", DAY),), "sum"),
+        MetricSpec("AWS/ApplicationELB", "ProcessedBytes", "net_in_bytes", (("Sum", DAY),), "sum"),
+    ),
+    "network": (
+        MetricSpec("AWS/NetworkELB", "NewFlowCount", "requests", (("Sum", DAY),), "sum"),
+        MetricSpec("AWS/NetworkELB", "ProcessedBytes", "net_in_bytes", (("Sum", DAY),), "sum"),
+    ),
+}
+#: File systems: client I/O operations. EFS reports bytes per operation, so the number of
+#: operations is each metric's SampleCount; FSx counts operations.
+EFS_METRICS = tuple(
+    MetricSpec("AWS/EFS", name, "disk_io_ops", (("SampleCount", DAY),), "sum")
+    for name in ("DataReadIOBytes", "DataWriteIOBytes", "MetadataIOBytes")
+)
+FSX_METRICS = tuple(
+    MetricSpec("AWS/FSx", name, "disk_io_ops", (("Sum", DAY),), "sum")
+    for name in ("DataReadOperations", "DataWriteOperations", "MetadataOperations")
+)
+_FSX_CONFIG = {
+    "lustre": "LustreConfiguration",
+    "windows": "WindowsConfiguration",
+    "ontap": "OntapConfiguration",
+    "openzfs": "OpenZFSConfiguration",
+}
 #: Studio app types that run on a billed instance of their own (JupyterServer runs on a
 #: free system instance).
 STUDIO_APP_TYPES = ("JupyterLab", "CodeEditor", "KernelGateway", "RStudioServerPro", "Canvas")
@@ -366,6 +399,8 @@ class _RegionScan:
         # Regions without SageMaker have no endpoint to call (botocore's endpoint list says
         # which do); asking anyway would retry a connection error for minutes.
         self.has_sagemaker = region in account.session.get_available_regions("sagemaker")
+        self.has_efs = region in account.session.get_available_regions("efs")
+        self.has_fsx = region in account.session.get_available_regions("fsx")
 
     def _row(self, resource_type: str, resource_id: str, **values: Any) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -398,6 +433,30 @@ class _RegionScan:
             *ec2, "describe_images", Owners=["self"], IncludeDisabled=True
         ).get("Images", [])
         addresses = self.account.call(*ec2, "describe_addresses").get("Addresses", [])
+        nat_gateways = [
+            n
+            for n in self.account.pages(*ec2, "describe_nat_gateways", "NatGateways")
+            if n.get("State") in ("available", "pending")
+        ]
+        load_balancers = list(
+            self.account.pages("elbv2", self.region, "describe_load_balancers", "LoadBalancers")
+        )
+        lb_tags = self._lb_tags([lb["LoadBalancerArn"] for lb in load_balancers])
+        file_systems: list[tuple[str, dict[str, Any]]] = []
+        if self.has_efs:
+            file_systems += [
+                ("efs", f)
+                for f in self.account.pages(
+                    "efs", self.region, "describe_file_systems", "FileSystems"
+                )
+            ]
+        if self.has_fsx:
+            file_systems += [
+                ("fsx", f)
+                for f in self.account.pages(
+                    "fsx", self.region, "describe_file_systems", "FileSystems"
+                )
+            ]
         endpoints: list[dict[str, Any]] = []
         notebooks: list[dict[str, Any]] = []
         apps: list[dict[str, Any]] = []
@@ -426,6 +485,11 @@ class _RegionScan:
         rows += [self._snapshot(s, by_snapshot.get(s["SnapshotId"], [])) for s in snapshots]
         rows += [self._image(i) for i in images]
         rows += [self._address(a) for a in addresses]
+        rows += [self._nat_gateway(n) for n in nat_gateways]
+        rows += [
+            self._load_balancer(lb, lb_tags.get(lb["LoadBalancerArn"], {})) for lb in load_balancers
+        ]
+        rows += [self._file_system(kind, f) for kind, f in file_systems]
         rows += [self._endpoint(e) for e in endpoints]
         rows += [self._notebook(n) for n in notebooks]
         rows += [self._studio_app(a) for a in apps]
@@ -590,6 +654,100 @@ class _RegionScan:
             name=tags.get("Name"),
             state="in-use" if associated else "available",
             attached_to=a.get("InstanceId") or a.get("NetworkInterfaceId") or None,
+            details=_present(details),
+            tags=tags,
+        )
+
+    # -- networking and file systems ----------------------------------------------------
+
+    def _nat_gateway(self, n: dict[str, Any]) -> dict[str, Any]:
+        tags = _tags(n.get("Tags"))
+        public = [a.get("PublicIp") for a in n.get("NatGatewayAddresses", []) if a.get("PublicIp")]
+        details = {
+            "vpc_id": n.get("VpcId"),
+            "subnet_id": n.get("SubnetId"),
+            "connectivity_type": n.get("ConnectivityType"),
+            "public_ips": public or None,
+            "allocation_ids": [
+                a["AllocationId"] for a in n.get("NatGatewayAddresses", []) if a.get("AllocationId")
+            ]
+            or None,
+        }
+        return self._row(
+            "nat_gateway",
+            n["NatGatewayId"],
+            name=tags.get("Name"),
+            state=n.get("State"),
+            created_at=_naive(n.get("CreateTime")),
+            details=_present(details),
+            tags=tags,
+        )
+
+    def _lb_tags(self, arns: list[str]) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        for start in range(0, len(arns), 20):  # DescribeTags takes at most 20 ARNs
+            answer = self.account.call(
+                "elbv2", self.region, "describe_tags", ResourceArns=arns[start : start + 20]
+            )
+            for d in answer.get("TagDescriptions", []):
+                found[d["ResourceArn"]] = _tags(d.get("Tags"))
+        return found
+
+    def _load_balancer(self, lb: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        arn = lb["LoadBalancerArn"]
+        details = {
+            "lb_type": lb.get("Type"),
+            "scheme": lb.get("Scheme"),
+            "dns_name": lb.get("DNSName"),
+            "vpc_id": lb.get("VpcId"),
+            # CloudWatch's LoadBalancer dimension: the ARN after "loadbalancer/"
+            "metric_dimension": arn.split(":loadbalancer/", 1)[-1],
+        }
+        return self._row(
+            "load_balancer",
+            arn,
+            name=lb.get("LoadBalancerName"),
+            state=str((lb.get("State") or {}).get("Code") or "unknown").lower(),
+            created_at=_naive(lb.get("CreatedTime")),
+            details=_present(details),
+            tags=tags,
+        )
+
+    def _file_system(self, kind: str, f: dict[str, Any]) -> dict[str, Any]:
+        tags = _tags(f.get("Tags"))
+        if kind == "efs":
+            size = (f.get("SizeInBytes") or {}).get("Value")
+            details: dict[str, Any] = {
+                "file_system_type": "efs",
+                "performance_mode": f.get("PerformanceMode"),
+                "throughput_mode": f.get("ThroughputMode"),
+                "mount_targets": f.get("NumberOfMountTargets"),
+            }
+            return self._row(
+                "file_system",
+                f["FileSystemId"],
+                name=f.get("Name") or tags.get("Name"),
+                state=f.get("LifeCycleState"),
+                created_at=_naive(f.get("CreationTime")),
+                size_gb=round(float(size) / 1e9, 3) if size is not None else None,
+                details=_present(details),
+                tags=tags,
+            )
+        fs_type = str(f.get("FileSystemType", "")).lower()
+        config = f.get(_FSX_CONFIG.get(fs_type, "")) or {}
+        details = {
+            "file_system_type": fs_type,
+            "deployment_type": config.get("DeploymentType"),
+            "per_unit_storage_throughput": config.get("PerUnitStorageThroughput"),
+            "storage_type": f.get("StorageType"),
+        }
+        return self._row(
+            "file_system",
+            f["FileSystemId"],
+            name=tags.get("Name"),
+            state=str(f.get("Lifecycle") or "available").lower(),
+            created_at=_naive(f.get("CreationTime")),
+            size_gb=float(f["StorageCapacity"]) if f.get("StorageCapacity") is not None else None,
             details=_present(details),
             tags=tags,
         )
@@ -837,6 +995,26 @@ class _RegionScan:
                 vid = r["resource_id"]
                 for spec in EBS_METRICS:
                     queries += _queries(vid, spec, [{"Name": "VolumeId", "Value": vid}])
+            elif r["resource_type"] == "nat_gateway":
+                for spec in NAT_METRICS:
+                    queries += _queries(
+                        r["resource_id"],
+                        spec,
+                        [{"Name": "NatGatewayId", "Value": r["resource_id"]}],
+                    )
+            elif r["resource_type"] == "load_balancer":
+                details = json.loads(r["details"])
+                for spec in LB_METRICS.get(details.get("lb_type", ""), ()):
+                    dims = [{"Name": "LoadBalancer", "Value": details["metric_dimension"]}]
+                    queries += _queries(r["resource_id"], spec, dims)
+            elif r["resource_type"] == "file_system":
+                kind = json.loads(r["details"]).get("file_system_type")
+                for spec in EFS_METRICS if kind == "efs" else FSX_METRICS:
+                    queries += _queries(
+                        r["resource_id"],
+                        spec,
+                        [{"Name": "FileSystemId", "Value": r["resource_id"]}],
+                    )
             elif r["resource_type"] == "notebook" and r["name"] in notebook_dims:
                 for spec, dims in notebook_dims[r["name"]]:
                     queries += _queries(r["resource_id"], spec, dims)
@@ -909,6 +1087,8 @@ class _RegionScan:
             ):
                 q = chunk[int(result["Id"][1:])]
                 stat = "Maximum" if q.from_idle and q.stat == "Minimum" else q.stat
+                if q.stat == "SampleCount":  # a count of operations is stored as their Sum
+                    stat = "Sum"
                 combine[(q.resource_id, q.metric, stat, q.period)] = q.combine
                 for ts, value in zip(
                     result.get("Timestamps", []), result.get("Values", []), strict=False

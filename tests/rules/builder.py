@@ -7,6 +7,7 @@ Billing lines are one Usage row per day ending at ``AS_OF``, so a resource bille
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -110,6 +111,30 @@ class Org:
                     "value": float(value),
                     "stat": stat,
                     "period_s": 86400,
+                    "source": "test",
+                }
+            )
+
+    def hourly(
+        self,
+        resource_id: str,
+        metric: str,
+        value: Callable[[datetime], float],
+        *,
+        days: int = 14,
+    ) -> None:
+        """One hourly Average sample per hour of the last ``days`` days, ``value(hour)``."""
+        start = AS_OF - timedelta(days=days)
+        for h in range(days * 24):
+            ts = start + timedelta(hours=h)
+            self.metrics.append(
+                {
+                    "resource_id": resource_id,
+                    "metric": metric,
+                    "ts": ts,
+                    "value": float(value(ts)),
+                    "stat": "Average",
+                    "period_s": 3600,
                     "source": "test",
                 }
             )

@@ -185,3 +185,44 @@ def test_spot_candidate_prices_the_move_with_the_observed_spot_price(store: Stor
     assert evidence["discount_from"] == "observed spot price"
     assert evidence["spot_discount_pct"] == 70.0 and evidence["spot_price_per_hour"] == 0.4872
     assert evidence["spot_price_at"] == "2026-09-30 23:00:00"
+
+
+def test_offhours_evidence_shows_the_hour_of_week_pattern(store: Store) -> None:
+    org = Org()
+    CASES["offhours_schedule"][0].build(org)
+    (found,) = [f for f in findings(store, org) if f["rule"] == "offhours_schedule"]
+    evidence = json.loads(str(found["evidence"]))
+    office = "." * 9 + "#" * 9 + "." * 6  # busy 09:00-18:00
+    assert evidence["week"] == [f"{d} {office}" for d in ("Mon", "Tue", "Wed", "Thu", "Fri")] + [
+        f"{d} {'.' * 24}" for d in ("Sat", "Sun")
+    ]
+    assert evidence["idle_offhours_hours_per_week"] == 108
+    assert evidence["share_of_week_pct"] == 64.29
+    assert evidence["hours_observed"] == 336 and evidence["offhours_busy_hours"] == 0
+    assert found["confidence"] == "high"
+
+
+def test_offhours_leaves_production_and_untagged_machines_alone(store: Store) -> None:
+    org = Org()
+    CASES["offhours_schedule"][0].build(org)
+    org.resources[0]["tags"] = json.dumps({"env": "Production"})
+    org.resource("i-untagged", "vm", instance_type="m5.xlarge")
+    org.hourly("i-untagged", "cpu_util_pct", lambda ts: 40.0 if 9 <= ts.hour < 18 else 1.0)
+    org.bill("i-untagged", "5.6")
+    assert [f for f in findings(store, org) if f["rule"] == "offhours_schedule"] == []
+
+
+def test_volume_type_upgrade_moves_a_lightly_used_pd_ssd_to_pd_balanced(store: Store) -> None:
+    org = Org()
+    CASES["volume_type_upgrade"][1].build(org)
+    vm = "//compute.googleapis.com/projects/p/zones/us-central1-a/instances/db"
+    org.metrics = [m for m in org.metrics if m["metric"] != "disk_io_ops"]
+    org.daily(vm, "disk_io_ops", [1000.0 * 86400] * 14, stat="Sum")  # 1,000 IOPS at most
+    disk = vm.replace("instances/db", "disks/db-data")
+    org.cost = [c for c in org.cost if c["ResourceId"] != disk]
+    org.bill(disk, "0.68", provider="gcp")  # 20.40 a month
+    (found,) = [f for f in findings(store, org) if f["rule"] == "volume_type_upgrade"]
+    # list 100 GB × 0.17 = 17 as pd-ssd, × 0.10 = 10 as pd-balanced: 20.40 × (1 - 10/17)
+    assert found["estimated_monthly_savings"] == Decimal("8.40")
+    evidence = json.loads(str(found["evidence"]))
+    assert evidence["new_type_iops_limit"] == 3600 and evidence["peak_iops_used"] == 1000.0

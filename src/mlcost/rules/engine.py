@@ -6,8 +6,9 @@ Every rule sees the same prepared facts, computed once per analysis:
   EffectiveCost over the 30 days before ``$as_of``; for running compute with no billing
   rows, the list price × 730 hours, with ``cost_basis = 'list price'``) and ``currency``;
 * ``rule_daily``: one row per resource and UTC day with the day's utilisation: CPU average
-  and maximum, network bytes, GPU and GPU-memory utilisation, invocations, disk ops
-  (daily samples where the connector fetched them, else the hourly ones aggregated);
+  and maximum, network bytes, GPU and GPU-memory utilisation, invocations, disk ops,
+  requests (daily samples where the connector fetched them, else the hourly ones
+  aggregated);
 * ``rule_prices``: one on-demand price per provider, region and instance type, with the
   type's vCPUs, memory, GPUs and family; ``rule_spot_prices``: the spot price observed for
   a type in a region (the highest of its zones' latest), with its date;
@@ -18,6 +19,8 @@ Every rule sees the same prepared facts, computed once per analysis:
   a month at those unit prices (size × GB-month price, or 730 × hourly price), so a
   finding's saving can be estimated where its cost is unknown (``monthly_cost`` stays
   null: a list price is not a bill);
+* ``rule_measured_accounts``: the accounts with utilisation samples, and their first and
+  last day (a resource of such an account with no samples published none);
 * ``rule_flagged``: the resources the rules run so far in this analysis found (rules run in
   registry order, so the commitment rules see what the waste rules flagged);
 * the macros ``provider_key(ProviderName)`` (``aws``, ``azure``, ``gcp``) and
@@ -189,9 +192,18 @@ SELECT resource_id, day,
        avg(value) FILTER (WHERE metric = 'gpu_mem_util_pct' AND stat = 'Average') AS gpu_mem_avg,
        sum(value) FILTER (WHERE metric = 'invocations' AND stat = 'Sum') AS invocations,
        sum(value) FILTER (WHERE metric = 'disk_io_ops' AND stat = 'Sum') AS disk_ops,
+       sum(value) FILTER (WHERE metric = 'requests' AND stat = 'Sum') AS requests,
        max(value) FILTER (WHERE metric = 'mem_util_pct') AS mem_max
 FROM picked
 GROUP BY resource_id, day
+""",
+    # where utilisation was collected: a resource with no samples in an account whose other
+    # resources have some published none (no requests, no traffic), rather than not measured
+    """
+CREATE OR REPLACE TEMP TABLE rule_measured_accounts AS
+SELECT r.provider, r.account_id, min(d.day) AS first_day, max(d.day) AS last_day
+FROM rule_daily d JOIN resources r ON r.resource_id = d.resource_id
+GROUP BY r.provider, r.account_id
 """,
 )
 

@@ -26,6 +26,7 @@ RULE = Rule(
     id="idle_endpoint",
     doc=__doc__ or "",
     resource_types=("endpoint",),
+    needs=("inventory", "metrics"),
     params=(
         Param("lookback_days", 14, "Days of invocations judged.", minimum=1, maximum=120),
         Param("max_invocations", 0, "At most this many requests in the window.", minimum=0),
@@ -40,9 +41,8 @@ WITH per_ep AS (
 ),
 collected AS (
     -- accounts whose utilisation was fetched over the window
-    SELECT DISTINCT x.provider, x.account_id
-    FROM rule_daily d JOIN rule_resources x ON x.resource_id = d.resource_id
-    WHERE d.day >= $as_of - to_days(CAST($lookback_days AS INTEGER))
+    SELECT provider, account_id FROM rule_measured_accounts
+    WHERE last_day >= $as_of - to_days(CAST($lookback_days AS INTEGER))
 ),
 ep AS (
     SELECT r.*, coalesce(e.days_observed, 0) AS days_observed,

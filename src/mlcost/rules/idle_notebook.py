@@ -26,6 +26,8 @@ RULE = Rule(
     id="idle_notebook",
     doc=__doc__ or "",
     resource_types=("notebook",),
+    providers=("aws",),
+    needs=("inventory", "metrics"),
     params=(
         Param("idle_days", 7, "No activity for longer than this many days.", minimum=1),
         Param("cpu_max_pct", 5.0, "Without activity data: CPU peak at or below this %.", 0, 100),

@@ -27,6 +27,7 @@ RULE = Rule(
     id="spot_candidate",
     doc=__doc__ or "",
     resource_types=("vm",),
+    needs=("inventory", "runs"),
     params=(
         Param("lookback_days", 30, "Days of runs judged.", minimum=1, maximum=365),
         Param("min_runs", 10, "At least this many runs on the machine.", minimum=1),
