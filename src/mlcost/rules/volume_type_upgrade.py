@@ -1,6 +1,6 @@
 """Volume type upgrade: a disk on a type that a cheaper current type serves as well.
 
-What it finds: a disk whose type has a cheaper successor in ``upgrades`` (AWS gp2 → gp3,
+What it finds: an attached disk whose type has a cheaper successor in ``upgrades`` (AWS gp2 → gp3,
 io1 → io2; GCP pd-ssd → pd-balanced), where the successor, provisioned to match what the
 disk gets now, costs at least ``min_saving_pct`` % less at the region's list prices:
 
@@ -62,7 +62,8 @@ vol AS (
     FROM rule_resources r
     JOIN up ON up.old_type = lower(coalesce(json_extract_string(r.details, '$.volume_type'),
                                             json_extract_string(r.details, '$.disk_type')))
-    WHERE r.resource_type = 'volume' AND r.size_gb > 0
+    -- an unattached disk is unattached_volume's: deleting it saves more than converting
+    WHERE r.resource_type = 'volume' AND r.size_gb > 0 AND r.attached_to IS NOT NULL
 ),
 price AS (SELECT provider, region, product, price FROM rule_unit_prices),
 io AS (
