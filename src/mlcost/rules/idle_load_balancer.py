@@ -26,7 +26,7 @@ RULE = Rule(
     id="idle_load_balancer",
     doc=__doc__ or "",
     resource_types=("load_balancer",),
-    providers=("aws",),
+    providers=("aws", "azure"),
     needs=("inventory", "metrics"),
     params=(
         Param("lookback_days", 7, "Days of requests judged.", minimum=1, maximum=120),
