@@ -722,14 +722,14 @@ def _metrics(org: Org, rng: np.random.Generator) -> pa.Table:
 
     for r in org.resources:
         if r.samples and r.inventory:
-            for metric_name, stat_name, period_s, at, v in r.samples:
+            for metric_name, stat_name, period_s, at, sample in r.samples:
                 emit(
                     r.rid,
                     metric_name,
                     stat_name,
                     period_s,
                     np.array([np.datetime64(at, "us")]),
-                    np.array([v]),
+                    np.array([sample]),
                 )
         if r.profile is None or not r.inventory:
             continue
