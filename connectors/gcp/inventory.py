@@ -43,9 +43,9 @@ class MetricQuery:
     scale: float = 1.0
     #: How series of one instance combine (several NICs, disks or GPUs): sum or mean.
     combine: str = "sum"
-    #: The monitored resource type and the label naming the resource.
+    #: The monitored resource type and the labels naming the resource (joined by "/").
     resource_type: str = "gce_instance"
-    id_label: str = "instance_id"
+    id_labels: tuple[str, ...] = ("instance_id",)
 
 
 DAY, HOUR = 86400, 3600
@@ -75,8 +75,38 @@ VERTEX_QUERY = MetricQuery(
     "Sum",
     DAY,
     resource_type="aiplatform.googleapis.com/Endpoint",
-    id_label="endpoint_id",
+    id_labels=("endpoint_id",),
 )
+#: Cloud NAT gateways: bytes sent and received through each (one series per VM using it).
+NAT_QUERIES = tuple(
+    MetricQuery(
+        f"router.googleapis.com/nat/{kind}_bytes_count",
+        ours,
+        "ALIGN_SUM",
+        "Sum",
+        DAY,
+        resource_type="nat_gateway",
+        id_labels=("router_id", "gateway_name"),
+    )
+    for kind, ours in (("sent", "net_out_bytes"), ("received", "net_in_bytes"))
+)
+#: Filestore instances: NFS operations served.
+FILESTORE_QUERIES = tuple(
+    MetricQuery(
+        f"file.googleapis.com/nfs/server/{kind}_ops_count",
+        "disk_io_ops",
+        "ALIGN_SUM",
+        "Sum",
+        DAY,
+        resource_type="filestore_instance",
+        id_labels=("instance_name",),
+    )
+    for kind in ("read", "write", "metadata")
+)
+ALL_QUERIES = (*METRIC_QUERIES, VERTEX_QUERY, *NAT_QUERIES, *FILESTORE_QUERIES)
+#: Managed services the project may not have enabled, read over REST.
+FILESTORE_API = "https://file.googleapis.com"
+NOTEBOOKS_API = "https://notebooks.googleapis.com"
 
 _STATES = {
     "RUNNING": "running",
@@ -119,6 +149,9 @@ class GcpInventory:
     #: replaces ``https://REGION-aiplatform.googleapis.com``, for tests).
     vertex: bool = True
     vertex_endpoint: str | None = None
+    #: Filestore instances and Vertex AI Workbench instances (``rest_endpoint`` replaces
+    #: their APIs' base URLs, for tests).
+    rest_endpoint: str | None = None
     #: Price the machine types, disks, snapshots, images and addresses seen from the Cloud
     #: Billing Catalog (google-cloud-billing's CloudCatalogClient, with ``client_options``).
     prices: bool = True
@@ -311,6 +344,11 @@ class _Project:
         addresses, address_regions = self._aggregated(
             "addresses.aggregatedList", self.scan._rest(compute_v1.AddressesClient), "addresses"
         )
+        routers, _ = self._aggregated(
+            "routers.aggregatedList", self.scan._rest(compute_v1.RoutersClient), "routers"
+        )
+        filestores = self._rest_list(FILESTORE_API, "v1", "instances", "filestore instances.list")
+        workbench = self._rest_list(NOTEBOOKS_API, "v2", "instances", "notebooks instances.list")
         snapshots = _call(
             "snapshots.list",
             self.where,
@@ -335,6 +373,21 @@ class _Project:
 
         rows: list[dict[str, Any]] = []
         rows += [self._vm_row(i, machine_types, disk_by_link) for i in instances]
+        # a Workbench instance runs on a VM of the same name in its zone: it replaces that
+        # VM in the inventory, and the VM's metrics become the notebook's
+        notebook_of: dict[str, str] = {}
+        notebooks = []
+        for wb in workbench:
+            location, name = _location(wb["name"]), wb["name"].rsplit("/", 1)[-1]
+            vm = next(
+                (r for r in rows if r["name"] == name and f"zones/{location}/" in r["resource_id"]),
+                None,
+            )
+            row = self._workbench_row(wb, vm)
+            notebooks.append(row)
+            if vm is not None:
+                notebook_of[vm["resource_id"]] = row["resource_id"]
+        rows = [r for r in rows if r["resource_id"] not in notebook_of] + notebooks
         for row in rows:
             if row.get("instance_type") and row.get("vcpus"):
                 self.scan.machine_specs.setdefault((row["region"], row["instance_type"]), row)
@@ -345,6 +398,9 @@ class _Project:
         rows += [self._snapshot_row(s) for s in snapshots]
         rows += [self._image_row(i) for i in images]
         rows += [self._address_row(a) for a in addresses]
+        nats = [(router, nat) for router in routers for nat in router.nats]
+        rows += [self._nat_row(router, nat) for router, nat in nats]
+        rows += [self._filestore_row(f) for f in filestores]
         rows = [r for r in rows if self._keep(r["region"])]
 
         scanned = (regions | disk_regions | address_regions | {GLOBAL}) - {""}
@@ -368,16 +424,132 @@ class _Project:
                 },
                 label=f"gcp {self.project} {region}",
             )
+        present = {r["resource_id"] for r in rows}
         vm_ids = {str(i.id): _full_name(i.self_link) for i in instances}
-        kept = {k: v for k, v in vm_ids.items() if v in {r["resource_id"] for r in rows}}
-        endpoint_ids = {
-            r["resource_id"].rsplit("/", 1)[1]: r["resource_id"]
-            for r in rows
-            if r["resource_type"] == "endpoint"
+        vm_ids = {k: notebook_of.get(v, v) for k, v in vm_ids.items()}
+        ids_by_type = {
+            "gce_instance": {k: v for k, v in vm_ids.items() if v in present},
+            "aiplatform.googleapis.com/Endpoint": {
+                r["resource_id"].rsplit("/", 1)[1]: r["resource_id"]
+                for r in rows
+                if r["resource_type"] == "endpoint"
+            },
+            "nat_gateway": {
+                f"{router.id}/{nat.name}": self._nat_id(router, nat)
+                for router, nat in nats
+                if self._nat_id(router, nat) in present
+            },
+            "filestore_instance": {
+                r["name"]: r["resource_id"] for r in rows if r["resource_type"] == "file_system"
+            },
         }
-        if kept or endpoint_ids:
-            yield from self._metric_batches(kept, endpoint_ids)
+        if any(ids_by_type.values()):
+            yield from self._metric_batches(ids_by_type)
         self.scan.summaries.append(self.summary)
+
+    def _rest_list(
+        self, api: str, version: str, collection: str, what: str
+    ) -> list[dict[str, Any]]:
+        """Every item of ``projects/P/locations/-/<collection>`` of a REST API (all
+        locations at once); a project without the API enabled has none."""
+        from google.auth.transport.requests import AuthorizedSession
+
+        session = AuthorizedSession(self.scan.credentials)
+        base = self.scan.rest_endpoint or api
+        url = f"{base}/{version}/projects/{self.project}/locations/-/{collection}"
+        found: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            page = _call(
+                what, self.where, partial(_vertex_page, session, url, token, self.scan.retry)
+            )
+            found += page.get(collection) or []
+            token = page.get("nextPageToken") or ""
+            if not token:
+                return found
+
+    def _nat_id(self, router: Any, nat: Any) -> str:
+        return f"{_full_name(router.self_link)}/nats/{nat.name}"
+
+    def _nat_row(self, router: Any, nat: Any) -> dict[str, Any]:
+        details = {
+            "router": router.name,
+            "nat_ip_allocate_option": nat.nat_ip_allocate_option or None,
+            "source_subnetwork_ip_ranges_to_nat": nat.source_subnetwork_ip_ranges_to_nat or None,
+            "nat_ips": len(nat.nat_ips) or None,
+        }
+        return {
+            "provider": PROVIDER,
+            "account_id": self.project,
+            "region": _scope_region(router.region),
+            "resource_id": self._nat_id(router, nat),
+            "resource_type": "nat_gateway",
+            "name": nat.name,
+            "state": "available",
+            "created_at": utc_naive(router.creation_timestamp or None),
+            "observed_at": self.now,
+            "details": _details(details),
+            "tags": "{}",
+            "source": SOURCE,
+        }
+
+    def _filestore_row(self, f: Mapping[str, Any]) -> dict[str, Any]:
+        shares = f.get("fileShares") or []
+        capacity = sum(float(s.get("capacityGb") or 0) for s in shares)
+        location = _location(f["name"])
+        state = str(f.get("state") or "")
+        details = {
+            "file_system_type": "filestore",
+            "tier": f.get("tier"),
+            "shares": [s.get("name") for s in shares] or None,
+        }
+        return {
+            "provider": PROVIDER,
+            "account_id": self.project,
+            "region": _scope_region(f"zones/{location}") if location.count("-") == 2 else location,
+            "resource_id": f"//file.googleapis.com/{f['name']}",
+            "resource_type": "file_system",
+            "name": f["name"].rsplit("/", 1)[-1],
+            "state": "available" if state == "READY" else state.lower(),
+            "created_at": utc_naive(f.get("createTime")),
+            "observed_at": self.now,
+            "size_gb": capacity or None,
+            "details": _details(details),
+            "tags": to_json(f.get("labels")),
+            "source": SOURCE,
+        }
+
+    def _workbench_row(self, wb: Mapping[str, Any], vm: Mapping[str, Any] | None) -> dict[str, Any]:
+        setup = wb.get("gceSetup") or {}
+        accelerators = setup.get("acceleratorConfigs") or []
+        gpus = sum(int(a.get("coreCount") or 0) for a in accelerators)
+        machine = str(setup.get("machineType") or "").rsplit("/", 1)[-1] or None
+        state = str(wb.get("state") or "")
+        details = {
+            "platform": "vertex-workbench",
+            "creator": wb.get("creator"),
+            "health_state": wb.get("healthState"),
+            "vm": vm["resource_id"] if vm else None,
+        }
+        return {
+            "provider": PROVIDER,
+            "account_id": self.project,
+            "region": _scope_region(f"zones/{_location(wb['name'])}"),
+            "resource_id": f"//notebooks.googleapis.com/{wb['name']}",
+            "resource_type": "notebook",
+            "name": wb["name"].rsplit("/", 1)[-1],
+            "state": "running" if state == "ACTIVE" else state.lower(),
+            "created_at": utc_naive(wb.get("createTime")),
+            "observed_at": self.now,
+            "instance_type": machine or (vm or {}).get("instance_type"),
+            "vcpus": (vm or {}).get("vcpus"),
+            "memory_gb": (vm or {}).get("memory_gb"),
+            "gpu_count": gpus,
+            "gpu_model": _gpu_model(accelerators[0].get("type", "")) if gpus else None,
+            "details": _details(details),
+            "tags": to_json(wb.get("labels")),
+            "source": SOURCE,
+        }
 
     def _vertex_endpoints(self, regions: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
         """Vertex AI endpoints of every region (REST; a project without the Vertex AI API
@@ -589,9 +761,9 @@ class _Project:
 
     # -- metrics -----------------------------------------------------------------
 
-    def _metric_batches(
-        self, vm_ids: Mapping[str, str], endpoint_ids: Mapping[str, str]
-    ) -> Iterator[Batch]:
+    def _metric_batches(self, ids_by_type: Mapping[str, Mapping[str, str]]) -> Iterator[Batch]:
+        """Metrics of the project's resources: ``ids_by_type`` maps a monitored resource
+        type to {its labels, joined by "/" → our resource id}."""
         from google.cloud import monitoring_v3
 
         options = dict(self.scan.monitoring_options)
@@ -603,9 +775,9 @@ class _Project:
         combined: dict[tuple[str, str, str, int, datetime], list[float]] = defaultdict(list)
         how: dict[tuple[str, str, str, int, datetime], str] = {}
         w = self.window
-        queries = [*(METRIC_QUERIES if vm_ids else ()), *((VERTEX_QUERY,) if endpoint_ids else ())]
+        queries = [q for q in ALL_QUERIES if ids_by_type.get(q.resource_type)]
         for q in queries:
-            ids = vm_ids if q.resource_type == "gce_instance" else endpoint_ids
+            ids = ids_by_type[q.resource_type]
             start, end = (
                 (w.daily_start, w.daily_end)
                 if q.period_s == DAY
@@ -627,7 +799,8 @@ class _Project:
                 return list(client.list_time_series(request=request, retry=self.scan.retry))
 
             for series in _call("timeSeries.list", self.where, fetch):
-                vm = ids.get(series.resource.labels.get(q.id_label, ""))
+                labels = series.resource.labels
+                vm = ids.get("/".join(labels.get(label, "") for label in q.id_labels))
                 if vm is None:
                     continue
                 # Per-query sums across a VM's series (NICs, GPUs) are kept apart from
@@ -758,6 +931,12 @@ def _vertex_page(session: Any, url: str, token: str, retry: Any) -> dict[str, An
         return dict(response.json())
 
     return dict(retry(get)())
+
+
+def _location(name: str) -> str:
+    """``projects/P/locations/us-central1-a/instances/N`` → ``us-central1-a``."""
+    match = re.search(r"/locations/([^/]+)/", name)
+    return match.group(1) if match else ""
 
 
 def _reason(exc: Any) -> str:

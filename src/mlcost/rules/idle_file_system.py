@@ -28,7 +28,7 @@ RULE = Rule(
     id="idle_file_system",
     doc=__doc__ or "",
     resource_types=("file_system",),
-    providers=("aws", "azure"),
+    providers=("aws", "azure", "gcp"),
     needs=("inventory", "metrics"),
     params=(
         Param("lookback_days", 14, "Days of client I/O judged.", minimum=1, maximum=120),

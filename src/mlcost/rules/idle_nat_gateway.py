@@ -27,7 +27,7 @@ RULE = Rule(
     id="idle_nat_gateway",
     doc=__doc__ or "",
     resource_types=("nat_gateway",),
-    providers=("aws", "azure"),
+    providers=("aws", "azure", "gcp"),
     needs=("inventory", "metrics"),
     params=(
         Param("lookback_days", 14, "Days of traffic judged.", minimum=1, maximum=120),
