@@ -178,6 +178,8 @@ class AzureInventory:
                             "memory_gb": spec.get("memory_gb"),
                             "gpu_count": gpus,
                             "gpu_model": _gpu_model(size) if gpus else None,
+                            "price_type": "on-demand",
+                            "effective_at": utc_naive(item.get("effectiveStartDate")),
                         }
                     )
                 url = page.get("NextPageLink")

@@ -655,6 +655,8 @@ def test_price_rows(store: Store) -> None:
             "SELECT provider, region, instance_type, sku, unit, price_per_hour, currency, source, "
             "vcpus, memory_gb, gpu_count, gpu_model FROM prices ORDER BY instance_type"
         ).fetchall()
+        dated = con.execute("SELECT DISTINCT price_type, effective_at FROM prices").fetchall()
+    assert dated == [("on-demand", datetime(2024, 1, 1))]  # the meter's effectiveStartDate
     assert rows == [
         ("azure", "eastus", "Standard_D4s_v5", "D4/1", "Hours", Decimal("0.192"), "USD", "azure",
          4, 16.0, 0, None),
