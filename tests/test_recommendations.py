@@ -64,6 +64,24 @@ def test_savings_are_counted_once_per_resource(store: Store) -> None:
     assert (total["findings"], total["resources"]) == (3, 2)
 
 
+def test_a_finding_with_an_unknown_saving_adds_nothing_to_the_total(store: Store) -> None:
+    org = Org()
+    CASES["unattached_volume"][0].build(org)
+    # previous generation from the family alone: billed, but no prices, so no saving
+    org.resource("i-m4", "vm", instance_type="m4.4xlarge")
+    org.usage("i-m4", cpu=50.0, net_mb=5000.0)
+    org.bill("i-m4", "19.2")
+    org.load(store)
+    analyze_recommendations(store)
+    (unpriced,) = rows(store, rules=["previous_generation"])
+    assert unpriced["estimated_monthly_savings"] is None
+    assert unpriced["monthly_cost"] == Decimal("576")
+    with store.reader() as con:
+        (total,) = [s for s in savings_summary(con).to_pylist() if s["scope"] == "total"]
+    assert total["monthly_savings"] == Decimal("45.00")  # the volume only, not the m4's 576
+    assert (total["findings"], total["resources"]) == (2, 2)
+
+
 def test_ids_are_stable_and_history_is_kept(store: Store) -> None:
     org = Org()
     idle_gpu_box(org)
@@ -174,7 +192,7 @@ def test_cli_lists_rules_and_shows_their_documentation(cli: Cli, db: str) -> Non
     listed = cli("--db", db, "rules", "--format", "csv")
     assert listed.returncode == 0
     ids = [r["rule"] for r in csv.DictReader(io.StringIO(listed.stdout))]
-    assert ids[:3] == ["idle_vm", "idle_gpu", "stopped_vm_billed"] and len(ids) == 14
+    assert ids[:3] == ["idle_vm", "idle_gpu", "stopped_vm_billed"] and len(ids) == 19
     shown = cli("--db", db, "rules", "show", "idle_vm")
     assert shown.returncode == 0
     assert "Trusted Advisor" in shown.stdout and "Safe action" in shown.stdout

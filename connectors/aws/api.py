@@ -66,7 +66,13 @@ THROTTLING_CODES = frozenset(
     }
 )
 #: botocore service names to IAM prefixes, where they differ.
-_IAM_PREFIX = {"cloudwatch": "cloudwatch", "sagemaker": "sagemaker", "ec2": "ec2"}
+_IAM_PREFIX = {
+    "cloudwatch": "cloudwatch",
+    "sagemaker": "sagemaker",
+    "ec2": "ec2",
+    "elbv2": "elasticloadbalancing",
+    "efs": "elasticfilesystem",
+}
 
 
 class AwsCallError(InputError):

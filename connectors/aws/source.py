@@ -20,9 +20,11 @@ from typing import Any
 
 import boto3
 import pyarrow as pa
+from mlcost.connectors.aws import prices as pricing
 from mlcost.connectors.aws.api import Account, AwsCallError
 
 from mlcost.errors import InputError
+from mlcost.rules.previous_generation import SUCCESSORS
 from mlcost.schema import arrow_schema
 from mlcost.store import Batch
 
@@ -45,6 +47,9 @@ class MetricSpec:
     metric: str
     stats: tuple[tuple[str, int], ...]
     combine: str  # sum | mean
+    #: The metric is an idle % (the CloudWatch agent's cpu_usage_idle): stored as 100 − it,
+    #: its Minimum as our Maximum.
+    from_idle: bool = False
 
 
 _CPU_STATS = (("Average", DAY), ("Maximum", DAY), ("Average", HOUR))
@@ -67,6 +72,60 @@ EBS_METRICS = (
     MetricSpec("AWS/EBS", "VolumeWriteOps", "disk_io_ops", (("Sum", DAY),), "sum"),
 )
 ENDPOINT_METRIC = MetricSpec("AWS/SageMaker", "Invocations", "invocations", (("Sum", DAY),), "sum")
+#: SageMaker publishes no utilisation for notebook instances; AWS's own lifecycle
+#: configuration sample ``publish-instance-metrics`` runs the CloudWatch agent on them,
+#: into this namespace with a ``notebook_instance_name`` dimension. The agent reports the
+#: CPU as idle %: utilisation is 100 minus it (its Minimum is the busiest moment).
+NOTEBOOK_NAMESPACE = "SageMakerNotebookInstances"
+NOTEBOOK_METRICS = (
+    MetricSpec(
+        NOTEBOOK_NAMESPACE,
+        "cpu_usage_idle",
+        "cpu_util_pct",
+        (("Average", DAY), ("Minimum", DAY), ("Average", HOUR)),
+        "mean",
+        from_idle=True,
+    ),
+    MetricSpec(
+        NOTEBOOK_NAMESPACE, "nvidia_smi_utilization_gpu", "gpu_util_pct", _GPU_STATS, "mean"
+    ),
+)
+#: NAT gateways: bytes to and from the internet side.
+NAT_METRICS = (
+    MetricSpec("AWS/NATGateway", "BytesOutToDestination", "net_out_bytes", (("Sum", DAY),), "sum"),
+    MetricSpec("AWS/NATGateway", "BytesInFromDestination", "net_in_bytes", (("Sum", DAY),), "sum"),
+)
+#: Load balancers: requests (an ALB's requests, an NLB's new flows) and all bytes processed
+#: (stored as net_in_bytes: the rules read in + out together).
+LB_METRICS = {
+    "application": (
+        MetricSpec("AWS/ApplicationELB", "RequestCount", "requests", (("Sum", DAY),), "sum"),
+        MetricSpec("AWS/ApplicationELB", "ProcessedBytes", "net_in_bytes", (("Sum", DAY),), "sum"),
+    ),
+    "network": (
+        MetricSpec("AWS/NetworkELB", "NewFlowCount", "requests", (("Sum", DAY),), "sum"),
+        MetricSpec("AWS/NetworkELB", "ProcessedBytes", "net_in_bytes", (("Sum", DAY),), "sum"),
+    ),
+}
+#: File systems: client I/O operations. EFS reports bytes per operation, so the number of
+#: operations is each metric's SampleCount; FSx counts operations.
+EFS_METRICS = tuple(
+    MetricSpec("AWS/EFS", name, "disk_io_ops", (("SampleCount", DAY),), "sum")
+    for name in ("DataReadIOBytes", "DataWriteIOBytes", "MetadataIOBytes")
+)
+FSX_METRICS = tuple(
+    MetricSpec("AWS/FSx", name, "disk_io_ops", (("Sum", DAY),), "sum")
+    for name in ("DataReadOperations", "DataWriteOperations", "MetadataOperations")
+)
+_FSX_CONFIG = {
+    "lustre": "LustreConfiguration",
+    "windows": "WindowsConfiguration",
+    "ontap": "OntapConfiguration",
+    "openzfs": "OpenZFSConfiguration",
+}
+#: Studio app types that run on a billed instance of their own (JupyterServer runs on a
+#: free system instance).
+STUDIO_APP_TYPES = ("JupyterLab", "CodeEditor", "KernelGateway", "RStudioServerPro", "Canvas")
 
 _RUN_STATUS = {
     "Completed": "FINISHED",
@@ -87,6 +146,8 @@ class Summary:
     warnings: list[str] = field(default_factory=list)
     api_calls: int = 0
     actions: set[str] = field(default_factory=set)
+    #: Price rows loaded, on-demand and spot.
+    prices: int = 0
 
 
 @dataclass
@@ -99,6 +160,7 @@ class _Query:
     dimensions: list[dict[str, str]]
     namespace: str
     name: str
+    from_idle: bool = False
 
 
 class AwsSource:
@@ -113,6 +175,7 @@ class AwsSource:
         lookback_days: int = 30,
         session: boto3.session.Session | None = None,
         now: datetime | None = None,
+        prices: bool = True,
     ) -> None:
         if accounts and not role_name:
             raise InputError(
@@ -128,6 +191,7 @@ class AwsSource:
         self.lookback_days = lookback_days
         self.session = session
         self.now = now
+        self.prices = prices
         self.summary = Summary()
 
     # -- the source ----------------------------------------------------------------------
@@ -142,6 +206,8 @@ class AwsSource:
         try:
             home.account_id = home.call("sts", base, "get_caller_identity")["Account"]
             runs: list[dict[str, Any]] = []
+            #: region -> the first account that scanned it and the types its rows use
+            priced: dict[str, tuple[Account, list[dict[str, Any]]]] = {}
             for account in self._accounts(home, base):
                 try:
                     regions = self.regions or self._enabled_regions(account, base)
@@ -162,6 +228,7 @@ class AwsSource:
                         )
                         continue
                     self._count(account.account_id, region, rows)
+                    priced.setdefault(region, (account, []))[1].extend(rows)
                     yield Batch(
                         "resources",
                         _table("resources", rows),
@@ -182,6 +249,18 @@ class AwsSource:
                             label=f"aws {account.account_id} {region} metrics",
                         )
                     runs.extend(self._guarded(scan.training_jobs, None, account, region, "runs"))
+            if self.prices:
+                for region, (account, rows) in sorted(priced.items()):
+                    found = self._prices(home, account, region, rows, now)
+                    if found is None:
+                        continue
+                    self.summary.prices += len(found)
+                    yield Batch(
+                        "prices",
+                        _table("prices", found),
+                        partition={"source": SOURCE, "provider": PROVIDER, "region": region},
+                        label=f"aws {region} prices",
+                    )
             self.summary.runs = len(runs)
             if runs:
                 yield Batch("runs", _table("runs", runs), label="sagemaker training jobs")
@@ -202,6 +281,61 @@ class AwsSource:
                 f"no {what} for account {account.account_id} region {region}: {exc}"
             )
             return []
+
+    def _prices(
+        self,
+        home: Account,
+        account: Account,
+        region: str,
+        rows: list[dict[str, Any]],
+        now: datetime,
+    ) -> list[dict[str, Any]] | None:
+        """On-demand and spot prices for what a region's inventory uses; None (a warning,
+        the region's earlier prices kept) where the caller may not read them."""
+        ec2_types = {r["instance_type"] for r in rows if r["resource_type"] == "vm"}
+        ml_types = {
+            r["instance_type"]
+            for r in rows
+            if r["resource_type"] in ("endpoint", "notebook")
+            and str(r.get("instance_type") or "").startswith("ml.")
+        }
+        families = {t.split(".", 1)[0] for t in ec2_types if t}
+        families |= {SUCCESSORS[f] for f in families if f in SUCCESSORS}
+        queries = pricing.instance_queries(region, families)
+        queries += [q for q in [pricing.sagemaker_query(region, ml_types)] if q is not None]
+        queries += pricing.storage_and_network_queries(region)
+        # the price list names no GPU model, and no size for SageMaker types;
+        # DescribeInstanceTypes did, for the types seen
+        specs = {r["instance_type"]: r for r in rows if r.get("instance_type") and r.get("vcpus")}
+        found: dict[tuple[Any, ...], dict[str, Any]] = {}
+        try:
+            for query in queries:
+                for product in pricing.get_products(home, query):
+                    row = pricing.price_row(region, product)
+                    if row is None:
+                        continue
+                    spec = specs.get(row.get("instance_type"))
+                    for column in ("vcpus", "memory_gb", "gpu_count", "gpu_model"):
+                        if spec and row.get(column) is None:
+                            row[column] = spec.get(column)
+                    key = (row.get("instance_type"), row.get("product"), row.get("sku"))
+                    found[key] = row
+            on_demand = [found[k] for k in sorted(found, key=lambda k: tuple(map(str, k)))]
+            spot_types = sorted(
+                {
+                    r["instance_type"]
+                    for r in rows
+                    if r["resource_type"] == "vm" and r.get("lifecycle") != "spot"
+                }
+            )
+            return on_demand + pricing.spot_rows(account, region, spot_types, now)
+        except AwsCallError as exc:
+            if not exc.denied:
+                raise
+            self.summary.warnings.append(
+                f"no prices for region {region}: {exc} Its earlier prices are kept."
+            )
+            return None
 
     def _count(self, account_id: str, region: str, rows: list[dict[str, Any]]) -> None:
         for row in rows:
@@ -265,6 +399,8 @@ class _RegionScan:
         # Regions without SageMaker have no endpoint to call (botocore's endpoint list says
         # which do); asking anyway would retry a connection error for minutes.
         self.has_sagemaker = region in account.session.get_available_regions("sagemaker")
+        self.has_efs = region in account.session.get_available_regions("efs")
+        self.has_fsx = region in account.session.get_available_regions("fsx")
 
     def _row(self, resource_type: str, resource_id: str, **values: Any) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -297,8 +433,33 @@ class _RegionScan:
             *ec2, "describe_images", Owners=["self"], IncludeDisabled=True
         ).get("Images", [])
         addresses = self.account.call(*ec2, "describe_addresses").get("Addresses", [])
+        nat_gateways = [
+            n
+            for n in self.account.pages(*ec2, "describe_nat_gateways", "NatGateways")
+            if n.get("State") in ("available", "pending")
+        ]
+        load_balancers = list(
+            self.account.pages("elbv2", self.region, "describe_load_balancers", "LoadBalancers")
+        )
+        lb_tags = self._lb_tags([lb["LoadBalancerArn"] for lb in load_balancers])
+        file_systems: list[tuple[str, dict[str, Any]]] = []
+        if self.has_efs:
+            file_systems += [
+                ("efs", f)
+                for f in self.account.pages(
+                    "efs", self.region, "describe_file_systems", "FileSystems"
+                )
+            ]
+        if self.has_fsx:
+            file_systems += [
+                ("fsx", f)
+                for f in self.account.pages(
+                    "fsx", self.region, "describe_file_systems", "FileSystems"
+                )
+            ]
         endpoints: list[dict[str, Any]] = []
         notebooks: list[dict[str, Any]] = []
+        apps: list[dict[str, Any]] = []
         if self.has_sagemaker:
             endpoints = list(
                 self.account.pages("sagemaker", self.region, "list_endpoints", "Endpoints")
@@ -308,10 +469,12 @@ class _RegionScan:
                     "sagemaker", self.region, "list_notebook_instances", "NotebookInstances"
                 )
             )
+            apps = self._studio_apps()
         self._load_types(
             [i["InstanceType"] for i in instances]
             + [_ec2_type(t) for t in self._endpoint_types(endpoints)]
             + [_ec2_type(n.get("InstanceType", "")) for n in notebooks]
+            + [_ec2_type(a["ResourceSpec"]["InstanceType"]) for a in apps]
         )
         rows = [self._instance(i) for i in instances]
         rows += [self._volume(v) for v in volumes]
@@ -322,8 +485,14 @@ class _RegionScan:
         rows += [self._snapshot(s, by_snapshot.get(s["SnapshotId"], [])) for s in snapshots]
         rows += [self._image(i) for i in images]
         rows += [self._address(a) for a in addresses]
+        rows += [self._nat_gateway(n) for n in nat_gateways]
+        rows += [
+            self._load_balancer(lb, lb_tags.get(lb["LoadBalancerArn"], {})) for lb in load_balancers
+        ]
+        rows += [self._file_system(kind, f) for kind, f in file_systems]
         rows += [self._endpoint(e) for e in endpoints]
         rows += [self._notebook(n) for n in notebooks]
+        rows += [self._studio_app(a) for a in apps]
         self.rows = rows
         return rows
 
@@ -489,6 +658,100 @@ class _RegionScan:
             tags=tags,
         )
 
+    # -- networking and file systems ----------------------------------------------------
+
+    def _nat_gateway(self, n: dict[str, Any]) -> dict[str, Any]:
+        tags = _tags(n.get("Tags"))
+        public = [a.get("PublicIp") for a in n.get("NatGatewayAddresses", []) if a.get("PublicIp")]
+        details = {
+            "vpc_id": n.get("VpcId"),
+            "subnet_id": n.get("SubnetId"),
+            "connectivity_type": n.get("ConnectivityType"),
+            "public_ips": public or None,
+            "allocation_ids": [
+                a["AllocationId"] for a in n.get("NatGatewayAddresses", []) if a.get("AllocationId")
+            ]
+            or None,
+        }
+        return self._row(
+            "nat_gateway",
+            n["NatGatewayId"],
+            name=tags.get("Name"),
+            state=n.get("State"),
+            created_at=_naive(n.get("CreateTime")),
+            details=_present(details),
+            tags=tags,
+        )
+
+    def _lb_tags(self, arns: list[str]) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        for start in range(0, len(arns), 20):  # DescribeTags takes at most 20 ARNs
+            answer = self.account.call(
+                "elbv2", self.region, "describe_tags", ResourceArns=arns[start : start + 20]
+            )
+            for d in answer.get("TagDescriptions", []):
+                found[d["ResourceArn"]] = _tags(d.get("Tags"))
+        return found
+
+    def _load_balancer(self, lb: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        arn = lb["LoadBalancerArn"]
+        details = {
+            "lb_type": lb.get("Type"),
+            "scheme": lb.get("Scheme"),
+            "dns_name": lb.get("DNSName"),
+            "vpc_id": lb.get("VpcId"),
+            # CloudWatch's LoadBalancer dimension: the ARN after "loadbalancer/"
+            "metric_dimension": arn.split(":loadbalancer/", 1)[-1],
+        }
+        return self._row(
+            "load_balancer",
+            arn,
+            name=lb.get("LoadBalancerName"),
+            state=str((lb.get("State") or {}).get("Code") or "unknown").lower(),
+            created_at=_naive(lb.get("CreatedTime")),
+            details=_present(details),
+            tags=tags,
+        )
+
+    def _file_system(self, kind: str, f: dict[str, Any]) -> dict[str, Any]:
+        tags = _tags(f.get("Tags"))
+        if kind == "efs":
+            size = (f.get("SizeInBytes") or {}).get("Value")
+            details: dict[str, Any] = {
+                "file_system_type": "efs",
+                "performance_mode": f.get("PerformanceMode"),
+                "throughput_mode": f.get("ThroughputMode"),
+                "mount_targets": f.get("NumberOfMountTargets"),
+            }
+            return self._row(
+                "file_system",
+                f["FileSystemId"],
+                name=f.get("Name") or tags.get("Name"),
+                state=f.get("LifeCycleState"),
+                created_at=_naive(f.get("CreationTime")),
+                size_gb=round(float(size) / 1e9, 3) if size is not None else None,
+                details=_present(details),
+                tags=tags,
+            )
+        fs_type = str(f.get("FileSystemType", "")).lower()
+        config = f.get(_FSX_CONFIG.get(fs_type, "")) or {}
+        details = {
+            "file_system_type": fs_type,
+            "deployment_type": config.get("DeploymentType"),
+            "per_unit_storage_throughput": config.get("PerUnitStorageThroughput"),
+            "storage_type": f.get("StorageType"),
+        }
+        return self._row(
+            "file_system",
+            f["FileSystemId"],
+            name=tags.get("Name"),
+            state=str(f.get("Lifecycle") or "available").lower(),
+            created_at=_naive(f.get("CreationTime")),
+            size_gb=float(f["StorageCapacity"]) if f.get("StorageCapacity") is not None else None,
+            details=_present(details),
+            tags=tags,
+        )
+
     # -- SageMaker ----------------------------------------------------------------------
 
     def _sm_tags(self, arn: str) -> dict[str, str]:
@@ -562,6 +825,70 @@ class _RegionScan:
             },
             tags=self._sm_tags(arn),
             **self._spec(n.get("InstanceType", "")),
+        )
+
+    def _studio_apps(self) -> list[dict[str, Any]]:
+        """SageMaker Studio apps running on an instance of their own (JupyterLab, Code
+        Editor, kernel gateways …), described; a region without a Studio domain has none."""
+        sm = ("sagemaker", self.region)
+        if not list(self.account.pages(*sm, "list_domains", "Domains")):
+            return []
+        found = []
+        for app in self.account.pages(*sm, "list_apps", "Apps"):
+            spec = app.get("ResourceSpec") or {}
+            if (
+                app.get("Status") != "InService"
+                or app.get("AppType") not in STUDIO_APP_TYPES
+                or spec.get("InstanceType") in (None, "system")
+            ):
+                continue
+            owner = (
+                {"SpaceName": app["SpaceName"]}
+                if app.get("SpaceName")
+                else {"UserProfileName": app.get("UserProfileName", "")}
+            )
+            found.append(
+                self.account.call(
+                    *sm,
+                    "describe_app",
+                    DomainId=app["DomainId"],
+                    AppType=app["AppType"],
+                    AppName=app["AppName"],
+                    **owner,
+                )
+            )
+        return found
+
+    def _studio_app(self, a: dict[str, Any]) -> dict[str, Any]:
+        arn = a["AppArn"]
+        activity = _naive(a.get("LastUserActivityTimestamp"))
+        health = _naive(a.get("LastHealthCheckTimestamp"))
+        instance_type = (a.get("ResourceSpec") or {}).get("InstanceType")
+        details = {
+            "platform": "sagemaker-studio",
+            "status": a.get("Status"),
+            "app_type": a.get("AppType"),
+            "domain_id": a.get("DomainId"),
+            "space_name": a.get("SpaceName"),
+            "user_profile_name": a.get("UserProfileName"),
+            "last_user_activity_at": _iso(activity),
+            "last_health_check_at": _iso(health),
+            # SageMaker moves the activity time to each health check while nobody works:
+            # only an earlier activity time says when someone last did
+            "last_activity_at": _iso(activity)
+            if activity and health and activity < health
+            else None,
+        }
+        return self._row(
+            "notebook",
+            arn,
+            name=f"{a.get('SpaceName') or a.get('UserProfileName')}/{a['AppName']}",
+            state=_sm_state(a.get("Status")),
+            created_at=_naive(a.get("CreationTime")),
+            instance_type=instance_type,
+            details=_present(details),
+            tags=self._sm_tags(arn),
+            **self._spec(instance_type or ""),
         )
 
     def training_jobs(self) -> Iterator[dict[str, Any]]:
@@ -660,11 +987,37 @@ class _RegionScan:
                     iid = next((d["Value"] for d in dims if d["Name"] == "InstanceId"), None)
                     if iid is not None and iid in wanted:
                         queries += _queries(iid, spec, dims)
+        notebook_dims = self._notebook_metrics(
+            {r["name"] for r in rows if r["resource_type"] == "notebook" and r["name"]}
+        )
         for r in rows:
             if r["resource_type"] == "volume":
                 vid = r["resource_id"]
                 for spec in EBS_METRICS:
                     queries += _queries(vid, spec, [{"Name": "VolumeId", "Value": vid}])
+            elif r["resource_type"] == "nat_gateway":
+                for spec in NAT_METRICS:
+                    queries += _queries(
+                        r["resource_id"],
+                        spec,
+                        [{"Name": "NatGatewayId", "Value": r["resource_id"]}],
+                    )
+            elif r["resource_type"] == "load_balancer":
+                details = json.loads(r["details"])
+                for spec in LB_METRICS.get(details.get("lb_type", ""), ()):
+                    dims = [{"Name": "LoadBalancer", "Value": details["metric_dimension"]}]
+                    queries += _queries(r["resource_id"], spec, dims)
+            elif r["resource_type"] == "file_system":
+                kind = json.loads(r["details"]).get("file_system_type")
+                for spec in EFS_METRICS if kind == "efs" else FSX_METRICS:
+                    queries += _queries(
+                        r["resource_id"],
+                        spec,
+                        [{"Name": "FileSystemId", "Value": r["resource_id"]}],
+                    )
+            elif r["resource_type"] == "notebook" and r["name"] in notebook_dims:
+                for spec, dims in notebook_dims[r["name"]]:
+                    queries += _queries(r["resource_id"], spec, dims)
             elif r["resource_type"] == "endpoint":
                 for variant in self._variants.get(r["resource_id"], []):
                     dims = [
@@ -673,6 +1026,21 @@ class _RegionScan:
                     ]
                     queries += _queries(r["resource_id"], ENDPOINT_METRIC, dims)
         return self._fetch(queries)
+
+    def _notebook_metrics(
+        self, names: set[str]
+    ) -> dict[str, list[tuple[MetricSpec, list[dict[str, str]]]]]:
+        """The agent's series of each notebook instance (its whole-CPU series only)."""
+        found: dict[str, list[tuple[MetricSpec, list[dict[str, str]]]]] = defaultdict(list)
+        if not names:
+            return found
+        for spec in NOTEBOOK_METRICS:
+            for m in self._list_metrics(spec):
+                dims = {d["Name"]: d["Value"] for d in m.get("Dimensions", [])}
+                name = dims.get("notebook_instance_name")
+                if name in names and dims.get("cpu", "cpu-total") == "cpu-total":
+                    found[name].append((spec, m.get("Dimensions", [])))
+        return found
 
     def _list_metrics(self, spec: MetricSpec) -> Iterator[dict[str, Any]]:
         return self.account.pages(
@@ -718,13 +1086,16 @@ class _RegionScan:
                 ScanBy="TimestampAscending",
             ):
                 q = chunk[int(result["Id"][1:])]
-                combine[(q.resource_id, q.metric, q.stat, q.period)] = q.combine
+                stat = "Maximum" if q.from_idle and q.stat == "Minimum" else q.stat
+                if q.stat == "SampleCount":  # a count of operations is stored as their Sum
+                    stat = "Sum"
+                combine[(q.resource_id, q.metric, stat, q.period)] = q.combine
                 for ts, value in zip(
                     result.get("Timestamps", []), result.get("Values", []), strict=False
                 ):
                     stamp = ts.astimezone(UTC).replace(tzinfo=None)
-                    key = (q.resource_id, q.metric, q.stat, q.period, stamp)
-                    values[key].append(float(value))
+                    key = (q.resource_id, q.metric, stat, q.period, stamp)
+                    values[key].append(100.0 - float(value) if q.from_idle else float(value))
         out = []
         for (rid, metric, stat, period, ts), vals in sorted(values.items()):
             how = combine[(rid, metric, stat, period)]
@@ -754,7 +1125,15 @@ class _RegionScan:
 def _queries(resource_id: str, spec: MetricSpec, dims: list[dict[str, str]]) -> list[_Query]:
     return [
         _Query(
-            resource_id, spec.metric, stat, period, spec.combine, dims, spec.namespace, spec.name
+            resource_id,
+            spec.metric,
+            stat,
+            period,
+            spec.combine,
+            dims,
+            spec.namespace,
+            spec.name,
+            spec.from_idle,
         )
         for stat, period in spec.stats
     ]

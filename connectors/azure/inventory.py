@@ -40,7 +40,23 @@ HOURLY_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
 ENDPOINT_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "RequestsPerMinute": ("invocations", (("total", "Sum"),)),
 }
+#: NAT gateways: every byte through it (both directions, all protocols).
+NAT_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "ByteCount": ("net_out_bytes", (("total", "Sum"),)),
+}
+#: Load balancers: new connections (SYN packets) as requests, and bytes.
+LB_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "SYNCount": ("requests", (("total", "Sum"),)),
+    "ByteCount": ("net_in_bytes", (("total", "Sum"),)),
+}
+#: Azure NetApp Files volumes: operations per second (daily Average × 86,400 = the day's
+#: operations, read and write together).
+ANF_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "ReadIops": ("disk_io_ops", (("average", "Sum"),)),
+    "WriteIops": ("disk_io_ops", (("average", "Sum"),)),
+}
 ML_API_VERSION = "2024-04-01"
+NETAPP_API_VERSION = "2024-03-01"
 ARM = "https://management.azure.com"
 _ENDPOINT_STATES = {
     "Succeeded": "running",
@@ -167,6 +183,8 @@ class AzureInventory:
                             "memory_gb": spec.get("memory_gb"),
                             "gpu_count": gpus,
                             "gpu_model": _gpu_model(size) if gpus else None,
+                            "price_type": "on-demand",
+                            "effective_at": utc_naive(item.get("effectiveStartDate")),
                         }
                     )
                 url = page.get("NextPageLink")
@@ -240,8 +258,26 @@ class _Subscription:
             if self._keep(p)
         ]
         nic_vm = self._nic_owners(network) if any(_ip_config(p) for p in ips) else {}
-        endpoints = self._online_endpoints(compute)
-        sizes = self._sizes(compute, {_region(v) for v in vms} | {_region(e) for e, _ in endpoints})
+        nats = [
+            n
+            for n in self._list("natGateways.list_all", network.nat_gateways.list_all)
+            if self._keep(n)
+        ]
+        lbs = [
+            lb
+            for lb in self._list("loadBalancers.list_all", network.load_balancers.list_all)
+            if self._keep(lb)
+        ]
+        volumes = self._netapp_volumes(compute)
+        workspaces = self._workspaces(compute)
+        endpoints = self._online_endpoints(compute, workspaces)
+        instances = self._compute_instances(compute, workspaces)
+        sizes = self._sizes(
+            compute,
+            {_region(v) for v in vms}
+            | {_region(e) for e, _ in endpoints}
+            | {_region(c) for c in instances},
+        )
         self.scan.vm_regions |= {_region(v) for v in vms}
         self.scan.sizes.update(sizes)
 
@@ -260,6 +296,10 @@ class _Subscription:
         rows += [self._image_row(i) for i in images]
         rows += [self._ip_row(p, nic_vm) for p in ips]
         rows += [self._endpoint_row(e, deployments, sizes) for e, deployments in endpoints]
+        rows += [self._nat_row(n) for n in nats]
+        rows += [self._lb_row(lb) for lb in lbs]
+        rows += [self._netapp_row(v) for v in volumes]
+        rows += [self._compute_instance_row(c, sizes) for c in instances]
 
         regions = set(self.wanted) if self.wanted is not None else self._locations()
         regions |= {r["region"] for r in rows}
@@ -282,7 +322,16 @@ class _Subscription:
             )
         yield from self._metric_batches(
             [r["resource_id"] for r in rows if r["resource_type"] == "vm"],
-            [r["resource_id"] for r in rows if r["resource_type"] == "endpoint"],
+            {
+                r["resource_id"]: {
+                    "endpoint": ENDPOINT_METRICS,
+                    "nat_gateway": NAT_METRICS,
+                    "load_balancer": LB_METRICS,
+                    "file_system": ANF_METRICS,
+                }[r["resource_type"]]
+                for r in rows
+                if r["resource_type"] in ("endpoint", "nat_gateway", "load_balancer", "file_system")
+            },
         )
         self.scan.summaries.append(self.summary)
 
@@ -326,12 +375,14 @@ class _Subscription:
                 }
         return sizes
 
-    def _arm_pages(self, client: Any, what: str, path: str) -> list[dict[str, Any]]:
+    def _arm_pages(
+        self, client: Any, what: str, path: str, api_version: str = ML_API_VERSION
+    ) -> list[dict[str, Any]]:
         """Every item of an ARM list the typed SDKs do not cover, through ``client``'s
         pipeline (same credential, retries and transport), following ``nextLink``."""
         from azure.core.rest import HttpRequest
 
-        url: str | None = f"{ARM}{path}?api-version={ML_API_VERSION}"
+        url: str | None = f"{ARM}{path}?api-version={api_version}"
         items: list[dict[str, Any]] = []
         while url:
             page = _call(
@@ -341,17 +392,55 @@ class _Subscription:
             url = page.get("nextLink")
         return items
 
-    def _online_endpoints(self, client: Any) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    def _workspaces(self, client: Any) -> list[dict[str, Any]]:
+        return [
+            ws
+            for ws in self._arm_pages(
+                client,
+                "workspaces.list",
+                f"/subscriptions/{self.sub}/providers/Microsoft.MachineLearningServices/workspaces",
+            )
+            if self._keep(ws)
+        ]
+
+    def _compute_instances(
+        self, client: Any, workspaces: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Azure ML compute instances (the workspaces' notebook VMs)."""
+        found = []
+        for ws in workspaces:
+            for c in self._arm_pages(client, "computes.list", f"{ws['id']}/computes"):
+                if (c.get("properties") or {}).get("computeType") == "ComputeInstance":
+                    found.append(c)
+        return found
+
+    def _netapp_volumes(self, client: Any) -> list[dict[str, Any]]:
+        """Azure NetApp Files volumes of every account and capacity pool."""
+        found = []
+        accounts = self._arm_pages(
+            client,
+            "netAppAccounts.list",
+            f"/subscriptions/{self.sub}/providers/Microsoft.NetApp/netAppAccounts",
+            NETAPP_API_VERSION,
+        )
+        for account in accounts:
+            if not self._keep(account):
+                continue
+            pools = self._arm_pages(
+                client, "pools.list", f"{account['id']}/capacityPools", NETAPP_API_VERSION
+            )
+            for pool in pools:
+                found += self._arm_pages(
+                    client, "volumes.list", f"{pool['id']}/volumes", NETAPP_API_VERSION
+                )
+        return found
+
+    def _online_endpoints(
+        self, client: Any, workspaces: Sequence[Mapping[str, Any]]
+    ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         """Azure ML online endpoints of every workspace, each with its deployments."""
         found = []
-        workspaces = self._arm_pages(
-            client,
-            "workspaces.list",
-            f"/subscriptions/{self.sub}/providers/Microsoft.MachineLearningServices/workspaces",
-        )
         for ws in workspaces:
-            if not self._keep(ws):
-                continue
             for ep in self._arm_pages(
                 client, "onlineEndpoints.list", f"{ws['id']}/onlineEndpoints"
             ):
@@ -539,10 +628,94 @@ class _Subscription:
             "details": to_json({k: v for k, v in details.items() if v is not None}),
         }
 
+    def _nat_row(self, nat: Mapping[str, Any]) -> dict[str, Any]:
+        props = nat.get("properties") or {}
+        state = str(props.get("provisioningState") or "unknown")
+        details = {
+            "idle_timeout_minutes": props.get("idleTimeoutInMinutes"),
+            "public_ips": len(props.get("publicIpAddresses") or []) or None,
+            "resource_group": _resource_group(nat["id"]),
+            "sku": (nat.get("sku") or {}).get("name"),
+            "subnets": len(props.get("subnets") or []),
+        }
+        return {
+            **self._base(nat, "nat_gateway"),
+            "state": "available" if state == "Succeeded" else state.lower(),
+            "details": to_json({k: v for k, v in details.items() if v is not None}),
+        }
+
+    def _lb_row(self, lb: Mapping[str, Any]) -> dict[str, Any]:
+        props = lb.get("properties") or {}
+        state = str(props.get("provisioningState") or "unknown")
+        details = {
+            "backend_pools": len(props.get("backendAddressPools") or []),
+            "frontends": len(props.get("frontendIPConfigurations") or []),
+            "lb_type": str((lb.get("sku") or {}).get("name") or "basic").lower(),
+            "resource_group": _resource_group(lb["id"]),
+            "rules": len(props.get("loadBalancingRules") or []),
+        }
+        return {
+            **self._base(lb, "load_balancer"),
+            "state": "active" if state == "Succeeded" else state.lower(),
+            "details": to_json(details),
+        }
+
+    def _netapp_row(self, volume: Mapping[str, Any]) -> dict[str, Any]:
+        props = volume.get("properties") or {}
+        state = str(props.get("provisioningState") or "unknown")
+        quota = props.get("usageThreshold")
+        details = {
+            "file_system_type": "netapp",
+            "resource_group": _resource_group(volume["id"]),
+            "service_level": props.get("serviceLevel"),
+            "protocols": props.get("protocolTypes"),
+        }
+        return {
+            **self._base(volume, "file_system"),
+            "name": str(volume.get("name") or "").rsplit("/", 1)[-1],
+            "created_at": utc_naive((volume.get("systemData") or {}).get("createdAt")),
+            "state": "available" if state == "Succeeded" else state.lower(),
+            "size_gb": round(float(quota) / 2**30, 3) if quota else None,
+            "details": to_json({k: v for k, v in details.items() if v is not None}),
+        }
+
+    def _compute_instance_row(
+        self, c: Mapping[str, Any], sizes: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        outer = c.get("properties") or {}
+        inner = outer.get("properties") or {}
+        size = inner.get("vmSize")
+        spec = sizes.get(size or "", {})
+        gpus = spec.get("gpu_count")
+        match = re.search(r"/workspaces/([^/]+)/", c["id"], re.IGNORECASE)
+        last = inner.get("lastOperation") or {}
+        details = {
+            "platform": "azureml-compute-instance",
+            "workspace": match.group(1) if match else None,
+            "idle_time_before_shutdown": inner.get("idleTimeBeforeShutdown"),
+            "last_operation": last.get("operationName"),
+            "last_operation_at": last.get("operationTime"),
+            "owner": ((inner.get("personalComputeInstanceSettings") or {}).get("assignedUser")
+                      or {}).get("objectId"),
+        }  # fmt: skip
+        return {
+            **self._base(c, "notebook"),
+            "created_at": utc_naive(outer.get("createdOn")),
+            "state": str(inner.get("state") or "unknown").lower(),
+            "instance_type": size,
+            "vcpus": spec.get("vcpus"),
+            "memory_gb": spec.get("memory_gb"),
+            "gpu_count": gpus,
+            "gpu_model": _gpu_model(size) if gpus else None,
+            "details": to_json({k: v for k, v in details.items() if v is not None}),
+        }
+
     # -- metrics -----------------------------------------------------------------
 
     def _metric_batches(
-        self, vm_ids: Sequence[str], endpoint_ids: Sequence[str]
+        self,
+        vm_ids: Sequence[str],
+        others: Mapping[str, Mapping[str, tuple[str, tuple[tuple[str, str], ...]]]],
     ) -> Iterator[Batch]:
         from azure.mgmt.monitor import MonitorManagementClient
 
@@ -557,8 +730,8 @@ class _Subscription:
                 ("PT1H", 3600, w.hourly_start, w.hourly_end, HOURLY_METRICS),
             )
         ] + [
-            (ep_id, ("P1D", 86400, w.daily_start, w.daily_end, ENDPOINT_METRICS))
-            for ep_id in endpoint_ids
+            (rid, ("P1D", 86400, w.daily_start, w.daily_end, wanted))
+            for rid, wanted in others.items()
         ]
         for resource_id, (interval, period_s, start, end, wanted) in queries:
             aggregations = sorted({a for _, stats in wanted.values() for a, _ in stats})
@@ -572,7 +745,11 @@ class _Subscription:
                 metricnames=",".join(wanted),
                 aggregation=",".join(a.capitalize() for a in aggregations),
             )
-            rows += _metric_rows(resource_id, response, wanted, period_s, start, end)
+            found = _metric_rows(resource_id, response, wanted, period_s, start, end)
+            if wanted is ANF_METRICS:  # operations per second → the day's operations
+                found = [{**row, "value": row["value"] * 86400} for row in found]
+            rows += found
+        rows = _combine(rows)
         self.summary.metric_samples = len(rows)
         if rows:
             yield Batch("metrics", table("metrics", rows), label=f"azure {self.sub} metrics")
@@ -613,6 +790,19 @@ def _metric_rows(
                         }
                     )
     return rows
+
+
+def _combine(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One sample per resource, metric, statistic, period and time: two Azure metrics that
+    are one of ours (NetApp read and write operations) are summed."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["resource_id"], row["metric"], row["stat"], row["period_s"], row["ts"])
+        if key in merged:
+            merged[key] = {**merged[key], "value": merged[key]["value"] + row["value"]}
+        else:
+            merged[key] = row
+    return list(merged.values())
 
 
 # -- helpers -------------------------------------------------------------------------

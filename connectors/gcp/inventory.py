@@ -10,7 +10,6 @@ Nothing is fetched until :meth:`GcpInventory.batches` is iterated.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -44,9 +43,9 @@ class MetricQuery:
     scale: float = 1.0
     #: How series of one instance combine (several NICs, disks or GPUs): sum or mean.
     combine: str = "sum"
-    #: The monitored resource type and the label naming the resource.
+    #: The monitored resource type and the labels naming the resource (joined by "/").
     resource_type: str = "gce_instance"
-    id_label: str = "instance_id"
+    id_labels: tuple[str, ...] = ("instance_id",)
 
 
 DAY, HOUR = 86400, 3600
@@ -76,8 +75,38 @@ VERTEX_QUERY = MetricQuery(
     "Sum",
     DAY,
     resource_type="aiplatform.googleapis.com/Endpoint",
-    id_label="endpoint_id",
+    id_labels=("endpoint_id",),
 )
+#: Cloud NAT gateways: bytes sent and received through each (one series per VM using it).
+NAT_QUERIES = tuple(
+    MetricQuery(
+        f"router.googleapis.com/nat/{kind}_bytes_count",
+        ours,
+        "ALIGN_SUM",
+        "Sum",
+        DAY,
+        resource_type="nat_gateway",
+        id_labels=("router_id", "gateway_name"),
+    )
+    for kind, ours in (("sent", "net_out_bytes"), ("received", "net_in_bytes"))
+)
+#: Filestore instances: NFS operations served.
+FILESTORE_QUERIES = tuple(
+    MetricQuery(
+        f"file.googleapis.com/nfs/server/{kind}_ops_count",
+        "disk_io_ops",
+        "ALIGN_SUM",
+        "Sum",
+        DAY,
+        resource_type="filestore_instance",
+        id_labels=("instance_name",),
+    )
+    for kind in ("read", "write", "metadata")
+)
+ALL_QUERIES = (*METRIC_QUERIES, VERTEX_QUERY, *NAT_QUERIES, *FILESTORE_QUERIES)
+#: Managed services the project may not have enabled, read over REST.
+FILESTORE_API = "https://file.googleapis.com"
+NOTEBOOKS_API = "https://notebooks.googleapis.com"
 
 _STATES = {
     "RUNNING": "running",
@@ -120,12 +149,18 @@ class GcpInventory:
     #: replaces ``https://REGION-aiplatform.googleapis.com``, for tests).
     vertex: bool = True
     vertex_endpoint: str | None = None
-    #: Price the machine types seen from the Cloud Billing Catalog (``billing_endpoint``
-    #: replaces ``https://cloudbilling.googleapis.com``, for tests).
+    #: Filestore instances and Vertex AI Workbench instances (``rest_endpoint`` replaces
+    #: their APIs' base URLs, for tests).
+    rest_endpoint: str | None = None
+    #: Price the machine types, disks, snapshots, images and addresses seen from the Cloud
+    #: Billing Catalog (google-cloud-billing's CloudCatalogClient, with ``client_options``).
     prices: bool = True
-    billing_endpoint: str | None = None
+    #: Scan exactly the projects this billing account pays for (CloudBillingClient).
+    billing_account: str | None = None
     #: (region, machine type) → the VM row that described it, for pricing.
     machine_specs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: Regions with disks or addresses, for their unit prices.
+    storage_regions: set[str] = field(default_factory=set)
     summaries: list[ProjectSummary] = field(default_factory=list)
     #: Projects skipped because a call was refused, one sentence each.
     warnings: list[str] = field(default_factory=list)
@@ -139,9 +174,17 @@ class GcpInventory:
             self.credentials = _default_credentials()
         if self.retry is None:
             self.retry = _default_retry()
+        if self.projects and self.billing_account:
+            raise InputError(
+                "Give --projects or --billing-account, not both.",
+                "--billing-account scans exactly the projects that account pays for.",
+            )
         now = self.now or utcnow()
         window = Window.ending(now, self.lookback_days)
-        for project in self.projects or self._list_projects():
+        projects = self.projects
+        if self.billing_account:
+            projects = self._billing_account_projects(self.billing_account)
+        for project in projects or self._list_projects():
             # a project's batches are gathered first: one refused call skips all of it
             # (its earlier inventory stays) and the other projects still load
             try:
@@ -150,7 +193,7 @@ class GcpInventory:
                 self.warnings.append(f"{exc.message} Skipped: its earlier inventory is kept.")
                 continue
             yield from found
-        if self.prices and self.machine_specs:
+        if self.prices and (self.machine_specs or self.storage_regions):
             yield Batch(
                 "prices",
                 table("prices", self._price_rows()),
@@ -158,33 +201,60 @@ class GcpInventory:
                 label="gcp prices",
             )
 
-    def _price_rows(self) -> list[dict[str, Any]]:
-        """On-demand price per hour of each machine type seen: its vCPUs × the family's core
-        rate + its memory × the RAM rate (+ its GPUs × the GPU rate), from the Cloud Billing
-        Catalog's Compute Engine SKUs for the region."""
-        from google.auth.transport.requests import AuthorizedSession
+    def _billing_client(self, cls: Any) -> Any:
+        return cls(
+            credentials=self.credentials, client_options=self.client_options, transport="rest"
+        )
 
-        session = AuthorizedSession(self.credentials)
-        base = self.billing_endpoint or "https://cloudbilling.googleapis.com"
-        url = f"{base}/v1/services/{COMPUTE_SERVICE}/skus"
-        skus: list[dict[str, Any]] = []
-        token = ""
-        while True:
-            page = _call(
-                "cloudbilling skus.list",
-                "the Compute Engine catalog",
-                functools.partial(_billing_page, session, url, token, self.retry),
+    def _billing_account_projects(self, account: str) -> list[str]:
+        """The projects a billing account pays for (billing enabled), from the Cloud
+        Billing API."""
+        from google.cloud import billing_v1
+
+        name = account if account.startswith("billingAccounts/") else f"billingAccounts/{account}"
+        client = self._billing_client(billing_v1.CloudBillingClient)
+        found = _call(
+            "billingAccounts.projects.list",
+            f"billing account {name.removeprefix('billingAccounts/')}",
+            lambda: [
+                p.project_id
+                for p in client.list_project_billing_info(name=name, retry=self.retry)
+                if p.billing_enabled
+            ],
+        )
+        if not found:
+            raise ConfigError(
+                f"Billing account {name.removeprefix('billingAccounts/')} pays for no project "
+                "the credential can see.",
+                "Check the id, or grant roles/billing.viewer on the billing account.",
             )
-            skus += page.get("skus", [])
-            token = page.get("nextPageToken", "")
-            if not token:
-                break
+        return sorted(found)
+
+    def _price_rows(self) -> list[dict[str, Any]]:
+        """On-demand prices from the Cloud Billing Catalog's Compute Engine SKUs: per hour
+        for each machine type seen (its vCPUs × the family's core rate + its memory × the
+        RAM rate, + its GPUs × the GPU rate), and per unit for disks by type, snapshots,
+        images and unused static addresses in the regions that hold them."""
+        from google.cloud import billing_v1
+
+        client = self._billing_client(billing_v1.CloudCatalogClient)
+        skus = _call(
+            "cloudbilling services.skus.list",
+            "the Compute Engine catalog",
+            lambda: list(
+                client.list_skus(
+                    request={"parent": f"services/{COMPUTE_SERVICE}", "currency_code": "USD"},
+                    retry=self.retry,
+                )
+            ),
+        )
         rates = _on_demand_rates(skus)
         rows = []
         for (region, mtype), spec in sorted(self.machine_specs.items()):
-            price = _machine_price(rates, region, mtype, spec)
-            if price is None:
+            priced = _machine_price(rates, region, mtype, spec)
+            if priced is None:
                 continue
+            price, effective = priced
             built_in = mtype.split("-", 1)[0] in GPU_FAMILIES
             rows.append(
                 {
@@ -199,9 +269,12 @@ class GcpInventory:
                     "memory_gb": spec.get("memory_gb"),
                     "gpu_count": spec.get("gpu_count") if built_in else 0,
                     "gpu_model": spec.get("gpu_model") if built_in else None,
+                    "price_type": "on-demand",
+                    "effective_at": effective,
                 }
             )
-        return rows
+        regions = self.storage_regions | {region for region, _ in self.machine_specs}
+        return rows + _unit_price_rows(rates, sorted(regions))
 
     def _rest(self, cls: Any) -> Any:
         return cls(
@@ -271,6 +344,11 @@ class _Project:
         addresses, address_regions = self._aggregated(
             "addresses.aggregatedList", self.scan._rest(compute_v1.AddressesClient), "addresses"
         )
+        routers, _ = self._aggregated(
+            "routers.aggregatedList", self.scan._rest(compute_v1.RoutersClient), "routers"
+        )
+        filestores = self._rest_list(FILESTORE_API, "v1", "instances", "filestore instances.list")
+        workbench = self._rest_list(NOTEBOOKS_API, "v2", "instances", "notebooks instances.list")
         snapshots = _call(
             "snapshots.list",
             self.where,
@@ -295,13 +373,34 @@ class _Project:
 
         rows: list[dict[str, Any]] = []
         rows += [self._vm_row(i, machine_types, disk_by_link) for i in instances]
+        # a Workbench instance runs on a VM of the same name in its zone: it replaces that
+        # VM in the inventory, and the VM's metrics become the notebook's
+        notebook_of: dict[str, str] = {}
+        notebooks = []
+        for wb in workbench:
+            location, name = _location(wb["name"]), wb["name"].rsplit("/", 1)[-1]
+            vm = next(
+                (r for r in rows if r["name"] == name and f"zones/{location}/" in r["resource_id"]),
+                None,
+            )
+            row = self._workbench_row(wb, vm)
+            notebooks.append(row)
+            if vm is not None:
+                notebook_of[vm["resource_id"]] = row["resource_id"]
+        rows = [r for r in rows if r["resource_id"] not in notebook_of] + notebooks
         for row in rows:
             if row.get("instance_type") and row.get("vcpus"):
                 self.scan.machine_specs.setdefault((row["region"], row["instance_type"]), row)
         rows += [self._disk_row(d, boot_links) for d in disks]
+        self.scan.storage_regions |= {_scope_region(d.zone or d.region) for d in disks} | {
+            _scope_region(a.region) for a in addresses if a.region
+        }
         rows += [self._snapshot_row(s) for s in snapshots]
         rows += [self._image_row(i) for i in images]
         rows += [self._address_row(a) for a in addresses]
+        nats = [(router, nat) for router in routers for nat in router.nats]
+        rows += [self._nat_row(router, nat) for router, nat in nats]
+        rows += [self._filestore_row(f) for f in filestores]
         rows = [r for r in rows if self._keep(r["region"])]
 
         scanned = (regions | disk_regions | address_regions | {GLOBAL}) - {""}
@@ -325,16 +424,132 @@ class _Project:
                 },
                 label=f"gcp {self.project} {region}",
             )
+        present = {r["resource_id"] for r in rows}
         vm_ids = {str(i.id): _full_name(i.self_link) for i in instances}
-        kept = {k: v for k, v in vm_ids.items() if v in {r["resource_id"] for r in rows}}
-        endpoint_ids = {
-            r["resource_id"].rsplit("/", 1)[1]: r["resource_id"]
-            for r in rows
-            if r["resource_type"] == "endpoint"
+        vm_ids = {k: notebook_of.get(v, v) for k, v in vm_ids.items()}
+        ids_by_type = {
+            "gce_instance": {k: v for k, v in vm_ids.items() if v in present},
+            "aiplatform.googleapis.com/Endpoint": {
+                r["resource_id"].rsplit("/", 1)[1]: r["resource_id"]
+                for r in rows
+                if r["resource_type"] == "endpoint"
+            },
+            "nat_gateway": {
+                f"{router.id}/{nat.name}": self._nat_id(router, nat)
+                for router, nat in nats
+                if self._nat_id(router, nat) in present
+            },
+            "filestore_instance": {
+                r["name"]: r["resource_id"] for r in rows if r["resource_type"] == "file_system"
+            },
         }
-        if kept or endpoint_ids:
-            yield from self._metric_batches(kept, endpoint_ids)
+        if any(ids_by_type.values()):
+            yield from self._metric_batches(ids_by_type)
         self.scan.summaries.append(self.summary)
+
+    def _rest_list(
+        self, api: str, version: str, collection: str, what: str
+    ) -> list[dict[str, Any]]:
+        """Every item of ``projects/P/locations/-/<collection>`` of a REST API (all
+        locations at once); a project without the API enabled has none."""
+        from google.auth.transport.requests import AuthorizedSession
+
+        session = AuthorizedSession(self.scan.credentials)
+        base = self.scan.rest_endpoint or api
+        url = f"{base}/{version}/projects/{self.project}/locations/-/{collection}"
+        found: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            page = _call(
+                what, self.where, partial(_vertex_page, session, url, token, self.scan.retry)
+            )
+            found += page.get(collection) or []
+            token = page.get("nextPageToken") or ""
+            if not token:
+                return found
+
+    def _nat_id(self, router: Any, nat: Any) -> str:
+        return f"{_full_name(router.self_link)}/nats/{nat.name}"
+
+    def _nat_row(self, router: Any, nat: Any) -> dict[str, Any]:
+        details = {
+            "router": router.name,
+            "nat_ip_allocate_option": nat.nat_ip_allocate_option or None,
+            "source_subnetwork_ip_ranges_to_nat": nat.source_subnetwork_ip_ranges_to_nat or None,
+            "nat_ips": len(nat.nat_ips) or None,
+        }
+        return {
+            "provider": PROVIDER,
+            "account_id": self.project,
+            "region": _scope_region(router.region),
+            "resource_id": self._nat_id(router, nat),
+            "resource_type": "nat_gateway",
+            "name": nat.name,
+            "state": "available",
+            "created_at": utc_naive(router.creation_timestamp or None),
+            "observed_at": self.now,
+            "details": _details(details),
+            "tags": "{}",
+            "source": SOURCE,
+        }
+
+    def _filestore_row(self, f: Mapping[str, Any]) -> dict[str, Any]:
+        shares = f.get("fileShares") or []
+        capacity = sum(float(s.get("capacityGb") or 0) for s in shares)
+        location = _location(f["name"])
+        state = str(f.get("state") or "")
+        details = {
+            "file_system_type": "filestore",
+            "tier": f.get("tier"),
+            "shares": [s.get("name") for s in shares] or None,
+        }
+        return {
+            "provider": PROVIDER,
+            "account_id": self.project,
+            "region": _scope_region(f"zones/{location}") if location.count("-") == 2 else location,
+            "resource_id": f"//file.googleapis.com/{f['name']}",
+            "resource_type": "file_system",
+            "name": f["name"].rsplit("/", 1)[-1],
+            "state": "available" if state == "READY" else state.lower(),
+            "created_at": utc_naive(f.get("createTime")),
+            "observed_at": self.now,
+            "size_gb": capacity or None,
+            "details": _details(details),
+            "tags": to_json(f.get("labels")),
+            "source": SOURCE,
+        }
+
+    def _workbench_row(self, wb: Mapping[str, Any], vm: Mapping[str, Any] | None) -> dict[str, Any]:
+        setup = wb.get("gceSetup") or {}
+        accelerators = setup.get("acceleratorConfigs") or []
+        gpus = sum(int(a.get("coreCount") or 0) for a in accelerators)
+        machine = str(setup.get("machineType") or "").rsplit("/", 1)[-1] or None
+        state = str(wb.get("state") or "")
+        details = {
+            "platform": "vertex-workbench",
+            "creator": wb.get("creator"),
+            "health_state": wb.get("healthState"),
+            "vm": vm["resource_id"] if vm else None,
+        }
+        return {
+            "provider": PROVIDER,
+            "account_id": self.project,
+            "region": _scope_region(f"zones/{_location(wb['name'])}"),
+            "resource_id": f"//notebooks.googleapis.com/{wb['name']}",
+            "resource_type": "notebook",
+            "name": wb["name"].rsplit("/", 1)[-1],
+            "state": "running" if state == "ACTIVE" else state.lower(),
+            "created_at": utc_naive(wb.get("createTime")),
+            "observed_at": self.now,
+            "instance_type": machine or (vm or {}).get("instance_type"),
+            "vcpus": (vm or {}).get("vcpus"),
+            "memory_gb": (vm or {}).get("memory_gb"),
+            "gpu_count": gpus,
+            "gpu_model": _gpu_model(accelerators[0].get("type", "")) if gpus else None,
+            "details": _details(details),
+            "tags": to_json(wb.get("labels")),
+            "source": SOURCE,
+        }
 
     def _vertex_endpoints(self, regions: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
         """Vertex AI endpoints of every region (REST; a project without the Vertex AI API
@@ -546,9 +761,9 @@ class _Project:
 
     # -- metrics -----------------------------------------------------------------
 
-    def _metric_batches(
-        self, vm_ids: Mapping[str, str], endpoint_ids: Mapping[str, str]
-    ) -> Iterator[Batch]:
+    def _metric_batches(self, ids_by_type: Mapping[str, Mapping[str, str]]) -> Iterator[Batch]:
+        """Metrics of the project's resources: ``ids_by_type`` maps a monitored resource
+        type to {its labels, joined by "/" → our resource id}."""
         from google.cloud import monitoring_v3
 
         options = dict(self.scan.monitoring_options)
@@ -560,9 +775,9 @@ class _Project:
         combined: dict[tuple[str, str, str, int, datetime], list[float]] = defaultdict(list)
         how: dict[tuple[str, str, str, int, datetime], str] = {}
         w = self.window
-        queries = [*(METRIC_QUERIES if vm_ids else ()), *((VERTEX_QUERY,) if endpoint_ids else ())]
+        queries = [q for q in ALL_QUERIES if ids_by_type.get(q.resource_type)]
         for q in queries:
-            ids = vm_ids if q.resource_type == "gce_instance" else endpoint_ids
+            ids = ids_by_type[q.resource_type]
             start, end = (
                 (w.daily_start, w.daily_end)
                 if q.period_s == DAY
@@ -584,7 +799,8 @@ class _Project:
                 return list(client.list_time_series(request=request, retry=self.scan.retry))
 
             for series in _call("timeSeries.list", self.where, fetch):
-                vm = ids.get(series.resource.labels.get(q.id_label, ""))
+                labels = series.resource.labels
+                vm = ids.get("/".join(labels.get(label, "") for label in q.id_labels))
                 if vm is None:
                     continue
                 # Per-query sums across a VM's series (NICs, GPUs) are kept apart from
@@ -717,6 +933,12 @@ def _vertex_page(session: Any, url: str, token: str, retry: Any) -> dict[str, An
     return dict(retry(get)())
 
 
+def _location(name: str) -> str:
+    """``projects/P/locations/us-central1-a/instances/N`` → ``us-central1-a``."""
+    match = re.search(r"/locations/([^/]+)/", name)
+    return match.group(1) if match else ""
+
+
 def _reason(exc: Any) -> str:
     reason = getattr(exc, "reason", None)
     return str(reason) if reason else "PERMISSION_DENIED"
@@ -776,56 +998,68 @@ SKU_FAMILIES = {
 }
 
 
-def _billing_page(session: Any, url: str, token: str, retry: Any) -> dict[str, Any]:
-    from google.api_core import exceptions
+#: Unit prices of what is not a machine: (product, how its SKU description begins, the
+#: store's unit). Snapshots and images are global in the inventory: priced at the lowest
+#: price of the regions scanned.
+UNIT_SKUS: tuple[tuple[str, str, str], ...] = (
+    ("volume:pd-standard", "Storage PD Capacity", "GB-Months"),
+    ("volume:pd-balanced", "Balanced PD Capacity", "GB-Months"),
+    ("volume:pd-ssd", "SSD backed PD Capacity", "GB-Months"),
+    ("volume:pd-extreme", "Extreme PD Capacity", "GB-Months"),
+    ("snapshot", "Storage PD Snapshot", "GB-Months"),
+    ("image", "Storage Image", "GB-Months"),
+    ("ip_address", "Static Ip Charge", "Hours"),
+)
 
-    def get() -> dict[str, Any]:
-        params = {"currencyCode": "USD", **({"pageToken": token} if token else {})}
-        response = session.get(url, params=params, timeout=60)
-        if response.status_code >= 400:
-            raise exceptions.from_http_response(response)
-        return dict(response.json())
 
-    return dict(retry(get)())
+@dataclass(frozen=True)
+class _Rate:
+    """One on-demand SKU rate: USD per usage unit, its SKU id and effective time."""
+
+    price: Decimal
+    sku: str
+    effective_at: datetime | None
 
 
-def _on_demand_rates(skus: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Decimal]:
-    """(region, SKU description) → the on-demand USD rate per unit (the last tier)."""
-    rates: dict[tuple[str, str], Decimal] = {}
+def _on_demand_rates(skus: Sequence[Any]) -> dict[tuple[str, str], _Rate]:
+    """(region, SKU description) → its on-demand USD rate per unit (the last tier)."""
+    rates: dict[tuple[str, str], _Rate] = {}
     for sku in skus:
-        category = sku.get("category") or {}
-        if category.get("usageType") != "OnDemand":
+        if sku.category.usage_type != "OnDemand" or not sku.pricing_info:
             continue
-        info = (sku.get("pricingInfo") or [{}])[0]
-        tiers = (info.get("pricingExpression") or {}).get("tieredRates") or []
+        info = sku.pricing_info[0]
+        tiers = info.pricing_expression.tiered_rates
         if not tiers:
             continue
-        price = tiers[-1].get("unitPrice") or {}
-        rate = Decimal(str(price.get("units") or 0)) + Decimal(int(price.get("nanos") or 0)) / (
-            Decimal(10) ** 9
-        )
-        for region in sku.get("serviceRegions") or []:
-            rates[(region, str(sku.get("description", "")))] = rate
+        price = tiers[-1].unit_price
+        rate = Decimal(int(price.units or 0)) + Decimal(int(price.nanos or 0)) / Decimal(10) ** 9
+        effective = utc_naive(info.effective_time) if info.effective_time else None
+        for region in sku.service_regions:
+            rates[(region, str(sku.description))] = _Rate(rate, str(sku.sku_id), effective)
     return rates
 
 
+def _find(rates: Mapping[tuple[str, str], _Rate], region: str, start: str) -> _Rate | None:
+    for (r, description), rate in rates.items():
+        if r == region and description.startswith(start):
+            return rate
+    return None
+
+
 def _machine_price(
-    rates: Mapping[tuple[str, str], Decimal], region: str, mtype: str, spec: Mapping[str, Any]
-) -> Decimal | None:
+    rates: Mapping[tuple[str, str], _Rate], region: str, mtype: str, spec: Mapping[str, Any]
+) -> tuple[Decimal, datetime | None] | None:
+    """A machine type's price per hour and the latest effective time of its SKUs."""
     prefix = SKU_FAMILIES.get(mtype.split("-", 1)[0])
     if prefix is None:
         return None
-
-    def rate(start: str) -> Decimal | None:
-        for (r, description), value in rates.items():
-            if r == region and description.startswith(start):
-                return value
-        return None
-
-    core, ram = rate(f"{prefix} Core"), rate(f"{prefix} Ram")
+    core, ram = _find(rates, region, f"{prefix} Core"), _find(rates, region, f"{prefix} Ram")
     if core is None or ram is None:
         return None
-    price = core * int(spec.get("vcpus") or 0) + ram * Decimal(str(spec.get("memory_gb") or 0))
+    price = core.price * int(spec.get("vcpus") or 0) + ram.price * Decimal(
+        str(spec.get("memory_gb") or 0)
+    )
+    used = [core, ram]
     # GPUs are part of the accelerator-optimised types (A2, A3, G2); on N1 they are
     # attached per instance and priced apart from the machine type
     gpus = int(spec.get("gpu_count") or 0) if mtype.split("-", 1)[0] in GPU_FAMILIES else 0
@@ -841,5 +1075,34 @@ def _machine_price(
         )
         if gpu is None:
             return None
-        price += gpu * gpus
-    return price
+        price += gpu.price * gpus
+        used.append(gpu)
+    times = [r.effective_at for r in used if r.effective_at is not None]
+    return price, max(times) if times else None
+
+
+def _unit_price_rows(
+    rates: Mapping[tuple[str, str], _Rate], regions: Sequence[str]
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for product, start, unit in UNIT_SKUS:
+        found = [(region, _find(rates, region, start)) for region in regions]
+        priced = [(region, rate) for region, rate in found if rate is not None]
+        if product in ("snapshot", "image") and priced:
+            priced = [(GLOBAL, min(priced, key=lambda p: p[1].price)[1])]
+        for region, rate in priced:
+            rows.append(
+                {
+                    "provider": PROVIDER,
+                    "region": region,
+                    "product": product,
+                    "sku": rate.sku,
+                    "unit": unit,
+                    "price_per_hour": rate.price,
+                    "currency": "USD",
+                    "source": SOURCE,
+                    "price_type": "on-demand",
+                    "effective_at": rate.effective_at,
+                }
+            )
+    return rows

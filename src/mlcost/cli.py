@@ -306,9 +306,14 @@ def ingest_aws_command(
     lookback_days: Annotated[
         int, typer.Option(help="Days of CloudWatch utilisation to fetch (daily and hourly).")
     ] = 30,
+    prices: Annotated[
+        bool,
+        typer.Option(help="Also load list and spot prices (Price List API, spot price history)."),
+    ] = True,
 ) -> None:
-    """Load AWS inventory, CloudWatch utilisation and SageMaker training jobs (boto3's
-    standard credentials). Each account × region scanned replaces its previous inventory."""
+    """Load AWS inventory, CloudWatch utilisation, SageMaker training jobs and prices
+    (boto3's standard credentials). Each account × region scanned replaces its previous
+    inventory and prices."""
     with _progress() as on_rows:
         done = ingest_aws(
             _ctx(ctx).store,
@@ -316,6 +321,7 @@ def ingest_aws_command(
             accounts=_split(accounts),
             role_name=role_name,
             lookback_days=lookback_days,
+            prices=prices,
             on_rows=on_rows,
         )
     summary = done.summary
@@ -325,6 +331,8 @@ def ingest_aws_command(
         f"{sum(summary.resources.values()):,} resources, {summary.metric_samples:,} metric "
         f"samples, {summary.runs:,} training jobs; {summary.api_calls:,} API calls."
     )
+    if summary.prices:
+        out.print(f"{summary.prices:,} prices (on-demand and spot).")
     for warning in summary.warnings:
         err.print(f"warning: {warning}", markup=False)
     _load_report(done.result)
@@ -404,9 +412,20 @@ def ingest_gcp_command(
     lookback_days: Annotated[
         int, typer.Option(help="Days of Cloud Monitoring metrics to fetch.", min=1, max=93)
     ] = 30,
+    billing_account: Annotated[
+        str | None,
+        typer.Option(
+            help="Scan exactly the projects this billing account pays for (instead of "
+            "--projects), e.g. 01A2B3-C4D5E6-F7A8B9."
+        ),
+    ] = None,
+    prices: Annotated[
+        bool, typer.Option(help="Also load prices from the Cloud Billing Catalog.")
+    ] = True,
 ) -> None:
-    """Load Compute Engine inventory (instances, disks, snapshots, images, addresses) and
-    Cloud Monitoring utilisation, using application default credentials."""
+    """Load Compute Engine inventory (instances, disks, snapshots, images, addresses),
+    Cloud Monitoring utilisation and Cloud Billing Catalog prices, using application
+    default credentials."""
     from mlcost.ingest import ingest_gcp
 
     with _progress() as on_rows:
@@ -415,6 +434,8 @@ def ingest_gcp_command(
             projects=_split(projects) or None,
             regions=_split(regions) or None,
             lookback_days=lookback_days,
+            billing_account=billing_account,
+            prices=prices,
             on_rows=on_rows,
         )
     _scan_report(summaries, "project")

@@ -92,13 +92,19 @@ def ingest_aws(
     accounts: Sequence[str] | None = None,
     role_name: str | None = None,
     lookback_days: int = 30,
+    prices: bool = True,
     on_rows: ProgressCallback | None = None,
 ) -> AwsIngest:
-    """Scan AWS accounts × regions and load inventory, metrics and training jobs in one load."""
+    """Scan AWS accounts × regions and load inventory, metrics, training jobs and the
+    prices they need in one load."""
     from mlcost.connectors.aws import AwsSource  # boto3 is imported only when AWS is asked for
 
     source = AwsSource(
-        regions=regions, accounts=accounts, role_name=role_name, lookback_days=lookback_days
+        regions=regions,
+        accounts=accounts,
+        role_name=role_name,
+        lookback_days=lookback_days,
+        prices=prices,
     )
     result = store.load(source.batches(), on_rows=on_rows)
     return AwsIngest(result, source.summary)
@@ -132,15 +138,20 @@ def ingest_gcp(
     projects: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
     lookback_days: int = 30,
+    billing_account: str | None = None,
+    prices: bool = True,
     on_rows: ProgressCallback | None = None,
 ) -> tuple[LoadResult, list[Any]]:
-    """Scan GCP (Compute Engine inventory, Cloud Monitoring metrics) and load it in one go."""
+    """Scan GCP (Compute Engine inventory, Cloud Monitoring metrics, Cloud Billing Catalog
+    prices) and load it in one go; ``billing_account``: the projects it pays for."""
     from mlcost.connectors.gcp.inventory import GcpInventory
 
     scan = GcpInventory(
         projects=list(projects) if projects else None,
         regions=list(regions) if regions else None,
         lookback_days=lookback_days,
+        billing_account=billing_account,
+        prices=prices,
     )
     result = store.load(scan.batches(), on_rows=on_rows)
     return result, [*scan.summaries, *scan.warnings]

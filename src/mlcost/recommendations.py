@@ -220,7 +220,9 @@ WITH f AS (
 per_resource AS (
     -- counted once: the largest saving of the rules firing on it, capped at its cost
     SELECT provider, resource_id, currency,
-           CASE WHEN max(monthly_cost) IS NULL THEN max(estimated_monthly_savings)
+           -- an unknown saving adds nothing (least() would take the cost for it)
+           CASE WHEN max(monthly_cost) IS NULL OR max(estimated_monthly_savings) IS NULL
+                THEN max(estimated_monthly_savings)
                 ELSE least(max(estimated_monthly_savings), max(monthly_cost)) END AS saving
     FROM f GROUP BY ALL
 )

@@ -197,6 +197,12 @@ TABLES: dict[str, TableSpec] = {
                 "gpu_count": "INTEGER",
                 "gpu_model": "VARCHAR",
                 "current_generation": "BOOLEAN",
+                # 003_price_kinds: what a row without an instance type prices
+                # (``volume:gp3``, ``snapshot`` …; ``price_per_hour`` is then per ``unit``),
+                # ``on-demand`` (or null) or ``spot``, and the date the cloud gives it.
+                "product": "VARCHAR",
+                "price_type": "VARCHAR",
+                "effective_at": "TIMESTAMP",
             },
             loaded_at="ingested_at",
             partition_by=("source", "provider"),

@@ -7,6 +7,7 @@ Billing lines are one Usage row per day ending at ``AS_OF``, so a resource bille
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -114,6 +115,30 @@ class Org:
                 }
             )
 
+    def hourly(
+        self,
+        resource_id: str,
+        metric: str,
+        value: Callable[[datetime], float],
+        *,
+        days: int = 14,
+    ) -> None:
+        """One hourly Average sample per hour of the last ``days`` days, ``value(hour)``."""
+        start = AS_OF - timedelta(days=days)
+        for h in range(days * 24):
+            ts = start + timedelta(hours=h)
+            self.metrics.append(
+                {
+                    "resource_id": resource_id,
+                    "metric": metric,
+                    "ts": ts,
+                    "value": float(value(ts)),
+                    "stat": "Average",
+                    "period_s": 3600,
+                    "source": "test",
+                }
+            )
+
     def usage(
         self,
         resource_id: str,
@@ -201,6 +226,28 @@ class Org:
                 "gpu_count": gpus,
                 "gpu_model": gpu_model,
                 "current_generation": current,
+            }
+        )
+
+    def unit_price(
+        self,
+        product: str,
+        unit: str,
+        price: str,
+        *,
+        provider: str = "aws",
+        region: str = "us-east-1",
+    ) -> None:
+        """A list price per ``unit`` of something that is not an instance type."""
+        self.prices.append(
+            {
+                "provider": provider,
+                "region": region,
+                "product": product,
+                "unit": unit,
+                "price_per_hour": Decimal(price),
+                "currency": "USD",
+                "source": "test",
             }
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tests.rules.builder import AS_OF, Org, days_before
@@ -364,6 +364,148 @@ def commitment_purchase_near_miss(org: Org) -> None:
     org.bill("i-16h", "3.072", hours=16, PricingCategory="Standard")
 
 
+# -- volume_type_upgrade ---------------------------------------------------------------------
+
+
+def volume_type_upgrade_fires(org: Org) -> None:
+    org.unit_price("volume:gp2", "GB-Months", "0.10")
+    org.unit_price("volume:gp3", "GB-Months", "0.08")
+    org.unit_price("volume_iops:gp3", "IOPS-Months", "0.005")
+    org.unit_price("volume_throughput:gp3", "MiBps-Months", "0.04")
+    org.resource(
+        "vol-gp2",
+        "volume",
+        state="in-use",
+        attached_to="i-app",
+        size_gb=600.0,
+        details={"volume_type": "gp2", "iops": 1800},
+    )
+    # 600 GB × 0.10 = 60 a month: 2.00 a day. As gp3: 600 × 0.08 = 48, IOPS 1,800 within
+    # the 3,000 included, throughput 250 MiB/s = 125 extra × 0.04 = 5: 53. Saving
+    # 60 × (1 - 53 / 60) = 7.00
+    org.bill("vol-gp2", "2.0")
+
+
+def volume_type_upgrade_near_miss(org: Org) -> None:
+    g = {"provider": "gcp", "region": "us-central1"}
+    org.unit_price("volume:pd-ssd", "GB-Months", "0.17", **g)
+    org.unit_price("volume:pd-balanced", "GB-Months", "0.10", **g)
+    vm = "//compute.googleapis.com/projects/p/zones/us-central1-a/instances/db"
+    org.resource(vm, "vm", instance_type="n2-standard-8", **g)
+    org.usage(vm, cpu=40.0, net_mb=5000.0)
+    # pd-balanced gives 3,000 + 6 × 100 = 3,600 IOPS; the VM's disks averaged 1,801 IOPS
+    # on their busiest day: more than half of it, so pd-ssd stays
+    org.daily(vm, "disk_io_ops", [1000.0 * 86400] * 13 + [1801.0 * 86400], stat="Sum")
+    org.resource(
+        vm.replace("instances/db", "disks/db-data"),
+        "volume",
+        state="in-use",
+        attached_to=vm,
+        size_gb=100.0,
+        details={"disk_type": "pd-ssd"},
+        **g,
+    )
+    org.bill(vm.replace("instances/db", "disks/db-data"), "0.566", provider="gcp")
+
+
+# -- idle_nat_gateway ------------------------------------------------------------------------
+
+
+def _nat(org: Org, rid: str, gb_per_day: float) -> None:
+    org.resource(rid, "nat_gateway", state="available", details={"vpc_id": "vpc-train"})
+    org.daily(rid, "net_out_bytes", gb_per_day * 1e9 * 2 / 3, stat="Sum")
+    org.daily(rid, "net_in_bytes", gb_per_day * 1e9 / 3, stat="Sum")
+    org.bill(rid, "1.08")  # 0.045 × 24; 30 days = 32.40
+
+
+def idle_nat_gateway_fires(org: Org) -> None:
+    _nat(org, "nat-0idle", 0.03)  # 14 × 0.03 = 0.42 GB in two weeks
+
+
+def idle_nat_gateway_near_miss(org: Org) -> None:
+    _nat(org, "nat-0used", 0.075)  # 14 × 0.075 = 1.05 GB: just over the 1 GB
+
+
+# -- idle_load_balancer ------------------------------------------------------------------------
+
+LB = "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/{}/50dc6c495c0c9188"
+
+
+def _lb(org: Org, name: str, requests_per_day: float) -> None:
+    rid = LB.format(name)
+    org.resource(rid, "load_balancer", state="active", details={"lb_type": "application"})
+    org.daily(rid, "requests", requests_per_day, stat="Sum", days=7)
+    org.daily(rid, "net_in_bytes", requests_per_day * 2000, stat="Sum", days=7)
+    org.bill(rid, "0.54")  # 0.0225 × 24; 30 days = 16.20
+
+
+def idle_load_balancer_fires(org: Org) -> None:
+    _lb(org, "demo-api", 5.0)  # 35 requests in 7 days
+
+
+def idle_load_balancer_near_miss(org: Org) -> None:
+    _lb(org, "docs-site", 15.0)  # 105 requests in 7 days: over the 100
+
+
+# -- idle_file_system --------------------------------------------------------------------------
+
+
+def _fs(org: Org, rid: str, ops: list[float]) -> None:
+    org.resource(
+        rid,
+        "file_system",
+        state="available",
+        size_gb=2400.0,
+        details={"file_system_type": "lustre", "deployment_type": "SCRATCH_2"},
+    )
+    org.daily(rid, "disk_io_ops", ops, stat="Sum")
+    org.bill(rid, "11.2")  # 2,400 GB × 0.14 a month = 336: 11.20 a day; 30 days = 336.00
+
+
+def idle_file_system_fires(org: Org) -> None:
+    _fs(org, "fs-0scratch", [0.0] * 14)
+
+
+def idle_file_system_near_miss(org: Org) -> None:
+    _fs(org, "fs-0dataset", [0.0] * 13 + [12.0])  # one job read it yesterday
+
+
+# -- offhours_schedule -------------------------------------------------------------------------
+
+
+def _office_hours(busy_nights: int = 0) -> Callable[[datetime], float]:
+    """40 % CPU Monday to Friday 09:00-18:00, 1 % otherwise; a nightly job at 02:00 on
+    the first ``busy_nights`` weekdays."""
+    nights: list[datetime] = []
+
+    def cpu(ts: datetime) -> float:
+        if ts.weekday() < 5 and 9 <= ts.hour < 18:
+            return 40.0
+        if ts.weekday() < 5 and ts.hour == 2 and len(nights) < busy_nights:
+            nights.append(ts)
+            return 35.0
+        return 1.0
+
+    return cpu
+
+
+def offhours_fires(org: Org) -> None:
+    org.resource("i-devbox", "vm", instance_type="m5.xlarge", tags={"env": "dev"})
+    org.hourly("i-devbox", "cpu_util_pct", _office_hours())
+    org.usage("i-devbox", cpu=15.0, net_mb=800.0)
+    # 5.60 a day: 168 a month. Nights and weekends: 168 - 5 × 12 office hours = 108 hours a
+    # week, all idle: 168 × 108 / 168 = 108.00
+    org.bill("i-devbox", "5.6")
+
+
+def offhours_near_miss(org: Org) -> None:
+    org.resource("i-devjobs", "vm", instance_type="m5.xlarge", tags={"env": "dev"})
+    # 5 busy nights: 5 of the 216 off-hours hours (2.3 %) are work, over the 2 %
+    org.hourly("i-devjobs", "cpu_util_pct", _office_hours(busy_nights=5))
+    org.usage("i-devjobs", cpu=15.0, net_mb=800.0)
+    org.bill("i-devjobs", "5.6")
+
+
 CASES: dict[str, tuple[Case, Case]] = {
     "idle_vm": (Case(idle_vm_fires, "i-idle", Decimal("69.12")), Case(idle_vm_near_miss, "i-busy")),
     "idle_gpu": (
@@ -417,5 +559,28 @@ CASES: dict[str, tuple[Case, Case]] = {
     "commitment_purchase": (
         Case(commitment_purchase_fires, "i-steady", Decimal("42.048")),
         Case(commitment_purchase_near_miss, "i-16h"),
+    ),
+    "volume_type_upgrade": (
+        Case(volume_type_upgrade_fires, "vol-gp2", Decimal("7.00")),
+        Case(
+            volume_type_upgrade_near_miss,
+            "//compute.googleapis.com/projects/p/zones/us-central1-a/disks/db-data",
+        ),
+    ),
+    "idle_nat_gateway": (
+        Case(idle_nat_gateway_fires, "nat-0idle", Decimal("32.40")),
+        Case(idle_nat_gateway_near_miss, "nat-0used"),
+    ),
+    "idle_load_balancer": (
+        Case(idle_load_balancer_fires, LB.format("demo-api"), Decimal("16.20")),
+        Case(idle_load_balancer_near_miss, LB.format("docs-site")),
+    ),
+    "idle_file_system": (
+        Case(idle_file_system_fires, "fs-0scratch", Decimal("336.00")),
+        Case(idle_file_system_near_miss, "fs-0dataset"),
+    ),
+    "offhours_schedule": (
+        Case(offhours_fires, "i-devbox", Decimal("108.00")),
+        Case(offhours_near_miss, "i-devjobs"),
     ),
 }

@@ -9,13 +9,15 @@ import pytest
 
 from mlcost.errors import ConfigError
 from mlcost.rules import RULE_IDS, all_rules
-from mlcost.rules.base import Rule
+from mlcost.rules.base import DATA_KINDS, Rule
 from tests.rules.cases import CASES
 
 DESIGN_RULE_IDS = {
     "idle_vm", "idle_gpu", "stopped_vm_billed", "unattached_volume", "orphaned_snapshot",
     "unused_ip", "obsolete_image", "idle_endpoint", "idle_notebook", "rightsize_vm",
     "previous_generation", "commitment_underused", "commitment_purchase", "spot_candidate",
+    "volume_type_upgrade", "idle_nat_gateway", "idle_load_balancer", "idle_file_system",
+    "offhours_schedule",
 }  # fmt: skip
 
 
@@ -51,7 +53,32 @@ def test_every_rule_has_a_firing_case_and_a_near_miss(rule_id: str) -> None:
     assert fires.savings is not None and near_miss.savings is None
 
 
-def test_every_rule_is_described_in_the_readme() -> None:
+def _readme_rule_table() -> list[list[str]]:
+    """The README's rule table, one list of cells per rule row."""
     readme = (Path(__file__).parent.parent.parent / "README.md").read_text()
-    missing = [rule_id for rule_id in RULE_IDS if f"| `{rule_id}` |" not in readme]
-    assert missing == []
+    start = readme.index("| rule | clouds | fires on | saving from | finds (defaults) |")
+    rows = []
+    for line in readme[start:].splitlines()[2:]:
+        if not line.startswith("| `"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return rows
+
+
+def test_the_readme_rule_table_is_in_step_with_the_registry() -> None:
+    """Every rule has a row, in registry order, stating the clouds it covers, the data it
+    cannot fire without and where its saving comes from, as the rule itself declares."""
+    rows = _readme_rule_table()
+    assert [row[0] for row in rows] == [f"`{rule_id}`" for rule_id in RULE_IDS]
+    for row, rule in zip(rows, all_rules().values(), strict=True):
+        assert row[1] == ", ".join(rule.providers), rule.id
+        assert row[2] == ", ".join(rule.needs), rule.id
+        assert row[3] == ", else ".join(rule.saving_from), rule.id
+        assert row[4], rule.id
+
+
+@pytest.mark.parametrize("rule", all_rules().values(), ids=lambda r: r.id)
+def test_every_rule_declares_its_clouds_and_data(rule: Rule) -> None:
+    assert rule.providers and set(rule.providers) <= {"aws", "azure", "gcp"}
+    assert rule.needs and set(rule.needs) <= set(DATA_KINDS)
+    assert rule.saving_from and set(rule.saving_from) <= set(DATA_KINDS)

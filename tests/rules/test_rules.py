@@ -4,6 +4,7 @@ stays quiet on the near miss."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -164,3 +165,64 @@ def test_commitment_purchase_prices_with_the_discount_the_bill_shows(store: Stor
     assert evidence["discount_from"] == "billing: m6i.xlarge RI"
     # 720 h × 0.192 = 138.24 avoided for 720 h × 0.1152 = 82.944: 55.296 in 720 h
     assert found["estimated_monthly_savings"] == Decimal("56.064")  # × 730 / 720
+
+
+def test_spot_candidate_prices_the_move_with_the_observed_spot_price(store: Store) -> None:
+    org = Org()
+    CASES["spot_candidate"][0].build(org)
+    org.price("g5.4xlarge", "1.624", 16, 64, gpus=1, gpu_model="A10G")
+    org.prices.append(
+        {
+            "provider": "aws", "region": "us-east-1", "instance_type": "g5.4xlarge",
+            "unit": "Hours", "price_per_hour": Decimal("0.4872"), "currency": "USD",
+            "source": "test", "price_type": "spot", "effective_at": datetime(2026, 9, 30, 23),
+        }
+    )  # fmt: skip
+    (found,) = [f for f in findings(store, org) if f["rule"] == "spot_candidate"]
+    # 1169.28 a month × (1 - 0.4872 / 1.624) = 1169.28 × 0.7
+    assert found["estimated_monthly_savings"] == Decimal("818.496")
+    evidence = json.loads(str(found["evidence"]))
+    assert evidence["discount_from"] == "observed spot price"
+    assert evidence["spot_discount_pct"] == 70.0 and evidence["spot_price_per_hour"] == 0.4872
+    assert evidence["spot_price_at"] == "2026-09-30 23:00:00"
+
+
+def test_offhours_evidence_shows_the_hour_of_week_pattern(store: Store) -> None:
+    org = Org()
+    CASES["offhours_schedule"][0].build(org)
+    (found,) = [f for f in findings(store, org) if f["rule"] == "offhours_schedule"]
+    evidence = json.loads(str(found["evidence"]))
+    office = "." * 9 + "#" * 9 + "." * 6  # busy 09:00-18:00
+    assert evidence["week"] == [f"{d} {office}" for d in ("Mon", "Tue", "Wed", "Thu", "Fri")] + [
+        f"{d} {'.' * 24}" for d in ("Sat", "Sun")
+    ]
+    assert evidence["idle_offhours_hours_per_week"] == 108
+    assert evidence["share_of_week_pct"] == 64.29
+    assert evidence["hours_observed"] == 336 and evidence["offhours_busy_hours"] == 0
+    assert found["confidence"] == "high"
+
+
+def test_offhours_leaves_production_and_untagged_machines_alone(store: Store) -> None:
+    org = Org()
+    CASES["offhours_schedule"][0].build(org)
+    org.resources[0]["tags"] = json.dumps({"env": "Production"})
+    org.resource("i-untagged", "vm", instance_type="m5.xlarge")
+    org.hourly("i-untagged", "cpu_util_pct", lambda ts: 40.0 if 9 <= ts.hour < 18 else 1.0)
+    org.bill("i-untagged", "5.6")
+    assert [f for f in findings(store, org) if f["rule"] == "offhours_schedule"] == []
+
+
+def test_volume_type_upgrade_moves_a_lightly_used_pd_ssd_to_pd_balanced(store: Store) -> None:
+    org = Org()
+    CASES["volume_type_upgrade"][1].build(org)
+    vm = "//compute.googleapis.com/projects/p/zones/us-central1-a/instances/db"
+    org.metrics = [m for m in org.metrics if m["metric"] != "disk_io_ops"]
+    org.daily(vm, "disk_io_ops", [1000.0 * 86400] * 14, stat="Sum")  # 1,000 IOPS at most
+    disk = vm.replace("instances/db", "disks/db-data")
+    org.cost = [c for c in org.cost if c["ResourceId"] != disk]
+    org.bill(disk, "0.68", provider="gcp")  # 20.40 a month
+    (found,) = [f for f in findings(store, org) if f["rule"] == "volume_type_upgrade"]
+    # list 100 GB × 0.17 = 17 as pd-ssd, × 0.10 = 10 as pd-balanced: 20.40 × (1 - 10/17)
+    assert found["estimated_monthly_savings"] == Decimal("8.40")
+    evidence = json.loads(str(found["evidence"]))
+    assert evidence["new_type_iops_limit"] == 3600 and evidence["peak_iops_used"] == 1000.0

@@ -28,6 +28,11 @@ RULE_IDS = (
     "rightsize_vm",
     "previous_generation",
     "spot_candidate",
+    "volume_type_upgrade",
+    "idle_nat_gateway",
+    "idle_load_balancer",
+    "idle_file_system",
+    "offhours_schedule",
     # last: they see what the waste rules flagged (fix waste first, then commit)
     "commitment_underused",
     "commitment_purchase",

@@ -39,6 +39,9 @@ OPTIONAL_COLUMNS = (
 )
 
 
+#: What a rule may need: the store's tables, in the users' words.
+DATA_KINDS = ("inventory", "metrics", "prices", "billing", "runs")
+
 _KIND = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
 
 
@@ -94,7 +97,12 @@ class Rule:
     sql: str
     params: tuple[Param, ...] = ()
     resource_types: tuple[str, ...] = ()
+    #: The clouds it finds waste on, from what mlcost ingests there.
     providers: tuple[str, ...] = ("aws", "azure", "gcp")
+    #: The data it cannot fire without (of :data:`DATA_KINDS`).
+    needs: tuple[str, ...] = ("inventory",)
+    #: Where its saving comes from, in order of preference (of :data:`DATA_KINDS`).
+    saving_from: tuple[str, ...] = ("billing", "prices")
     #: Parameters every rule has, managed by the engine.
     _common: tuple[Param, ...] = field(
         default=(Param("enabled", True, "Run this rule in `mlcost analyze`."),), repr=False

@@ -33,6 +33,8 @@ RULE = Rule(
     id="commitment_purchase",
     doc=__doc__ or "",
     resource_types=("vm",),
+    needs=("inventory", "billing", "prices"),
+    saving_from=("billing",),
     params=(
         Param("lookback_days", 30, "Days of on-demand usage sized (7, 30 or 60).", 1, 365),
         Param("term_years", 1, "Term of the commitment to buy (1 or 3).", minimum=1, maximum=3),

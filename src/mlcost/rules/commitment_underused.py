@@ -24,6 +24,8 @@ RULE = Rule(
     id="commitment_underused",
     doc=__doc__ or "",
     resource_types=("commitment",),
+    needs=("billing",),
+    saving_from=("billing",),
     params=(
         Param("lookback_days", 30, "Days of commitment usage judged.", minimum=1, maximum=365),
         Param("target_utilisation_pct", 80.0, "Utilisation below this is flagged.", 0, 100),

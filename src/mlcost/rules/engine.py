@@ -6,10 +6,21 @@ Every rule sees the same prepared facts, computed once per analysis:
   EffectiveCost over the 30 days before ``$as_of``; for running compute with no billing
   rows, the list price × 730 hours, with ``cost_basis = 'list price'``) and ``currency``;
 * ``rule_daily``: one row per resource and UTC day with the day's utilisation: CPU average
-  and maximum, network bytes, GPU and GPU-memory utilisation, invocations, disk ops
-  (daily samples where the connector fetched them, else the hourly ones aggregated);
+  and maximum, network bytes, GPU and GPU-memory utilisation, invocations, disk ops,
+  requests (daily samples where the connector fetched them, else the hourly ones
+  aggregated);
 * ``rule_prices``: one on-demand price per provider, region and instance type, with the
-  type's vCPUs, memory, GPUs and family;
+  type's vCPUs, memory, GPUs and family; ``rule_spot_prices``: the spot price observed for
+  a type in a region (the highest of its zones' latest), with its date;
+  ``rule_unit_prices``: the list price per unit (GB-month, hour …) of everything else a
+  cloud bills, by ``product`` (``volume:gp3``, ``snapshot``, ``ip_address``,
+  ``nat_gateway``, ``load_balancer:application``, ``file_system:efs`` …);
+* ``rule_resources.list_monthly_cost``: what a resource with no billing lines would cost
+  a month at those unit prices (size × GB-month price, or 730 × hourly price), so a
+  finding's saving can be estimated where its cost is unknown (``monthly_cost`` stays
+  null: a list price is not a bill);
+* ``rule_measured_accounts``: the accounts with utilisation samples, and their first and
+  last day (a resource of such an account with no samples published none);
 * ``rule_flagged``: the resources the rules run so far in this analysis found (rules run in
   registry order, so the commitment rules see what the waste rules flagged);
 * the macros ``provider_key(ProviderName)`` (``aws``, ``azure``, ``gcp``) and
@@ -67,6 +78,21 @@ WHERE ResourceId IS NOT NULL
   AND ChargePeriodStart < $as_of
 GROUP BY 1
 """,
+    # what a resource is priced as in ``prices.product``: ``volume:gp3``, ``snapshot`` …
+    """
+CREATE OR REPLACE TEMP MACRO price_product(resource_type, details) AS
+    CASE resource_type
+        WHEN 'volume' THEN 'volume:' || lower(coalesce(
+            json_extract_string(details, '$.volume_type'),
+            json_extract_string(details, '$.sku'),
+            json_extract_string(details, '$.disk_type')))
+        WHEN 'load_balancer' THEN 'load_balancer:'
+            || lower(coalesce(json_extract_string(details, '$.lb_type'), 'application'))
+        WHEN 'file_system' THEN 'file_system:'
+            || lower(json_extract_string(details, '$.file_system_type'))
+        ELSE resource_type
+    END
+""",
     """
 CREATE OR REPLACE TEMP TABLE rule_prices AS
 SELECT provider, region, instance_type,
@@ -80,8 +106,28 @@ SELECT provider, region, instance_type,
        {family} AS family
 FROM prices
 WHERE instance_type IS NOT NULL AND unit = 'Hours'
+  AND coalesce(price_type, 'on-demand') = 'on-demand'
 GROUP BY provider, region, instance_type
 """.format(family=INSTANCE_FAMILY_SQL.format(p="provider", t="instance_type")),
+    """
+CREATE OR REPLACE TEMP TABLE rule_spot_prices AS
+SELECT provider, region, instance_type,
+       max(price_per_hour) AS spot_price_per_hour,
+       max(effective_at) AS spot_price_at,
+       min(source) AS spot_price_source
+FROM prices
+WHERE instance_type IS NOT NULL AND price_type = 'spot'
+GROUP BY provider, region, instance_type
+""",
+    """
+CREATE OR REPLACE TEMP TABLE rule_unit_prices AS
+SELECT provider, region, lower(product) AS product, min(unit) AS unit,
+       min(price_per_hour) AS price, min(currency) AS currency
+FROM prices
+WHERE instance_type IS NULL AND product IS NOT NULL
+  AND coalesce(price_type, 'on-demand') = 'on-demand'
+GROUP BY provider, region, lower(product)
+""",
     # 730: HOURS_PER_MONTH
     """
 CREATE OR REPLACE TEMP TABLE rule_resources AS
@@ -98,14 +144,29 @@ SELECT r.*,
        CASE WHEN c.cost_30d IS NOT NULL THEN 'billing'
             WHEN r.state = 'running' AND p.price_per_hour IS NOT NULL THEN 'list price'
        END AS cost_basis,
-       coalesce(c.currency, p.currency, 'USD') AS currency,
+       coalesce(c.currency, p.currency, u.currency, us.currency, 'USD') AS currency,
        p.price_per_hour AS price_per_hour,
-       p.family AS family
+       {family} AS family,
+       price_product(r.resource_type, r.details) AS product,
+       CASE WHEN coalesce(u.unit, us.unit) = 'Hours' THEN coalesce(u.price, us.price) * 730
+            WHEN coalesce(u.unit, us.unit) LIKE 'GB%' THEN coalesce(u.price, us.price) * coalesce(
+                TRY_CAST(json_extract_string(r.details, '$.storage_bytes') AS DOUBLE) / 1e9,
+                TRY_CAST(json_extract_string(r.details, '$.full_snapshot_size_bytes') AS DOUBLE)
+                    / 1e9,
+                r.size_gb)
+       END AS list_monthly_cost
 FROM resources r
 LEFT JOIN rule_resource_cost c ON c.rid = lower(r.resource_id)
 LEFT JOIN rule_prices p
        ON p.provider = r.provider AND p.region = r.region AND p.instance_type = r.instance_type
-""",
+LEFT JOIN rule_unit_prices u
+       ON u.provider = r.provider AND u.region = r.region
+      AND u.product = price_product(r.resource_type, r.details)
+-- an image with no price of its own is stored as snapshots (an AMI bills its EBS snapshots)
+LEFT JOIN rule_unit_prices us
+       ON r.resource_type = 'image' AND us.provider = r.provider AND us.region = r.region
+      AND us.product = 'snapshot'
+""".format(family=INSTANCE_FAMILY_SQL.format(p="r.provider", t="r.instance_type")),
     # 120: MAX_LOOKBACK_DAYS
     """
 CREATE OR REPLACE TEMP TABLE rule_daily AS
@@ -131,9 +192,18 @@ SELECT resource_id, day,
        avg(value) FILTER (WHERE metric = 'gpu_mem_util_pct' AND stat = 'Average') AS gpu_mem_avg,
        sum(value) FILTER (WHERE metric = 'invocations' AND stat = 'Sum') AS invocations,
        sum(value) FILTER (WHERE metric = 'disk_io_ops' AND stat = 'Sum') AS disk_ops,
+       sum(value) FILTER (WHERE metric = 'requests' AND stat = 'Sum') AS requests,
        max(value) FILTER (WHERE metric = 'mem_util_pct') AS mem_max
 FROM picked
 GROUP BY resource_id, day
+""",
+    # where utilisation was collected: a resource with no samples in an account whose other
+    # resources have some published none (no requests, no traffic), rather than not measured
+    """
+CREATE OR REPLACE TEMP TABLE rule_measured_accounts AS
+SELECT r.provider, r.account_id, min(d.day) AS first_day, max(d.day) AS last_day
+FROM rule_daily d JOIN resources r ON r.resource_id = d.resource_id
+GROUP BY r.provider, r.account_id
 """,
 )
 
@@ -201,7 +271,9 @@ def run_rule(
                f.title, f.action,
                CAST(f.evidence AS JSON) AS evidence,
                CAST({monthly} AS DECIMAL(38, 12)) AS monthly_cost,
-               CAST(CASE WHEN {monthly} IS NULL THEN f.estimated_monthly_savings
+               -- capped at the cost; an unknown saving stays unknown (least() skips nulls)
+               CAST(CASE WHEN {monthly} IS NULL OR f.estimated_monthly_savings IS NULL
+                         THEN f.estimated_monthly_savings
                          ELSE least(f.estimated_monthly_savings, {monthly}) END
                     AS DECIMAL(38, 12)) AS estimated_monthly_savings,
                {pick("currency", "coalesce(r.currency, 'USD')")} AS currency,

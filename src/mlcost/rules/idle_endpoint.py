@@ -1,10 +1,13 @@
 """Idle endpoint: a model endpoint that has served no requests in the look-back window.
 
 What it finds: a SageMaker endpoint, Azure ML online endpoint or Vertex AI endpoint
-that is in service, whose invocation count summed over the last ``lookback_days`` days
-is at most ``max_invocations``, with invocation metrics on at least
-``min_observed_days`` days (an endpoint whose metrics were never collected is not
-guessed at).
+that is in service and whose invocation count summed over the last ``lookback_days``
+days is at most ``max_invocations``. A day with no invocation data point counts as no
+requests: the clouds publish the metric only when there is traffic, so the commonest
+idle endpoint of all has no data at all. It is judged when it has invocation metrics on
+at least ``min_observed_days`` days, or when it is older than the window and utilisation
+was collected for its account over the window (so an endpoint whose metrics were never
+fetched is not guessed at).
 
 Why it matters: an endpoint bills its instances every hour whether or not anyone calls
 it; canaries and old model versions are forgotten after launches.
@@ -23,6 +26,7 @@ RULE = Rule(
     id="idle_endpoint",
     doc=__doc__ or "",
     resource_types=("endpoint",),
+    needs=("inventory", "metrics"),
     params=(
         Param("lookback_days", 14, "Days of invocations judged.", minimum=1, maximum=120),
         Param("max_invocations", 0, "At most this many requests in the window.", minimum=0),
@@ -34,24 +38,41 @@ WITH per_ep AS (
     FROM rule_daily
     WHERE day >= $as_of - to_days(CAST($lookback_days AS INTEGER)) AND invocations IS NOT NULL
     GROUP BY resource_id
+),
+collected AS (
+    -- accounts whose utilisation was fetched over the window
+    SELECT provider, account_id FROM rule_measured_accounts
+    WHERE last_day >= $as_of - to_days(CAST($lookback_days AS INTEGER))
+),
+ep AS (
+    SELECT r.*, coalesce(e.days_observed, 0) AS days_observed,
+           coalesce(e.invocations, 0) AS invocations
+    FROM rule_resources r
+    LEFT JOIN per_ep e ON e.resource_id = r.resource_id
+    WHERE r.resource_type = 'endpoint'
+      AND lower(coalesce(r.state, 'running')) IN ('running', 'inservice', 'in service',
+                                                   'succeeded')
 )
-SELECT r.resource_id,
-       'Idle endpoint: ' || coalesce(r.name, r.resource_id) || ' served '
-           || CAST(e.invocations AS BIGINT) || ' requests in ' || e.days_observed || ' days'
+SELECT resource_id,
+       'Idle endpoint: ' || coalesce(name, resource_id) || ' served '
+           || CAST(invocations AS BIGINT) || ' requests in ' || $lookback_days || ' days'
+           || CASE WHEN days_observed = 0 THEN ' (no invocation data at all)' ELSE '' END
            AS title,
        'Check with the owner, then delete the endpoint (keep the model and its '
            || 'configuration to re-create it) or scale it to zero.' AS action,
-       json_object('invocations', CAST(e.invocations AS BIGINT),
-                   'days_observed', e.days_observed, 'last_invoked_at', r.last_used_at,
-                   'instance_type', r.instance_type, 'instance_count', r.instance_count)
+       json_object('invocations', CAST(invocations AS BIGINT),
+                   'days_with_data', days_observed, 'lookback_days', $lookback_days,
+                   'last_invoked_at', last_used_at,
+                   'instance_type', instance_type, 'instance_count', instance_count)
            AS evidence,
-       r.monthly_cost AS estimated_monthly_savings,
-       CASE WHEN r.cost_basis = 'billing' THEN 'high' ELSE 'medium' END AS confidence
-FROM per_ep e
-JOIN rule_resources r ON r.resource_id = e.resource_id
-WHERE r.resource_type = 'endpoint'
-  AND lower(coalesce(r.state, 'running')) IN ('running', 'inservice', 'in service', 'succeeded')
-  AND e.days_observed >= $min_observed_days
-  AND e.invocations <= $max_invocations
+       monthly_cost AS estimated_monthly_savings,
+       CASE WHEN cost_basis = 'billing' AND days_observed > 0 THEN 'high' ELSE 'medium' END
+           AS confidence
+FROM ep
+WHERE invocations <= $max_invocations
+  AND (days_observed >= $min_observed_days
+       OR (coalesce(created_at, $as_of - INTERVAL 3650 DAY)
+               <= $as_of - to_days(CAST($lookback_days AS INTEGER))
+           AND (provider, account_id) IN (SELECT provider, account_id FROM collected)))
 """,
 )

@@ -22,6 +22,8 @@ RULE = Rule(
     id="idle_gpu",
     doc=__doc__ or "",
     resource_types=("vm",),
+    providers=("aws", "gcp"),
+    needs=("inventory", "metrics"),
     params=(
         Param("lookback_days", 14, "Days of GPU utilisation judged.", minimum=1, maximum=120),
         Param("gpu_avg_max_pct", 10.0, "Idle at or below this average GPU %.", 0, 100),

@@ -26,6 +26,8 @@ RULE = Rule(
     id="idle_vm",
     doc=__doc__ or "",
     resource_types=("vm",),
+    providers=("aws", "azure", "gcp"),
+    needs=("inventory", "metrics"),
     params=(
         Param("lookback_days", 14, "Days of utilisation judged.", minimum=1, maximum=120),
         Param("cpu_max_pct", 10.0, "A day is idle at or below this CPU %.", 0, 100),

@@ -12,7 +12,9 @@ Why it matters: snapshots of deleted disks pile up for years; nobody owns them.
 Safe action: check the description and tags for a retention need (compliance
 backups), then delete it, or move it to an archive tier if it must be kept.
 
-Saving: the snapshot's monthly cost (billed over the last 30 days).
+Saving: the snapshot's monthly cost (billed over the last 30 days); with no billing
+lines, its stored size (the full size where the cloud reports only that) × the region's
+snapshot list price per GB-month, with ``monthly_cost`` left empty and lower confidence.
 """
 
 from mlcost.rules.base import Param, Rule
@@ -42,9 +44,13 @@ SELECT s.resource_id,
        json_object('source_volume', s.source_id, 'source_exists', false,
                    'used_by_image', false, 'size_gb', s.size_gb, 'created_at', s.created_at,
                    'age_days', date_diff('day', s.created_at, $as_of),
-                   'description', json_extract_string(s.details, '$.description')) AS evidence,
-       s.monthly_cost AS estimated_monthly_savings,
-       CASE WHEN s.monthly_cost IS NULL THEN 'low' ELSE 'high' END AS confidence
+                   'description', json_extract_string(s.details, '$.description'),
+                   'cost_from', CASE WHEN s.monthly_cost IS NOT NULL THEN 'billing'
+                                     WHEN s.list_monthly_cost IS NOT NULL THEN 'list price'
+                                END) AS evidence,
+       coalesce(s.monthly_cost, s.list_monthly_cost) AS estimated_monthly_savings,
+       CASE WHEN s.monthly_cost IS NOT NULL THEN 'high'
+            WHEN s.list_monthly_cost IS NOT NULL THEN 'medium' ELSE 'low' END AS confidence
 FROM rule_resources s
 WHERE s.resource_type = 'snapshot'
   AND s.source_id IS NOT NULL

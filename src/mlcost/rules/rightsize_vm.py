@@ -26,6 +26,7 @@ RULE = Rule(
     id="rightsize_vm",
     doc=__doc__ or "",
     resource_types=("vm",),
+    needs=("inventory", "metrics", "prices"),
     params=(
         Param("lookback_days", 14, "Days of utilisation judged.", minimum=1, maximum=120),
         Param("percentile", 95.0, "Percentile of daily CPU maxima sized for.", 50, 100),

@@ -14,8 +14,11 @@ Safe action: move the sweep's workers to spot (an EC2 Spot fleet or a launch tem
 with spot, GCP Spot VMs, Azure Spot priority) with checkpoints written to object
 storage; keep one on-demand worker if a deadline needs it.
 
-Saving: monthly cost × ``spot_discount_pct`` ÷ 100 (60 % by default, a conservative
-figure for GPU spot capacity; set it from your own spot prices).
+Saving: monthly cost × (1 − spot price ÷ on-demand price) where ``prices`` holds the
+observed spot price of the type in the region (AWS's spot price history: the dearest
+zone's current price) and its on-demand list price; else monthly cost ×
+``spot_discount_pct`` ÷ 100 (60 % by default, a conservative figure for GPU spot
+capacity). The evidence says which, with the spot price and its date.
 """
 
 from mlcost.rules.base import Param, Rule
@@ -24,6 +27,7 @@ RULE = Rule(
     id="spot_candidate",
     doc=__doc__ or "",
     resource_types=("vm",),
+    needs=("inventory", "runs"),
     params=(
         Param("lookback_days", 30, "Days of runs judged.", minimum=1, maximum=365),
         Param("min_runs", 10, "At least this many runs on the machine.", minimum=1),
@@ -59,12 +63,25 @@ SELECT r.resource_id,
        json_object('runs', v.runs, 'longest_run_min', round(v.longest_min, 1),
                    'median_run_min', round(v.median_min, 1),
                    'restartable_share', round(v.restartable_share, 3),
-                   'lifecycle', r.lifecycle, 'spot_discount_pct', $spot_discount_pct)
-           AS evidence,
-       r.monthly_cost * $spot_discount_pct / 100 AS estimated_monthly_savings,
+                   'lifecycle', r.lifecycle,
+                   'on_demand_price_per_hour', r.price_per_hour,
+                   'spot_price_per_hour', sp.spot_price_per_hour,
+                   'spot_price_at', sp.spot_price_at,
+                   'spot_discount_pct', round(CASE WHEN observed
+                       THEN 100 * (1 - sp.spot_price_per_hour / r.price_per_hour)
+                       ELSE $spot_discount_pct END, 2),
+                   'discount_from', CASE WHEN observed THEN 'observed spot price'
+                                         ELSE 'setting' END) AS evidence,
+       CASE WHEN observed THEN r.monthly_cost * (1 - sp.spot_price_per_hour / r.price_per_hour)
+            ELSE r.monthly_cost * $spot_discount_pct / 100 END AS estimated_monthly_savings,
        'medium' AS confidence
 FROM per_vm v
 JOIN rule_resources r ON r.rid = v.rid
+LEFT JOIN rule_spot_prices sp
+       ON sp.provider = r.provider AND sp.region = r.region AND sp.instance_type = r.instance_type
+CROSS JOIN LATERAL (
+    SELECT sp.spot_price_per_hour IS NOT NULL AND coalesce(r.price_per_hour, 0) > 0 AS observed
+) o
 WHERE r.resource_type = 'vm'
   AND lower(coalesce(r.lifecycle, 'on-demand')) IN ('on-demand', 'ondemand', 'normal', 'standard')
   AND lower(coalesce(json_extract_string(r.details, '$.provisioning_model'), 'standard'))

@@ -13,7 +13,8 @@ they served is gone, and public IPv4 is now billed by every cloud.
 
 Safe action: make sure no DNS record or allow-list points at the address, then release it.
 
-Saving: the address's monthly cost (billed over the last 30 days).
+Saving: the address's monthly cost (billed over the last 30 days); with no billing lines,
+730 × the region's list price per hour for an address, with ``monthly_cost`` left empty.
 """
 
 from mlcost.rules.base import Param, Rule
@@ -44,9 +45,11 @@ found AS (
                                            json_extract_string(details, '$.ip_address'),
                                            json_extract_string(details, '$.address')),
                        'associated_with', attached_to, 'associated_state', vm_state,
-                       'status', coalesce(json_extract_string(details, '$.status'), state))
-               AS evidence,
-           monthly_cost AS estimated_monthly_savings,
+                       'status', coalesce(json_extract_string(details, '$.status'), state),
+                       'cost_from', CASE WHEN monthly_cost IS NOT NULL THEN 'billing'
+                                         WHEN list_monthly_cost IS NOT NULL THEN 'list price'
+                                    END) AS evidence,
+           coalesce(monthly_cost, list_monthly_cost) AS estimated_monthly_savings,
            CASE WHEN monthly_cost IS NULL THEN 'medium' ELSE 'high' END AS confidence,
            NULL::VARCHAR AS provider, NULL::VARCHAR AS account_id, NULL::VARCHAR AS region,
            NULL::VARCHAR AS resource_type, NULL::VARCHAR AS resource_name,

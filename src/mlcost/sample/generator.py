@@ -721,6 +721,16 @@ def _metrics(org: Org, rng: np.random.Generator) -> pa.Table:
         value.append(np.round(v.astype(float), 3))
 
     for r in org.resources:
+        if r.samples and r.inventory:
+            for metric_name, stat_name, period_s, at, sample in r.samples:
+                emit(
+                    r.rid,
+                    metric_name,
+                    stat_name,
+                    period_s,
+                    np.array([np.datetime64(at, "us")]),
+                    np.array([sample]),
+                )
         if r.profile is None or not r.inventory:
             continue
         it = INSTANCE_TYPES.get(r.instance_type or "")
@@ -802,6 +812,27 @@ def _runs(org: Org) -> list[dict[str, Any]]:
 _HOME_REGION = {"aws": "us-east-1", "azure": "eastus", "gcp": "us-central1"}
 
 
+#: List prices per unit of what is not an instance type, for the resources the sample's
+#: bill does not cover (their savings are estimated from these): (provider, region,
+#: product) -> (price, unit).
+UNIT_PRICES: dict[tuple[str, str, str], tuple[Decimal, str]] = {
+    ("aws", "us-east-1", "volume:gp2"): (Decimal("0.10"), "GB-Months"),
+    ("aws", "us-east-1", "volume:gp3"): (Decimal("0.08"), "GB-Months"),
+    ("aws", "us-east-1", "volume_iops:gp3"): (Decimal("0.005"), "IOPS-Months"),
+    ("aws", "us-east-1", "volume_throughput:gp3"): (Decimal("0.04"), "MiBps-Months"),
+    ("aws", "us-east-1", "volume:io1"): (Decimal("0.125"), "GB-Months"),
+    ("aws", "us-east-1", "volume_iops:io1"): (Decimal("0.065"), "IOPS-Months"),
+    ("aws", "us-east-1", "volume:io2"): (Decimal("0.125"), "GB-Months"),
+    ("aws", "us-east-1", "volume_iops:io2"): (Decimal("0.065"), "IOPS-Months"),
+    ("aws", "us-east-1", "nat_gateway"): (Decimal("0.045"), "Hours"),
+    ("aws", "us-east-1", "load_balancer:application"): (Decimal("0.0225"), "Hours"),
+    ("aws", "us-east-1", "file_system:lustre"): (Decimal("0.14"), "GB-Months"),
+    ("aws", "us-east-1", "file_system:efs"): (Decimal("0.30"), "GB-Months"),
+    ("gcp", "us-central1", "volume:pd-ssd"): (Decimal("0.17"), "GB-Months"),
+    ("gcp", "us-central1", "volume:pd-balanced"): (Decimal("0.10"), "GB-Months"),
+}
+
+
 def _prices(org: Org) -> list[dict[str, Any]]:
     pairs: set[tuple[str, str, str]] = {
         (it.provider, _HOME_REGION[it.provider], it.name) for it in INSTANCE_TYPES.values()
@@ -826,6 +857,20 @@ def _prices(org: Org) -> list[dict[str, Any]]:
                 "gpu_count": INSTANCE_TYPES[name].gpu_count,
                 "gpu_model": INSTANCE_TYPES[name].gpu_model,
                 "current_generation": not INSTANCE_TYPES[name].previous_generation,
+            }
+        )
+    for (provider, region, product), (price, unit) in sorted(UNIT_PRICES.items()):
+        rows.append(
+            {
+                "provider": provider,
+                "region": region,
+                "sku": sku_id(provider, product, region),
+                "unit": unit,
+                "price_per_hour": price,
+                "currency": "USD",
+                "source": SOURCE,
+                "product": product,
+                "price_type": "on-demand",
             }
         )
     return rows

@@ -81,6 +81,9 @@ class Res:
     price_key: str | None = None
     #: Hour of day at which elastic usage starts (for hourly metrics).
     start_hour: int = 0
+    #: Metric samples given as they are, beside (or instead of) the profile's:
+    #: (metric, stat, period_s, ts, value).
+    samples: list[tuple[str, str, int, datetime, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -2645,12 +2648,172 @@ ANOMALIES: list[dict[str, Any]] = [
 ]
 
 
+def _office_hours(d: int, hour: int, busy: float, idle: float, peak: float) -> float:
+    """A working day's hour: ``busy`` 09:00-18:00 Monday to Friday (``peak`` at 11:00),
+    ``idle`` otherwise."""
+    if day(d).weekday() >= 5 or not 9 <= hour < 18:
+        return idle
+    return peak if hour == 11 else busy
+
+
+def _no_bill() -> np.ndarray:
+    return np.zeros(DAYS)
+
+
+class _Unbilled:
+    """Planted cases of the rules added in issue 20. They are in the inventory, with their
+    metrics and list prices, but have no lines in the sample's bill (an account whose
+    export is not loaded): their savings come from the list prices, and the bill and
+    everything computed from it (spend, anomalies, commitments, run costs) stay as they
+    were. They use no randomness, so the rest of the organisation is unchanged."""
+
+    def __init__(self, b: _Builder) -> None:
+        self.b = b
+
+    def build(self) -> None:
+        b = self.b
+        research, prod = "aws-research", "aws-prod"
+        east = "us-east-1"
+        created = _days_ago(200)
+
+        def res(key: str, account: str, kind: str, rid: str, name: str, **kw: Any) -> Res:
+            region = kw.pop("region", east)
+            zone = kw.pop("zone", None)
+            return b.add(
+                Res(key, kw.pop("provider", "aws"), account, region, zone, kind, rid, name,
+                    kw.pop("state", "running"), kw.pop("created", created), hours=_no_bill(),
+                    **kw)
+            )  # fmt: skip
+
+        def daily(r: Res, metric: str, stat: str, values: list[float] | float) -> None:
+            vals = values if isinstance(values, list) else [values] * DAYS
+            r.samples += [(metric, stat, 86400, day(d), float(v)) for d, v in enumerate(vals)]
+
+        # -- volume_type_upgrade: a gp2 data disk on a running research machine ----------
+        host = b.by_key["rightsize-aws"]
+        gp2 = res("gp2-cache", research, "volume", ebs_volume_id("feature-cache-gp2"),
+                  "feature-cache-gp2", state="in-use", attached_to=host.rid, size_gb=1000.0,
+                  details={"volume_type": "gp2", "iops": 3000, "device": "/dev/sdg"},
+                  tags={"team": "platform", "project": "features", "env": "prod"})  # fmt: skip
+        b.plant(
+            "volume_type_upgrade",
+            gp2,
+            "1,000 GB gp2 (3,000 IOPS, 250 MiB/s): 100.00 a month; as gp3 with 250 MiB/s "
+            "80.00 + 125 × 0.04 = 85.00; saves 15.00",
+        )
+        io1 = res("io1-db", research, "volume", ebs_volume_id("metadata-db-io1"),
+                  "metadata-db-io1", state="in-use", attached_to=host.rid, size_gb=200.0,
+                  details={"volume_type": "io1", "iops": 4000, "device": "/dev/sdh"},
+                  tags={"team": "platform", "project": "features", "env": "prod"})  # fmt: skip
+        b.negative(io1, ("volume_type_upgrade",), "io1 and io2 cost the same here")
+        # pd-ssd data disk of a steady GCP serving machine that uses ~35 IOPS
+        serving = b.by_key["gcp-api-1"]
+        pd = res("pd-ssd-cache", "gcp-serving", "volume",
+                 gcp_compute_id(ACCOUNTS["gcp-serving"].sub_id, f"zones/{serving.zone}", "disks",
+                                "serving-cache-ssd"),
+                 "serving-cache-ssd", provider="gcp", region=serving.region, zone=serving.zone,
+                 state="in-use", attached_to=serving.rid, size_gb=500.0,
+                 details={"disk_type": "pd-ssd"},
+                 tags={"team": "applied", "project": "serving", "env": "prod"})  # fmt: skip
+        b.plant(
+            "volume_type_upgrade",
+            pd,
+            "500 GB pd-ssd (85.00 a month) whose VM's disks peak at ~35 IOPS; pd-balanced "
+            "(50.00) gives 6,000",
+        )
+
+        # -- idle_nat_gateway -----------------------------------------------------------
+        nat = res("nat-idle", research, "nat_gateway", "nat-0" + hex_id(16, "nat", "old-vpc"),
+                  "nat-old-training-vpc", state="available",
+                  details={"vpc_id": "vpc-0" + hex_id(16, "vpc", "old-training")},
+                  tags={"team": "research", "project": "foundation"})  # fmt: skip
+        b.plant("idle_nat_gateway", nat, "no traffic in 90 days: 730 h × 0.045 = 32.85")
+        nat_busy = res(
+            "nat-busy",
+            research,
+            "nat_gateway",
+            "nat-0" + hex_id(16, "nat", "training-vpc"),
+            "nat-training-vpc",
+            state="available",
+            tags={"team": "research", "project": "foundation"},
+        )
+        daily(nat_busy, "net_out_bytes", "Sum", 4.2e10)
+        daily(nat_busy, "net_in_bytes", "Sum", 1.1e10)
+        b.negative(nat_busy, ("idle_nat_gateway",), "pulls ~53 GB a day for the training fleet")
+
+        # -- idle_load_balancer ---------------------------------------------------------
+        elb = "arn:aws:elasticloadbalancing:us-east-1:" + ACCOUNTS[prod].sub_id + ":loadbalancer/"
+        alb = res("alb-idle", prod, "load_balancer", elb + "app/demo-ocr-2025/" + hex_id(16, "lb"),
+                  "demo-ocr-2025", state="active",
+                  details={"lb_type": "application", "scheme": "internet-facing"},
+                  tags={"team": "applied", "project": "ocr", "env": "demo"})  # fmt: skip
+        daily(alb, "requests", "Sum", [0.0] * (DAYS - 7) + [9, 4, 11, 6, 3, 8, 5])
+        b.plant("idle_load_balancer", alb, "50 requests in the last 7 days (scanners)")
+        alb_busy = res("alb-busy", prod, "load_balancer",
+                       elb + "app/inference-gw/" + hex_id(16, "lb2"), "inference-gw",
+                       state="active", details={"lb_type": "application"},
+                       tags={"team": "applied", "project": "ocr", "env": "prod"})  # fmt: skip
+        daily(alb_busy, "requests", "Sum", 2.4e6)
+        b.negative(alb_busy, ("idle_load_balancer",), "2.4 million requests a day")
+
+        # -- idle_file_system -------------------------------------------------------------
+        fsx = res("fsx-idle", research, "file_system", "fs-0" + hex_id(16, "fsx", "imagenet"),
+                  "fsx-imagenet-scratch", state="available", size_gb=4800.0,
+                  details={"file_system_type": "lustre", "deployment_type": "SCRATCH_2"},
+                  tags={"team": "research", "project": "foundation"})  # fmt: skip
+        daily(fsx, "disk_io_ops", "Sum", [2.1e8] * 40 + [0.0] * (DAYS - 40))
+        b.plant("idle_file_system", fsx, "no client I/O for 50 days: 4,800 GB × 0.14 = 672.00")
+        efs = res("efs-busy", research, "file_system", "fs-" + hex_id(8, "efs", "home"),
+                  "efs-home", state="available", size_gb=350.0,
+                  details={"file_system_type": "efs"},
+                  tags={"team": "research", "project": "notebooks"})  # fmt: skip
+        daily(efs, "disk_io_ops", "Sum", 3.5e6)
+        b.negative(efs, ("idle_file_system",), "home directories, read all day")
+
+        # -- offhours_schedule: a GPU workstation that works office hours ----------------
+        for key, name, env in (
+            ("ws-dev", "ws-gpu-dev-alice", "dev"),
+            ("ws-prod", "ws-gpu-render-farm", "prod"),
+        ):
+            ws = res(key, research, "vm", ec2_instance_id(name), name,
+                     instance_type="g5.2xlarge", lifecycle="on-demand", zone="us-east-1a",
+                     tags={"team": "perception", "project": "workstations", "env": env},
+                     details={"platform": "Linux/UNIX"})  # fmt: skip
+            for d in range(DAYS):
+                cpu = [_office_hours(d, h, 40.0, 1.0, 85.0) for h in range(24)]
+                gpu = [_office_hours(d, h, 60.0, 0.5, 70.0) for h in range(24)]
+                ws.samples += [
+                    ("cpu_util_pct", "Average", 86400, day(d), round(sum(cpu) / 24, 3)),
+                    ("cpu_util_pct", "Maximum", 86400, day(d), max(cpu)),
+                    ("gpu_util_pct", "Average", 86400, day(d), round(sum(gpu) / 24, 3)),
+                    ("net_in_bytes", "Sum", 86400, day(d), 6e8),
+                    ("net_out_bytes", "Sum", 86400, day(d), 2e8),
+                ]
+                if d >= DAYS - 14:
+                    for h in range(24):
+                        at = day(d) + timedelta(hours=h)
+                        ws.samples += [
+                            ("cpu_util_pct", "Average", 3600, at, cpu[h]),
+                            ("gpu_util_pct", "Average", 3600, at, gpu[h]),
+                        ]
+            if env == "dev":
+                b.plant(
+                    "offhours_schedule",
+                    ws,
+                    "busy 09-18 Mon-Fri, idle nights and weekends: 108 of 168 hours; "
+                    "1.212 × 730 × 108 / 168 = 568.77",
+                )
+            else:
+                b.negative(ws, ("offhours_schedule",), "the same pattern, but tagged production")
+
+
 def build_org(rng: np.random.Generator) -> Org:
     b = _Builder(rng)
     b.build_aws()
     b.build_azure()
     b.build_gcp()
     b.build_runs()
+    _Unbilled(b).build()
     commitments = _commitments()
     sp = next(c for c in commitments if c.key == "aws-sp-m6i")
     b.plant(

@@ -9,17 +9,32 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.validate import validate_parameters
 from moto import mock_aws
+
+from tests.connectors.aws.fake_pricing import FakePricing, load_products, serve_pricing
 
 ACCOUNT = "123456789012"
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"
 
 
+@pytest.fixture
+def pricing() -> Iterator[tuple[FakePricing, str]]:
+    """The local Price List Query API with the us-east-1 and eu-west-1 price lists."""
+    fake = FakePricing(load_products("us-east-1", "eu-west-1"))
+    with serve_pricing(fake) as url:
+        yield fake, url
+
+
 @pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials only; no profile or endpoint of the developer's leaks in."""
+def aws_env(monkeypatch: pytest.MonkeyPatch, pricing: tuple[FakePricing, str]) -> None:
+    """Fake credentials only; no profile or endpoint of the developer's leaks in. The
+    Pricing API (which moto lacks) is the local fake, through botocore's own per-service
+    endpoint variable."""
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", pricing[1])
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
@@ -224,3 +239,20 @@ def _put_metrics(session: boto3.session.Session, org: Org) -> None:
             point("Invocations", endpoint, at11, 5.0),
         ],
     )
+
+
+def replay(session: boto3.session.Session, service: str, operation: str, *answers: Any) -> None:
+    """Serve recorded answers, in order (the last repeats), to every ``operation`` call of
+    the session's clients, each checked against the operation's output shape (what
+    botocore's Stubber does for one client): for calls moto does not implement."""
+    model = session._session.get_service_model(service)  # type: ignore[attr-defined]
+    for answer in answers:
+        validate_parameters(answer, model.operation_model(operation).output_shape)
+    queue = list(answers)
+
+    def before_call(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        http = AWSResponse("https://recorded", 200, {}, None)
+        return http, {**answer, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    session.events.register(f"before-call.{service}.{operation}", before_call)

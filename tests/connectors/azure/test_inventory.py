@@ -28,6 +28,12 @@ NIC_CONFIG = (
 )
 IMAGE = f"{COMPUTE}/images/img-cuda"
 ENDPOINT = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/mlw/onlineEndpoints/ocr"
+NETWORK = f"{RG}/providers/Microsoft.Network"
+NAT_IDLE, NAT_BUSY = f"{NETWORK}/natGateways/nat-old", f"{NETWORK}/natGateways/nat-train"
+LB_IDLE = f"{NETWORK}/loadBalancers/lb-demo"
+ANF = f"{RG}/providers/Microsoft.NetApp/netAppAccounts/anf-ml"
+ANF_VOLUME = f"{ANF}/capacityPools/premium/volumes/datasets"
+CI = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/mlw/computes/ci-alice"
 
 
 def vm(name: str, size: str, *, priority: str | None = None, image: str | None = None) -> dict:
@@ -84,6 +90,14 @@ def metrics_answer(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
                 {"timeStamp": "2026-11-24T08:00:00Z", "average": 40.0},
                 {"timeStamp": "2026-11-24T09:00:00Z", "average": 42.5},
             ]
+    if path.startswith(NAT_BUSY):
+        series["ByteCount"] = [
+            {"timeStamp": "2026-11-21T00:00:00Z", "total": 4.0e10},
+            {"timeStamp": "2026-11-22T00:00:00Z", "total": 3.5e10},
+        ]
+    if path.startswith(ANF_VOLUME):  # operations per second, averaged over each day
+        series["ReadIops"] = [{"timeStamp": "2026-11-21T00:00:00Z", "average": 12.5}]
+        series["WriteIops"] = [{"timeStamp": "2026-11-21T00:00:00Z", "average": 2.5}]
     if path.startswith(ENDPOINT):  # requests per minute, summed over each day
         series["RequestsPerMinute"] = [
             {"timeStamp": "2026-11-21T00:00:00Z", "total": 0.0},
@@ -384,6 +398,97 @@ def routes() -> dict[str, Any]:
     r[f"{ENDPOINT}/providers/Microsoft.Insights/metrics"] = metrics_answer
     for vm_id in (VM_BUSY, VM_STOPPED, VM_DEALLOC):
         r[f"{vm_id}/providers/Microsoft.Insights/metrics"] = metrics_answer
+    r[f"{subs}/providers/Microsoft.Network/natGateways"] = {
+        "value": [
+            {
+                "id": nat,
+                "name": nat.rsplit("/", 1)[1],
+                "location": "eastus",
+                "sku": {"name": "Standard"},
+                "properties": {
+                    "idleTimeoutInMinutes": 4,
+                    "provisioningState": "Succeeded",
+                    "publicIpAddresses": [{"id": f"{NETWORK}/publicIPAddresses/pip-nat"}],
+                    "subnets": [{"id": f"{NETWORK}/virtualNetworks/v/subnets/{n}"}
+                                for n in subnets],
+                },
+            }
+            for nat, subnets in ((NAT_IDLE, []), (NAT_BUSY, ["train"]))
+        ]
+    }  # fmt: skip
+    r[f"{subs}/providers/Microsoft.Network/loadBalancers"] = {
+        "value": [
+            {
+                "id": LB_IDLE,
+                "name": "lb-demo",
+                "location": "eastus",
+                "tags": {"team": "applied"},
+                "sku": {"name": "Standard", "tier": "Regional"},
+                "properties": {
+                    "provisioningState": "Succeeded",
+                    "frontendIPConfigurations": [{"id": f"{LB_IDLE}/frontendIPConfigurations/fe"}],
+                    "backendAddressPools": [{"id": f"{LB_IDLE}/backendAddressPools/be"}],
+                    "loadBalancingRules": [],
+                },
+            }
+        ]
+    }
+    r[f"{subs}/providers/Microsoft.NetApp/netAppAccounts"] = {
+        "value": [{"id": ANF, "name": "anf-ml", "location": "eastus"}]
+    }
+    r[f"{ANF}/capacityPools"] = {
+        "value": [{"id": f"{ANF}/capacityPools/premium", "name": "anf-ml/premium"}]
+    }
+    r[f"{ANF}/capacityPools/premium/volumes"] = {
+        "value": [
+            {
+                "id": ANF_VOLUME,
+                "name": "anf-ml/premium/datasets",
+                "location": "eastus",
+                "systemData": {"createdAt": "2026-02-01T00:00:00Z"},
+                "properties": {
+                    "provisioningState": "Succeeded",
+                    "serviceLevel": "Premium",
+                    "usageThreshold": 4398046511104,  # 4 TiB
+                    "protocolTypes": ["NFSv4.1"],
+                },
+            }
+        ]
+    }
+    r[f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/mlw/computes"] = {
+        "value": [
+            {
+                "id": CI,
+                "name": "ci-alice",
+                "location": "eastus",
+                "properties": {
+                    "computeType": "ComputeInstance",
+                    "createdOn": "2026-05-04T09:30:00Z",
+                    "properties": {
+                        "vmSize": "Standard_NC4as_T4_v3",
+                        "state": "Running",
+                        "idleTimeBeforeShutdown": "PT60M",
+                        "lastOperation": {
+                            "operationName": "Start",
+                            "operationTime": "2026-11-03T08:10:00Z",
+                            "operationStatus": "Succeeded",
+                        },
+                        "personalComputeInstanceSettings": {
+                            "assignedUser": {"objectId": "a1b2", "tenantId": "t"}
+                        },
+                    },
+                },
+            },
+            {
+                "id": CI.replace("computes/ci-alice", "computes/gpu-cluster"),
+                "name": "gpu-cluster",
+                "location": "eastus",
+                "properties": {"computeType": "AmlCompute", "properties": {"vmSize": "x"}},
+            },
+        ]
+    }
+    for rid in (NAT_IDLE, NAT_BUSY, LB_IDLE, ANF_VOLUME):
+        r[f"{rid}/providers/Microsoft.Insights/metrics"] = metrics_answer
     return r
 
 
@@ -414,8 +519,9 @@ def test_inventory_rows(store: Store) -> None:
     result = store.load(scan(fake).batches())
     got = resources(store)
     assert sorted(got) == [
-        "disk-old-data", "img-cuda", "ocr", "pip-busy", "pip-idle", "pip-nat", "snap-of-deleted",
-        "vm-busy", "vm-busy-os", "vm-dealloc", "vm-stopped",
+        "ci-alice", "datasets", "disk-old-data", "img-cuda", "lb-demo", "nat-old", "nat-train",
+        "ocr", "pip-busy", "pip-idle", "pip-nat", "snap-of-deleted", "vm-busy", "vm-busy-os",
+        "vm-dealloc", "vm-stopped",
     ]  # fmt: skip
     # Both regions of the subscription are partitions: eastus with rows, westeurope empty.
     assert result.partitions["resources"] == 2
@@ -524,7 +630,8 @@ def test_metric_rows(store: Store) -> None:
     with store.reader() as con:
         rows = con.execute(
             "SELECT resource_id, metric, ts, value, stat, period_s, source FROM metrics "
-            "ORDER BY resource_id, period_s DESC, metric, stat, ts"
+            "WHERE resource_id IN (?, ?) ORDER BY resource_id, period_s DESC, metric, stat, ts",
+            [VM_BUSY, ENDPOINT],
         ).fetchall()
     assert rows == [
         (VM_BUSY, "cpu_util_pct", datetime(2026, 11, 21), 61.5, "Average", 86400, "azure"),
@@ -548,6 +655,8 @@ def test_price_rows(store: Store) -> None:
             "SELECT provider, region, instance_type, sku, unit, price_per_hour, currency, source, "
             "vcpus, memory_gb, gpu_count, gpu_model FROM prices ORDER BY instance_type"
         ).fetchall()
+        dated = con.execute("SELECT DISTINCT price_type, effective_at FROM prices").fetchall()
+    assert dated == [("on-demand", datetime(2024, 1, 1))]  # the meter's effectiveStartDate
     assert rows == [
         ("azure", "eastus", "Standard_D4s_v5", "D4/1", "Hours", Decimal("0.192"), "USD", "azure",
          4, 16.0, 0, None),
@@ -640,3 +749,102 @@ def test_a_forbidden_subscription_is_skipped_with_a_warning_and_the_rest_loads(
     after = resources(store)
     assert after.keys() == before.keys()
     assert all(DENIED not in row["resource_id"] for row in after.values())
+
+
+def test_nat_gateways_load_balancers_netapp_volumes_and_compute_instances(store: Store) -> None:
+    store.init()
+    store.load(scan(FakeArm(routes())).batches())
+    got = resources(store)
+    common = {"provider": "azure", "account_id": SUB, "region": "eastus", "source": "azure"}
+
+    def present(row: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in row.items() if v is not None}
+
+    assert present(got["nat-old"]) == {
+        **common,
+        "resource_id": NAT_IDLE,
+        "resource_type": "nat_gateway",
+        "name": "nat-old",
+        "state": "available",
+        "observed_at": NOW,
+        "details": '{"idle_timeout_minutes": 4, "public_ips": 1, "resource_group": "rg-ml", '
+        '"sku": "Standard", "subnets": 0}',
+        "tags": "{}",
+    }
+    assert present(got["lb-demo"]) == {
+        **common,
+        "resource_id": LB_IDLE,
+        "resource_type": "load_balancer",
+        "name": "lb-demo",
+        "state": "active",
+        "observed_at": NOW,
+        "details": '{"backend_pools": 1, "frontends": 1, "lb_type": "standard", '
+        '"resource_group": "rg-ml", "rules": 0}',
+        "tags": '{"team": "applied"}',
+    }
+    assert present(got["datasets"]) == {
+        **common,
+        "resource_id": ANF_VOLUME,
+        "resource_type": "file_system",
+        "name": "datasets",
+        "state": "available",
+        "created_at": datetime(2026, 2, 1),
+        "observed_at": NOW,
+        "size_gb": 4096.0,
+        "details": '{"file_system_type": "netapp", "protocols": ["NFSv4.1"], '
+        '"resource_group": "rg-ml", "service_level": "Premium"}',
+        "tags": "{}",
+    }
+    # the notebook VM of an Azure ML workspace (the AmlCompute cluster is not one)
+    assert present(got["ci-alice"]) == {
+        **common,
+        "resource_id": CI,
+        "resource_type": "notebook",
+        "name": "ci-alice",
+        "state": "running",
+        "created_at": datetime(2026, 5, 4, 9, 30),
+        "observed_at": NOW,
+        "instance_type": "Standard_NC4as_T4_v3",
+        "vcpus": 4,
+        "memory_gb": 28.0,
+        "gpu_count": 1,
+        "gpu_model": "T4",
+        "details": '{"idle_time_before_shutdown": "PT60M", "last_operation": "Start", '
+        '"last_operation_at": "2026-11-03T08:10:00Z", "owner": "a1b2", '
+        '"platform": "azureml-compute-instance", "workspace": "mlw"}',
+        "tags": "{}",
+    }
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT resource_id, metric, ts, value, stat, period_s FROM metrics "
+            "WHERE resource_id IN (?, ?, ?, ?) ORDER BY resource_id, ts",
+            [NAT_IDLE, NAT_BUSY, LB_IDLE, ANF_VOLUME],
+        ).fetchall()
+    assert rows == [
+        # (12.5 + 2.5) operations a second × 86,400
+        (ANF_VOLUME, "disk_io_ops", datetime(2026, 11, 21), 1_296_000.0, "Sum", 86400),
+        (NAT_BUSY, "net_out_bytes", datetime(2026, 11, 21), 4.0e10, "Sum", 86400),
+        (NAT_BUSY, "net_out_bytes", datetime(2026, 11, 22), 3.5e10, "Sum", 86400),
+    ]  # the idle gateway and load balancer published nothing
+
+
+def test_the_new_rules_judge_what_the_azure_scan_read(store: Store) -> None:
+    """An Azure scan alone (no bill, no network prices): the idle NAT gateway and load
+    balancer are found (no data points in an account whose metrics were read), the busy
+    gateway and the NetApp volume in use are not; the savings are unknown, not zero."""
+    from mlcost.recommendations import analyze_recommendations, list_recommendations
+
+    store.init()
+    store.load(scan(FakeArm(routes())).batches())
+    analyze_recommendations(store)
+    with store.reader() as con:
+        found = list_recommendations(
+            con, rules=["idle_nat_gateway", "idle_load_balancer", "idle_file_system"]
+        ).to_pylist()
+    assert sorted((f["rule"], f["resource_id"]) for f in found) == [
+        ("idle_load_balancer", LB_IDLE),
+        ("idle_nat_gateway", NAT_IDLE),
+    ]
+    assert {
+        (f["monthly_cost"], f["estimated_monthly_savings"], f["confidence"]) for f in found
+    } == {(None, None, "low")}

@@ -13,7 +13,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import monitoring_v3
 from mlcost.connectors.gcp.inventory import GcpInventory
 
-from mlcost.errors import InputError
+from mlcost.errors import AccessDeniedError, InputError
 from mlcost.store import Store
 
 from .fake_google import FakeGoogle, google_error, serve
@@ -46,6 +46,9 @@ def instance(name: str, id_: int, mtype: str, status: str, **extra: Any) -> dict
     }
 
 
+ALL_RANGES = "ALL_SUBNETWORKS_ALL_IP_RANGES"
+
+
 def routes() -> dict[str, Any]:
     warning = {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "There are no results"}}
 
@@ -75,6 +78,8 @@ def routes() -> dict[str, Any]:
                                 "RUNNING",
                                 scheduling={"provisioningModel": "SPOT", "preemptible": True},
                             ),
+                            # the VM under a Vertex AI Workbench instance of the same name
+                            instance("wb-erin", 1004, "e2-standard-4", "RUNNING"),
                         ]
                     }
                 }
@@ -221,6 +226,66 @@ def routes() -> dict[str, Any]:
                 "global": warning,
             }
         },
+        f"{ROOT}/aggregated/routers": {
+            "items": {
+                "regions/us-central1": {
+                    "routers": [
+                        {
+                            "id": "4421",
+                            "name": "nat-router",
+                            "region": f"{API}/{P}/regions/us-central1",
+                            "selfLink": f"{API}/{P}/regions/us-central1/routers/nat-router",
+                            "creationTimestamp": "2025-11-02T10:00:00.000-07:00",
+                            "network": f"{API}/{P}/global/networks/default",
+                            "nats": [
+                                {
+                                    "name": "nat-old-training",
+                                    "natIpAllocateOption": "AUTO_ONLY",
+                                    "sourceSubnetworkIpRangesToNat": ALL_RANGES,
+                                },
+                                {
+                                    "name": "nat-serving",
+                                    "natIpAllocateOption": "MANUAL_ONLY",
+                                    "natIps": [f"{API}/{P}/regions/us-central1/addresses/nat-ip"],
+                                },
+                            ],
+                        },
+                        {
+                            "id": "4422",
+                            "name": "bgp-only",
+                            "selfLink": f"{API}/{P}/regions/us-central1/routers/bgp-only",
+                            "region": f"{API}/{P}/regions/us-central1",
+                        },
+                    ]
+                },
+                "global": warning,
+            }
+        },
+        f"/v1/projects/{P}/locations/-/instances": {
+            "instances": [
+                {
+                    "name": f"projects/{P}/locations/us-central1-a/instances/imagenet-nfs",
+                    "tier": "BASIC_SSD",
+                    "state": "READY",
+                    "createTime": "2026-01-15T09:00:00.123456789Z",
+                    "labels": {"team": "vision"},
+                    "fileShares": [{"name": "data", "capacityGb": "2560"}],
+                }
+            ]
+        },
+        f"/v2/projects/{P}/locations/-/instances": {
+            "instances": [
+                {
+                    "name": f"projects/{P}/locations/us-central1-a/instances/wb-erin",
+                    "state": "ACTIVE",
+                    "healthState": "HEALTHY",
+                    "creator": "erin@acme.example",
+                    "createTime": "2026-06-01T08:00:00Z",
+                    "labels": {"team": "vision"},
+                    "gceSetup": {"machineType": "e2-standard-4"},
+                }
+            ]
+        },
         f"{ROOT}/global/snapshots": {
             "items": [
                 {
@@ -279,6 +344,7 @@ def time_series(request: monitoring_v3.ListTimeSeriesRequest) -> list[dict[str, 
         return [
             series("1001", [point(D1, day, busy[0]), point(D2, day, busy[1])]),
             series("1003", [point(D1, day, 0.02)]),
+            series("1004", [point(D1, day, 0.005 if aligner == "ALIGN_MEAN" else 0.03)]),
             series("9999", [point(D1, day, 0.5)]),
         ]
     if metric_name == "cpu/utilization":
@@ -305,6 +371,21 @@ def time_series(request: monitoring_v3.ListTimeSeriesRequest) -> list[dict[str, 
                 "points": [point(D1, day, 2)],
             },
         ]  # fmt: skip
+    if metric_name == "nat/sent_bytes_count":  # one series per VM behind the gateway
+        return [
+            {"resource": {"type": "nat_gateway", "labels": {
+                "router_id": "4421", "gateway_name": "nat-serving", "region": "us-central1"}},
+             "points": [point(D1, day, 3_000_000_000)]},
+            {"resource": {"type": "nat_gateway", "labels": {
+                "router_id": "4421", "gateway_name": "nat-serving", "region": "us-central1"}},
+             "points": [point(D1, day, 1_000_000_000)]},
+        ]  # fmt: skip
+    if metric_name == "server/read_ops_count":
+        return [
+            {"resource": {"type": "filestore_instance",
+                          "labels": {"instance_name": "imagenet-nfs", "location": "us-central1-a"}},
+             "points": [point(D1, day, 0), point(D2, day, 0)]},
+        ]  # fmt: skip
     if metric_name == "gpu/utilization":  # one series per GPU
         return [series("1001", [point(D1, day, 80.0)]), series("1001", [point(D1, day, 90.0)])]
     return []
@@ -329,16 +410,35 @@ def endpoints(fake: FakeGoogle) -> Iterator[tuple[str, Any]]:
         yield found
 
 
-def _sku(description: str, usage: str, units: int, nanos: int) -> dict[str, Any]:
-    """One Cloud Billing Catalog SKU of Compute Engine, priced in us-central1."""
+def _sku(
+    description: str, usage: str, units: int, nanos: int, unit: str = "h", family: str = "Compute"
+) -> dict[str, Any]:
+    """One Cloud Billing Catalog SKU of Compute Engine, priced in us-central1, as the REST
+    API writes it (a free first tier where the SKU has one, as storage SKUs do)."""
+    sku_id = "".join(f"{b:02X}" for b in description.encode()[:6])
+    sku_id = f"{sku_id[:4]}-{sku_id[4:8]}-{sku_id[8:12]}"
+    tiers = [
+        {
+            "startUsageAmount": 0,
+            "unitPrice": {"currencyCode": "USD", "units": str(units), "nanos": nanos},
+        }
+    ]
+    if unit == "GiBy.mo":
+        tiers.insert(0, {"startUsageAmount": 0, "unitPrice": {"currencyCode": "USD"}})
+        tiers[1]["startUsageAmount"] = 0.1
     return {
+        "name": f"services/6F81-5844-456A/skus/{sku_id}",
+        "skuId": sku_id,
         "description": description,
-        "category": {"resourceFamily": "Compute", "usageType": usage},
+        "category": {"serviceDisplayName": "Compute Engine", "resourceFamily": family,
+                     "resourceGroup": "N1Standard", "usageType": usage},
         "serviceRegions": ["us-central1"],
         "pricingInfo": [
-            {"pricingExpression": {"tieredRates": [{"unitPrice": {
-                "currencyCode": "USD", "units": str(units), "nanos": nanos}}]}}
+            {"effectiveTime": "2026-11-23T08:35:17.285Z",
+             "pricingExpression": {"usageUnit": unit, "displayQuantity": 1,
+                                   "tieredRates": tiers}}
         ],
+        "serviceProviderName": "Google",
     }  # fmt: skip
 
 
@@ -362,6 +462,11 @@ def catalog(path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]
                 "Spot Preemptible E2 Instance Core running in Americas", "Preemptible", 0, 6543000
             ),
             _sku("Nvidia L4 GPU running in Americas", "OnDemand", 0, 560631000),
+            _sku("SSD backed PD Capacity", "OnDemand", 0, 170000000, "GiBy.mo", "Storage"),
+            _sku("Balanced PD Capacity", "OnDemand", 0, 100000000, "GiBy.mo", "Storage"),
+            _sku("Storage PD Snapshot", "OnDemand", 0, 50000000, "GiBy.mo", "Storage"),
+            _sku("Commitment v1: Balanced PD Capacity", "Commit1Yr", 0, 60000000, "GiBy.mo"),
+            _sku("Static Ip Charge", "OnDemand", 0, 10000000, "h", "Network"),
         ]
     }
 
@@ -375,7 +480,7 @@ def scan(endpoints: tuple[str, Any], **kwargs: Any) -> GcpInventory:
         monitoring_options={"transport": transport},
         retry=FAST,
         vertex_endpoint=rest,
-        billing_endpoint=rest,
+        rest_endpoint=rest,
         **options,
     )
 
@@ -396,12 +501,18 @@ def test_inventory_rows(store: Store, fake: FakeGoogle, endpoints: tuple[str, An
     assert sorted(got) == [
         "addresses/api-ip", "addresses/old-ip", "disks/pd-orphan", "disks/train-l4",
         "endpoints/5054500", "endpoints/777",
-        "images/img-pytorch", "instances/spot-e2", "instances/stopped-n1", "instances/train-l4",
-        "snapshots/snap-gone",
+        "images/img-pytorch", "instances/imagenet-nfs", "instances/spot-e2",
+        "instances/stopped-n1", "instances/train-l4", "instances/wb-erin",
+        "nats/nat-old-training", "nats/nat-serving", "snapshots/snap-gone",
     ]  # fmt: skip
     # europe-west4 (empty zone), us-central1 and global are the partitions scanned.
     assert result.partitions["resources"] == 3
-    vms = {k.split("/")[1]: v for k, v in got.items() if k.startswith("instances/")}
+    vms = {
+        k.split("/")[1]: v
+        for k, v in got.items()
+        if k.startswith("instances/") and v["resource_type"] == "vm"
+    }
+    assert sorted(vms) == ["spot-e2", "stopped-n1", "train-l4"]  # wb-erin is a notebook
     common = {"provider": "gcp", "account_id": P, "region": "us-central1", "source": "gcp"}
     assert vms["train-l4"] == {
         **common,
@@ -515,9 +626,9 @@ def test_metric_rows(store: Store, fake: FakeGoogle, endpoints: tuple[str, Any])
     with store.reader() as con:
         rows = con.execute(
             "SELECT replace(resource_id, ?, ''), metric, ts, round(value, 9), stat, period_s "
-            "FROM metrics WHERE metric <> 'invocations' "
+            "FROM metrics WHERE metric <> 'invocations' AND starts_with(resource_id, ?) "
             "ORDER BY period_s DESC, resource_id, metric, stat, ts",
-            [f"{FULL}/zones/us-central1-a/instances/"],
+            [f"{FULL}/zones/us-central1-a/instances/"] * 2,
         ).fetchall()
     assert rows == [
         ("spot-e2", "cpu_util_pct", D1, 2.0, "Average", 86400),
@@ -603,7 +714,8 @@ def test_machine_types_are_priced_from_the_billing_catalog(
     with store.reader() as con:
         rows = con.execute(
             "SELECT region, instance_type, price_per_hour, vcpus, memory_gb, gpu_count, "
-            "gpu_model, unit, source FROM prices ORDER BY instance_type"
+            "gpu_model, unit, source FROM prices WHERE instance_type IS NOT NULL "
+            "ORDER BY instance_type"
         ).fetchall()
     assert rows == [
         # 4 × 0.021811 + 16 GiB × 0.002923 (the spot SKU is not an on-demand price)
@@ -613,3 +725,169 @@ def test_machine_types_are_priced_from_the_billing_catalog(
         # 4 × 0.031611 + 15 × 0.004237
         ("us-central1", "n1-standard-4", Decimal("0.189999"), 4, 15.0, 0, None, "Hours", "gcp"),
     ]
+    with store.reader() as con:
+        units = con.execute(
+            "SELECT region, product, sku, unit, price_per_hour, price_type, effective_at "
+            "FROM prices WHERE product IS NOT NULL ORDER BY product"
+        ).fetchall()
+    stamp = datetime(2026, 11, 23, 8, 35, 17, 285000)
+    # the priced tier, not the free first one; no commitment SKU; snapshots are global
+    assert units == [
+        ("us-central1", "ip_address", "5374-6174-6963", "Hours", Decimal("0.01"), "on-demand",
+         stamp),
+        ("global", "snapshot", "5374-6F72-6167", "GB-Months", Decimal("0.05"), "on-demand",
+         stamp),
+        ("us-central1", "volume:pd-balanced", "4261-6C61-6E63", "GB-Months", Decimal("0.1"),
+         "on-demand", stamp),
+        ("us-central1", "volume:pd-ssd", "5353-4420-6261", "GB-Months", Decimal("0.17"),
+         "on-demand", stamp),
+    ]  # fmt: skip
+
+
+BILLING_ACCOUNT = "01A2B3-C4D5E6-F7A8B9"
+
+
+def _billing_projects(path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+    """The projects the billing account pays for, in two pages; one has billing disabled."""
+
+    def info(project: str, enabled: bool) -> dict[str, Any]:
+        return {
+            "name": f"projects/{project}/billingInfo",
+            "projectId": project,
+            "billingAccountName": f"billingAccounts/{BILLING_ACCOUNT}",
+            "billingEnabled": enabled,
+        }
+
+    if query.get("pageToken") == ["p2"]:
+        return 200, {"projectBillingInfo": [info("acme-sandbox-closed", False)]}
+    return 200, {"projectBillingInfo": [info(P, True)], "nextPageToken": "p2"}
+
+
+def test_a_billing_account_scans_exactly_the_projects_it_pays_for(
+    store: Store, fake: FakeGoogle, endpoints: tuple[str, Any]
+) -> None:
+    store.init()
+    fake.routes[f"/v1/billingAccounts/{BILLING_ACCOUNT}/projects"] = _billing_projects
+    # the credential can list another project too: --billing-account does not scan it
+    fake.routes["/v3/projects:search"] = {
+        "projects": [{"projectId": P, "state": "ACTIVE"}, {"projectId": DENIED, "state": "ACTIVE"}]
+    }
+    scanned = scan(endpoints, billing_account=BILLING_ACCOUNT)
+    store.load(scanned.batches())
+    assert [s.project_id for s in scanned.summaries] == [P]
+    assert fake.calls.count(f"/v1/billingAccounts/{BILLING_ACCOUNT}/projects") == 2
+    assert "/v3/projects:search" not in fake.calls
+    with store.reader() as con:
+        accounts = con.execute("SELECT DISTINCT account_id FROM resources").fetchall()
+    assert accounts == [(P,)]
+
+
+def test_a_billing_account_and_projects_together_are_refused(endpoints: tuple[str, Any]) -> None:
+    with pytest.raises(InputError, match="Give --projects or --billing-account, not both"):
+        list(scan(endpoints, projects=[P], billing_account=BILLING_ACCOUNT).batches())
+
+
+def test_a_billing_account_the_credential_may_not_read_is_a_clear_error(
+    fake: FakeGoogle, endpoints: tuple[str, Any]
+) -> None:
+    fake.routes[f"/v1/billingAccounts/{BILLING_ACCOUNT}/projects"] = google_error(
+        403, "forbidden", "The caller does not have permission"
+    )
+    with pytest.raises(AccessDeniedError) as caught:
+        list(scan(endpoints, billing_account=BILLING_ACCOUNT).batches())
+    assert caught.value.message.startswith(
+        f"Google denied billingAccounts.projects.list on billing account {BILLING_ACCOUNT}"
+    )
+
+
+def test_cloud_nat_filestore_and_workbench(
+    store: Store, fake: FakeGoogle, endpoints: tuple[str, Any]
+) -> None:
+    store.init()
+    store.load(scan(endpoints, projects=[P]).batches())
+    got = resources(store)
+    common = {"provider": "gcp", "account_id": P, "region": "us-central1", "source": "gcp"}
+
+    def present(row: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in row.items() if v is not None}
+
+    router = f"{FULL}/regions/us-central1/routers/nat-router"
+    assert present(got["nats/nat-old-training"]) == {
+        **common,
+        "resource_id": f"{router}/nats/nat-old-training",
+        "resource_type": "nat_gateway",
+        "name": "nat-old-training",
+        "state": "available",
+        "created_at": datetime(2025, 11, 2, 17),
+        "observed_at": NOW,
+        "details": '{"nat_ip_allocate_option": "AUTO_ONLY", "router": "nat-router", '
+        '"source_subnetwork_ip_ranges_to_nat": "ALL_SUBNETWORKS_ALL_IP_RANGES"}',
+        "tags": "{}",
+    }
+    assert '"nat_ips": 1' in got["nats/nat-serving"]["details"]
+    filestore = f"//file.googleapis.com/projects/{P}/locations/us-central1-a/instances/imagenet-nfs"
+    assert present(got["instances/imagenet-nfs"]) == {
+        **common,
+        "resource_id": filestore,
+        "resource_type": "file_system",
+        "name": "imagenet-nfs",
+        "state": "available",
+        "created_at": datetime(2026, 1, 15, 9, 0, 0, 123456),
+        "observed_at": NOW,
+        "size_gb": 2560.0,
+        "details": '{"file_system_type": "filestore", "shares": ["data"], "tier": "BASIC_SSD"}',
+        "tags": '{"team": "vision"}',
+    }
+    workbench = f"//notebooks.googleapis.com/projects/{P}/locations/us-central1-a/instances/wb-erin"
+    assert present(got["instances/wb-erin"]) == {
+        **common,
+        "resource_id": workbench,
+        "resource_type": "notebook",
+        "name": "wb-erin",
+        "state": "running",
+        "created_at": datetime(2026, 6, 1, 8),
+        "observed_at": NOW,
+        "instance_type": "e2-standard-4",
+        "vcpus": 4,
+        "memory_gb": 16.0,
+        "gpu_count": 0,
+        "details": '{"creator": "erin@acme.example", "health_state": "HEALTHY", '
+        f'"platform": "vertex-workbench", "vm": "{FULL}/zones/us-central1-a/instances/wb-erin"}}',
+        "tags": '{"team": "vision"}',
+    }
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT resource_id, metric, ts, round(value, 9), stat FROM metrics "
+            "WHERE resource_id IN (?, ?, ?) AND period_s = 86400 ORDER BY ALL",
+            [f"{router}/nats/nat-serving", filestore, workbench],
+        ).fetchall()
+    assert rows == [
+        # two VMs' series behind the gateway, summed
+        (f"{router}/nats/nat-serving", "net_out_bytes", D1, 4.0e9, "Sum"),
+        (filestore, "disk_io_ops", D1, 0.0, "Sum"),
+        (filestore, "disk_io_ops", D2, 0.0, "Sum"),
+        # the VM's CPU is the notebook's (a 0-1 fraction, as percent)
+        (workbench, "cpu_util_pct", D1, 0.5, "Average"),
+        (workbench, "cpu_util_pct", D1, 3.0, "Maximum"),
+    ]
+
+
+def test_the_new_rules_judge_what_the_gcp_scan_read(
+    store: Store, fake: FakeGoogle, endpoints: tuple[str, Any]
+) -> None:
+    """A GCP scan alone: the NAT gateway nobody sends through and the Filestore instance
+    with no NFS operations are found; the gateway with traffic is not."""
+    from mlcost.recommendations import analyze_recommendations, list_recommendations
+
+    store.init()
+    store.load(scan(endpoints, projects=[P]).batches())
+    analyze_recommendations(store)
+    with store.reader() as con:
+        found = list_recommendations(con, rules=["idle_nat_gateway", "idle_file_system"])
+    router = f"{FULL}/regions/us-central1/routers/nat-router"
+    pairs = zip(found["rule"].to_pylist(), found["resource_id"].to_pylist(), strict=True)
+    assert sorted(pairs) == [
+        ("idle_file_system",
+         f"//file.googleapis.com/projects/{P}/locations/us-central1-a/instances/imagenet-nfs"),
+        ("idle_nat_gateway", f"{router}/nats/nat-old-training"),
+    ]  # fmt: skip
