@@ -115,6 +115,7 @@ def write_query(
         # DuckDB keeps the store's blocks it has read until it needs the memory: capped,
         # the whole of a large store is never cached (a large sort spills to disk).
         con.execute("SET memory_limit = ?", [MEMORY_LIMIT])
+        con.execute("SET enable_progress_bar = false")  # stderr is for errors
         try:
             reader = con.sql(query).to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as exc:
