@@ -120,13 +120,16 @@ def test_a_large_result_streams_in_flat_memory(store: Store, tmp_path: Path) -> 
     process's peak memory stays far below the table's size."""
     out = tmp_path / "big.parquet"
     query = "SELECT i, repeat('x', 400) || i AS pad FROM range(1500000) t(i)"
+    # The peak is read from /proc (VmHWM, this process's own): getrusage's ru_maxrss would
+    # count the pytest process it was forked from, which Linux carries over an exec.
     script = (
-        "import resource, sys\n"
+        "import re, sys\n"
         "from mlcost.cli import main\n"
         f"sys.argv = ['mlcost', '--db', {str(store.path)!r}, 'sql', {query!r}, "
         f"'--output', {str(out)!r}]\n"
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1)) // 1024)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False

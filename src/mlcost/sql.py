@@ -119,6 +119,7 @@ def write_query(
         # buffer out-of-order chunks when the writer fell behind (1.2 GB on a busy machine
         # for a 600 MB result). ORDER BY is still honoured.
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")  # stderr is for errors
         try:
             reader = con.sql(query).to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as exc:
