@@ -1,0 +1,176 @@
+"""Commands over the waste rules and their findings: rules, recommendations."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import Annotated
+
+import pyarrow as pa
+import typer
+
+from mlcost.cli.common import (
+    _FINDING_COLUMNS,
+    FormatOption,
+    OutputOption,
+    _ctx,
+    _fmt,
+    out,
+    recommendations_app,
+    rules_app,
+)
+from mlcost.output import resolve_format, write_table
+from mlcost.recommendations import (
+    STATUSES,
+    get_recommendation,
+    list_recommendations,
+    set_status,
+)
+from mlcost.rules import all_rules, get_rule
+
+
+@rules_app.callback(invoke_without_command=True)
+def rules_list(ctx: typer.Context, fmt: FormatOption = None, output: OutputOption = None) -> None:
+    """List the rules with their parameters (as mlcost.toml sets them)."""
+    if ctx.invoked_subcommand:
+        return
+    configured = _ctx(ctx).settings.rules
+    rows = []
+    for rule in all_rules().values():
+        values = {**rule.defaults(), **configured.get(rule.id, {})}
+        params = ", ".join(
+            f"{p.name}={values[p.name]}" for p in rule.params if not isinstance(p.default, dict)
+        )
+        rows.append(
+            {
+                "rule": rule.id,
+                "enabled": bool(values["enabled"]),
+                "providers": " ".join(rule.providers),
+                "finds": rule.title,
+                "parameters": params,
+            }
+        )
+    write_table(pa.Table.from_pylist(rows), fmt=_fmt(fmt), output=output, console=out)
+
+
+@rules_app.command("show")
+def rules_show(
+    ctx: typer.Context, rule_id: Annotated[str, typer.Argument(help="A rule id.")]
+) -> None:
+    """Print a rule's documentation and its parameters."""
+    rule = get_rule(rule_id)
+    configured = _ctx(ctx).settings.rules.get(rule.id, {})
+    out.print(f"{rule.id} ({', '.join(rule.providers)})", markup=False)
+    out.print()
+    for paragraph in textwrap.dedent(rule.doc).strip().split("\n\n"):
+        # the docstring's lines re-flowed to the terminal's width
+        out.print(" ".join(paragraph.split()), markup=False)
+        out.print()
+    rows = [
+        {
+            "parameter": p.name,
+            "value": str(configured.get(p.name, p.default)),
+            "default": str(p.default),
+            "meaning": p.help,
+        }
+        for p in rule.all_params
+    ]
+    write_table(pa.Table.from_pylist(rows), fmt="table", console=out, title="Parameters")
+    out.print(f"Set them in mlcost.toml under [rules.{rule.id}].", markup=False)
+
+
+@recommendations_app.callback(invoke_without_command=True)
+def recommendations(
+    ctx: typer.Context,
+    rule: Annotated[
+        list[str] | None, typer.Option(help="Only these rules (repeat or comma-separate).")
+    ] = None,
+    provider: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only aws, azure, gcp (or AWS, Microsoft, Google Cloud); any case, "
+            "repeat or comma-separate."
+        ),
+    ] = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these accounts/subscriptions/projects, by id or bill name."),
+    ] = None,
+    min_savings: Annotated[
+        float | None, typer.Option(help="Only findings saving at least this much a month.")
+    ] = None,
+    status: Annotated[
+        str, typer.Option(help=f"One of {', '.join(STATUSES)}.", show_default=True)
+    ] = "open",
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+) -> None:
+    """List findings, largest saving first; export them with --format and --output."""
+    if ctx.invoked_subcommand:
+        return
+    with _ctx(ctx).store.reader() as con:
+        table = list_recommendations(
+            con,
+            rules=rule or (),
+            providers=provider or (),
+            accounts=account or (),
+            min_savings=min_savings,
+            status=status,
+        )
+    chosen = resolve_format(_fmt(fmt), output)
+    if chosen == "table" and output is None:
+        if table.num_rows == 0:
+            out.print(f"No {status} findings match. Run `mlcost analyze` after loading data.")
+            return
+        found_currencies = table.column("currency").to_pylist()
+        columns = [c for c in _FINDING_COLUMNS if c != "status" or status in ("all", "closed")]
+        table = table.select(columns).rename_columns(
+            ["monthly_saving" if c == "estimated_monthly_savings" else c for c in columns]
+        )
+        currencies = sorted({c for c in found_currencies if c})
+        title = (
+            f"{status.capitalize()} findings, largest saving first"
+            + (f" (monthly saving in {', '.join(currencies)})" if currencies else "")
+            if status != "all"
+            else "Findings, largest saving first"
+        )
+        write_table(table, fmt=chosen, console=out, title=title)
+        return
+    write_table(table, fmt=chosen, output=output, console=out)
+
+
+@recommendations_app.command("show")
+def recommendations_show(
+    ctx: typer.Context,
+    rec_id: Annotated[str, typer.Argument(help="A finding's id, or a unique prefix of it.")],
+) -> None:
+    """Everything about one finding: the resource, the evidence, the action."""
+    with _ctx(ctx).store.reader() as con:
+        found = get_recommendation(con, rec_id)
+    for name, value in found.items():
+        if value is None:
+            continue
+        if name == "evidence" or name == "tags":
+            value = json.dumps(json.loads(value), indent=2, sort_keys=True)
+        out.print(f"{name}: ", end="", markup=False)
+        out.print(str(value), markup=False)
+
+
+@recommendations_app.command("dismiss")
+def recommendations_dismiss(
+    ctx: typer.Context,
+    rec_id: Annotated[str, typer.Argument(help="A finding's id.")],
+    reason: Annotated[str, typer.Option(help="Why it is not waste (kept with it).")],
+) -> None:
+    """Dismiss a finding: it stays dismissed when analyze runs again."""
+    rec_id = set_status(_ctx(ctx).store, rec_id, dismissed=True, reason=reason)
+    out.print(f"Dismissed {rec_id}. Undo with: mlcost recommendations reopen {rec_id}")
+
+
+@recommendations_app.command("reopen")
+def recommendations_reopen(
+    ctx: typer.Context, rec_id: Annotated[str, typer.Argument(help="A finding's id.")]
+) -> None:
+    """Reopen a dismissed finding."""
+    rec_id = set_status(_ctx(ctx).store, rec_id, dismissed=False)
+    out.print(f"Reopened {rec_id}.")
