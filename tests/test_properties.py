@@ -330,24 +330,34 @@ cur_cell = st.one_of(
 )
 
 
-@given(st.lists(st.tuples(good_money, st.lists(cur_cell, max_size=2)), min_size=1, max_size=6))
-def test_aws_cur(prop_store: Store, tmp_path_factory: pytest.TempPathFactory, rows: Any) -> None:
+def _provider_csv(
+    template: dict[str, str], cost_column: str, id_column: str, name: str, rows: Any
+) -> Callable[[Path], Generated]:
+    """A provider CSV of one usage line per generated row (its cost and hostile cells set),
+    and the BilledCost it must sum to when every cost is a number."""
+
     def make(folder: Path) -> Generated:
         written = []
         for i, (cost, cells) in enumerate(rows):
-            row = dict(_CUR_USAGE)
-            row.update({"lineItem/UnblendedCost": cost, "lineItem/ResourceId": f"r{i}"})
+            row = dict(template)
+            row.update({cost_column: cost, id_column: f"r{i}"})
             row.update(dict(cells))
             written.append(row)
-        costs = [r["lineItem/UnblendedCost"] for r in written]
+        costs = [r[cost_column] for r in written]
         sums = (
             {"BilledCost": sum((_number(c) for c in costs), Decimal(0))}
             if all(_is_number(c) for c in costs)
             else {}
         )
-        path = _csv(folder / "cur.csv", list(_CUR_USAGE), written)
+        path = _csv(folder / f"{name}.csv", list(template), written)
         return Generated(path, len(written), sums, [])
 
+    return make
+
+
+@given(st.lists(st.tuples(good_money, st.lists(cur_cell, max_size=2)), min_size=1, max_size=6))
+def test_aws_cur(prop_store: Store, tmp_path_factory: pytest.TempPathFactory, rows: Any) -> None:
+    make = _provider_csv(_CUR_USAGE, "lineItem/UnblendedCost", "lineItem/ResourceId", "cur", rows)
     check(prop_store, make, tmp_path_factory.mktemp("c"), "aws-cur")
 
 
@@ -367,22 +377,7 @@ azure_cell = st.one_of(
 
 @given(st.lists(st.tuples(good_money, st.lists(azure_cell, max_size=2)), min_size=1, max_size=6))
 def test_azure(prop_store: Store, tmp_path_factory: pytest.TempPathFactory, rows: Any) -> None:
-    def make(folder: Path) -> Generated:
-        written = []
-        for i, (cost, cells) in enumerate(rows):
-            row = dict(_AZURE_USAGE)
-            row.update({"CostInBillingCurrency": cost, "ResourceId": f"r{i}"})
-            row.update(dict(cells))
-            written.append(row)
-        costs = [r["CostInBillingCurrency"] for r in written]
-        sums = (
-            {"BilledCost": sum((_number(c) for c in costs), Decimal(0))}
-            if all(_is_number(c) for c in costs)
-            else {}
-        )
-        path = _csv(folder / "azure.csv", list(_AZURE_USAGE), written)
-        return Generated(path, len(written), sums, [])
-
+    make = _provider_csv(_AZURE_USAGE, "CostInBillingCurrency", "ResourceId", "azure", rows)
     check(prop_store, make, tmp_path_factory.mktemp("a"), "azure")
 
 
