@@ -254,7 +254,10 @@ def _hints(cls: type) -> dict[str, Any]:
 def _entry_name(cls: type, raw: dict[str, Any], where: str) -> str:
     label = cls.__name__.removesuffix("Decl").lower()
     key = raw.get("key")
-    return f"{where}, {label} {key!r}" if isinstance(key, str) else where
+    if not isinstance(key, str):
+        return where
+    # An entry with a key is named by its file and key, wherever it sits in the file.
+    return f"{where.split(':', 1)[0].split(',', 1)[0]}, {label} {key!r}"
 
 
 def _build(cls: type[T], raw: Any, where: str) -> T:

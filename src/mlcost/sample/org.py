@@ -110,9 +110,11 @@ def _anomaly_file() -> AnomalyFile:
     return read_toml(AnomalyFile, "anomalies.toml")
 
 
-def _index(d: date, where: str) -> int:
+def _index(d: date, where: str, end: bool = False) -> int:
+    """Day ``d``'s index in the window; ``end``: the day after the window is allowed (an
+    exclusive stop)."""
     i = (d - WINDOW_START.date()).days
-    if not 0 <= i < DAYS:
+    if not 0 <= i < DAYS + end:
         raise SampleDataError(f"{where}: {d} is outside the window.")
     return i
 
@@ -135,7 +137,13 @@ def _days(value: Day | list[Day], where: str) -> list[int]:
 
 def _span(start: Day | None, stop: Day | None, where: str) -> tuple[int, int]:
     lo = _days(start, where)[0] if start is not None else 0
-    hi = _days(stop, where)[0] if stop is not None else DAYS
+    if stop is None:
+        hi = DAYS
+    elif isinstance(stop, str):
+        hi = _days(stop, where)[0]
+    else:
+        hi = _index(stop, where, end=True)
+    _require(lo < hi, where, "start must come before stop")
     return lo, hi
 
 
@@ -198,6 +206,8 @@ class _Builder:
         if isinstance(spec, str):
             _one_of(spec, ("always", "none"), where, "pattern")
             return np.full(DAYS, 24.0) if spec == "always" else np.zeros(DAYS)
+        if spec.on is not None:
+            _require(spec.start is None and spec.stop is None, where, "on takes no start or stop")
         lo, hi = _span(spec.start, spec.stop, where)
         if spec.elastic is not None:
             e = spec.elastic
