@@ -13,6 +13,7 @@ import pytest
 
 from mlcost.sample.catalog import ec2_instance_id
 from mlcost.sample.declarations import (
+    CommitmentFile,
     ResourceDecl,
     ResourceFile,
     SampleDataError,
@@ -200,3 +201,27 @@ def test_the_docs_example_adds_a_billed_resource_with_its_planted_case() -> None
             "may_also": ["idle_vm"],
         }
     ]
+
+
+def test_money_that_is_not_a_decimal_names_the_commitment() -> None:
+    files = read_files()
+    text = _text("commitments.toml").replace('rate = "19.2256"', 'rate = "19,2256"')
+    files["commitments.toml"] = read_toml(CommitmentFile, "commitments.toml", text)
+    with pytest.raises(SampleDataError) as exc:
+        build_org(np.random.default_rng(7), files)
+    assert str(exc.value) == (
+        "mlcost/sample/data/commitments.toml, commitment 'aws-ri-p4d': 'rate': '19,2256' is "
+        "not a decimal number."
+    )
+
+
+def test_an_empty_csv_value_names_the_line_and_column() -> None:
+    columns = ("name", "provider", "vcpus", "memory_gb", "gpu_count", "gpu_model", "price")
+    columns += ("previous_generation", "platform")
+    text = _text("instance_types.csv").replace(
+        "p4d.24xlarge,aws,96,1152,8,A100,32.7726", "p4d.24xlarge,aws,96,1152,8,A100,"
+    )
+    assert read_csv("instance_types.csv", columns, ("gpu_model",))[0]["gpu_model"] == "H100"
+    with pytest.raises(SampleDataError) as exc:
+        read_csv("instance_types.csv", columns, ("gpu_model",), text)
+    assert str(exc.value) == "mlcost/sample/data/instance_types.csv, line 3: 'price' is empty."

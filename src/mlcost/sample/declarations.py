@@ -15,6 +15,7 @@ import tomllib
 import types
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -205,7 +206,65 @@ class AnomalyFile:
     anomaly: list[AnomalyDecl]
 
 
+@dataclass(frozen=True)
+class BillingAccountDecl:
+    id: str
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class AccountDecl:
+    key: str
+    provider: str
+    id: str
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class AccountFile:
+    #: Per provider: the billing account every account of that cloud is billed to.
+    billing_account: dict[str, BillingAccountDecl]
+    account: list[AccountDecl]
+
+
+@dataclass(frozen=True)
+class StoragePrice:
+    price: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class VertexPrices:
+    training_a2_8g: str
+    prediction: dict[str, str]
+    workbench: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PriceFile:
+    spot: dict[str, str]
+    storage: dict[str, StoragePrice]
+    vertex: VertexPrices
+
+
 # -- reading ------------------------------------------------------------------------------
+
+
+def to_decimal(value: str, where: str) -> Decimal:
+    """A money figure written as a string (``"19.2256"``), exactly."""
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise SampleDataError(f"{where}: {value!r} is not a decimal number.") from None
+
+
+def to_int(value: str, where: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise SampleDataError(f"{where}: {value!r} is not an integer.") from None
 
 
 def _where_file(name: str) -> str:
@@ -226,10 +285,13 @@ def read_toml(cls: type[T], name: str, text: str | None = None) -> T:
     return _build(cls, raw, where)
 
 
-def read_csv(name: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of CSV data file ``name``, whose header must be exactly ``columns``."""
+def read_csv(
+    name: str, columns: tuple[str, ...], optional: tuple[str, ...] = (), text: str | None = None
+) -> list[dict[str, str]]:
+    """Rows of CSV data file ``name`` (or ``text`` given as its content), whose header must
+    be exactly ``columns``; only the ``optional`` columns may be empty."""
     where = _where_file(name)
-    reader = csv.DictReader(io.StringIO(_text(name)))
+    reader = csv.DictReader(io.StringIO(_text(name) if text is None else text))
     if tuple(reader.fieldnames or ()) != columns:
         raise SampleDataError(
             f"{where}: the header must be {','.join(columns)}, "
@@ -237,8 +299,11 @@ def read_csv(name: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
         )
     rows = list(reader)
     for n, row in enumerate(rows, start=2):
-        if any(v is None or v == "" for v in row.values()) or None in row:
+        if None in row or any(v is None for v in row.values()):
             raise SampleDataError(f"{where}, line {n}: expected {len(columns)} values.")
+        empty = [c for c, v in row.items() if v == "" and c not in optional]
+        if empty:
+            raise SampleDataError(f"{where}, line {n}: {empty[0]!r} is empty.")
     return rows
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
@@ -52,6 +51,7 @@ from mlcost.sample.declarations import (
     ResourceFile,
     SampleDataError,
     read_toml,
+    to_decimal,
 )
 from mlcost.sample.model import PROFILES, TREND, WEEKEND, Commitment, Org, Res, Run
 
@@ -226,9 +226,10 @@ class _Builder:
             h[_days(spec.off, where)] = 0
         for d, value in spec.set.items():
             try:
-                h[_days(date.fromisoformat(d), where)] = value
+                when = date.fromisoformat(d)
             except ValueError:
                 raise SampleDataError(f"{where}: set: {d!r} is not a date.") from None
+            h[_days(when, where)] = value
         return h
 
     # -- resources ------------------------------------------------------------------------
@@ -575,13 +576,6 @@ def _office_hours_samples(ws: Res) -> None:
                 ]
 
 
-def _decimal(value: str, where: str) -> Decimal:
-    try:
-        return Decimal(value)
-    except InvalidOperation:
-        raise SampleDataError(f"{where}: {value!r} is not a decimal number.") from None
-
-
 def _commitments(files: dict[str, Any]) -> Iterator[tuple[CommitmentDecl, Commitment, str]]:
     where_file = "mlcost/sample/data/commitments.toml"
     decls: CommitmentFile = files["commitments.toml"]
@@ -604,14 +598,14 @@ def _commitments(files: dict[str, Any]) -> Iterator[tuple[CommitmentDecl, Commit
                 c.category,
                 c.type,
                 c.unit,
-                _decimal(c.quantity, f"{where}: 'quantity'"),
-                _decimal(c.rate, f"{where}: 'rate'"),
-                {k: _decimal(v, f"{where}: 'plan_rates'") for k, v in c.plan_rates.items()},
+                to_decimal(c.quantity, f"{where}: 'quantity'"),
+                to_decimal(c.rate, f"{where}: 'rate'"),
+                {k: to_decimal(v, f"{where}: 'plan_rates'") for k, v in c.plan_rates.items()},
                 c.service,
                 c.start,
                 c.term_years,
                 payment=c.payment,
-                upfront_rate=_decimal(c.upfront_rate, f"{where}: 'upfront_rate'"),
+                upfront_rate=to_decimal(c.upfront_rate, f"{where}: 'upfront_rate'"),
                 covers=c.covers,
             ),
             where,
