@@ -3,10 +3,9 @@ mistake in one is a single error naming the file, the entry and the key."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ from mlcost.sample.declarations import (
     read_csv,
     read_toml,
 )
-from mlcost.sample.org import RESOURCE_FILES, build_org, planted_days, read_files
+from mlcost.sample.org import RESOURCE_FILES, Declarations, build_org, planted_days, read_files
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "sample-organisation.md"
@@ -34,12 +33,12 @@ def _text(name: str) -> str:
     return resources.files("mlcost.sample").joinpath("data", name).read_text("utf-8")
 
 
-def _aws_with(old: str, new: str) -> dict[str, Any]:
+def _aws_with(old: str, new: str) -> Declarations:
     """Every data file as shipped, but aws.toml with ``old`` replaced by ``new``."""
     text = _text("aws.toml")
     assert text.count(old) >= 1, old
     files = read_files()
-    files["aws.toml"] = read_toml(ResourceFile, "aws.toml", text.replace(old, new, 1))
+    files.resources["aws.toml"] = read_toml(ResourceFile, "aws.toml", text.replace(old, new, 1))
     return files
 
 
@@ -181,7 +180,9 @@ def test_the_docs_example_adds_a_billed_resource_with_its_planted_case() -> None
         if block.startswith("toml\n") and 'key = "idle-gpu-aws-2"' in block
     )
     files = read_files()
-    files["aws.toml"] = read_toml(ResourceFile, "aws.toml", _text("aws.toml") + "\n" + example)
+    files.resources["aws.toml"] = read_toml(
+        ResourceFile, "aws.toml", _text("aws.toml") + "\n" + example
+    )
     org = build_org(np.random.default_rng(7), files)
     vm = next(r for r in org.resources if r.key == "idle-gpu-aws-2")
     disk = next(r for r in org.resources if r.key == "idle-gpu-aws-2:root")
@@ -206,7 +207,7 @@ def test_the_docs_example_adds_a_billed_resource_with_its_planted_case() -> None
 def test_money_that_is_not_a_decimal_names_the_commitment() -> None:
     files = read_files()
     text = _text("commitments.toml").replace('rate = "19.2256"', 'rate = "19,2256"')
-    files["commitments.toml"] = read_toml(CommitmentFile, "commitments.toml", text)
+    files = replace(files, commitments=read_toml(CommitmentFile, "commitments.toml", text))
     with pytest.raises(SampleDataError) as exc:
         build_org(np.random.default_rng(7), files)
     assert str(exc.value) == (

@@ -12,6 +12,7 @@ and the details every VM of a cloud has, billed hours from their pattern. Random
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from typing import Any
@@ -355,85 +356,31 @@ class _Builder:
 
     def companions(self, d: ResourceDecl, provider: str, rid: str) -> list[Res]:
         """A VM's boot disk (not for a VM outside the inventory, or a bare one)."""
-        if d.kind != "vm" or not d.inventory or d.pattern is not None or d.bare:
+        if d.kind != "vm" or not d.inventory or d.bare:
             return []
         region, zone = self.place(d, provider)
-        created = d.created or WINDOW_START
-        source = d.source
+        sub = ACCOUNTS[d.account].sub_id
+        details: dict[str, Any]
         if provider == "aws":
-            return [
-                Res(
-                    f"{d.key}:root",
-                    provider,
-                    d.account,
-                    region,
-                    zone,
-                    "volume",
-                    ebs_volume_id(d.name + "-root"),
-                    f"{d.name}-root",
-                    "in-use",
-                    created,
-                    attached_to=rid,
-                    size_gb=d.boot_disk_gb or 100,
-                    source_id=source,
-                    details={"volume_type": "gp3", "iops": 3000, "device": "/dev/xvda"},
-                    tags=d.tags,
-                    hours=np.full(DAYS, 24.0),
-                    price_key="aws:gp3",
-                )
-            ]
-        if provider == "azure":
+            suffix, name, size, price = "root", f"{d.name}-root", 100, "aws:gp3"
+            disk_id = ebs_volume_id(name)
+            details = {"volume_type": "gp3", "iops": 3000, "device": "/dev/xvda"}
+        elif provider == "azure":
+            suffix, size, price = "os", 256, "azure:Premium_LRS"
             name = f"{d.name}_OsDisk_1_{hex_id(32, 'osdisk', d.name)}"
             rg = d.resource_group or ""
-            disk_id = azure_id(ACCOUNTS[d.account].sub_id, rg, "Microsoft.Compute/disks", name)
-            return [
-                Res(
-                    f"{d.key}:os",
-                    provider,
-                    d.account,
-                    region,
-                    zone,
-                    "volume",
-                    disk_id,
-                    name,
-                    "in-use",
-                    created,
-                    attached_to=rid,
-                    size_gb=d.boot_disk_gb or 256,
-                    source_id=source,
-                    details={
-                        "sku": "Premium_LRS",
-                        "tier": "P15",
-                        "disk_state": "Attached",
-                        "resource_group": rg,
-                    },
-                    tags=d.tags,
-                    hours=np.full(DAYS, 24.0),
-                    price_key="azure:Premium_LRS",
-                )
-            ]
-        disk_id = gcp_compute_id(ACCOUNTS[d.account].sub_id, f"zones/{zone}", "disks", d.name)
-        return [
-            Res(
-                f"{d.key}:boot",
-                provider,
-                d.account,
-                region,
-                zone,
-                "volume",
-                disk_id,
-                d.name,
-                "in-use",
-                created,
-                attached_to=rid,
-                size_gb=d.boot_disk_gb or 100,
-                source_id=source,
-                details={"disk_type": "pd-balanced", "boot": True},
-                tags=d.tags,
-                hours=np.full(DAYS, 24.0),
-                price_key="gcp:pd-balanced",
-            )
-        ]
+            disk_id = azure_id(sub, rg, "Microsoft.Compute/disks", name)
+            details = {"sku": "Premium_LRS", "tier": "P15", "disk_state": "Attached"}
+            details["resource_group"] = rg
+        else:
+            suffix, name, size, price = "boot", d.name, 100, "gcp:pd-balanced"
+            disk_id = gcp_compute_id(sub, f"zones/{zone}", "disks", name)
+            details = {"disk_type": "pd-balanced", "boot": True}
+        disk = Res(f"{d.key}:{suffix}", provider, d.account, region, zone, "volume", disk_id,
+                   name, "in-use", d.created or WINDOW_START, attached_to=rid,
+                   size_gb=d.boot_disk_gb or size, source_id=d.source, details=details,
+                   tags=d.tags, hours=np.full(DAYS, 24.0), price_key=price)  # fmt: skip
+        return [disk]
 
     def vm_details(
         self, d: ResourceDecl, provider: str, state: str, lifecycle: str | None
@@ -576,9 +523,8 @@ def _office_hours_samples(ws: Res) -> None:
                 ]
 
 
-def _commitments(files: dict[str, Any]) -> Iterator[tuple[CommitmentDecl, Commitment, str]]:
+def _commitments(decls: CommitmentFile) -> Iterator[tuple[CommitmentDecl, Commitment, str]]:
     where_file = "mlcost/sample/data/commitments.toml"
-    decls: CommitmentFile = files["commitments.toml"]
     keys = {c.key for c in decls.commitment}
     for c in decls.commitment:
         where = f"{where_file}, commitment {c.key!r}"
@@ -632,20 +578,29 @@ def _anomalies() -> list[dict[str, Any]]:
     return out
 
 
-def read_files() -> dict[str, Any]:
+@dataclass(frozen=True)
+class Declarations:
     """Every declaration file, read and type-checked."""
-    files: dict[str, Any] = {name: read_toml(ResourceFile, name) for name in RESOURCE_FILES}
-    files["commitments.toml"] = read_toml(CommitmentFile, "commitments.toml")
-    return files
+
+    #: Per file of :data:`RESOURCE_FILES`, its resources.
+    resources: dict[str, ResourceFile]
+    commitments: CommitmentFile
 
 
-def build_org(rng: np.random.Generator, files: dict[str, Any] | None = None) -> Org:
+def read_files() -> Declarations:
+    """Read every declaration file (a :class:`SampleDataError` names a bad entry)."""
+    return Declarations(
+        {name: read_toml(ResourceFile, name) for name in RESOURCE_FILES},
+        read_toml(CommitmentFile, "commitments.toml"),
+    )
+
+
+def build_org(rng: np.random.Generator, files: Declarations | None = None) -> Org:
     """The organisation from its data files (``files``: as :func:`read_files` gives)."""
     files = read_files() if files is None else files
     b = _Builder(rng)
     entries: list[tuple[str, ResourceDecl, str, str]] = []
-    for name in RESOURCE_FILES:
-        f: ResourceFile = files[name]
+    for name, f in files.resources.items():
         for d in f.resource:
             where = f"mlcost/sample/data/{name}, resource {d.key!r}"
             provider = d.provider or f.provider
@@ -653,7 +608,7 @@ def build_org(rng: np.random.Generator, files: dict[str, Any] | None = None) -> 
                 raise SampleDataError(f"{where}: no provider (give one for the file or entry).")
             b.declare(d, provider, where)
             entries.append((name, d, provider, where))
-    commitments = list(_commitments(files))
+    commitments = list(_commitments(files.commitments))
     for _, d, _, where in entries:
         _one_of(d.commitment, {c.key for c, _, _ in commitments}, where, "commitment")
     # The runs use the billed resources' hours; the unbilled ones come after them.

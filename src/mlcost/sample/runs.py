@@ -58,7 +58,7 @@ def sagemaker_jobs(b: _Builder, d: ResourceDecl, provider: str, avoid: list[int]
                 instance_type=d.type,
                 count=n_inst,
                 lifecycle="spot" if spot else "on-demand",
-                inventory=False,
+                inventory=d.inventory,
                 hours=h,
                 tags=dict(d.tags),
             )
