@@ -160,7 +160,9 @@ def _one_of(value: str | None, allowed: Any, where: str, what: str) -> None:
         )
 
 
-class _Builder:
+class OrgBuilder:
+    """Builds the organisation: resources with their boot disks, runs, the answer key."""
+
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
         self.res: list[Res] = []
@@ -598,7 +600,7 @@ def read_files() -> Declarations:
 def build_org(rng: np.random.Generator, files: Declarations | None = None) -> Org:
     """The organisation from its data files (``files``: as :func:`read_files` gives)."""
     files = read_files() if files is None else files
-    b = _Builder(rng)
+    b = OrgBuilder(rng)
     entries: list[tuple[str, ResourceDecl, str, str]] = []
     for name, f in files.resources.items():
         for d in f.resource:

@@ -16,14 +16,14 @@ from mlcost.sample.model import Res, Run
 
 if TYPE_CHECKING:
     from mlcost.sample.declarations import ResourceDecl
-    from mlcost.sample.org import _Builder
+    from mlcost.sample.org import OrgBuilder
 
 
 def _run_id(*parts: str) -> str:
     return hex_id(32, "run", *parts)
 
 
-def sagemaker_jobs(b: _Builder, d: ResourceDecl, provider: str, avoid: list[int]) -> None:
+def sagemaker_jobs(b: OrgBuilder, d: ResourceDecl, provider: str, avoid: list[int]) -> None:
     """``d.series`` SageMaker training jobs, each a run of ``retail-shelf-detector``: on
     random days (not on a planted anomaly day), half of them on managed spot."""
     rng = b.rng
@@ -96,7 +96,7 @@ def sagemaker_jobs(b: _Builder, d: ResourceDecl, provider: str, avoid: list[int]
 
 
 def _sequential_runs(
-    b: _Builder,
+    b: OrgBuilder,
     *,
     experiment: str,
     resources: list[str],
@@ -175,7 +175,7 @@ def _sequential_runs(
         parent.ended_at = children[-1].ended_at
 
 
-def _hpo_runs(b: _Builder, r: Res, experiment: str, user: str, team: str, project: str) -> None:
+def _hpo_runs(b: OrgBuilder, r: Res, experiment: str, user: str, team: str, project: str) -> None:
     """Short trials back to back while the worker is up; one sweep parent per day."""
     rng = b.rng
     for d in range(DAYS):
@@ -247,7 +247,7 @@ def _hpo_runs(b: _Builder, r: Res, experiment: str, user: str, team: str, projec
         parent.ended_at = max(t, t0 + timedelta(minutes=4))
 
 
-def build_runs(b: _Builder, planted: dict[str, tuple[int, ...]]) -> None:
+def build_runs(b: OrgBuilder, planted: dict[str, tuple[int, ...]]) -> None:
     """The runs of every experiment on the billed resources, in a fixed order."""
     by_key = b.by_key
     end = day(DAYS - 1) + timedelta(hours=22)
