@@ -43,13 +43,13 @@ from mlcost.sample.catalog import (
     month_start,
     next_month,
 )
+from mlcost.sample.declarations import read_csv
+from mlcost.sample.metrics import metrics_table
+from mlcost.sample.model import SOURCE
 from mlcost.sample.org import WEEKEND, Commitment, Org, Res, build_org
 from mlcost.schema import FOCUS_COLUMNS, arrow_schema, arrow_type
 
-SOURCE = "sample"
 TABLE_NAMES = ("cost", "resources", "metrics", "runs", "prices")
-#: Days of hourly GPU metrics at the end of the window.
-HOURLY_DAYS = 14
 _Q6 = Decimal("0.000001")
 _CENT = Decimal("0.01")
 
@@ -86,33 +86,11 @@ class SampleData:
 #: snapshots and images); GCP names the service (``Compute Engine`` for VMs, persistent
 #: disks, snapshots, images and static addresses). ServiceCategory and ServiceSubcategory
 #: come from :mod:`mlcost.mappings` (:func:`service_categories`), so that each
-#: ServiceName has exactly one of each, the same the converters give it.
+#: ServiceName has exactly one of each, the same the converters give it. The table is
+#: ``data/services.csv``.
 SERVICES: dict[tuple[str, str], tuple[str, str]] = {
-    ("aws", "vm"): ("Amazon Elastic Compute Cloud", "Virtual Machine"),
-    ("aws", "volume"): ("Amazon Elastic Compute Cloud", "Volume"),
-    ("aws", "snapshot"): ("Amazon Elastic Compute Cloud", "Snapshot"),
-    ("aws", "ip_address"): ("Amazon Virtual Private Cloud", "Elastic IP"),
-    ("aws", "endpoint"): ("Amazon SageMaker", "Endpoint"),
-    ("aws", "notebook"): ("Amazon SageMaker", "Notebook Instance"),
-    ("aws", "job"): ("Amazon SageMaker", "Training Job"),
-    ("aws", "bucket"): ("Amazon Simple Storage Service", "Bucket"),
-    ("azure", "vm"): ("Virtual Machines", "Virtual Machine"),
-    ("azure", "volume"): ("Storage", "Managed Disk"),
-    ("azure", "snapshot"): ("Storage", "Snapshot"),
-    ("azure", "image"): ("Storage", "Image"),
-    ("azure", "ip_address"): ("Virtual Network", "Public IP Address"),
-    ("azure", "endpoint"): ("Azure Machine Learning", "Online Endpoint"),
-    ("azure", "notebook"): ("Azure Machine Learning", "Compute Instance"),
-    ("azure", "bucket"): ("Storage Accounts", "Storage Account"),
-    ("gcp", "vm"): ("Compute Engine", "Virtual Machine"),
-    ("gcp", "volume"): ("Compute Engine", "Persistent Disk"),
-    ("gcp", "snapshot"): ("Compute Engine", "Snapshot"),
-    ("gcp", "image"): ("Compute Engine", "Image"),
-    ("gcp", "ip_address"): ("Compute Engine", "Static External IP"),
-    ("gcp", "endpoint"): ("Vertex AI", "Endpoint"),
-    ("gcp", "notebook"): ("Vertex AI", "Workbench Instance"),
-    ("gcp", "job"): ("Vertex AI", "Custom Job"),
-    ("gcp", "bucket"): ("Cloud Storage", "Bucket"),
+    (row["provider"], row["kind"]): (row["service_name"], row["resource_type"])
+    for row in read_csv("services.csv", ("provider", "kind", "service_name", "resource_type"))
 }
 
 
@@ -480,12 +458,13 @@ class _CostBuilder:
         return self.rows
 
     def _bigquery(self, rng: np.random.Generator) -> None:
-        from mlcost.sample.org import DROP_DAYS, TREND
+        from mlcost.sample.org import TREND, planted_days
 
+        drop = list(planted_days()["drop"])
         acct = ACCOUNTS["gcp-data"]
         price, unit = STORAGE_PRICES["gcp:bigquery"]
         tib = np.where(WEEKEND, rng.uniform(6, 10, DAYS), rng.uniform(26, 36, DAYS)) * TREND
-        tib[list(DROP_DAYS)] = rng.uniform(0.05, 0.2, len(DROP_DAYS))
+        tib[drop] = rng.uniform(0.05, 0.2, len(drop))
         tags = {"team": "data", "project": "pipelines", "env": "prod"}
         category, subcategory = service_categories("gcp", "BigQuery")
         for d in range(DAYS):
@@ -613,178 +592,6 @@ def _resources(org: Org) -> list[dict[str, Any]]:
     return rows
 
 
-def _profile(
-    profile: str, gpu: bool, wk: np.ndarray, trend: np.ndarray, rng: np.random.Generator
-) -> dict[tuple[str, str], np.ndarray]:
-    """Daily metric values for one resource on its metric days."""
-    n = len(wk)
-
-    def u(a: float, b: float) -> np.ndarray:
-        return rng.uniform(a, b, n)
-
-    def nm(m: float, s: float) -> np.ndarray:
-        return rng.normal(m, s, n)
-
-    def pct(x: np.ndarray) -> np.ndarray:
-        return np.clip(x, 0.0, 100.0)
-
-    if profile in ("busy_gpu", "moderate_gpu"):
-        busy = profile == "busy_gpu"
-        cpu = pct(np.where(wk, nm(30, 5), nm(46, 5)) if busy else nm(33, 4))
-        cpu_max = pct(cpu + u(25, 45))
-        g = pct(np.where(wk, nm(62, 7), nm(84, 5)) if busy else np.where(wk, nm(40, 6), nm(58, 6)))
-        gm = pct(g * u(0.8, 0.95))
-        net_in, net_out, disk = u(6e10, 1.2e11), u(1e10, 3e10), u(2e6, 6e6)
-    elif profile == "idle_gpu":
-        cpu = u(1.5, 4.0)
-        cpu_max = cpu + u(2.0, 5.0)
-        g, gm = u(0.5, 3.0), u(1.5, 4.5)
-        net_in, net_out, disk = u(2e7, 8e7), u(1e7, 4e7), u(5e3, 2e4)
-    elif profile == "idle_cpu":
-        cpu = u(0.4, 1.8)
-        cpu_max = cpu + u(1.5, 3.0)
-        g = gm = np.zeros(n)
-        net_in, net_out, disk = u(5e5, 2.5e6), u(2e5, 1.5e6), u(1e3, 8e3)
-    elif profile == "steady":
-        cpu = pct(nm(50, 4))
-        cpu_max = np.minimum(cpu + u(22, 35), 92.0)
-        g = gm = np.zeros(n)
-        net_in, net_out, disk = u(3e10, 5e10), u(3e10, 6e10), u(1e6, 3e6)
-    elif profile == "rightsize":
-        cpu = u(5, 10)
-        cpu_max = cpu + u(4, 8.5)
-        g = gm = np.zeros(n)
-        net_in, net_out, disk = u(1.5e10, 3e10), u(1.5e10, 3e10), u(5e5, 1.5e6)
-    elif profile == "moderate":
-        cpu = pct(np.where(wk, nm(30, 5), nm(38, 5)))
-        cpu_max = np.minimum(cpu + u(25, 40), 90.0)
-        g = gm = np.zeros(n)
-        net_in, net_out, disk = u(5e9, 1.5e10), u(3e9, 8e9), u(5e5, 2e6)
-    elif profile == "endpoint_busy":
-        cpu = pct(nm(35, 4))
-        cpu_max = pct(cpu + u(20, 35))
-        g, gm = pct(nm(45, 6)), pct(nm(50, 4))
-        inv = np.round(np.where(wk, u(7e4, 1e5), u(1.3e5, 1.7e5)) * trend)
-        net_in, net_out, disk = u(2e9, 4e9), u(1e9, 2e9), u(1e5, 4e5)
-    elif profile == "endpoint_idle":
-        cpu = u(0.5, 1.5)
-        cpu_max = cpu + u(0.5, 2.0)
-        g, gm = u(0.0, 0.3), u(3.0, 6.0)
-        inv = np.zeros(n)
-        net_in, net_out, disk = u(1e6, 3e6), u(1e6, 3e6), u(100, 1000)
-    elif profile == "notebook_busy":
-        cpu = u(8, 20)
-        cpu_max = np.minimum(cpu + u(40, 70), 98.0)
-        g, gm = u(20, 60), u(30, 70)
-        net_in, net_out, disk = u(1e8, 2e9), u(5e7, 5e8), u(5e4, 5e5)
-    elif profile == "notebook_idle":
-        cpu = u(0.2, 0.8)
-        cpu_max = cpu + u(0.5, 1.8)
-        g, gm = u(0.0, 0.5), u(0.0, 2.0)
-        net_in, net_out, disk = u(1e6, 5e6), u(5e5, 2e6), u(100, 1000)
-    else:
-        raise ValueError(profile)
-    out = {
-        ("cpu_util_pct", "Average"): cpu,
-        ("cpu_util_pct", "Maximum"): np.maximum(cpu_max, cpu),
-        ("net_in_bytes", "Sum"): np.round(net_in),
-        ("net_out_bytes", "Sum"): np.round(net_out),
-        ("disk_io_ops", "Sum"): np.round(disk),
-    }
-    if gpu:
-        out[("gpu_util_pct", "Average")] = g
-        out[("gpu_mem_util_pct", "Average")] = gm
-    if profile.startswith("endpoint"):
-        out[("invocations", "Sum")] = inv
-    return out
-
-
-def _metrics(org: Org, rng: np.random.Generator) -> pa.Table:
-    from mlcost.sample.org import TREND
-
-    ids: list[np.ndarray] = []
-    metric: list[np.ndarray] = []
-    ts: list[np.ndarray] = []
-    value: list[np.ndarray] = []
-    stat: list[np.ndarray] = []
-    period: list[np.ndarray] = []
-    day0 = np.datetime64(WINDOW_START, "us")
-    one_day = np.timedelta64(1, "D").astype("timedelta64[us]")
-    one_hour = np.timedelta64(1, "h").astype("timedelta64[us]")
-
-    def emit(rid: str, m: str, s: str, p: int, t: np.ndarray, v: np.ndarray) -> None:
-        ids.append(np.full(len(t), rid, dtype=object))
-        metric.append(np.full(len(t), m, dtype=object))
-        stat.append(np.full(len(t), s, dtype=object))
-        period.append(np.full(len(t), p, dtype=np.int32))
-        ts.append(t)
-        value.append(np.round(v.astype(float), 3))
-
-    for r in org.resources:
-        if r.samples and r.inventory:
-            for metric_name, stat_name, period_s, at, sample in r.samples:
-                emit(
-                    r.rid,
-                    metric_name,
-                    stat_name,
-                    period_s,
-                    np.array([np.datetime64(at, "us")]),
-                    np.array([sample]),
-                )
-        if r.profile is None or not r.inventory:
-            continue
-        it = INSTANCE_TYPES.get(r.instance_type or "")
-        gpu = bool(it and it.gpu_count)
-        days = r.metric_days if r.metric_days is not None else np.flatnonzero(r.hours > 0)
-        vals = _profile(r.profile, gpu, WEEKEND[days], TREND[days], rng)
-        t = day0 + days.astype("timedelta64[D]").astype("timedelta64[us]")
-        for (m, s), v in vals.items():
-            emit(r.rid, m, s, 86400, t, v)
-        if r.kind != "vm" or not gpu:
-            continue
-        # Hourly GPU/CPU averages for the last two weeks, on the hours the VM was up.
-        hourly_t: list[np.datetime64] = []
-        hourly_idx: list[int] = []
-        for k, d in enumerate(days):
-            if d < DAYS - HOURLY_DAYS:
-                continue
-            n_hours = int(np.ceil(r.hours[d])) if r.metric_days is None else 24
-            for h in range(n_hours):
-                hourly_t.append(day0 + int(d) * one_day + ((r.start_hour + h) % 24) * one_hour)
-                hourly_idx.append(k)
-        if not hourly_t:
-            continue
-        order = np.argsort(np.array(hourly_t))
-        th = np.array(hourly_t)[order]
-        idx = np.array(hourly_idx)[order]
-        for m in ("gpu_util_pct", "gpu_mem_util_pct", "cpu_util_pct"):
-            base = vals[(m, "Average")][idx]
-            v = np.clip(base * rng.uniform(0.8, 1.2, len(idx)), 0, 100)
-            emit(r.rid, m, "Average", 3600, th, v)
-    n = sum(len(x) for x in ts)
-    table = pa.table(
-        {
-            "resource_id": pa.array(np.concatenate(ids), pa.string()),
-            "metric": pa.array(np.concatenate(metric), pa.string()),
-            "ts": pa.array(np.concatenate(ts), pa.timestamp("us")),
-            "value": pa.array(np.concatenate(value), pa.float64()),
-            "stat": pa.array(np.concatenate(stat), pa.string()),
-            "period_s": pa.array(np.concatenate(period), pa.int32()),
-            "source": pa.array([SOURCE] * n, pa.string()),
-        },
-        schema=arrow_schema("metrics"),
-    )
-    return table.sort_by(
-        [
-            ("resource_id", "ascending"),
-            ("metric", "ascending"),
-            ("stat", "ascending"),
-            ("period_s", "ascending"),
-            ("ts", "ascending"),
-        ]
-    )
-
-
 def _runs(org: Org) -> list[dict[str, Any]]:
     rows = [
         {
@@ -814,22 +621,10 @@ _HOME_REGION = {"aws": "us-east-1", "azure": "eastus", "gcp": "us-central1"}
 
 #: List prices per unit of what is not an instance type, for the resources the sample's
 #: bill does not cover (their savings are estimated from these): (provider, region,
-#: product) -> (price, unit).
+#: product) -> (price, unit), from ``data/unit_prices.csv``.
 UNIT_PRICES: dict[tuple[str, str, str], tuple[Decimal, str]] = {
-    ("aws", "us-east-1", "volume:gp2"): (Decimal("0.10"), "GB-Months"),
-    ("aws", "us-east-1", "volume:gp3"): (Decimal("0.08"), "GB-Months"),
-    ("aws", "us-east-1", "volume_iops:gp3"): (Decimal("0.005"), "IOPS-Months"),
-    ("aws", "us-east-1", "volume_throughput:gp3"): (Decimal("0.04"), "MiBps-Months"),
-    ("aws", "us-east-1", "volume:io1"): (Decimal("0.125"), "GB-Months"),
-    ("aws", "us-east-1", "volume_iops:io1"): (Decimal("0.065"), "IOPS-Months"),
-    ("aws", "us-east-1", "volume:io2"): (Decimal("0.125"), "GB-Months"),
-    ("aws", "us-east-1", "volume_iops:io2"): (Decimal("0.065"), "IOPS-Months"),
-    ("aws", "us-east-1", "nat_gateway"): (Decimal("0.045"), "Hours"),
-    ("aws", "us-east-1", "load_balancer:application"): (Decimal("0.0225"), "Hours"),
-    ("aws", "us-east-1", "file_system:lustre"): (Decimal("0.14"), "GB-Months"),
-    ("aws", "us-east-1", "file_system:efs"): (Decimal("0.30"), "GB-Months"),
-    ("gcp", "us-central1", "volume:pd-ssd"): (Decimal("0.17"), "GB-Months"),
-    ("gcp", "us-central1", "volume:pd-balanced"): (Decimal("0.10"), "GB-Months"),
+    (row["provider"], row["region"], row["product"]): (Decimal(row["price"]), row["unit"])
+    for row in read_csv("unit_prices.csv", ("provider", "region", "product", "price", "unit"))
 }
 
 
@@ -1011,7 +806,7 @@ def generate(seed: int = 7) -> SampleData:
     tables = {
         "cost": pa.Table.from_pylist(cost_rows, schema=cost_schema()),
         "resources": pa.Table.from_pylist(_resources(org), schema=arrow_schema("resources")),
-        "metrics": _metrics(org, rng),
+        "metrics": metrics_table(org, rng),
         "runs": pa.Table.from_pylist(_runs(org), schema=arrow_schema("runs")),
         "prices": pa.Table.from_pylist(_prices(org), schema=arrow_schema("prices")),
     }
