@@ -32,7 +32,7 @@ from mlcost.errors import InputError
 from mlcost.filters import ACCOUNT_ID, PROVIDER_KEY, Filters, _json_path, cost_where
 from mlcost.schema import PROVIDER_KEY_SQL
 from mlcost.store import Store
-from mlcost.summary import ACCOUNT_NAME, DIMENSIONS, data_end, spend_by
+from mlcost.summary import ACCOUNT_NAME, DIMENSIONS, data_end
 
 __all__ = ["Filters", "cost_where"]
 
@@ -179,12 +179,6 @@ def spend_totals(
         ).to_arrow_table()
     finally:
         con.unregister("_trend")
-
-
-def spend_table(con: duckdb.DuckDBPyConnection, by: str, filters: Filters = Filters()) -> pa.Table:
-    """Billed, amortised and usage spend per provider, service, account (with its name)
-    or tag value: ``summary.spend_by``, the table `mlcost analyze` prints."""
-    return spend_by(con, by, filters=filters)
 
 
 def finding(con: duckdb.DuckDBPyConnection, rec_id: str) -> dict[str, Any]:
