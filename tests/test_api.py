@@ -198,3 +198,22 @@ def test_load_an_export_then_read_it_exactly(tmp_path: Path) -> None:
     assert frame["EffectiveCost"].dtype == "float64"
     assert cents(frame["EffectiveCost"].sum()) == Decimal("0.60")
     assert ws.spend(by="service")["effective_cost"][0].as_py() == Decimal("0.60")
+
+
+def test_commitments_days_are_the_datas_last_whole_days(
+    capsys: pytest.CaptureFixture[str], sample_master: Path
+) -> None:
+    """`mlcost commitments --days 30`: the sample's usage ends 2026-11-01 (exclusive), so
+    its last 30 days are 2026-10-02 to 2026-10-31, as the API reads them."""
+    ws = mlcost.open(sample_master)
+    days = ws.commitments("utilisation", grain="all", since="2026-10-02", until="2026-10-31")
+    done = run_main(
+        capsys, "--db", str(sample_master), "commitments", "--days", "30", "--grain", "all",
+        "--format", "json",
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    assert json.loads(done.stdout, parse_float=Decimal) == _as_json(days)
+    whole = ws.commitments("utilisation", grain="all")
+    assert days.num_rows and sum(days["used_cost"].to_pylist()) < sum(
+        whole["used_cost"].to_pylist()
+    )
