@@ -117,6 +117,8 @@ def test_filters_are_keywords_checked_against_the_store(sample_master: Path) -> 
         ws.findings(providers="amazn")
     assert "Unknown provider 'amazn'" in str(misspelt.value)
     assert "aws (AWS), azure (Microsoft), gcp (Google Cloud)" in str(misspelt.value)
+    with pytest.raises(TypeError, match="'provider'; the filters are filters, since, until"):
+        ws.spend(provider="aws")  # type: ignore[call-arg]
     with pytest.raises(InputError, match=r"until='2026-13-01' is not a day"):
         ws.spend(until="2026-13-01")
     with pytest.raises(InputError, match="choose one of utilisation, coverage, expiring"):

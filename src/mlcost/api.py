@@ -46,7 +46,7 @@ from mlcost.summary import spend_by, spend_summary
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["COMMITMENT_VIEWS", "Where", "Workspace", "open", "to_pandas"]
+__all__ = ["COMMITMENT_VIEWS", "FILTER_KEYWORDS", "Where", "Workspace", "open", "to_pandas"]
 
 #: What :meth:`Workspace.commitments` can show.
 COMMITMENT_VIEWS = ("utilisation", "coverage", "expiring")
@@ -64,6 +64,10 @@ class Where(TypedDict, total=False):
     providers: Values
     accounts: Values
     tags: Mapping[str, str | Sequence[str]]
+
+
+#: The filter keywords, as :class:`Where` declares them.
+FILTER_KEYWORDS = tuple(Where.__annotations__)
 
 
 def open(
@@ -265,6 +269,12 @@ class Workspace:
         return run_query(self.store, query)
 
     def _resolve(self, con: duckdb.DuckDBPyConnection, where: Where) -> Filters:
+        unknown = [k for k in where if k not in FILTER_KEYWORDS]
+        if unknown:  # a notebook has no type checker to catch ``provider=``
+            raise TypeError(
+                f"Unknown keyword argument {unknown[0]!r}; the filters are "
+                f"{', '.join(FILTER_KEYWORDS)}."
+            )
         base = where.get("filters") or Filters()
         chosen = replace(
             base,
