@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
-from mlcost import figures, views, vocabulary
+from mlcost import api, figures, views, vocabulary
 from mlcost.config import Settings, load_settings
 from mlcost.errors import MlcostError
 from mlcost.output import cell_text
@@ -220,21 +220,19 @@ class Source:
     settings: Settings
 
 
-def _findings(src: Source, f: views.Filters, arg: dict) -> pa.Table:
-    return views.findings(
-        src.con,
-        f,
+def _findings(ws: api.Workspace, f: views.Filters, arg: dict) -> pa.Table:
+    return ws.findings(
+        filters=f,
         rules=arg.get("rules", ()),
         min_savings=arg.get("min_savings") or None,
         status=arg.get("status", "open"),
     )
 
 
-def _runs(src: Source, f: views.Filters, arg: dict) -> pa.Table:
-    return views.experiment_runs(
-        src.con,
-        f,
-        experiments=[arg["experiment"]],
+def _runs(ws: api.Workspace, f: views.Filters, arg: dict) -> pa.Table:
+    return ws.run_costs(
+        [arg["experiment"]],
+        filters=f,
         metric=arg.get("metric"),
         maximize=arg.get("maximize", True),
         target=arg.get("target"),
@@ -274,32 +272,33 @@ _QUERIES: dict[str, Query] = {
     "options": _options,
     "resolve": _resolve,
     "month_spend": lambda s, f, a: views.month_spend(s.con, f),
-    "spend_by": lambda s, f, a: views.spend_table(s.con, a["by"], f),
     "trend": lambda s, f, a: views.spend_trend(s.con, a["by"], f),
     "freshness": lambda s, f, a: views.freshness(s.con),
     "series": lambda s, f, a: views.anomaly_series(
         s.con, s.settings.anomalies, a["scope"], a["scope_value"], a["currency"]
     ),
-    "findings": _findings,
     "recommendation": lambda s, f, a: views.finding(s.con, a["id"]),
     "evidence": lambda s, f, a: views.evidence(
         s.con, a["resource_id"], a["rule"], s.settings.rules.get(a["rule"], {})
     ),
-    "utilisation": lambda s, f, a: views.commitment_utilisation(s.con, f),
-    "coverage": lambda s, f, a: views.coverage_over_time(s.con, f),
-    "expiring": lambda s, f, a: views.expiring(s.con, f, within_days=a["days"]),
-    "experiments": lambda s, f, a: views.experiment_summary(s.con, f),
     "metric_names": lambda s, f, a: views.metric_names(s.con, a["experiment"]),
-    "runs": _runs,
 }
-#: Queries through the store (library calls that open their own reader).
-_STORE_QUERIES: dict[str, Callable[[Store, views.Filters, dict], Any]] = {
-    "headline": lambda store, f, a: figures.headline(store, f),
-    "headline_before": lambda store, f, a: figures.headline(
-        store,
-        figures.previous_period(f, date.fromisoformat(a["first"]), date.fromisoformat(a["last"])),
+#: Queries through the library's API (``mlcost.api``: each opens its own reader).
+_API_QUERIES: dict[str, Callable[[api.Workspace, views.Filters, dict], Any]] = {
+    "headline": lambda ws, f, a: ws.headline(filters=f),
+    "headline_before": lambda ws, f, a: ws.headline(
+        filters=figures.previous_period(
+            f, date.fromisoformat(a["first"]), date.fromisoformat(a["last"])
+        )
     ),
-    "anomalies": lambda store, f, a: views.anomalies(store, f),
+    "spend_by": lambda ws, f, a: ws.spend(by=a["by"], filters=f),
+    "findings": _findings,
+    "anomalies": lambda ws, f, a: ws.anomalies(filters=f),
+    "utilisation": lambda ws, f, a: ws.commitments("utilisation", filters=f),
+    "coverage": lambda ws, f, a: ws.commitments("coverage", grain="month", filters=f),
+    "expiring": lambda ws, f, a: ws.commitments("expiring", within_days=a["days"], filters=f),
+    "experiments": lambda ws, f, a: ws.experiments(filters=f),
+    "runs": _runs,
 }
 
 
@@ -308,8 +307,9 @@ def fetch(db: str, config: str, what: str, fkey: str, arg: str = "{}") -> Any:
     """One library call on a short read-only connection (the published snapshot while
     an ingest holds the store), cached for CACHE_TTL_S seconds."""
     store = open_store(db, config)
-    if what in _STORE_QUERIES:
-        return _STORE_QUERIES[what](store, filters_of(fkey), json.loads(arg))
+    if what in _API_QUERIES:
+        workspace = api.Workspace(store, settings(config))
+        return _API_QUERIES[what](workspace, filters_of(fkey), json.loads(arg))
     with store.reader() as con:
         return _QUERIES[what](Source(con, settings(config)), filters_of(fkey), json.loads(arg))
 

@@ -1,7 +1,8 @@
 """The same question gives the same figure everywhere: on the sample organisation, for
-the same filters, the dashboard's Overview, `mlcost analyze --format json` and the 30-day
-report show the same spend (billed, amortised, usage), savings and open anomalies, to the
-cent; each is `mlcost.figures.headline`."""
+the same filters, the dashboard's Overview, `mlcost analyze --format json`, the 30-day
+report and a notebook (`mlcost.open(db).headline(...)`) show the same spend (billed,
+amortised, usage), savings and open anomalies, to the cent; each is
+`mlcost.figures.headline`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from mlcost.app import SCRIPT
 from streamlit.testing.v1 import AppTest
 
+import mlcost
 from mlcost import figures
 from mlcost.filters import Filters
 from mlcost.report import build_report, render
@@ -73,6 +75,11 @@ def test_overview_analyze_and_the_30_day_report_agree_to_the_cent(
     library = figures.headline(
         store, Filters(since=since, until=until_day, providers=narrow.providers)
     )
+    # a notebook, through the Python API, with the filters as keywords (spelled as billed)
+    in_notebook = mlcost.open(db).headline(
+        since=str(since), until=until_day, providers="AWS" if provider else None
+    )
+    assert in_notebook == library
     assert (
         set(in_report)
         == set(in_analyze)

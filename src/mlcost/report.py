@@ -22,9 +22,8 @@ import duckdb
 import jinja2
 from markupsafe import Markup, escape
 
-from mlcost import commitments, views
 from mlcost.errors import InputError
-from mlcost.figures import SPEND_FIGURES, Headline, headline
+from mlcost.figures import SPEND_FIGURES, Headline
 from mlcost.figures import spend as spend_figures
 from mlcost.filters import ACCOUNT_ID, Filters, cost_where
 from mlcost.filters import resolve as resolve_filters
@@ -114,7 +113,11 @@ def build_report(
     The headline figures are ``mlcost.figures.headline`` over the period's days, the
     same function the Overview and `mlcost analyze` call. ``filters`` (providers,
     accounts) narrow spend, movers, savings, findings and anomalies; commitments and
-    experiments are reported whole."""
+    experiments are reported whole. The figures come through ``mlcost.api``, the calls
+    the CLI, the dashboard and notebooks make."""
+    from mlcost.api import Workspace
+
+    ws = Workspace(store)
     with store.reader() as con:
         chosen = resolve_filters(con, filters or Filters())
         window = report_window(con, period)
@@ -130,7 +133,11 @@ def build_report(
     days = replace(chosen, since=window.start.date(), until=last_day)
     before = replace(chosen, since=window.previous_start.date(), until=window.start.date())
     before = replace(before, until=window.start.date() - timedelta(days=1))
-    head = headline(store, days)
+    head = ws.headline(filters=days)
+    found_savings = ws.savings(filters=days)
+    found = ws.findings(filters=days, limit=10)
+    used = ws.commitments("utilisation", grain="all", since=days.since, until=last_day)
+    ending = ws.commitments("expiring", within_days=60)
     with store.reader() as con:
         previous = {f.currency: f.value for f in spend_figures(con, before) if f.key == _AMORTISED}
         params = {
@@ -155,18 +162,16 @@ def build_report(
                 .to_pylist()
                 for name, key in _MOVER_KEYS.items()
             },
-            savings=[r for r in views.savings(con, days).to_pylist() if r["scope"] == "total"],
-            recommendations=views.findings(con, days).slice(0, 10).to_pylist(),
-            commitments=commitments.utilisation(
-                con, grain="all", since=window.start, until=window.end
-            ).to_pylist(),
-            expiring=commitments.expiring(con, within_days=60).to_pylist(),
+            savings=[r for r in found_savings.to_pylist() if r["scope"] == "total"],
+            recommendations=found.to_pylist(),
+            commitments=used.to_pylist(),
+            expiring=ending.to_pylist(),
             experiments=_experiments(con, params),
         )
-    found = views.anomalies(store, replace(chosen, since=None, until=last_day)).to_pylist()
-    report["anomalies"] = [a for a in found if a["date"] >= days.since]
+    listed = ws.anomalies(filters=replace(chosen, since=None, until=last_day)).to_pylist()
+    report["anomalies"] = [a for a in listed if a["date"] >= days.since]
     report["older_open_anomalies"] = sum(
-        1 for a in found if a["date"] < days.since and a["status"] == "open"
+        1 for a in listed if a["date"] < days.since and a["status"] == "open"
     )
     return report
 

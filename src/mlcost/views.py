@@ -32,7 +32,7 @@ from mlcost.errors import InputError
 from mlcost.filters import ACCOUNT_ID, PROVIDER_KEY, Filters, _json_path, cost_where
 from mlcost.schema import PROVIDER_KEY_SQL
 from mlcost.store import Store
-from mlcost.summary import ACCOUNT_NAME, DIMENSIONS, data_end, spend_by
+from mlcost.summary import ACCOUNT_NAME, DIMENSIONS, data_end
 
 __all__ = ["Filters", "cost_where"]
 
@@ -181,12 +181,6 @@ def spend_totals(
         con.unregister("_trend")
 
 
-def spend_table(con: duckdb.DuckDBPyConnection, by: str, filters: Filters = Filters()) -> pa.Table:
-    """Billed, amortised and usage spend per provider, service, account (with its name)
-    or tag value: ``summary.spend_by``, the table `mlcost analyze` prints."""
-    return spend_by(con, by, filters=filters)
-
-
 def finding(con: duckdb.DuckDBPyConnection, rec_id: str) -> dict[str, Any]:
     """One finding (``recommendations.get_recommendation``) with its account's name."""
     found = recommendations.get_recommendation(con, rec_id)
@@ -305,11 +299,14 @@ def findings(
     rules: Sequence[str] = (),
     min_savings: Decimal | float | None = None,
     status: str = "open",
+    limit: int | None = None,
 ) -> pa.Table:
     """The findings the filters keep (``recommendations.list_recommendations``): the
-    date range keeps those whose detection window (first to last detected) overlaps it."""
+    date range keeps those whose detection window (first to last detected) overlaps it;
+    the ``limit`` largest savings where it is given."""
     return recommendations.list_recommendations(
         con,
+        limit=limit,
         rules=rules,
         providers=filters.providers,
         accounts=filters.accounts,
@@ -334,14 +331,21 @@ def savings(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> pa.
     )
 
 
-def anomalies(store: Store, filters: Filters = Filters()) -> pa.Table:
-    """``anomalies.list_anomalies`` (with acknowledgements) narrowed by the filters.
+def anomalies(
+    store: Store,
+    filters: Filters = Filters(),
+    *,
+    scopes: Sequence[str] = (),
+    tag_keys: Sequence[str] = (),
+) -> pa.Table:
+    """``anomalies.list_anomalies`` (with acknowledgements; ``scopes`` and ``tag_keys`` as
+    it reads them) narrowed by the filters.
 
     An anomaly is one scope's series, so the filters keep the series they describe: the
     date range its day; a provider the series of that provider alone; an account the
     ``account`` series of those accounts; a tag the ``tag:<key>`` series of those values
     (an account filter and a tag filter together keep nothing)."""
-    found = anomaly_lib.list_anomalies(store, since=filters.since)
+    found = anomaly_lib.list_anomalies(store, scopes=scopes, since=filters.since, tag_keys=tag_keys)
     where = ["TRUE"]
     params: dict[str, Any] = {}
     if filters.until:
@@ -482,11 +486,12 @@ def _commitments_used(table: pa.Table, con: duckdb.DuckDBPyConnection, f: Filter
 
 
 def commitment_utilisation(
-    con: duckdb.DuckDBPyConnection, filters: Filters = Filters()
+    con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *, grain: str = "month"
 ) -> pa.Table:
-    """``commitments.utilisation`` per month within the date range, of the providers'
-    commitments and of those that served the accounts' and tag values' usage."""
-    table = commitments.utilisation(con, grain="month", **_range(filters))
+    """``commitments.utilisation`` per ``grain`` (day, month, or all: the whole range)
+    within the date range, of the providers' commitments and of those that served the
+    accounts' and tag values' usage."""
+    table = commitments.utilisation(con, grain=grain, **_range(filters))
     return _commitments_used(only_providers(table, filters), con, filters)
 
 
@@ -497,6 +502,26 @@ def expiring(
     (the term ends are dated from the end of the data, not the date range)."""
     table = commitments.expiring(con, within_days=within_days)
     return _commitments_used(only_providers(table, filters), con, filters)
+
+
+def commitment_coverage(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters = Filters(),
+    *,
+    by: str = "provider",
+    grain: str = "all",
+) -> pa.Table:
+    """Commitment coverage of the eligible usage the filters keep (``commitments.coverage``):
+    over the whole date range (``grain="all"``, as `mlcost commitments` prints it) or
+    month by month (``"month"``: :func:`coverage_over_time`, the dashboard's chart)."""
+    if grain == "month":
+        return coverage_over_time(con, filters, by=by)
+    if grain != "all":
+        raise InputError(f"Unknown coverage grain {grain!r}; choose all or month.")
+    table = commitments.coverage(
+        con, by=by, accounts=filters.accounts, tags=filters.tags, **_range(filters)
+    )
+    return only_providers(table, filters) if by == "provider" else table
 
 
 def coverage_over_time(

@@ -8,20 +8,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pyarrow.compute as pc
 import typer
 from rich.console import Console
 
-from mlcost import commitments as commitments_lib
-from mlcost.analysis import run_analyses
-from mlcost.anomalies import (
-    FEEDBACK_REASONS,
-    acknowledge,
-    list_anomalies,
-    terminal_view,
-)
+from mlcost.anomalies import FEEDBACK_REASONS, acknowledge, terminal_view
 from mlcost.cli.common import (
     AccountsOption,
     FormatOption,
@@ -39,18 +32,18 @@ from mlcost.cli.common import (
     out,
 )
 from mlcost.errors import MlcostError
-from mlcost.figures import Headline, headline
+from mlcost.figures import Headline
 from mlcost.filters import Filters
-from mlcost.filters import resolve as resolve_filters
-from mlcost.ingest import ingest_sample
 from mlcost.output import json_document, open_output, resolve_format, write_table
-from mlcost.recommendations import (
-    list_recommendations,
-    savings_summary,
-)
 from mlcost.report import build_report, write_report
-from mlcost.store import DEFAULT_DB, Store
-from mlcost.summary import data_end, overview, spend_by, spend_summary
+from mlcost.store import DEFAULT_DB
+from mlcost.summary import data_end, overview
+
+if TYPE_CHECKING:
+    from mlcost.api import Workspace
+
+#: The spend summary `mlcost analyze` prints and exports: by provider, service, month.
+SUMMARY_DIMENSIONS = ("provider", "service", "month")
 
 
 @app.command()
@@ -70,27 +63,22 @@ def analyze(
     judge all the data). A terminal shows readable tables; --format json writes the
     headline figures and the spend summary as one object, csv/parquet the spend summary
     (export the findings with `mlcost recommendations`)."""
-    context = _ctx(ctx)
-    store = context.store
-    filters = _filters(since, until, provider, account)
-    with store.reader() as con:  # bad filter values fail before the analyses run
-        filters = resolve_filters(con, filters)
-    result = run_analyses(store, context.settings)
-    _print_spend(store, _fmt(fmt), output, filters)
+    ws = _ctx(ctx).workspace
+    # bad filter values fail before the analyses run
+    filters = ws.filters(filters=_filters(since, until, provider, account))
+    result = ws.analyze()
+    _print_spend(ws, _fmt(fmt), output, filters)
     on_terminal = resolve_format(_fmt(fmt), output) == "table" and output is None
     if on_terminal:
-        _print_findings_summary(store, result.recommendations.findings, filters)
+        _print_findings_summary(ws, result.recommendations.findings, filters)
     (out if on_terminal else err).print(result.anomalies.summary(), markup=False)
     (out if on_terminal else err).print(
         f"Run costs: {result.run_costs.summary()} (mlcost experiments).", markup=False
     )
 
 
-def _print_findings_summary(store: Store, findings: int, filters: Filters = Filters()) -> None:
-    with store.reader() as con:
-        summary = savings_summary(
-            con, providers=filters.providers, accounts=filters.accounts, tags=filters.tags
-        )
+def _print_findings_summary(ws: Workspace, findings: int, filters: Filters = Filters()) -> None:
+    summary = ws.savings(filters=filters)
     totals = [r for r in summary.to_pylist() if r["scope"] == "total"]
     out.print()
     if not totals:
@@ -112,16 +100,15 @@ def _print_findings_summary(store: Store, findings: int, filters: Filters = Filt
 
 
 def _print_spend(
-    store: Store, fmt: str | None, output: Path | None, filters: Filters = Filters()
+    ws: Workspace, fmt: str | None, output: Path | None, filters: Filters = Filters()
 ) -> None:
     """The headline figures, then spend by provider, service and month: readable tables
     on a terminal; in json one object (``figures`` and ``spend``), in csv and parquet
     the spend summary as one long table (dimension, value, currency, sums)."""
     fmt = resolve_format(fmt, output)
     if fmt == "json":
-        data = headline(store, filters).as_dict()
-        with store.reader() as con:
-            data["spend"] = spend_summary(con, ["provider", "service", "month"], filters)
+        data = ws.headline(filters=filters).as_dict()
+        data["spend"] = ws.spend(by=SUMMARY_DIMENSIONS, filters=filters)
         text = json_document(data)
         if output is None:
             sys.stdout.write(text)
@@ -129,21 +116,20 @@ def _print_spend(
             with open_output(output, "w", encoding="utf-8") as handle:
                 handle.write(text)
         return
-    with store.reader() as con:
-        if fmt != "table":
-            summary = spend_summary(con, ["provider", "service", "month"], filters)
-            write_table(summary, fmt=fmt, output=output, console=out)
-            return
+    if fmt != "table":
+        summary = ws.spend(by=SUMMARY_DIMENSIONS, filters=filters)
+        write_table(summary, fmt=fmt, output=output, console=out)
+        return
     with contextlib.ExitStack() as stack:
         console = out
         if output is not None:
             handle = stack.enter_context(open_output(output, "w", encoding="utf-8"))
             console = Console(file=handle, width=120, highlight=False)
-        _print_spend_tables(store, console, filters)
+        _print_spend_tables(ws, console, filters)
 
 
-def _print_spend_tables(store: Store, console: Console, filters: Filters) -> None:
-    with store.reader() as con:
+def _print_spend_tables(ws: Workspace, console: Console, filters: Filters) -> None:
+    with ws.store.reader() as con:
         info = overview(con)
     if not info.rows:
         console.print("The store holds no billing yet: run `mlcost ingest billing PATH…`.")
@@ -152,15 +138,14 @@ def _print_spend_tables(store: Store, console: Console, filters: Filters) -> Non
         f"{info.rows:,} billing lines from {info.sources} source(s), "
         f"{info.first_charge:%Y-%m-%d} to {info.last_charge:%Y-%m-%d}."
     )
-    _print_headline(headline(store, filters), console)
-    with store.reader() as con:
-        for dimension, title, limit in (
-            ("provider", "Spend by provider", None),
-            ("service", "Top services", 12),
-            ("month", "Spend by month", None),
-        ):
-            table = spend_by(con, dimension, limit=limit, filters=filters)
-            write_table(table, fmt="table", console=console, title=title)
+    _print_headline(ws.headline(filters=filters), console)
+    for dimension, title, limit in (
+        ("provider", "Spend by provider", None),
+        ("service", "Top services", 12),
+        ("month", "Spend by month", None),
+    ):
+        table = ws.spend(by=dimension, limit=limit, filters=filters)
+        write_table(table, fmt="table", console=console, title=title)
 
 
 def _print_headline(head: Headline, console: Console) -> None:
@@ -213,13 +198,7 @@ def anomalies_command(
     """List the anomalies `mlcost analyze` found, newest first, with any acknowledgement."""
     if ctx.invoked_subcommand is not None:
         return
-    context = _ctx(ctx)
-    table = list_anomalies(
-        context.store,
-        scopes=scope or [],
-        since=since.date() if since else None,
-        tag_keys=context.settings.anomalies.tag_keys,
-    )
+    table = _ctx(ctx).workspace.anomalies(scopes=scope or (), since=since)
     if resolve_format(_fmt(fmt), output) == "table":
         table = terminal_view(table)
     write_table(table, fmt=_fmt(fmt), output=output, console=out, title="Cost anomalies")
@@ -241,21 +220,21 @@ def anomalies_ack(
 def demo(ctx: typer.Context) -> None:
     """Build a store from the sample organisation and show what mlcost sees."""
     context = _ctx(ctx)
-    store = context.store
+    ws = context.workspace
+    store = ws.store
     out.print(f"Building the demo store at {store.path} from the sample organisation…")
     store.init()
     with _progress() as on_rows:
-        result = ingest_sample(store, on_rows=on_rows)
+        result = ws.load_sample(on_rows=on_rows)
     _load_report(result)
-    analysis = run_analyses(store, context.settings)
+    analysis = ws.analyze()
     out.print()
-    _print_spend(store, "table", None)
-    _print_findings_summary(store, analysis.recommendations.findings)
+    _print_spend(ws, "table", None)
+    _print_findings_summary(ws, analysis.recommendations.findings)
     out.print(analysis.anomalies.summary(), markup=False)
     out.print(f"Run costs: {analysis.run_costs.summary()} (mlcost experiments).", markup=False)
-    with store.reader() as con:
-        top = list_recommendations(con, limit=10)
-        everything = list_recommendations(con)
+    top = ws.findings(limit=10)
+    everything = ws.findings()
     out.print()
     write_table(
         top.select(["rule", "provider", "resource_name", "estimated_monthly_savings", "id"]),
@@ -310,16 +289,19 @@ def commitments(
     output: OutputOption = None,
 ) -> None:
     """RI, Savings Plan, reservation and CUD utilisation, coverage and expiry, from billing."""
-    with _ctx(ctx).store.reader() as con:
-        since = until = None
-        if days is not None:
-            until = data_end(con)
-            since = until - timedelta(days=days) if until else None
-        tables = {
-            "utilisation": commitments_lib.utilisation(con, grain=grain, since=since, until=until),
-            "coverage": commitments_lib.coverage(con, by=by, since=since, until=until),
-            "expiring": commitments_lib.expiring(con, within_days=within_days),
-        }
+    ws = _ctx(ctx).workspace
+    since = until = None
+    if days is not None:
+        with ws.store.reader() as con:
+            end = data_end(con)  # exclusive: the last usage charge's end
+        if end is not None:  # the last N whole days of the data
+            until = (end - timedelta(microseconds=1)).date()
+            since = until - timedelta(days=days - 1)
+    tables = {
+        "utilisation": ws.commitments("utilisation", grain=grain, since=since, until=until),
+        "coverage": ws.commitments("coverage", grain="all", by=by, since=since, until=until),
+        "expiring": ws.commitments("expiring", within_days=within_days),
+    }
     chosen = resolve_format(_fmt(fmt), output)
     if view is not None or chosen != "table" or output is not None:
         name = view.value if view is not None else "utilisation"
@@ -384,10 +366,9 @@ def experiments(
     `mlcost analyze` first): a cost-aware leaderboard with its Pareto front."""
     from mlcost import experiments as experiments_lib
 
-    with _ctx(ctx).store.reader() as con:
-        runs = experiments_lib.run_table(
-            con, experiments=experiment or (), metric=metric, maximize=not minimize, target=target
-        )
+    runs = _ctx(ctx).workspace.run_costs(
+        experiment or (), metric=metric, maximize=not minimize, target=target
+    )
     if write_back:
         if not tracking_uri:
             raise MlcostError("--write-back needs --tracking-uri (or MLFLOW_TRACKING_URI).")

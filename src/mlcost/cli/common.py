@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,6 +20,9 @@ from mlcost.config import Settings, load_settings
 from mlcost.filters import Filters
 from mlcost.ingest import BILLING_FORMATS
 from mlcost.store import DEFAULT_DB, LoadResult, ProgressCallback, Store
+
+if TYPE_CHECKING:
+    from mlcost.api import Workspace
 
 
 class OutputFormat(StrEnum):
@@ -93,6 +96,14 @@ class Context:
             lock_timeout_s=settings.lock_timeout_s,
             writer_memory_limit=settings.writer_memory_limit,
         )
+
+    @property
+    def workspace(self) -> Workspace:
+        """The store and settings as the library reads them (``mlcost.api``): the
+        commands fetch their data through it, as the dashboard and notebooks do."""
+        from mlcost.api import Workspace
+
+        return Workspace(self.store, self.settings)
 
 
 def _version(value: bool) -> None:

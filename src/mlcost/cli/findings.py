@@ -23,7 +23,6 @@ from mlcost.output import resolve_format, write_table
 from mlcost.recommendations import (
     STATUSES,
     get_recommendation,
-    list_recommendations,
     set_status,
 )
 from mlcost.rules import all_rules, get_rule
@@ -108,15 +107,13 @@ def recommendations(
     """List findings, largest saving first; export them with --format and --output."""
     if ctx.invoked_subcommand:
         return
-    with _ctx(ctx).store.reader() as con:
-        table = list_recommendations(
-            con,
-            rules=rule or (),
-            providers=provider or (),
-            accounts=account or (),
-            min_savings=min_savings,
-            status=status,
-        )
+    table = _ctx(ctx).workspace.findings(
+        rules=rule or (),
+        providers=provider or (),
+        accounts=account or (),
+        min_savings=min_savings,
+        status=status,
+    )
     chosen = resolve_format(_fmt(fmt), output)
     if chosen == "table" and output is None:
         if table.num_rows == 0:
