@@ -11,6 +11,9 @@ EXTRAS := test,docs
 .PHONY: demo test lint typecheck clean dashboard bench conformance validator-env fuzz docs docs-build
 
 # Run a command with its output in $(LOG); on failure show the log's end and stop.
+# The editable install sets PYTHONWARNINGS against setuptools' "Editable installation" note
+# (an InformationOnly message pip prints as a warning for any layout like ours, where
+# connectors/ and app/ map into the mlcost package); a real packaging warning is shown.
 logged = $(1) >>$(LOG) 2>&1 || { tail -n 40 $(LOG); echo "make: failed: $(1) (whole log: $(LOG))"; exit 1; }
 
 $(STAMP): pyproject.toml
@@ -20,7 +23,8 @@ $(STAMP): pyproject.toml
 	@echo "setup: upgrading pip in $(VENV)"
 	@$(call logged,$(BIN)/python -m pip install --upgrade pip)
 	@echo "setup: installing mlcost and its test and docs tools (a few minutes the first time; log: $(LOG))"
-	@$(call logged,$(BIN)/python -m pip install -e '.[$(EXTRAS)]')
+	@$(call logged,PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install -e '.[$(EXTRAS)]')
+	@! grep -A12 'BuildBackendWarning' $(LOG) || echo "setup: packaging warnings above (log: $(LOG))"
 	@touch $(STAMP)
 	@echo "setup: done: $$($(BIN)/mlcost --version) in $(VENV)"
 
