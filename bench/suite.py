@@ -63,7 +63,7 @@ FORMATS = {
     "cur2-parquet": "CUR 2.0 Parquet",
 }
 
-#: pandas' peak MB per row, measured at 1M rows (README), until this run measures its own:
+#: pandas' peak MB per row, measured at 1M rows (Performance), until this run measures its own:
 #: it decides whether pandas can run at all at a size the run has not seen smaller.
 PANDAS_MB_PER_ROW = {"focus-parquet": 3.0e-3, "focus-csv.gz": 1.4e-3, "cur2-parquet": 1.8e-3}
 

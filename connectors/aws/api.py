@@ -105,7 +105,7 @@ class Account:
         self.session = session
         self.account_id = account_id
         self.calls = 0
-        #: The IAM actions this account's calls needed (the README's policy must cover them).
+        #: The IAM actions this account's calls needed (docs/tasks/aws.md's policy covers them).
         self.actions: set[str] = set()
         self._clients: dict[tuple[str, str], Any] = {}
 
@@ -153,8 +153,8 @@ def translate(service: str, operation: str, region: str, account: str) -> Iterat
         text = _one_line(str(error.get("Message", "")))
         if code in DENIED_CODES:
             hint = (
-                f"Grant {action} to the identity mlcost runs as (see the README's IAM policy), "
-                "or leave this region/account out with --regions/--accounts."
+                f"Grant {action} to the identity mlcost runs as (the IAM policy in "
+                "docs/tasks/aws.md), or leave this region/account out with --regions/--accounts."
             )
             if code == "OptInRequired":
                 hint = "Enable the region for the account, or leave it out with --regions."

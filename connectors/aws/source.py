@@ -180,7 +180,7 @@ class AwsSource:
         if accounts and not role_name:
             raise InputError(
                 "--accounts needs --role-name: the role mlcost assumes in each account.",
-                "Create a read-only role (README: AWS inventory and utilisation) in each "
+                "Create a read-only role (the IAM policy in docs/tasks/aws.md) in each "
                 "account and name it with --role-name.",
             )
         if lookback_days < 1:

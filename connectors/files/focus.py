@@ -653,8 +653,8 @@ def _conversion_query(
         raise InputError(
             f"{path}: missing the required FOCUS column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)} (the file has: {shown}).",
-            "Export billing in FOCUS format (1.0 to 1.3); the README lists the columns "
-            "mlcost needs.",
+            "Export billing in FOCUS format (1.0 to 1.3); docs/concepts/focus.md lists "
+            "the columns mlcost needs.",
         )
 
     inner: list[str] = []

@@ -2,7 +2,7 @@
 
 Reads the experiments (all, or those named), their runs (parent run for sweeps, times,
 status, user, params, latest metrics, tags) and every metric's history. A run is tied to
-the machines it used by tags (README "Cost per experiment and run"):
+the machines it used by tags (docs/tasks/experiments.md):
 
 * ``mlcost.resource_id``: one or more resource ids (comma-separated) as the bill names
   them: an EC2 instance id, an Azure VM id, a GCE instance, a SageMaker job ARN;

@@ -20,9 +20,12 @@ DEFAULT_CONFIG = "mlcost.toml"
 
 @dataclass(frozen=True)
 class StoreSettings:
+    """[store]: how commands share the store file, and what a load may use."""
+
     #: Seconds a command waits for another process to release the store.
     lock_timeout_s: float = 60.0
-    #: DuckDB memory limit of the writing connection (loads), e.g. "512MB".
+    #: DuckDB memory limit of the writing connection (loads), e.g. "512MB": more is
+    #: faster on very large single files (docs/performance.md).
     writer_memory_limit: str = "512MB"
 
 
@@ -99,28 +102,43 @@ class AnomalySettings:
 
 @dataclass(frozen=True)
 class SlackSettings:
+    """[report.slack]: `report --send slack` and the schedule's `send = ["slack"]`."""
+
     #: Environment variable holding the incoming-webhook URL (a secret: never in the file).
     webhook_url_env: str = "MLCOST_SLACK_WEBHOOK_URL"
+    #: Seconds to wait for Slack to answer.
     timeout_s: float = 10.0
 
 
 @dataclass(frozen=True)
 class EmailSettings:
+    """[report.email]: `report --send email` and the schedule's `send = ["email"]`."""
+
+    #: The SMTP server's host name.
     smtp_host: str = ""
+    #: Its port: 587 for starttls, 465 for ssl, 25 for a local relay.
     smtp_port: int = 587
     #: "starttls" (port 587), "ssl" (port 465) or "none" (a local relay).
     security: str = "starttls"
+    #: The sender's address.
     from_address: str = ""
+    #: The recipients' addresses.
     to: list[str] = field(default_factory=list)
-    #: Environment variables holding the SMTP login (empty: no login).
+    #: Environment variable holding the SMTP user name (empty: no login).
     username_env: str = ""
+    #: Environment variable holding the SMTP password.
     password_env: str = "MLCOST_SMTP_PASSWORD"
+    #: Seconds to wait for the server at each step.
     timeout_s: float = 30.0
 
 
 @dataclass(frozen=True)
 class ReportSettings:
+    """[report]: the periodic report of `mlcost report` and `mlcost schedule`."""
+
+    #: The report's title.
     title: str = "mlcost report"
+    #: The period reported when `--period` is not given: 7d, 30d or month.
     period: str = "7d"
     #: Where the full report can be read (a wiki page, a shared folder), linked from Slack.
     link: str = ""
@@ -130,15 +148,21 @@ class ReportSettings:
 
 @dataclass(frozen=True)
 class ScheduleSettings:
+    """[schedule]: the long-running job of `mlcost schedule`."""
+
     #: Standard cron expression (5 fields; a 6th for seconds), in local time.
     cron: str = "0 7 * * 1"
     #: What to ingest each run: tables like {kind = "billing", paths = ["/exports/"]}.
     sources: list[dict[str, Any]] = field(default_factory=list)
-    #: Report formats written to output_dir each run, and channels it is sent to.
+    #: Report formats written to output_dir each run.
     formats: list[str] = field(default_factory=lambda: ["html"])
+    #: The folder the reports are written to (created if missing).
     output_dir: str = "reports"
+    #: Channels the report is sent on each run ([report.slack], [report.email]).
     send: list[str] = field(default_factory=list)
+    #: Attempts after the first, per step (each source, analyze, each file and channel).
     retries: int = 3
+    #: Seconds before the first retry, doubled after each failure.
     backoff_s: float = 60.0
 
 

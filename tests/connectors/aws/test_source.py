@@ -289,11 +289,11 @@ def test_permission_names() -> None:
     assert permission("cloudwatch", "get_metric_data") == "cloudwatch:GetMetricData"
 
 
-def test_readme_policy_covers_every_call(moto_aws: None, store: Store) -> None:
-    """The README's IAM policy grants every action an ingest used, across all paths."""
-    readme = Path(__file__).parents[3] / "README.md"
-    text = readme.read_text("utf-8")
-    section = text[text.index("## AWS inventory and utilisation") :]
+def test_the_documented_policy_covers_every_call(moto_aws: None, store: Store) -> None:
+    """The IAM policy of docs/tasks/aws.md grants every action an ingest used, across all
+    paths."""
+    page = Path(__file__).parents[3] / "docs" / "tasks" / "aws.md"
+    section = page.read_text("utf-8")
     block = section[section.index("```json") + len("```json") : section.index("```\n\n`sts")]
     granted = set(json.loads(block)["Statement"][0]["Action"])
 
