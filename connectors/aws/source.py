@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +24,6 @@ from mlcost.connectors.aws import prices as pricing
 from mlcost.connectors.aws.api import Account, AwsCallError
 
 from mlcost.errors import InputError
-from mlcost.rules.previous_generation import SUCCESSORS
 from mlcost.schema import arrow_schema
 from mlcost.store import Batch
 
@@ -176,6 +175,7 @@ class AwsSource:
         session: boto3.session.Session | None = None,
         now: datetime | None = None,
         prices: bool = True,
+        successors: Mapping[str, str] | None = None,
     ) -> None:
         if accounts and not role_name:
             raise InputError(
@@ -192,6 +192,13 @@ class AwsSource:
         self.session = session
         self.now = now
         self.prices = prices
+        #: Old family → the current family previous_generation advises (its setting, so an
+        #: override is priced too); None: the rule's defaults.
+        if successors is None:
+            from mlcost.rules.previous_generation import SUCCESSORS
+
+            successors = SUCCESSORS
+        self.successors = dict(successors)
         self.summary = Summary()
 
     # -- the source ----------------------------------------------------------------------
@@ -300,7 +307,7 @@ class AwsSource:
             and str(r.get("instance_type") or "").startswith("ml.")
         }
         families = {t.split(".", 1)[0] for t in ec2_types if t}
-        families |= {SUCCESSORS[f] for f in families if f in SUCCESSORS}
+        families |= {self.successors[f] for f in families if f in self.successors}
         queries = pricing.instance_queries(region, families)
         queries += [q for q in [pricing.sagemaker_query(region, ml_types)] if q is not None]
         queries += pricing.storage_and_network_queries(region)

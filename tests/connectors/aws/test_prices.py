@@ -4,6 +4,7 @@ answer replayed through the real client), loaded per region, refreshed not dupli
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -109,6 +110,34 @@ def test_previous_generation_families_are_priced_with_their_successor(
         if f["Field"] == "instanceType"
     }
     assert queried == {"m4.", "m6i."}
+
+
+def test_an_overridden_successor_family_is_the_one_priced(
+    moto_aws: None, store: Store, pricing: tuple[FakePricing, str]
+) -> None:
+    """[rules.previous_generation.successors] m4 = "m5": the rule will advise m5, so m5's
+    prices are fetched (not the default m6i's), and the rule prices its advice from them."""
+    from mlcost.ingest import ingest_aws
+    from mlcost.recommendations import analyze_recommendations, list_recommendations
+
+    ec2 = boto3.client("ec2", "us-east-1")
+    ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="m4.xlarge")
+    rules = {"previous_generation": {"successors": {"m4": "m5"}}}
+    ingest_aws(store, regions=["us-east-1"], lookback_days=1, rules=rules)
+    queried = {
+        f["Value"]
+        for request in pricing[0].requests
+        for f in request["Filters"]
+        if f["Field"] == "instanceType"
+    }
+    assert queried == {"m4.", "m5."}
+    analyze_recommendations(store, rules)
+    with store.reader() as con:
+        (found,) = list_recommendations(con, rules=["previous_generation"]).to_pylist()
+    evidence = json.loads(found["evidence"])
+    assert (evidence["suggested_type"], evidence["priced"]) == ("m5.xlarge", True)
+    # 730 h × 0.20 (m4.xlarge) × (1 − 0.192 ÷ 0.20): m5.xlarge at 0.192
+    assert found["estimated_monthly_savings"] == Decimal("5.84")
 
 
 def test_spot_prices_from_the_spot_price_history(moto_aws: None, store: Store) -> None:
