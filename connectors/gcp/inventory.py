@@ -202,6 +202,14 @@ class _Project:
         call(what, self.where, fetch)
         return items, regions
 
+    def _listed(self, what: str, client: Any) -> list[Any]:
+        """Every item of a project's (global) list call."""
+        return call(
+            what,
+            self.where,
+            lambda: list(client.list(project=self.project, retry=self.scan.retry)),
+        )
+
     def _keep(self, region: str) -> bool:
         return self.wanted is None or region in self.wanted
 
@@ -225,14 +233,8 @@ class _Project:
             self.scan._rest(compute_v1.ForwardingRulesClient),
             "forwarding_rules",
         )
-        global_rules = call(
-            "globalForwardingRules.list",
-            self.where,
-            lambda: list(
-                self.scan._rest(compute_v1.GlobalForwardingRulesClient).list(
-                    project=self.project, retry=self.scan.retry
-                )
-            ),
+        global_rules = self._listed(
+            "globalForwardingRules.list", self.scan._rest(compute_v1.GlobalForwardingRulesClient)
         )
         backend_services, _ = self._aggregated(
             "backendServices.aggregatedList",
@@ -241,24 +243,8 @@ class _Project:
         )
         filestores = self._rest_list(FILESTORE_API, "v1", "instances", "filestore instances.list")
         workbench = self._rest_list(NOTEBOOKS_API, "v2", "instances", "notebooks instances.list")
-        snapshots = call(
-            "snapshots.list",
-            self.where,
-            lambda: list(
-                self.scan._rest(compute_v1.SnapshotsClient).list(
-                    project=self.project, retry=self.scan.retry
-                )
-            ),
-        )
-        images = call(
-            "images.list",
-            self.where,
-            lambda: list(
-                self.scan._rest(compute_v1.ImagesClient).list(
-                    project=self.project, retry=self.scan.retry
-                )
-            ),
-        )
+        snapshots = self._listed("snapshots.list", self.scan._rest(compute_v1.SnapshotsClient))
+        images = self._listed("images.list", self.scan._rest(compute_v1.ImagesClient))
         machine_types = self._machine_types(compute_v1, instances)
         disk_by_link = {d.self_link: d for d in disks}
         boot_links = {d.source for i in instances for d in i.disks if d.boot}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -1085,3 +1086,53 @@ def test_premium_ssd_v2_and_idle_compute_instances_judged_from_the_azure_scan(
     # running at its list price: 0.526 × 730
     assert notebook["estimated_monthly_savings"] == Decimal("383.98")
     assert json.loads(notebook["evidence"])["cpu_peak_pct"] == 4.0
+
+
+def test_a_compute_instance_used_in_office_hours_gets_a_schedule(store: Store) -> None:
+    """Two weeks of hourly workspace metrics: ci-bob works 08-20 UTC on weekdays and idles
+    otherwise (offhours_schedule); ci-alice idles all week (no schedule: it is just idle)."""
+    from mlcost.recommendations import analyze_recommendations, list_recommendations
+
+    def hourly(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        if query["interval"][0] != "PT1H":
+            return 200, compute_instance_metrics(query)
+        start, end = (
+            datetime.fromisoformat(s.removesuffix("Z")) for s in query["timespan"][0].split("/")
+        )
+        hours = [
+            start + timedelta(hours=n) for n in range(int((end - start).total_seconds()) // 3600)
+        ]
+
+        def points(busy: Callable[[datetime], bool]) -> list[dict[str, Any]]:
+            return [
+                {"timeStamp": f"{h:%Y-%m-%dT%H:%M:%SZ}", "average": 60.0 if busy(h) else 2.0}
+                for h in hours
+            ]
+
+        office = points(lambda h: h.weekday() < 5 and 8 <= h.hour < 20)
+        idle = points(lambda h: False)
+        cpu = [split_series("ci-bob", office), split_series("ci-alice", idle)]
+        return 200, {
+            "timespan": query["timespan"][0],
+            "interval": "PT1H",
+            "value": [
+                {"id": "cpu", "name": {"value": "CpuUtilizationPercentage"}, "unit": "Count",
+                 "timeseries": cpu},
+                {"id": "gpu", "name": {"value": "GpuUtilizationPercentage"}, "unit": "Count",
+                 "timeseries": []},
+            ],
+        }  # fmt: skip
+
+    r = routes()
+    r[f"{WORKSPACE}/providers/Microsoft.Insights/metrics"] = hourly
+    store.init()
+    store.load(scan(FakeArm(r), lookback_days=14).batches())
+    analyze_recommendations(store)
+    with store.reader() as con:
+        found = list_recommendations(con, rules=["offhours_schedule"]).to_pylist()
+    assert [f["resource_id"] for f in found] == [CI_BOB]
+    evidence = json.loads(found[0]["evidence"])
+    assert evidence["idle_offhours_hours_per_week"] == 108  # 168 − 5 × 12 office hours
+    assert evidence["week"][0] == "Mon " + "." * 8 + "#" * 12 + "." * 4
+    # running at its list price, 0.526 × 730 = 383.98 a month, stopped 108 of 168 hours
+    assert round(found[0]["estimated_monthly_savings"], 6) == Decimal("246.844286")
