@@ -44,7 +44,7 @@ from mlcost.store import Store
 
 log = logging.getLogger("mlcost.schedule")
 
-#: Source kinds a schedule can ingest: kind → (store, options) → None.
+#: Source kinds a schedule can ingest: kind → (store, options, settings) → None.
 #: The settings are the run's (``[rules]`` chooses the AWS prices previous_generation uses).
 SOURCE_KINDS: dict[str, Callable[[Store, dict[str, Any], Settings], object]] = {
     "billing": lambda store, o, s: ingest_billing(
