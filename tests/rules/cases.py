@@ -617,15 +617,6 @@ CASES: dict[str, tuple[Case, Case]] = {
             volume_type_upgrade_near_miss,
             "//compute.googleapis.com/projects/p/zones/us-central1-a/disks/db-data",
         ),
-        Case(
-            volume_type_upgrade_fires_azure,
-            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/features",
-            Decimal("32.0575"),
-        ),
-        Case(
-            volume_type_upgrade_near_miss_azure,
-            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/etl-os",
-        ),
     ),
     "idle_nat_gateway": (
         Case(idle_nat_gateway_fires, "nat-0idle", Decimal("32.40")),
@@ -644,3 +635,17 @@ CASES: dict[str, tuple[Case, Case]] = {
         Case(offhours_near_miss, "i-devjobs"),
     ),
 }
+
+#: volume_type_upgrade on Azure (Premium SSD → v2): a firing case and a near miss beside
+#: the rule's own pair.
+AZURE_PREMIUM_CASES = (
+    Case(
+        volume_type_upgrade_fires_azure,
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/features",
+        Decimal("32.0575"),
+    ),
+    Case(
+        volume_type_upgrade_near_miss_azure,
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/etl-os",
+    ),
+)

@@ -12,7 +12,7 @@ import pytest
 from mlcost.recommendations import analyze_recommendations, list_recommendations
 from mlcost.store import Store
 from tests.rules.builder import Org
-from tests.rules.cases import CASES
+from tests.rules.cases import AZURE_PREMIUM_CASES, CASES
 
 
 def findings(store: Store, org: Org) -> list[dict[str, object]]:
@@ -49,7 +49,7 @@ def test_rule_stays_quiet_on_the_near_miss(store: Store, rule_id: str) -> None:
 def test_volume_type_upgrade_moves_an_azure_data_disk_to_premium_ssd_v2(store: Store) -> None:
     """Premium SSD → v2: the zonal data disk billed as P20 moves (saving by hand in the
     case), the OS disk beside it does not."""
-    fires, near_miss = CASES["volume_type_upgrade"][2:4]
+    fires, near_miss = AZURE_PREMIUM_CASES
     org = Org()
     fires.build(org)
     near_miss.build(org)
