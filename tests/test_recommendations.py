@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -193,8 +194,21 @@ def test_cli_lists_rules_and_shows_their_documentation(cli: Cli, db: str) -> Non
     assert listed.returncode == 0
     ids = [r["rule"] for r in csv.DictReader(io.StringIO(listed.stdout))]
     assert ids[:3] == ["idle_vm", "idle_gpu", "stopped_vm_billed"] and len(ids) == 19
+    listed_json = json.loads(cli("--db", db, "rules", "--format", "json").stdout)
+    as_json = {r["rule"]: r for r in listed_json}
+    assert as_json["volume_type_upgrade"]["needs"] == "inventory prices"
+    assert as_json["stopped_vm_billed"]["saving_from"] == "billing"
+    assert as_json["idle_nat_gateway"]["saving_from"] == "billing prices"
+    # a terminal of 100 columns shows every rule id whole, with its clouds and data
+    terminal = cli("--db", db, "rules", "--format", "table", env={"COLUMNS": "100"})
+    assert max(len(line) for line in terminal.stdout.splitlines()) <= 100
+    assert re.search(
+        r"│ commitment_underused +│ true +│ aws azure gcp +│ billing +│ billing +│",
+        terminal.stdout,
+    )
     shown = cli("--db", db, "rules", "show", "idle_vm")
     assert shown.returncode == 0
+    assert "Needs: inventory, metrics. Saving from: billing, else prices." in shown.stdout
     assert "Trusted Advisor" in shown.stdout and "Safe action" in shown.stdout
     assert "network_max_mb" in shown.stdout
     missing = cli("--db", db, "rules", "show", "idle_vms")

@@ -169,9 +169,24 @@ def price_row(region: str, product: Mapping[str, Any]) -> dict[str, Any] | None:
     return {**row, "product": product_key} if product_key else None
 
 
+#: EBS usage-type suffixes → the volume type's API name (io1's is ``piops``; magnetic
+#: volumes have none), for price-list items without ``volumeApiName`` (older ones).
+_EBS_USAGE = {"": "standard", "piops": "io1"}
+
+
+def _volume_api_name(usage: str, attrs: Mapping[str, str]) -> str:
+    if attrs.get("volumeApiName"):
+        return str(attrs["volumeApiName"])
+    match = re.search(r"EBS:Volume(?:Usage|P-IOPS|P-Throughput)(?:\.(\w+))?$", usage)
+    if match is None:
+        return ""
+    suffix = match.group(1) or ""
+    return _EBS_USAGE.get(suffix, suffix)
+
+
 def _product_key(family: str, usage: str, attrs: Mapping[str, str]) -> str | None:
     """Our name for a non-instance product (``volume:gp3``, ``snapshot`` …)."""
-    volume = attrs.get("volumeApiName", "")
+    volume = _volume_api_name(usage, attrs)
     if family == "Storage" and "EBS:VolumeUsage" in usage and volume:
         return f"volume:{volume}"
     if family == "Storage Snapshot" and usage.endswith("EBS:SnapshotUsage"):
@@ -191,6 +206,56 @@ def _product_key(family: str, usage: str, attrs: Mapping[str, str]) -> str | Non
     if attrs.get("servicecode") == "AmazonEFS" and usage.endswith("TimedStorage-ByteHrs"):
         return "file_system:efs"
     return None
+
+
+def region_prices(
+    home: Account,
+    account: Account,
+    region: str,
+    rows: Sequence[Mapping[str, Any]],
+    now: datetime,
+    successors: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """On-demand prices (asked of the Price List API as ``home``) and spot prices (of
+    ``account``) for what a region's inventory ``rows`` use: the instance families seen and
+    the current families ``successors`` names for them, the SageMaker types, storage and
+    networking."""
+    ec2_types = {r["instance_type"] for r in rows if r["resource_type"] == "vm"}
+    ml_types = {
+        r["instance_type"]
+        for r in rows
+        if r["resource_type"] in ("endpoint", "notebook")
+        and str(r.get("instance_type") or "").startswith("ml.")
+    }
+    families = {t.split(".", 1)[0] for t in ec2_types if t}
+    families |= {successors[f] for f in families if f in successors}
+    queries = instance_queries(region, families)
+    queries += [q for q in [sagemaker_query(region, ml_types)] if q is not None]
+    queries += storage_and_network_queries(region)
+    # the price list names no GPU model, and no size for SageMaker types;
+    # DescribeInstanceTypes did, for the types seen
+    specs = {r["instance_type"]: r for r in rows if r.get("instance_type") and r.get("vcpus")}
+    found: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for query in queries:
+        for product in get_products(home, query):
+            row = price_row(region, product)
+            if row is None:
+                continue
+            spec = specs.get(row.get("instance_type"))
+            for column in ("vcpus", "memory_gb", "gpu_count", "gpu_model"):
+                if spec and row.get(column) is None:
+                    row[column] = spec.get(column)
+            key = (row.get("instance_type"), row.get("product"), row.get("sku"))
+            found[key] = row
+    on_demand = [found[k] for k in sorted(found, key=lambda k: tuple(map(str, k)))]
+    spot_types = sorted(
+        {
+            r["instance_type"]
+            for r in rows
+            if r["resource_type"] == "vm" and r.get("lifecycle") != "spot"
+        }
+    )
+    return on_demand + spot_rows(account, region, spot_types, now)
 
 
 def spot_rows(

@@ -1,9 +1,11 @@
 """Azure inventory and utilisation: VMs with power state, managed disks, snapshots,
-images, public IPs and Azure Monitor metrics, as ``resources`` and ``metrics`` rows.
+images, public IPs, NAT gateways, load balancers, NetApp Files volumes and Azure ML
+endpoints and compute instances, as ``resources`` rows, with their Azure Monitor metrics
+(:mod:`.monitor`) and Retail Prices API prices (:mod:`.prices`).
 
 The SDK clients (azure-mgmt-*) come with their own pipeline: DefaultAzureCredential,
-paging through ``nextLink``, retries with back-off on 429/5xx. Errors are translated
-here, once, into :class:`mlcost.errors.MlcostError` naming the call and subscription.
+paging through ``nextLink``, retries with back-off on 429/5xx. Errors are translated once
+(:func:`.api.call`) into :class:`mlcost.errors.MlcostError` naming the call and subscription.
 Nothing is fetched until :meth:`AzureInventory.batches` is iterated, and the store is
 never opened here: a failure half-way leaves the store as it was.
 """
@@ -14,50 +16,38 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, TypeVar
-from urllib.parse import quote
+from typing import Any
 
 from mlcost.connectors._rows import Window, table, to_json, utc_naive, utcnow
+from mlcost.connectors.azure.api import (
+    ARM,
+    CLIENT_TIMEOUTS,
+    PROVIDER,
+    SOURCE,
+    call,
+    default_credential,
+    get_json,
+    gpu_model_of,
+    raw,
+    region_of,
+    resource_group,
+    to_float,
+    to_int,
+)
+from mlcost.connectors.azure.monitor import (
+    ANF_METRICS,
+    ENDPOINT_METRICS,
+    LB_METRICS,
+    NAT_METRICS,
+    MonitorReader,
+)
+from mlcost.connectors.azure.prices import RETAIL_PRICES, disk_price_rows, vm_price_rows
 
-from mlcost.errors import AccessDeniedError, ConfigError, InputError, MlcostError
+from mlcost.errors import AccessDeniedError, ConfigError, InputError
 from mlcost.store import Batch
 
-SOURCE = "azure"
-PROVIDER = "azure"
-RETAIL_PRICES = "https://prices.azure.com"
-
-#: Azure Monitor platform metrics of a VM and the store's names and statistics for them.
-DAILY_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    "Percentage CPU": ("cpu_util_pct", (("average", "Average"), ("maximum", "Maximum"))),
-    "Network In Total": ("net_in_bytes", (("total", "Sum"),)),
-    "Network Out Total": ("net_out_bytes", (("total", "Sum"),)),
-}
-HOURLY_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    "Percentage CPU": ("cpu_util_pct", (("average", "Average"),)),
-}
-#: Azure ML online endpoints: requests (the metric's daily Total is the day's requests).
-ENDPOINT_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    "RequestsPerMinute": ("invocations", (("total", "Sum"),)),
-}
-#: NAT gateways: every byte through it (both directions, all protocols).
-NAT_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    "ByteCount": ("net_out_bytes", (("total", "Sum"),)),
-}
-#: Load balancers: new connections (SYN packets) as requests, and bytes.
-LB_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    "SYNCount": ("requests", (("total", "Sum"),)),
-    "ByteCount": ("net_in_bytes", (("total", "Sum"),)),
-}
-#: Azure NetApp Files volumes: operations per second (daily Average × 86,400 = the day's
-#: operations, read and write together).
-ANF_METRICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    "ReadIops": ("disk_io_ops", (("average", "Sum"),)),
-    "WriteIops": ("disk_io_ops", (("average", "Sum"),)),
-}
 ML_API_VERSION = "2024-04-01"
 NETAPP_API_VERSION = "2024-03-01"
-ARM = "https://management.azure.com"
 _ENDPOINT_STATES = {
     "Succeeded": "running",
     "Creating": "pending",
@@ -67,23 +57,6 @@ _ENDPOINT_STATES = {
     "Canceled": "failed",
 }
 
-#: GPU model by VM size name (the size catalogue gives the count, not the model).
-_GPU_MODELS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), model)
-    for pattern, model in (
-        (r"H100", "H100"),
-        (r"H200", "H200"),
-        (r"A100|ND96a", "A100"),
-        (r"MI300X", "MI300X"),
-        (r"A10", "A10"),
-        (r"T4", "T4"),
-        (r"^Standard_NC\d+r?s_v3$|^Standard_ND40rs_v2$", "V100"),
-        (r"^Standard_NC\d+r?s_v2$|^Standard_ND\d+r?s$", "P100"),
-    )
-)
-
-T = TypeVar("T")
-
 
 @dataclass
 class SubscriptionSummary:
@@ -91,11 +64,6 @@ class SubscriptionSummary:
     regions: int = 0
     resources: dict[str, int] = field(default_factory=dict)
     metric_samples: int = 0
-
-
-#: Seconds to connect to Azure and to wait for an answer (the SDK's defaults are 300 s
-#: each): an unreachable endpoint fails in about a minute, not ten.
-CLIENT_TIMEOUTS = {"connection_timeout": 10, "read_timeout": 60}
 
 
 @dataclass
@@ -109,7 +77,8 @@ class AzureInventory:
     credential: Any = None
     client_kwargs: Mapping[str, Any] = field(default_factory=lambda: dict(CLIENT_TIMEOUTS))
     now: datetime | None = None
-    #: Also load on-demand Linux prices of every VM size in the regions that run VMs.
+    #: Also load on-demand Linux prices of every VM size in the regions that run VMs, and
+    #: managed-disk prices in the regions with Premium SSD disks.
     prices: bool = True
     summaries: list[SubscriptionSummary] = field(default_factory=list)
     #: Subscriptions skipped because a call was refused, one sentence each.
@@ -117,13 +86,15 @@ class AzureInventory:
     #: Filled while scanning: VM regions, and each size's vCPUs, memory and GPUs.
     vm_regions: set[str] = field(default_factory=set)
     sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Regions with Premium SSD disks (their disk prices are loaded).
+    disk_regions: set[str] = field(default_factory=set)
 
     def batches(self) -> Iterator[Batch]:
         """Per subscription: one ``resources`` batch per region scanned (an explicit
         partition, so what disappeared disappears), then that subscription's metrics."""
         if self.lookback_days < 1:
             raise InputError(f"--lookback-days must be at least 1, not {self.lookback_days}.")
-        credential = self.credential if self.credential is not None else _default_credential()
+        credential = self.credential if self.credential is not None else default_credential()
         now = self.now or utcnow()
         window = Window.ending(now, self.lookback_days)
         for sub in self.subscriptions or self._list_subscriptions(credential):
@@ -135,8 +106,12 @@ class AzureInventory:
                 self.warnings.append(f"{exc.message} Skipped: its earlier inventory is kept.")
                 continue
             yield from found
-        if self.prices and self.vm_regions:
-            rows = self._price_rows(sorted(self.vm_regions))
+        if self.prices and (self.vm_regions or self.disk_regions):
+            from azure.core import PipelineClient
+
+            client = PipelineClient(RETAIL_PRICES, **self.client_kwargs)
+            rows = vm_price_rows(client, sorted(self.vm_regions), self.sizes)
+            rows += disk_price_rows(client, sorted(self.disk_regions))
             yield Batch(
                 "prices",
                 table("prices", rows),
@@ -144,60 +119,14 @@ class AzureInventory:
                 label="azure prices",
             )
 
-    def _price_rows(self, regions: Sequence[str]) -> list[dict[str, Any]]:
-        """Pay-as-you-go Linux prices per hour from the public Azure Retail Prices API."""
-        from azure.core import PipelineClient
-        from azure.core.rest import HttpRequest
-
-        client = PipelineClient(RETAIL_PRICES, **self.client_kwargs)
-        rows: list[dict[str, Any]] = []
-        for region in regions:
-            query = (
-                "serviceName eq 'Virtual Machines' and priceType eq 'Consumption' "
-                f"and armRegionName eq '{region}'"
-            )
-            url: str | None = f"{RETAIL_PRICES}/api/retail/prices?$filter={quote(query)}"
-            seen: set[str] = set()
-            while url:
-                page = _call(
-                    "retail prices", f"region {region}", _get_json, client, HttpRequest("GET", url)
-                )
-                for item in page.get("Items") or []:
-                    size = item.get("armSkuName")
-                    if not size or size in seen or not _linux_on_demand(item):
-                        continue
-                    seen.add(size)
-                    spec = self.sizes.get(size, {})
-                    gpus = spec.get("gpu_count")
-                    rows.append(
-                        {
-                            "provider": PROVIDER,
-                            "region": region,
-                            "instance_type": size,
-                            "sku": item.get("skuId") or item.get("meterId"),
-                            "unit": "Hours",
-                            "price_per_hour": Decimal(str(item["retailPrice"])),
-                            "currency": item.get("currencyCode") or "USD",
-                            "source": SOURCE,
-                            "vcpus": spec.get("vcpus"),
-                            "memory_gb": spec.get("memory_gb"),
-                            "gpu_count": gpus,
-                            "gpu_model": _gpu_model(size) if gpus else None,
-                            "price_type": "on-demand",
-                            "effective_at": utc_naive(item.get("effectiveStartDate")),
-                        }
-                    )
-                url = page.get("NextPageLink")
-        return rows
-
     def _list_subscriptions(self, credential: Any) -> list[str]:
         from azure.mgmt.resource.subscriptions import SubscriptionClient
 
         client = SubscriptionClient(credential, **self.client_kwargs)
-        subs = _call(
+        subs = call(
             "subscriptions.list",
             "the tenant",
-            lambda: [_raw(s) for s in client.subscriptions.list()],
+            lambda: [raw(s) for s in client.subscriptions.list()],
         )
         found = [s["subscriptionId"] for s in subs if s.get("state", "Enabled") == "Enabled"]
         if not found:
@@ -229,15 +158,16 @@ class _Subscription:
         self, what: str, pager: Callable[..., Iterable[Any]], *args: Any, **kwargs: Any
     ) -> list[dict[str, Any]]:
         """Every item of one paged list call, as REST JSON."""
-        return _call(
-            what, f"subscription {self.sub}", lambda: [_raw(x) for x in pager(*args, **kwargs)]
+        return call(
+            what, f"subscription {self.sub}", lambda: [raw(x) for x in pager(*args, **kwargs)]
         )
 
     def _keep(self, item: Mapping[str, Any]) -> bool:
-        return self.wanted is None or _region(item) in self.wanted
+        return self.wanted is None or region_of(item) in self.wanted
 
     def batches(self) -> Iterator[Batch]:
         from azure.mgmt.compute import ComputeManagementClient
+        from azure.mgmt.monitor import MonitorManagementClient
         from azure.mgmt.network import NetworkManagementClient
 
         compute = self._client(ComputeManagementClient)
@@ -272,26 +202,29 @@ class _Subscription:
         workspaces = self._workspaces(compute)
         endpoints = self._online_endpoints(compute, workspaces)
         instances = self._compute_instances(compute, workspaces)
-        sizes = self._sizes(
+        premium = {region_of(d) for d in disks if _disk_sku(d) == "premium_lrs"}
+        sizes, v2_zones = self._sizes(
             compute,
-            {_region(v) for v in vms}
-            | {_region(e) for e, _ in endpoints}
-            | {_region(c) for c in instances},
+            {region_of(v) for v in vms}
+            | {region_of(e) for e, _ in endpoints}
+            | {region_of(c) for c in instances}
+            | premium,
         )
-        self.scan.vm_regions |= {_region(v) for v in vms}
+        self.scan.vm_regions |= {region_of(v) for v in vms}
+        self.scan.disk_regions |= premium
         self.scan.sizes.update(sizes)
 
         rows: list[dict[str, Any]] = []
         for vm in vms:
-            view = _call(
+            view = call(
                 "virtualMachines.instance_view",
                 f"subscription {self.sub}",
                 compute.virtual_machines.instance_view,
-                _resource_group(vm["id"]),
+                resource_group(vm["id"]),
                 vm["name"],
             )
-            rows.append(self._vm_row(vm, _raw(view), sizes))
-        rows += [self._disk_row(d) for d in disks]
+            rows.append(self._vm_row(vm, raw(view), sizes))
+        rows += [self._disk_row(d, v2_zones) for d in disks]
         rows += [self._snapshot_row(s) for s in snapshots]
         rows += [self._image_row(i) for i in images]
         rows += [self._ip_row(p, nic_vm) for p in ips]
@@ -320,7 +253,13 @@ class _Subscription:
                 },
                 label=f"azure {self.sub} {region}",
             )
-        yield from self._metric_batches(
+        instances_by_workspace: dict[str, dict[str, str]] = {}
+        for r in rows:
+            if r["resource_type"] == "notebook":
+                workspace, _, name = r["resource_id"].rpartition("/computes/")
+                instances_by_workspace.setdefault(workspace, {})[name.lower()] = r["resource_id"]
+        reader = MonitorReader(self._client(MonitorManagementClient), self.sub, self.window)
+        samples = reader.rows(
             [r["resource_id"] for r in rows if r["resource_type"] == "vm"],
             {
                 r["resource_id"]: {
@@ -332,7 +271,11 @@ class _Subscription:
                 for r in rows
                 if r["resource_type"] in ("endpoint", "nat_gateway", "load_balancer", "file_system")
             },
+            instances_by_workspace,
         )
+        self.summary.metric_samples = len(samples)
+        if samples:
+            yield Batch("metrics", table("metrics", samples), label=f"azure {self.sub} metrics")
         self.scan.summaries.append(self.summary)
 
     # -- lookups -----------------------------------------------------------------
@@ -357,23 +300,37 @@ class _Subscription:
                     owners[config["id"].lower()] = vm
         return owners
 
-    def _sizes(self, compute: Any, regions: set[str]) -> dict[str, dict[str, Any]]:
-        """VM size name → vCPUs, memory and GPUs, from the resource SKU catalogue."""
+    def _sizes(
+        self, compute: Any, regions: set[str]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+        """From the resource SKU catalogue: VM size name → vCPUs, memory and GPUs, and the
+        regions that offer Premium SSD v2 disks → the zones they offer them in (none: the
+        region has no zones, and v2 disks there are regional)."""
         sizes: dict[str, dict[str, Any]] = {}
+        v2_zones: dict[str, list[str]] = {}
         for region in sorted(regions):
             skus = self._list(
                 "resourceSkus.list", compute.resource_skus.list, filter=f"location eq '{region}'"
             )
             for sku in skus:
+                if sku.get("resourceType") == "disks" and sku.get("name") == "PremiumV2_LRS":
+                    offered = [str(loc).lower() for loc in sku.get("locations") or []]
+                    if region in offered:
+                        v2_zones[region] = sorted(
+                            str(zone)
+                            for info in sku.get("locationInfo") or []
+                            if str(info.get("location") or "").lower() == region
+                            for zone in info.get("zones") or []
+                        )
                 if sku.get("resourceType") != "virtualMachines" or sku.get("name") in sizes:
                     continue
                 caps = {c.get("name"): c.get("value") for c in sku.get("capabilities") or []}
                 sizes[sku["name"]] = {
-                    "vcpus": _int(caps.get("vCPUs")),
-                    "memory_gb": _float(caps.get("MemoryGB")),
-                    "gpu_count": _int(caps.get("GPUs")) or 0,
+                    "vcpus": to_int(caps.get("vCPUs")),
+                    "memory_gb": to_float(caps.get("MemoryGB")),
+                    "gpu_count": to_int(caps.get("GPUs")) or 0,
                 }
-        return sizes
+        return sizes, v2_zones
 
     def _arm_pages(
         self, client: Any, what: str, path: str, api_version: str = ML_API_VERSION
@@ -385,9 +342,7 @@ class _Subscription:
         url: str | None = f"{ARM}{path}?api-version={api_version}"
         items: list[dict[str, Any]] = []
         while url:
-            page = _call(
-                what, f"subscription {self.sub}", _get_json, client, HttpRequest("GET", url)
-            )
+            page = call(what, f"subscription {self.sub}", get_json, client, HttpRequest("GET", url))
             items += page.get("value") or []
             url = page.get("nextLink")
         return items
@@ -458,7 +413,7 @@ class _Subscription:
         return {
             "provider": PROVIDER,
             "account_id": self.sub,
-            "region": _region(item),
+            "region": region_of(item),
             "resource_id": item["id"],
             "resource_type": kind,
             "name": item.get("name"),
@@ -487,7 +442,7 @@ class _Subscription:
         details = {
             "os_type": (storage.get("osDisk") or {}).get("osType"),
             "power_state": power,
-            "resource_group": _resource_group(vm["id"]),
+            "resource_group": resource_group(vm["id"]),
             "vm_id": props.get("vmId"),
         }
         if props.get("priority") and props["priority"] != "Regular":
@@ -499,13 +454,15 @@ class _Subscription:
             "vcpus": spec.get("vcpus"),
             "memory_gb": spec.get("memory_gb"),
             "gpu_count": gpus,
-            "gpu_model": _gpu_model(size) if gpus else None,
+            "gpu_model": gpu_model_of(size) if gpus else None,
             "source_id": (storage.get("imageReference") or {}).get("id"),
             "lifecycle": "spot" if props.get("priority") in ("Spot", "Low") else "on-demand",
             "details": to_json({k: v for k, v in details.items() if v is not None}),
         }
 
-    def _disk_row(self, disk: Mapping[str, Any]) -> dict[str, Any]:
+    def _disk_row(
+        self, disk: Mapping[str, Any], v2_zones: Mapping[str, list[str]]
+    ) -> dict[str, Any]:
         props = disk.get("properties") or {}
         managed_by = disk.get("managedBy")
         state = props.get("diskState")
@@ -518,16 +475,23 @@ class _Subscription:
         details = {
             "disk_state": state,
             "last_ownership_update": ownership,
-            "resource_group": _resource_group(disk["id"]),
+            "resource_group": resource_group(disk["id"]),
             "sku": (disk.get("sku") or {}).get("name"),
             "tier": props.get("tier"),
+            # what a move to Premium SSD v2 depends on: not an OS disk, and in a region that
+            # offers v2 in zones, a zonal disk
+            "os_type": props.get("osType"),
+            "zones": list(disk.get("zones") or []) or None,
+            "premium_v2_zones": v2_zones.get(region_of(disk))
+            if _disk_sku(disk) == "premium_lrs"
+            else None,
         }
         return {
             **self._base(disk, "volume"),
             "state": "in-use" if attached else "available",
             "attached_to": managed_by,
             "source_id": source,
-            "size_gb": _float(props.get("diskSizeGB")),
+            "size_gb": to_float(props.get("diskSizeGB")),
             "last_used_at": None if attached else utc_naive(ownership),
             "details": to_json({k: v for k, v in details.items() if v is not None}),
         }
@@ -539,7 +503,7 @@ class _Subscription:
             **self._base(snap, "snapshot"),
             "state": "available",
             "source_id": (props.get("creationData") or {}).get("sourceResourceId"),
-            "size_gb": _float(props.get("diskSizeGB")),
+            "size_gb": to_float(props.get("diskSizeGB")),
             "details": to_json({k: v for k, v in details.items() if v is not None}),
         }
 
@@ -559,7 +523,7 @@ class _Subscription:
             **self._base(image, "image"),
             "state": "available",
             "source_id": source,
-            "size_gb": _float(os_disk.get("diskSizeGB")),
+            "size_gb": to_float(os_disk.get("diskSizeGB")),
             "details": to_json({k: v for k, v in details.items() if v is not None}),
         }
 
@@ -624,7 +588,7 @@ class _Subscription:
             "vcpus": spec.get("vcpus"),
             "memory_gb": spec.get("memory_gb"),
             "gpu_count": gpus,
-            "gpu_model": _gpu_model(size) if gpus else None,
+            "gpu_model": gpu_model_of(size) if gpus else None,
             "details": to_json({k: v for k, v in details.items() if v is not None}),
         }
 
@@ -634,7 +598,7 @@ class _Subscription:
         details = {
             "idle_timeout_minutes": props.get("idleTimeoutInMinutes"),
             "public_ips": len(props.get("publicIpAddresses") or []) or None,
-            "resource_group": _resource_group(nat["id"]),
+            "resource_group": resource_group(nat["id"]),
             "sku": (nat.get("sku") or {}).get("name"),
             "subnets": len(props.get("subnets") or []),
         }
@@ -651,7 +615,7 @@ class _Subscription:
             "backend_pools": len(props.get("backendAddressPools") or []),
             "frontends": len(props.get("frontendIPConfigurations") or []),
             "lb_type": str((lb.get("sku") or {}).get("name") or "basic").lower(),
-            "resource_group": _resource_group(lb["id"]),
+            "resource_group": resource_group(lb["id"]),
             "rules": len(props.get("loadBalancingRules") or []),
         }
         return {
@@ -666,7 +630,7 @@ class _Subscription:
         quota = props.get("usageThreshold")
         details = {
             "file_system_type": "netapp",
-            "resource_group": _resource_group(volume["id"]),
+            "resource_group": resource_group(volume["id"]),
             "service_level": props.get("serviceLevel"),
             "protocols": props.get("protocolTypes"),
         }
@@ -706,219 +670,16 @@ class _Subscription:
             "vcpus": spec.get("vcpus"),
             "memory_gb": spec.get("memory_gb"),
             "gpu_count": gpus,
-            "gpu_model": _gpu_model(size) if gpus else None,
+            "gpu_model": gpu_model_of(size) if gpus else None,
             "details": to_json({k: v for k, v in details.items() if v is not None}),
         }
 
     # -- metrics -----------------------------------------------------------------
-
-    def _metric_batches(
-        self,
-        vm_ids: Sequence[str],
-        others: Mapping[str, Mapping[str, tuple[str, tuple[tuple[str, str], ...]]]],
-    ) -> Iterator[Batch]:
-        from azure.mgmt.monitor import MonitorManagementClient
-
-        monitor = self._client(MonitorManagementClient)
-        w = self.window
-        rows: list[dict[str, Any]] = []
-        queries = [
-            (vm_id, query)
-            for vm_id in vm_ids
-            for query in (
-                ("P1D", 86400, w.daily_start, w.daily_end, DAILY_METRICS),
-                ("PT1H", 3600, w.hourly_start, w.hourly_end, HOURLY_METRICS),
-            )
-        ] + [
-            (rid, ("P1D", 86400, w.daily_start, w.daily_end, wanted))
-            for rid, wanted in others.items()
-        ]
-        for resource_id, (interval, period_s, start, end, wanted) in queries:
-            aggregations = sorted({a for _, stats in wanted.values() for a, _ in stats})
-            response = _call(
-                "metrics.list",
-                f"subscription {self.sub}",
-                monitor.metrics.list,
-                resource_id,
-                timespan=f"{start:%Y-%m-%dT%H:%M:%SZ}/{end:%Y-%m-%dT%H:%M:%SZ}",
-                interval=interval,
-                metricnames=",".join(wanted),
-                aggregation=",".join(a.capitalize() for a in aggregations),
-            )
-            found = _metric_rows(resource_id, response, wanted, period_s, start, end)
-            if wanted is ANF_METRICS:  # operations per second → the day's operations
-                found = [{**row, "value": row["value"] * 86400} for row in found]
-            rows += found
-        rows = _combine(rows)
-        self.summary.metric_samples = len(rows)
-        if rows:
-            yield Batch("metrics", table("metrics", rows), label=f"azure {self.sub} metrics")
-
-
-def _metric_rows(
-    vm_id: str,
-    response: Any,
-    wanted: Mapping[str, tuple[str, tuple[tuple[str, str], ...]]],
-    period_s: int,
-    start: datetime,
-    end: datetime,
-) -> list[dict[str, Any]]:
-    rows = []
-    for metric in response.value or []:
-        name = metric.name.value if metric.name is not None else None
-        if name is None or name not in wanted:
-            continue
-        ours, stats = wanted[name]
-        for series in metric.timeseries or []:
-            for point in series.data or []:
-                ts = utc_naive(point.time_stamp)
-                if ts is None or not start <= ts < end:
-                    continue
-                for attr, stat in stats:
-                    value = getattr(point, attr, None)
-                    if value is None:
-                        continue
-                    rows.append(
-                        {
-                            "resource_id": vm_id,
-                            "metric": ours,
-                            "ts": ts,
-                            "value": float(value),
-                            "stat": stat,
-                            "period_s": period_s,
-                            "source": SOURCE,
-                        }
-                    )
-    return rows
-
-
-def _combine(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One sample per resource, metric, statistic, period and time: two Azure metrics that
-    are one of ours (NetApp read and write operations) are summed."""
-    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        key = (row["resource_id"], row["metric"], row["stat"], row["period_s"], row["ts"])
-        if key in merged:
-            merged[key] = {**merged[key], "value": merged[key]["value"] + row["value"]}
-        else:
-            merged[key] = row
-    return list(merged.values())
-
-
-# -- helpers -------------------------------------------------------------------------
-
-
-def _default_credential() -> Any:
-    try:
-        from azure.identity import DefaultAzureCredential
-    except ImportError as exc:  # pragma: no cover - a dependency of mlcost
-        raise ConfigError("azure-identity is not installed.", "pip install azure-identity") from exc
-    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
-
-
-def _call(what: str, where: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run one SDK call (pages and all) and translate its failure into one clear error."""
-    from azure.core.exceptions import (
-        ClientAuthenticationError,
-        HttpResponseError,
-        ServiceRequestError,
-    )
-
-    try:
-        return fn(*args, **kwargs)
-    except MlcostError:
-        raise
-    except ClientAuthenticationError as exc:
-        raise ConfigError(
-            f"Azure refused the credential for {what} on {where}: {_first_line(exc)}",
-            "Sign in (az login), or set AZURE_CLIENT_ID / AZURE_TENANT_ID / "
-            "AZURE_CLIENT_SECRET for a service principal.",
-        ) from exc
-    except HttpResponseError as exc:
-        status = exc.status_code
-        code = getattr(exc.error, "code", None) if exc.error is not None else None
-        label = f"HTTP {status}" + (f" {code}" if code else "")
-        if status == 403:
-            raise AccessDeniedError(
-                f"Azure denied {what} on {where} ({label}).",
-                "Grant the identity the built-in Reader and Monitoring Reader roles there, "
-                "or leave it out of --subscriptions. The store is unchanged.",
-            ) from exc
-        if status == 429:
-            raise InputError(
-                f"Azure kept throttling {what} on {where} ({label}) after retries.",
-                "Try again later or scan fewer subscriptions at once. The store is unchanged.",
-            ) from exc
-        raise InputError(
-            f"Azure {what} on {where} failed ({label}): {_first_line(exc)}",
-            "The store is unchanged.",
-        ) from exc
-    except ServiceRequestError as exc:
-        raise InputError(
-            f"Cannot reach Azure for {what} on {where}: {_first_line(exc)}",
-            "Check the network or proxy settings. The store is unchanged.",
-        ) from exc
-
-
-def _get_json(client: Any, request: Any) -> dict[str, Any]:
-    response = client.send_request(request)
-    response.raise_for_status()
-    return dict(response.json())
-
-
-def _linux_on_demand(item: Mapping[str, Any]) -> bool:
-    """A pay-as-you-go Linux meter (not Windows, Spot or Low Priority)."""
-    text = f"{item.get('productName', '')} {item.get('skuName', '')} {item.get('meterName', '')}"
-    return (
-        item.get("type") == "Consumption"
-        and item.get("retailPrice") is not None
-        and "Windows" not in text
-        and "Spot" not in text
-        and "Low Priority" not in text
-    )
-
-
-def _raw(model: Any) -> dict[str, Any]:
-    """An SDK model as the REST JSON it was read from (camelCase keys)."""
-    if isinstance(model, Mapping):
-        return dict(model.as_dict()) if hasattr(model, "as_dict") else dict(model)
-    return dict(model.serialize(keep_readonly=True))
-
-
-def _region(item: Mapping[str, Any]) -> str:
-    return str(item.get("location") or "").replace(" ", "").lower()
-
-
-def _resource_group(resource_id: str) -> str | None:
-    match = re.search(r"/resourceGroups/([^/]+)", resource_id, re.IGNORECASE)
-    return match.group(1) if match else None
 
 
 def _ip_config(ip: Mapping[str, Any]) -> str | None:
     return ((ip.get("properties") or {}).get("ipConfiguration") or {}).get("id")
 
 
-def _gpu_model(size: str | None) -> str | None:
-    for pattern, model in _GPU_MODELS:
-        if size and pattern.search(size):
-            return model
-    return None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(float(value)) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def _disk_sku(disk: Mapping[str, Any]) -> str:
+    return str((disk.get("sku") or {}).get("name") or "").lower()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +14,7 @@ from mlcost.config import BillingSettings
 from mlcost.connectors.files.focus import FileSummary, FocusExport, billing_window
 from mlcost.connectors.files.formats import FORMATS, BillingExport, known_formats
 from mlcost.errors import InputError
+from mlcost.rules import get_rule
 from mlcost.store import Batch, LoadResult, ProgressCallback, Store
 
 if TYPE_CHECKING:
@@ -94,17 +95,24 @@ def ingest_aws(
     lookback_days: int = 30,
     prices: bool = True,
     on_rows: ProgressCallback | None = None,
+    rules: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> AwsIngest:
     """Scan AWS accounts × regions and load inventory, metrics, training jobs and the
-    prices they need in one load."""
+    prices they need in one load. ``rules``: the ``[rules]`` settings, so the successor
+    families priced are those previous_generation will advise (its override included)."""
     from mlcost.connectors.aws import AwsSource  # boto3 is imported only when AWS is asked for
 
+    successors = get_rule("previous_generation").settings(
+        dict((rules or {}).get("previous_generation", {}))
+    )["successors"]
+    assert isinstance(successors, dict)
     source = AwsSource(
         regions=regions,
         accounts=accounts,
         role_name=role_name,
         lookback_days=lookback_days,
         prices=prices,
+        successors=successors,
     )
     result = store.load(source.batches(), on_rows=on_rows)
     return AwsIngest(result, source.summary)

@@ -44,33 +44,35 @@ from mlcost.store import Store
 
 log = logging.getLogger("mlcost.schedule")
 
-#: Source kinds a schedule can ingest: kind → (store, options) → None.
-SOURCE_KINDS: dict[str, Callable[[Store, dict[str, Any]], object]] = {
-    "billing": lambda store, o: ingest_billing(
+#: Source kinds a schedule can ingest: kind → (store, options, settings) → None.
+#: The settings are the run's (``[rules]`` chooses the AWS prices previous_generation uses).
+SOURCE_KINDS: dict[str, Callable[[Store, dict[str, Any], Settings], object]] = {
+    "billing": lambda store, o, s: ingest_billing(
         store,
         list(o["paths"]),
         fmt=o.get("format", "auto"),
         source=o.get("source"),
         allow_empty=bool(o.get("allow_empty", False)),
     ),
-    "sample": lambda store, o: ingest_sample(store),
-    "aws": lambda store, o: ingest_aws(
+    "sample": lambda store, o, s: ingest_sample(store),
+    "aws": lambda store, o, s: ingest_aws(
         store,
         regions=o.get("regions", []),
         accounts=o.get("accounts", []),
         role_name=o.get("role_name"),
         lookback_days=int(o.get("lookback_days", 30)),
+        rules=s.rules,
     ),
-    "azure": lambda store, o: ingest_azure(
+    "azure": lambda store, o, s: ingest_azure(
         store,
         subscriptions=o.get("subscriptions"),
         regions=o.get("regions"),
         lookback_days=int(o.get("lookback_days", 30)),
     ),
-    "mlflow": lambda store, o: ingest_mlflow(
+    "mlflow": lambda store, o, s: ingest_mlflow(
         store, str(o["tracking_uri"]), list(o.get("experiments", []))
     ),
-    "gcp": lambda store, o: ingest_gcp(
+    "gcp": lambda store, o, s: ingest_gcp(
         store,
         projects=o.get("projects"),
         regions=o.get("regions"),
@@ -228,7 +230,7 @@ def run_cycle(
             f"{kind} {', '.join(map(str, options.get('paths', [])))}".strip()
         )
         # Billing is checked against [billing]'s dates, as `mlcost ingest billing` does.
-        action = functools.partial(SOURCE_KINDS[kind], store, options)
+        action = functools.partial(SOURCE_KINDS[kind], store, options, settings)
         step(f"ingest {label}", functools.partial(_with_window, settings, action))
     step("analyze", lambda: run_analyses(store, settings))
     report: dict[str, Any] = {}

@@ -386,6 +386,57 @@ def volume_type_upgrade_fires(org: Org) -> None:
     org.bill("vol-gp2", "2.0")
 
 
+def _azure_premium_prices(org: Org) -> dict[str, str]:
+    z = {"provider": "azure", "region": "eastus"}
+    org.unit_price("volume:premium_lrs:p20", "Months", "73.22", **z)
+    org.unit_price("volume:premiumv2_lrs", "GiB-Hours", "0.00011", **z)
+    org.unit_price("volume_iops:premiumv2_lrs", "IOPS-Hours", "0.0000066", **z)
+    org.unit_price("volume_throughput:premiumv2_lrs", "MBps-Hours", "0.000055", **z)
+    return z
+
+
+def volume_type_upgrade_fires_azure(org: Org) -> None:
+    z = _azure_premium_prices(org)
+    disk = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/features"
+    org.resource(
+        disk,
+        "volume",
+        state="in-use",
+        attached_to="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/"
+        "virtualMachines/etl",
+        size_gb=500.0,
+        details={"sku": "Premium_LRS", "zones": ["2"], "premium_v2_zones": ["1", "2", "3"]},
+        **z,
+    )
+    # a 500 GiB disk is billed as P20 (512 GiB, 2,300 IOPS, 150 MB/s): 73.22 a month,
+    # 2.44 a day over 30 days = 73.20. As v2: 500 × 0.00011 × 730 = 40.15, IOPS within the
+    # 3,000 included, (150 − 125) × 0.000055 × 730 = 1.00375: 41.15375. Saving
+    # 73.20 × (1 − 41.15375 / 73.22) = 32.0575 (to 4 places)
+    org.bill(disk, "2.44", provider="azure")
+
+
+def volume_type_upgrade_near_miss_azure(org: Org) -> None:
+    z = _azure_premium_prices(org)
+    disk = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/etl-os"
+    org.resource(
+        disk,
+        "volume",
+        state="in-use",
+        attached_to="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/"
+        "virtualMachines/etl",
+        size_gb=500.0,
+        # an OS disk cannot be Premium SSD v2, however much cheaper v2 is
+        details={
+            "sku": "Premium_LRS",
+            "os_type": "Linux",
+            "zones": ["2"],
+            "premium_v2_zones": ["1", "2", "3"],
+        },
+        **z,
+    )
+    org.bill(disk, "2.44", provider="azure")
+
+
 def volume_type_upgrade_near_miss(org: Org) -> None:
     g = {"provider": "gcp", "region": "us-central1"}
     org.unit_price("volume:pd-ssd", "GB-Months", "0.17", **g)
@@ -584,3 +635,17 @@ CASES: dict[str, tuple[Case, Case]] = {
         Case(offhours_near_miss, "i-devjobs"),
     ),
 }
+
+#: volume_type_upgrade on Azure (Premium SSD → v2): a firing case and a near miss beside
+#: the rule's own pair.
+AZURE_PREMIUM_CASES = (
+    Case(
+        volume_type_upgrade_fires_azure,
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/features",
+        Decimal("32.0575"),
+    ),
+    Case(
+        volume_type_upgrade_near_miss_azure,
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/etl-os",
+    ),
+)

@@ -12,7 +12,7 @@ import pytest
 from mlcost.recommendations import analyze_recommendations, list_recommendations
 from mlcost.store import Store
 from tests.rules.builder import Org
-from tests.rules.cases import CASES
+from tests.rules.cases import AZURE_PREMIUM_CASES, CASES
 
 
 def findings(store: Store, org: Org) -> list[dict[str, object]]:
@@ -44,6 +44,21 @@ def test_rule_stays_quiet_on_the_near_miss(store: Store, rule_id: str) -> None:
     case.build(org)
     got = findings(store, org)
     assert [f for f in got if f["rule"] == rule_id] == []
+
+
+def test_volume_type_upgrade_moves_an_azure_data_disk_to_premium_ssd_v2(store: Store) -> None:
+    """Premium SSD → v2: the zonal data disk billed as P20 moves (saving by hand in the
+    case), the OS disk beside it does not."""
+    fires, near_miss = AZURE_PREMIUM_CASES
+    org = Org()
+    fires.build(org)
+    near_miss.build(org)
+    got = [f for f in findings(store, org) if f["rule"] == "volume_type_upgrade"]
+    assert [f["resource_id"] for f in got] == [fires.resource_id]
+    assert round(got[0]["estimated_monthly_savings"], 4) == fires.savings
+    evidence = json.loads(str(got[0]["evidence"]))
+    assert (evidence["current_tier"], evidence["iops_matched"]) == ("P20", 2300)
+    assert evidence["throughput_matched_mibps"] == 150
 
 
 def test_idle_vm_evidence_shows_the_trusted_advisor_figures(store: Store) -> None:

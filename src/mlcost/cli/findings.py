@@ -30,7 +30,9 @@ from mlcost.rules import all_rules, get_rule
 
 @rules_app.callback(invoke_without_command=True)
 def rules_list(ctx: typer.Context, fmt: FormatOption = None, output: OutputOption = None) -> None:
-    """List the rules with their parameters (as mlcost.toml sets them)."""
+    """List the rules: the clouds each covers, the data it needs (inventory, metrics,
+    prices, billing, runs), where its saving comes from (in order of preference) and its
+    parameters (as mlcost.toml sets them)."""
     if ctx.invoked_subcommand:
         return
     configured = _ctx(ctx).settings.rules
@@ -45,11 +47,23 @@ def rules_list(ctx: typer.Context, fmt: FormatOption = None, output: OutputOptio
                 "rule": rule.id,
                 "enabled": bool(values["enabled"]),
                 "providers": " ".join(rule.providers),
+                "needs": " ".join(rule.needs),
+                "saving_from": " ".join(rule.saving_from),
                 "finds": rule.title,
                 "parameters": params,
             }
         )
-    write_table(pa.Table.from_pylist(rows), fmt=_fmt(fmt), output=output, console=out)
+    table = pa.Table.from_pylist(rows)
+    chosen = resolve_format(_fmt(fmt), output)
+    if chosen == "table":  # whole in 100 columns; what each finds is `rules show`'s
+        table = table.drop_columns(["finds", "parameters"])
+    write_table(table, fmt=chosen, output=output, console=out)
+    if chosen == "table" and output is None:
+        out.print(
+            "What a rule finds and its parameters: mlcost rules show RULE; "
+            "every column: --format csv or json.",
+            markup=False,
+        )
 
 
 @rules_app.command("show")
@@ -60,6 +74,10 @@ def rules_show(
     rule = get_rule(rule_id)
     configured = _ctx(ctx).settings.rules.get(rule.id, {})
     out.print(f"{rule.id} ({', '.join(rule.providers)})", markup=False)
+    out.print(
+        f"Needs: {', '.join(rule.needs)}. Saving from: {', else '.join(rule.saving_from)}.",
+        markup=False,
+    )
     out.print()
     for paragraph in textwrap.dedent(rule.doc).strip().split("\n\n"):
         # the docstring's lines re-flowed to the terminal's width

@@ -138,6 +138,7 @@ def ingest_aws_command(
             lookback_days=lookback_days,
             prices=prices,
             on_rows=on_rows,
+            rules=_ctx(ctx).settings.rules,
         )
     summary = done.summary
     for (account, region, kind), count in sorted(summary.resources.items()):

@@ -23,8 +23,13 @@ Every rule sees the same prepared facts, computed once per analysis:
   last day (a resource of such an account with no samples published none);
 * ``rule_flagged``: the resources the rules run so far in this analysis found (rules run in
   registry order, so the commitment rules see what the waste rules flagged);
-* the macros ``provider_key(ProviderName)`` (``aws``, ``azure``, ``gcp``) and
-  ``detail_time(details, key)`` (a timestamp kept in ``details``, as naive UTC).
+* the macros ``provider_key(ProviderName)`` (``aws``, ``azure``, ``gcp``),
+  ``detail_time(details, key)`` (a timestamp kept in ``details``, as naive UTC),
+  ``idle_judged(days_observed, min_days, created_at, provider, account_id, as_of,
+  lookback_days)`` (whether a resource with no or little activity may be judged idle:
+  enough days of data, or older than the window in an account measured over it),
+  ``cost_from(monthly_cost, list_monthly_cost)`` (``billing``, ``list price`` or null)
+  and ``idle_confidence(monthly_cost, list_monthly_cost, days_observed)``.
 
 ``$as_of`` is the end of the data: the last billed hour for usage, or the last inventory
 observation when there is no billing. Look-back windows end there, so an analysis of
@@ -62,6 +67,18 @@ _PREPARE = (
     """
 CREATE OR REPLACE TEMP MACRO detail_time(details, key) AS
     timezone('UTC', TRY_CAST(json_extract_string(details, '$.' || key) AS TIMESTAMPTZ))
+""",
+    # where a finding's cost comes from, and how sure an idle finding is of its saving
+    """
+CREATE OR REPLACE TEMP MACRO cost_from(monthly_cost, list_monthly_cost) AS
+    CASE WHEN monthly_cost IS NOT NULL THEN 'billing'
+         WHEN list_monthly_cost IS NOT NULL THEN 'list price' END
+""",
+    """
+CREATE OR REPLACE TEMP MACRO idle_confidence(monthly_cost, list_monthly_cost, days_observed) AS
+    CASE WHEN monthly_cost IS NULL AND list_monthly_cost IS NULL THEN 'low'
+         WHEN monthly_cost IS NOT NULL AND days_observed > 0 THEN 'high'
+         ELSE 'medium' END
 """,
     # what the rules run so far found: later rules (commitment purchase) skip those resources
     """
@@ -204,6 +221,19 @@ CREATE OR REPLACE TEMP TABLE rule_measured_accounts AS
 SELECT r.provider, r.account_id, min(d.day) AS first_day, max(d.day) AS last_day
 FROM rule_daily d JOIN resources r ON r.resource_id = d.resource_id
 GROUP BY r.provider, r.account_id
+""",
+    # an idle-looking resource is judged when it published data on enough days, or when
+    # it is older than the window and its account's utilisation was collected over the
+    # window (it published none: no requests, no traffic), never when nothing was fetched
+    """
+CREATE OR REPLACE TEMP MACRO idle_judged(days_observed, min_days, created, prov, account,
+                                         as_of, lookback_days) AS
+    days_observed >= min_days
+    OR (coalesce(created, as_of - INTERVAL 3650 DAY)
+            <= as_of - to_days(CAST(lookback_days AS INTEGER))
+        AND EXISTS (SELECT 1 FROM rule_measured_accounts m
+                    WHERE m.provider = prov AND m.account_id = account
+                      AND m.last_day >= as_of - to_days(CAST(lookback_days AS INTEGER))))
 """,
 )
 

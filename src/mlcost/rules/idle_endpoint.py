@@ -39,11 +39,6 @@ WITH per_ep AS (
     WHERE day >= $as_of - to_days(CAST($lookback_days AS INTEGER)) AND invocations IS NOT NULL
     GROUP BY resource_id
 ),
-collected AS (
-    -- accounts whose utilisation was fetched over the window
-    SELECT provider, account_id FROM rule_measured_accounts
-    WHERE last_day >= $as_of - to_days(CAST($lookback_days AS INTEGER))
-),
 ep AS (
     SELECT r.*, coalesce(e.days_observed, 0) AS days_observed,
            coalesce(e.invocations, 0) AS invocations
@@ -70,9 +65,7 @@ SELECT resource_id,
            AS confidence
 FROM ep
 WHERE invocations <= $max_invocations
-  AND (days_observed >= $min_observed_days
-       OR (coalesce(created_at, $as_of - INTERVAL 3650 DAY)
-               <= $as_of - to_days(CAST($lookback_days AS INTEGER))
-           AND (provider, account_id) IN (SELECT provider, account_id FROM collected)))
+  AND idle_judged(days_observed, $min_observed_days, created_at, provider, account_id,
+                  $as_of, $lookback_days)
 """,
 )

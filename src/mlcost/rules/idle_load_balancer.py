@@ -1,8 +1,10 @@
 """Idle load balancer: a load balancer that has served (almost) no requests for a week.
 
 What it finds: an AWS Application or Network Load Balancer, Azure load balancer or
-Google Cloud load balancer that is active and served at most ``max_requests`` requests
-(an ALB's requests, an NLB's new flows, as the cloud counts them) over the last
+Google Cloud load balancer (a forwarding rule) that is active and served at most
+``max_requests`` requests (an ALB's requests, an NLB's new flows, Azure's new
+connections; on Google Cloud an Application Load Balancer's requests, a proxy Network
+Load Balancer's new connections, a passthrough one's received packets) over the last
 ``lookback_days`` days, AWS Trusted Advisor's "Idle Load Balancers" test (fewer than 100
 requests in 7 days). A day with no data point counts as none; it is judged when it has
 request metrics on at least ``min_observed_days`` days, or when it is older than the
@@ -13,7 +15,9 @@ Why it matters: a load balancer bills every hour (about 16 to 20 USD a month bef
 capacity units), plus the public IPv4 addresses of its nodes.
 
 Safe action: check that no DNS record or client still points at it (the evidence names
-its DNS name), then delete it; its target groups and listeners go with it.
+its DNS name), then delete it; its target groups and listeners go with it. On Google
+Cloud delete the forwarding rule (each one bills), then its target proxy, URL map and
+backend service where nothing else uses them.
 
 Saving: its monthly cost (billed over the last 30 days); with no billing lines, 730 ×
 its list price per hour (``prices``: ``load_balancer:application`` …), with
@@ -26,7 +30,7 @@ RULE = Rule(
     id="idle_load_balancer",
     doc=__doc__ or "",
     resource_types=("load_balancer",),
-    providers=("aws", "azure"),
+    providers=("aws", "azure", "gcp"),
     needs=("inventory", "metrics"),
     params=(
         Param("lookback_days", 7, "Days of requests judged.", minimum=1, maximum=120),
@@ -58,20 +62,12 @@ SELECT resource_id,
                    'days_with_data', days_observed, 'lookback_days', $lookback_days,
                    'lb_type', json_extract_string(details, '$.lb_type'),
                    'dns_name', json_extract_string(details, '$.dns_name'),
-                   'cost_from', CASE WHEN monthly_cost IS NOT NULL THEN 'billing'
-                                     WHEN list_monthly_cost IS NOT NULL THEN 'list price'
-                                END) AS evidence,
+                   'cost_from', cost_from(monthly_cost, list_monthly_cost)) AS evidence,
        coalesce(monthly_cost, list_monthly_cost) AS estimated_monthly_savings,
-       CASE WHEN monthly_cost IS NULL AND list_monthly_cost IS NULL THEN 'low'
-            WHEN monthly_cost IS NOT NULL AND days_observed > 0 THEN 'high'
-            ELSE 'medium' END AS confidence
+       idle_confidence(monthly_cost, list_monthly_cost, days_observed) AS confidence
 FROM lb
 WHERE requests <= $max_requests
-  AND (days_observed >= $min_observed_days
-       OR (coalesce(created_at, $as_of - INTERVAL 3650 DAY)
-               <= $as_of - to_days(CAST($lookback_days AS INTEGER))
-           AND (provider, account_id) IN (
-               SELECT provider, account_id FROM rule_measured_accounts
-               WHERE last_day >= $as_of - to_days(CAST($lookback_days AS INTEGER)))))
+  AND idle_judged(days_observed, $min_observed_days, created_at, provider, account_id,
+                  $as_of, $lookback_days)
 """,
 )

@@ -56,20 +56,12 @@ SELECT resource_id,
            AS action,
        json_object('traffic_gb', round(traffic_gb, 6), 'days_with_data', days_observed,
                    'lookback_days', $lookback_days, 'max_gb', $max_gb,
-                   'cost_from', CASE WHEN monthly_cost IS NOT NULL THEN 'billing'
-                                     WHEN list_monthly_cost IS NOT NULL THEN 'list price'
-                                END) AS evidence,
+                   'cost_from', cost_from(monthly_cost, list_monthly_cost)) AS evidence,
        coalesce(monthly_cost, list_monthly_cost) AS estimated_monthly_savings,
-       CASE WHEN monthly_cost IS NULL AND list_monthly_cost IS NULL THEN 'low'
-            WHEN monthly_cost IS NOT NULL AND days_observed > 0 THEN 'high'
-            ELSE 'medium' END AS confidence
+       idle_confidence(monthly_cost, list_monthly_cost, days_observed) AS confidence
 FROM nat
 WHERE traffic_gb <= $max_gb
-  AND (days_observed >= $min_observed_days
-       OR (coalesce(created_at, $as_of - INTERVAL 3650 DAY)
-               <= $as_of - to_days(CAST($lookback_days AS INTEGER))
-           AND (provider, account_id) IN (
-               SELECT provider, account_id FROM rule_measured_accounts
-               WHERE last_day >= $as_of - to_days(CAST($lookback_days AS INTEGER)))))
+  AND idle_judged(days_observed, $min_observed_days, created_at, provider, account_id,
+                  $as_of, $lookback_days)
 """,
 )

@@ -8,7 +8,9 @@ instance or Vertex AI Workbench instance that has done nothing for ``idle_days``
   ``cpu_busy_pct`` CPU, or above ``gpu_max_pct`` GPU: a training loop left running in
   a kernel is work, not idleness);
 * where it does not, metrics on each of the last ``idle_days`` days with the CPU peak at
-  or below ``cpu_max_pct`` and the GPUs (if any) at or below ``gpu_max_pct``.
+  or below ``cpu_max_pct`` and the GPUs (if any) at or below ``gpu_max_pct``. Azure ML
+  reports no user activity for a compute instance: it is judged by the CPU and GPU
+  utilisation its workspace publishes for it.
 
 Why it matters: notebooks are started for an afternoon and left on for months, often
 on GPU types; idle shutdown is off by default on most of them.
@@ -26,7 +28,7 @@ RULE = Rule(
     id="idle_notebook",
     doc=__doc__ or "",
     resource_types=("notebook",),
-    providers=("aws", "gcp"),
+    providers=("aws", "azure", "gcp"),
     needs=("inventory", "metrics"),
     params=(
         Param("idle_days", 7, "No activity for longer than this many days.", minimum=1),

@@ -82,8 +82,27 @@ class FakePricing:
         return 200, answer
 
 
+@dataclass
+class RecordedPages:
+    """GetProducts answered with whole response bodies read from files, page after page
+    by the request's NextToken (the files' own tokens)."""
+
+    bodies: list[bytes]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, *names: str) -> RecordedPages:
+        return cls([(FIXTURES / name).read_bytes() for name in names])
+
+    def get_products(self, body: dict[str, Any]) -> tuple[int, bytes]:
+        self.requests.append(body)
+        tokens = [json.loads(b).get("NextToken") for b in self.bodies]
+        token = body.get("NextToken")
+        return 200, self.bodies[tokens.index(token) + 1 if token else 0]
+
+
 @contextmanager
-def serve_pricing(fake: FakePricing) -> Iterator[str]:
+def serve_pricing(fake: FakePricing | RecordedPages) -> Iterator[str]:
     """Serve ``fake`` on localhost; yields its URL."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -94,7 +113,8 @@ def serve_pricing(fake: FakePricing) -> Iterator[str]:
                 status, answer = fake.get_products(body)
             else:
                 status, answer = 400, {"__type": "UnknownOperationException", "message": target}
-            data = json.dumps(answer).encode()
+            # a recorded response body is served as it was recorded, byte for byte
+            data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/x-amz-json-1.1")
             self.send_header("Content-Length", str(len(data)))

@@ -4,6 +4,7 @@ answer replayed through the real client), loaded per region, refreshed not dupli
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,7 @@ from mlcost.connectors.aws import AwsSource
 
 from mlcost.store import Store
 from tests.connectors.aws.conftest import build_org, replay
-from tests.connectors.aws.fake_pricing import FakePricing
+from tests.connectors.aws.fake_pricing import FakePricing, RecordedPages, serve_pricing
 
 REGIONS = ["us-east-1", "eu-west-1"]
 EFFECTIVE = datetime(2025, 11, 1)
@@ -109,6 +110,34 @@ def test_previous_generation_families_are_priced_with_their_successor(
         if f["Field"] == "instanceType"
     }
     assert queried == {"m4.", "m6i."}
+
+
+def test_an_overridden_successor_family_is_the_one_priced(
+    moto_aws: None, store: Store, pricing: tuple[FakePricing, str]
+) -> None:
+    """[rules.previous_generation.successors] m4 = "m5": the rule will advise m5, so m5's
+    prices are fetched (not the default m6i's), and the rule prices its advice from them."""
+    from mlcost.ingest import ingest_aws
+    from mlcost.recommendations import analyze_recommendations, list_recommendations
+
+    ec2 = boto3.client("ec2", "us-east-1")
+    ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="m4.xlarge")
+    rules = {"previous_generation": {"successors": {"m4": "m5"}}}
+    ingest_aws(store, regions=["us-east-1"], lookback_days=1, rules=rules)
+    queried = {
+        f["Value"]
+        for request in pricing[0].requests
+        for f in request["Filters"]
+        if f["Field"] == "instanceType"
+    }
+    assert queried == {"m4.", "m5."}
+    analyze_recommendations(store, rules)
+    with store.reader() as con:
+        (found,) = list_recommendations(con, rules=["previous_generation"]).to_pylist()
+    evidence = json.loads(found["evidence"])
+    assert (evidence["suggested_type"], evidence["priced"]) == ("m5.xlarge", True)
+    # 730 h × 0.20 (m4.xlarge) × (1 − 0.192 ÷ 0.20): m5.xlarge at 0.192
+    assert found["estimated_monthly_savings"] == Decimal("5.84")
 
 
 def test_spot_prices_from_the_spot_price_history(moto_aws: None, store: Store) -> None:
@@ -209,3 +238,48 @@ def test_no_prices_skips_them(moto_aws: None, store: Store, flag: bool) -> None:
     org = build_org()
     store.load(AwsSource(regions=REGIONS, now=org.now, prices=flag).batches())
     assert _prices(store) == []
+
+
+def test_recorded_get_products_pages_through_the_real_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two GetProducts response bodies in the byte shape AWS sends (PriceList items are
+    compact JSON strings; the shape of AWS's documented aws-cli example, see
+    tests/fixtures/aws_pricing/build.py), served as recorded to the real boto3 client:
+    both pages read, the reserved terms ignored, and the 2018-shaped io1 item, which has no
+    volumeApiName, priced by its usage type (EBS:VolumeUsage.piops)."""
+    from mlcost.connectors.aws import prices
+    from mlcost.connectors.aws.api import Account
+
+    recorded = RecordedPages.read("get_products_page1.json", "get_products_page2.json")
+    with serve_pricing(recorded) as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", url)
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        query = prices.Query("AmazonEC2", (("TERM_MATCH", "regionCode", "us-east-1"),), "test")
+        products = list(prices.get_products(Account(session, ""), query))
+    assert [r.get("NextToken") for r in recorded.requests] == [
+        None,
+        "WGDY7ko8fQXdlaUZVdasFQ==:mlcostPage2Token",
+    ]
+    rows = [prices.price_row("us-east-1", p) for p in products]
+    e = EFFECTIVE
+    assert [
+        (r["instance_type"] or r["product"], r["unit"], r["price_per_hour"], r["effective_at"])
+        for r in [{"instance_type": None, "product": None, **row} for row in rows if row]
+    ] == [
+        ("m5.large", "Hours", Decimal("0.096"), e),
+        ("volume:gp3", "GB-Months", Decimal("0.08"), e),
+        ("volume_iops:gp3", "IOPS-Months", Decimal("0.005"), e),
+        ("volume_throughput:gp3", "MiBps-Months", Decimal("0.04"), e),
+        ("volume:io1", "GB-Months", Decimal("0.125"), e),
+    ]
+    m5 = next(r for r in rows if r and r.get("instance_type") == "m5.large")
+    assert (m5["vcpus"], m5["memory_gb"], m5["gpu_count"], m5["current_generation"]) == (
+        2,
+        8.0,
+        0,
+        True,
+    )
+    assert all(r and len(r["sku"]) == 16 for r in rows)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +34,9 @@ NAT_IDLE, NAT_BUSY = f"{NETWORK}/natGateways/nat-old", f"{NETWORK}/natGateways/n
 LB_IDLE = f"{NETWORK}/loadBalancers/lb-demo"
 ANF = f"{RG}/providers/Microsoft.NetApp/netAppAccounts/anf-ml"
 ANF_VOLUME = f"{ANF}/capacityPools/premium/volumes/datasets"
-CI = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/mlw/computes/ci-alice"
+WORKSPACE = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/mlw"
+CI = f"{WORKSPACE}/computes/ci-alice"
+CI_BOB = f"{WORKSPACE}/computes/ci-bob"
 
 
 def vm(name: str, size: str, *, priority: str | None = None, image: str | None = None) -> dict:
@@ -98,6 +101,8 @@ def metrics_answer(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
     if path.startswith(ANF_VOLUME):  # operations per second, averaged over each day
         series["ReadIops"] = [{"timeStamp": "2026-11-21T00:00:00Z", "average": 12.5}]
         series["WriteIops"] = [{"timeStamp": "2026-11-21T00:00:00Z", "average": 2.5}]
+    if path == f"{WORKSPACE}/providers/Microsoft.Insights/metrics":
+        return 200, compute_instance_metrics(query)
     if path.startswith(ENDPOINT):  # requests per minute, summed over each day
         series["RequestsPerMinute"] = [
             {"timeStamp": "2026-11-21T00:00:00Z", "total": 0.0},
@@ -121,6 +126,92 @@ def metrics_answer(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
             for n, data in series.items()
         ],
     }
+
+
+def split_series(name: str, data: list[dict[str, Any]]) -> dict[str, Any]:
+    """One series of a workspace metric split by ComputeName."""
+    dimension = {"value": "ComputeName", "localizedValue": "ComputeName"}
+    return {"metadatavalues": [{"name": dimension, "value": name}], "data": data}
+
+
+def compute_instance_metrics(query: dict[str, list[str]]) -> dict[str, Any]:
+    """The workspace's CPU and GPU utilisation split by compute: ci-alice idle, ci-bob
+    training on its GPU, the gpu-cluster (a cluster, not an instance) busy."""
+    assert query["$filter"] == ["ComputeName eq '*'"] and query["top"] == ["1000"]
+    daily = query["interval"][0] == "P1D"
+    days = ["2026-11-21", "2026-11-22", "2026-11-23"]
+    cpu = {
+        "ci-alice": [{"timeStamp": f"{d}T00:00:00Z", "average": 1.5, "maximum": 4.0} for d in days]
+        if daily
+        else [{"timeStamp": "2026-11-24T09:00:00Z", "average": 1.25}],
+        "ci-bob": [{"timeStamp": f"{d}T00:00:00Z", "average": 35.0, "maximum": 88.0} for d in days]
+        if daily
+        else [],
+        "gpu-cluster": [{"timeStamp": f"{days[0]}T00:00:00Z", "average": 90.0, "maximum": 99.0}],
+    }
+    gpu = {
+        "ci-alice": [{"timeStamp": f"{d}T00:00:00Z", "average": 0.0} for d in days]
+        if daily
+        else [],
+        "ci-bob": [{"timeStamp": f"{d}T00:00:00Z", "average": 65.0} for d in days] if daily else [],
+    }
+    return {
+        "timespan": query["timespan"][0],
+        "interval": query["interval"][0],
+        "namespace": "Microsoft.MachineLearningServices/workspaces",
+        "resourceregion": "eastus",
+        "value": [
+            {
+                "id": f"{WORKSPACE}/providers/Microsoft.Insights/metrics/{name}",
+                "type": "Microsoft.Insights/metrics",
+                "name": {"value": name, "localizedValue": name},
+                "unit": "Count",
+                "timeseries": [split_series(c, data) for c, data in series.items() if data],
+                "errorCode": "Success",
+            }
+            for name, series in (
+                ("CpuUtilizationPercentage", cpu),
+                ("GpuUtilizationPercentage", gpu),
+            )
+        ],
+    }
+
+
+def disk_price(meter: str, retail: float, unit: str, product: str) -> dict[str, Any]:
+    """A managed-disk meter of the Retail Prices API (eastus list prices)."""
+    return {
+        "currencyCode": "USD",
+        "tierMinimumUnits": 0.0,
+        "retailPrice": retail,
+        "unitPrice": retail,
+        "armRegionName": "eastus",
+        "location": "US East",
+        "effectiveStartDate": "2024-01-01T00:00:00Z",
+        "meterId": f"meter-{meter}",
+        "meterName": meter,
+        "productId": "DZH317F1HKN0",
+        "skuId": f"DZH317F1HKN0/{meter[:4].strip()}",
+        "productName": product,
+        "skuName": meter.removesuffix(" Disk"),
+        "serviceName": "Storage",
+        "serviceFamily": "Storage",
+        "unitOfMeasure": unit,
+        "type": "Consumption",
+        "isPrimaryMeterRegion": True,
+        "armSkuName": "",
+    }
+
+
+V1, V2 = "Premium SSD Managed Disks", "Azure Premium SSD v2"
+DISK_PRICES = [
+    disk_price("P10 LRS Disk", 19.71, "1/Month", V1),
+    disk_price("P30 LRS Disk", 135.17, "1/Month", V1),
+    disk_price("P30 ZRS Disk", 202.75, "1/Month", V1),  # zone-redundant: not an LRS tier
+    disk_price("P30 LRS Disk Mount", 0.5, "1/Month", V1),  # not a tier's price
+    disk_price("Premium LRS Provisioned Capacity", 0.00011, "1 GiB/Hour", V2),
+    disk_price("Premium LRS Provisioned IOPS", 0.0000066, "1/Hour", V2),
+    disk_price("Premium LRS Provisioned Throughput (MBps)", 0.000055, "1/Hour", V2),
+]
 
 
 def price(size: str, retail: float, product: str, sku_name: str, sku_id: str) -> dict[str, Any]:
@@ -149,6 +240,13 @@ def price(size: str, retail: float, product: str, sku_name: str, sku_id: str) ->
 
 def retail_prices(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
     """The public Retail Prices API: two pages, Windows and Spot meters beside Linux ones."""
+    if "serviceName eq 'Storage'" in query["$filter"][0]:
+        assert query["$filter"] == [
+            "serviceName eq 'Storage' and priceType eq 'Consumption' and armRegionName eq "
+            "'eastus' and (productName eq 'Premium SSD Managed Disks' or productName eq "
+            "'Azure Premium SSD v2')"
+        ]
+        return 200, {"BillingCurrency": "USD", "Items": DISK_PRICES, "NextPageLink": None}
     if "$skip" in query:
         return 200, {
             "BillingCurrency": "USD",
@@ -227,6 +325,12 @@ def routes() -> dict[str, Any]:
                     ],
                 },
                 {"resourceType": "disks", "name": "Premium_LRS", "locations": ["eastus"]},
+                {
+                    "resourceType": "disks",
+                    "name": "PremiumV2_LRS",
+                    "locations": ["eastus"],
+                    "locationInfo": [{"location": "eastus", "zones": ["3", "1", "2"]}],
+                },
             ]
         },
         f"{subs}/providers/Microsoft.Compute/disks": {
@@ -238,6 +342,7 @@ def routes() -> dict[str, Any]:
                     "managedBy": VM_BUSY,
                     "sku": {"name": "Premium_LRS", "tier": "Premium"},
                     "properties": {
+                        "osType": "Linux",
                         "diskState": "Attached",
                         "diskSizeGB": 128,
                         "tier": "P10",
@@ -248,6 +353,26 @@ def routes() -> dict[str, Any]:
                         },
                     },
                 },
+                # data disks of the busy VM: one zonal (Premium SSD v2 is offered in
+                # eastus's zones), one regional (v2 is not, for it)
+                *(
+                    {
+                        "id": f"{COMPUTE}/disks/{name}",
+                        "name": name,
+                        "location": "eastus",
+                        "managedBy": VM_BUSY,
+                        "sku": {"name": "Premium_LRS", "tier": "Premium"},
+                        **({"zones": zones} if zones else {}),
+                        "properties": {
+                            "diskState": "Attached",
+                            "diskSizeGB": 1024,
+                            "tier": "P30",
+                            "timeCreated": "2026-03-01T08:00:00Z",
+                            "creationData": {"createOption": "Empty"},
+                        },
+                    }
+                    for name, zones in (("data-train", ["1"]), ("data-regional", None))
+                ),
                 {
                     "id": f"{COMPUTE}/disks/disk-old-data",
                     "name": "disk-old-data",
@@ -480,6 +605,16 @@ def routes() -> dict[str, Any]:
                 },
             },
             {
+                "id": CI_BOB,
+                "name": "ci-bob",
+                "location": "eastus",
+                "properties": {
+                    "computeType": "ComputeInstance",
+                    "createdOn": "2026-09-01T09:00:00Z",
+                    "properties": {"vmSize": "Standard_NC4as_T4_v3", "state": "Running"},
+                },
+            },
+            {
                 "id": CI.replace("computes/ci-alice", "computes/gpu-cluster"),
                 "name": "gpu-cluster",
                 "location": "eastus",
@@ -487,7 +622,7 @@ def routes() -> dict[str, Any]:
             },
         ]
     }
-    for rid in (NAT_IDLE, NAT_BUSY, LB_IDLE, ANF_VOLUME):
+    for rid in (NAT_IDLE, NAT_BUSY, LB_IDLE, ANF_VOLUME, WORKSPACE):
         r[f"{rid}/providers/Microsoft.Insights/metrics"] = metrics_answer
     return r
 
@@ -519,9 +654,9 @@ def test_inventory_rows(store: Store) -> None:
     result = store.load(scan(fake).batches())
     got = resources(store)
     assert sorted(got) == [
-        "ci-alice", "datasets", "disk-old-data", "img-cuda", "lb-demo", "nat-old", "nat-train",
-        "ocr", "pip-busy", "pip-idle", "pip-nat", "snap-of-deleted", "vm-busy", "vm-busy-os",
-        "vm-dealloc", "vm-stopped",
+        "ci-alice", "ci-bob", "data-regional", "data-train", "datasets", "disk-old-data",
+        "img-cuda", "lb-demo", "nat-old", "nat-train", "ocr", "pip-busy", "pip-idle", "pip-nat",
+        "snap-of-deleted", "vm-busy", "vm-busy-os", "vm-dealloc", "vm-stopped",
     ]  # fmt: skip
     # Both regions of the subscription are partitions: eastus with rows, westeurope empty.
     assert result.partitions["resources"] == 2
@@ -582,7 +717,8 @@ def test_inventory_rows(store: Store) -> None:
         "lifecycle": None,
         "last_used_at": datetime(2026, 6, 2, 10),
         "details": '{"disk_state": "Unattached", "last_ownership_update": "2026-06-02T10:00:00Z", '
-        '"resource_group": "rg-ml", "sku": "Premium_LRS", "tier": "P30"}',
+        '"premium_v2_zones": ["1", "2", "3"], "resource_group": "rg-ml", "sku": "Premium_LRS", '
+        '"tier": "P30"}',
         "tags": '{"team": "data"}',
     }
     # A snapshot of a disk that no longer exists keeps the source id; the image uses it.
@@ -653,7 +789,8 @@ def test_price_rows(store: Store) -> None:
     with store.reader() as con:
         rows = con.execute(
             "SELECT provider, region, instance_type, sku, unit, price_per_hour, currency, source, "
-            "vcpus, memory_gb, gpu_count, gpu_model FROM prices ORDER BY instance_type"
+            "vcpus, memory_gb, gpu_count, gpu_model FROM prices WHERE instance_type IS NOT NULL "
+            "ORDER BY instance_type"
         ).fetchall()
         dated = con.execute("SELECT DISTINCT price_type, effective_at FROM prices").fetchall()
     assert dated == [("on-demand", datetime(2024, 1, 1))]  # the meter's effectiveStartDate
@@ -848,3 +985,154 @@ def test_the_new_rules_judge_what_the_azure_scan_read(store: Store) -> None:
     assert {
         (f["monthly_cost"], f["estimated_monthly_savings"], f["confidence"]) for f in found
     } == {(None, None, "low")}
+
+
+def test_compute_instances_utilisation_from_their_workspace(store: Store) -> None:
+    """An Azure ML compute instance has no metrics of its own: its workspace publishes its
+    CPU and GPU utilisation under its name (ComputeName); a cluster's series is not an
+    instance's."""
+    store.init()
+    store.load(scan(FakeArm(routes())).batches())
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT resource_id, metric, ts, value, stat, period_s FROM metrics "
+            "WHERE starts_with(resource_id, ?) "
+            "ORDER BY resource_id, metric, stat, period_s DESC, ts",
+            [f"{WORKSPACE}/computes/"],
+        ).fetchall()
+    days = [datetime(2026, 11, d) for d in (21, 22, 23)]
+
+    def daily(ci: str, metric: str, value: float, stat: str) -> list[tuple[Any, ...]]:
+        return [(ci, metric, day, value, stat, 86400) for day in days]
+
+    assert rows == [
+        *daily(CI, "cpu_util_pct", 1.5, "Average"),
+        (CI, "cpu_util_pct", datetime(2026, 11, 24, 9), 1.25, "Average", 3600),
+        *daily(CI, "cpu_util_pct", 4.0, "Maximum"),
+        *daily(CI, "gpu_util_pct", 0.0, "Average"),
+        *daily(CI_BOB, "cpu_util_pct", 35.0, "Average"),
+        *daily(CI_BOB, "cpu_util_pct", 88.0, "Maximum"),
+        *daily(CI_BOB, "gpu_util_pct", 65.0, "Average"),
+    ]
+
+
+def test_managed_disk_prices_and_what_premium_ssd_v2_depends_on(store: Store) -> None:
+    store.init()
+    store.load(scan(FakeArm(routes())).batches())
+    with store.reader() as con:
+        prices = con.execute(
+            "SELECT region, product, unit, price_per_hour, sku, effective_at FROM prices "
+            "WHERE product IS NOT NULL ORDER BY product"
+        ).fetchall()
+    stamp = datetime(2024, 1, 1)
+    # LRS tiers by the month (not ZRS, not the mount meter); v2 by the hour
+    assert prices == [
+        ("eastus", "volume:premium_lrs:p10", "Months", Decimal("19.71"), "DZH317F1HKN0/P10",
+         stamp),
+        ("eastus", "volume:premium_lrs:p30", "Months", Decimal("135.17"), "DZH317F1HKN0/P30",
+         stamp),
+        ("eastus", "volume:premiumv2_lrs", "GiB-Hours", Decimal("0.00011"), "DZH317F1HKN0/Prem",
+         stamp),
+        ("eastus", "volume_iops:premiumv2_lrs", "IOPS-Hours", Decimal("0.0000066"),
+         "DZH317F1HKN0/Prem", stamp),
+        ("eastus", "volume_throughput:premiumv2_lrs", "MBps-Hours", Decimal("0.000055"),
+         "DZH317F1HKN0/Prem", stamp),
+    ]  # fmt: skip
+    got = resources(store)
+    assert json.loads(got["data-train"]["details"]) == {
+        "disk_state": "Attached",
+        "premium_v2_zones": ["1", "2", "3"],
+        "resource_group": "rg-ml",
+        "sku": "Premium_LRS",
+        "tier": "P30",
+        "zones": ["1"],
+    }
+    assert json.loads(got["vm-busy-os"]["details"])["os_type"] == "Linux"
+    assert "zones" not in json.loads(got["data-regional"]["details"])
+
+
+def test_premium_ssd_v2_and_idle_compute_instances_judged_from_the_azure_scan(
+    store: Store,
+) -> None:
+    """volume_type_upgrade: the zonal P30 data disk moves to Premium SSD v2; the regional
+    one (v2 is zonal in eastus) and the OS disk do not. idle_notebook (3 days): the
+    compute instance idle on CPU and GPU is found, the one training on its GPU is not."""
+    from mlcost.recommendations import analyze_recommendations, list_recommendations
+
+    store.init()
+    store.load(scan(FakeArm(routes())).batches())
+    analyze_recommendations(store, {"idle_notebook": {"idle_days": 3}})
+    with store.reader() as con:
+        found = list_recommendations(
+            con, rules=["volume_type_upgrade", "idle_notebook"]
+        ).to_pylist()
+    assert sorted((f["rule"], f["resource_id"]) for f in found) == [
+        ("idle_notebook", CI),
+        ("volume_type_upgrade", f"{COMPUTE}/disks/data-train"),
+    ]
+    by_rule = {f["rule"]: f for f in found}
+    disk = by_rule["volume_type_upgrade"]
+    evidence = json.loads(disk["evidence"])
+    # P30 a month: 135.17; v2 at 1,024 GiB, 5,000 IOPS, 200 MB/s, 730 hours:
+    # 1,024 × 0.00011 × 730 + (5,000 − 3,000) × 0.0000066 × 730 + (200 − 125) × 0.000055
+    # × 730 = 82.2272 + 9.636 + 3.01125 = 94.87445; no bill: the saving is the difference
+    assert (evidence["current_tier"], evidence["iops_matched"]) == ("P30", 5000)
+    assert evidence["current_list_cost"] == 135.17
+    assert evidence["suggested_list_cost"] == pytest.approx(94.87445, abs=1e-4)  # to 4 places
+    assert disk["monthly_cost"] is None
+    assert round(disk["estimated_monthly_savings"], 6) == Decimal("40.29555")
+    assert disk["confidence"] == "medium"
+    notebook = by_rule["idle_notebook"]
+    # running at its list price: 0.526 × 730
+    assert notebook["estimated_monthly_savings"] == Decimal("383.98")
+    assert json.loads(notebook["evidence"])["cpu_peak_pct"] == 4.0
+
+
+def test_a_compute_instance_used_in_office_hours_gets_a_schedule(store: Store) -> None:
+    """Two weeks of hourly workspace metrics: ci-bob works 08-20 UTC on weekdays and idles
+    otherwise (offhours_schedule); ci-alice idles all week (no schedule: it is just idle)."""
+    from mlcost.recommendations import analyze_recommendations, list_recommendations
+
+    def hourly(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        if query["interval"][0] != "PT1H":
+            return 200, compute_instance_metrics(query)
+        start, end = (
+            datetime.fromisoformat(s.removesuffix("Z")) for s in query["timespan"][0].split("/")
+        )
+        hours = [
+            start + timedelta(hours=n) for n in range(int((end - start).total_seconds()) // 3600)
+        ]
+
+        def points(busy: Callable[[datetime], bool]) -> list[dict[str, Any]]:
+            return [
+                {"timeStamp": f"{h:%Y-%m-%dT%H:%M:%SZ}", "average": 60.0 if busy(h) else 2.0}
+                for h in hours
+            ]
+
+        office = points(lambda h: h.weekday() < 5 and 8 <= h.hour < 20)
+        idle = points(lambda h: False)
+        cpu = [split_series("ci-bob", office), split_series("ci-alice", idle)]
+        return 200, {
+            "timespan": query["timespan"][0],
+            "interval": "PT1H",
+            "value": [
+                {"id": "cpu", "name": {"value": "CpuUtilizationPercentage"}, "unit": "Count",
+                 "timeseries": cpu},
+                {"id": "gpu", "name": {"value": "GpuUtilizationPercentage"}, "unit": "Count",
+                 "timeseries": []},
+            ],
+        }  # fmt: skip
+
+    r = routes()
+    r[f"{WORKSPACE}/providers/Microsoft.Insights/metrics"] = hourly
+    store.init()
+    store.load(scan(FakeArm(r), lookback_days=14).batches())
+    analyze_recommendations(store)
+    with store.reader() as con:
+        found = list_recommendations(con, rules=["offhours_schedule"]).to_pylist()
+    assert [f["resource_id"] for f in found] == [CI_BOB]
+    evidence = json.loads(found[0]["evidence"])
+    assert evidence["idle_offhours_hours_per_week"] == 108  # 168 − 5 × 12 office hours
+    assert evidence["week"][0] == "Mon " + "." * 8 + "#" * 12 + "." * 4
+    # running at its list price, 0.526 × 730 = 383.98 a month, stopped 108 of 168 hours
+    assert round(found[0]["estimated_monthly_savings"], 6) == Decimal("246.844286")

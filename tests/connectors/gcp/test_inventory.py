@@ -27,6 +27,7 @@ T4 = f"{ZONE}/acceleratorTypes/nvidia-tesla-t4"
 FULL = f"//compute.googleapis.com/projects/{P}"
 IMAGE = f"{API}/{P}/global/images/img-pytorch"
 ROOT = f"/compute/v1/projects/{P}"
+TRAIN_BE = f"{API}/{P}/regions/us-central1/backendServices/train-be"
 
 
 def instance(name: str, id_: int, mtype: str, status: str, **extra: Any) -> dict[str, Any]:
@@ -261,6 +262,83 @@ def routes() -> dict[str, Any]:
                 "global": warning,
             }
         },
+        f"{ROOT}/aggregated/forwardingRules": {
+            "items": {
+                "regions/us-central1": {
+                    "forwardingRules": [
+                        {
+                            "id": "7001",
+                            "name": "ilb-train",
+                            "region": f"{API}/{P}/regions/us-central1",
+                            "selfLink": f"{API}/{P}/regions/us-central1/forwardingRules/ilb-train",
+                            "creationTimestamp": "2026-02-01T10:00:00.000-08:00",
+                            "IPAddress": "10.128.0.40",
+                            "IPProtocol": "TCP",
+                            "ports": ["8080", "8443"],
+                            "loadBalancingScheme": "INTERNAL",
+                            "backendService": TRAIN_BE,
+                            "labels": {"team": "vision"},
+                        },
+                        # a Private Service Connect endpoint: a forwarding rule, no balancer
+                        {
+                            "id": "7002",
+                            "name": "psc-vertex",
+                            "region": f"{API}/{P}/regions/us-central1",
+                            "selfLink": f"{API}/{P}/regions/us-central1/forwardingRules/psc-vertex",
+                            "IPAddress": "10.128.0.41",
+                            "target": "projects/svc/regions/us-central1/serviceAttachments/vx",
+                        },
+                    ]
+                },
+                "global": warning,
+            }
+        },
+        f"{ROOT}/global/forwardingRules": {
+            "items": [
+                {
+                    "id": "7003",
+                    "name": "web-https",
+                    "selfLink": f"{API}/{P}/global/forwardingRules/web-https",
+                    "creationTimestamp": "2025-09-01T00:00:00.000-07:00",
+                    "IPAddress": "34.120.10.1",
+                    "IPProtocol": "TCP",
+                    "portRange": "443-443",
+                    "loadBalancingScheme": "EXTERNAL_MANAGED",
+                    "target": f"{API}/{P}/global/targetHttpsProxies/web-proxy",
+                },
+                {
+                    "id": "7004",
+                    "name": "demo-http",
+                    "selfLink": f"{API}/{P}/global/forwardingRules/demo-http",
+                    "creationTimestamp": "2026-04-01T00:00:00.000-07:00",
+                    "IPAddress": "34.120.10.2",
+                    "IPProtocol": "TCP",
+                    "portRange": "80-80",
+                    "loadBalancingScheme": "EXTERNAL",
+                    "target": f"{API}/{P}/global/targetHttpProxies/demo-proxy",
+                    "labels": {"team": "applied"},
+                },
+            ]
+        },
+        f"{ROOT}/aggregated/backendServices": {
+            "items": {
+                "regions/us-central1": {
+                    "backendServices": [
+                        {
+                            "name": "train-be",
+                            "selfLink": TRAIN_BE,
+                            "loadBalancingScheme": "INTERNAL",
+                            "protocol": "TCP",
+                            "backends": [
+                                {"group": f"{ZONE}/instanceGroups/train-a"},
+                                {"group": f"{ZONE}/instanceGroups/train-b"},
+                            ],
+                        }
+                    ]
+                },
+                "global": warning,
+            }
+        },
         f"/v1/projects/{P}/locations/-/instances": {
             "instances": [
                 {
@@ -386,6 +464,21 @@ def time_series(request: monitoring_v3.ListTimeSeriesRequest) -> list[dict[str, 
                           "labels": {"instance_name": "imagenet-nfs", "location": "us-central1-a"}},
              "points": [point(D1, day, 0), point(D2, day, 0)]},
         ]  # fmt: skip
+    if metric_name == "https/request_count":  # one series per backend and URL path rule
+        return [
+            {"resource": {"type": "https_lb_rule", "labels": {
+                "region": "global", "forwarding_rule_name": "web-https", "url_map_name": "web",
+                "backend_name": name}},
+             "points": [point(D1, day, count)]}
+            for name, count in (("web-a", 3200), ("web-b", 1800))
+        ]  # fmt: skip
+    if metric_name == "internal/ingress_packets_count":
+        return [
+            {"resource": {"type": "internal_tcp_lb_rule", "labels": {
+                "region": "us-central1", "forwarding_rule_name": "ilb-train",
+                "load_balancer_name": "train-be"}},
+             "points": [point(D1, day, 1200), point(D2, day, 900)]},
+        ]  # fmt: skip
     if metric_name == "gpu/utilization":  # one series per GPU
         return [series("1001", [point(D1, day, 80.0)]), series("1001", [point(D1, day, 90.0)])]
     return []
@@ -500,8 +593,9 @@ def test_inventory_rows(store: Store, fake: FakeGoogle, endpoints: tuple[str, An
     got = resources(store)
     assert sorted(got) == [
         "addresses/api-ip", "addresses/old-ip", "disks/pd-orphan", "disks/train-l4",
-        "endpoints/5054500", "endpoints/777",
-        "images/img-pytorch", "instances/imagenet-nfs", "instances/spot-e2",
+        "endpoints/5054500", "endpoints/777", "forwardingRules/demo-http",
+        "forwardingRules/ilb-train", "forwardingRules/web-https", "images/img-pytorch",
+        "instances/imagenet-nfs", "instances/spot-e2",
         "instances/stopped-n1", "instances/train-l4", "instances/wb-erin",
         "nats/nat-old-training", "nats/nat-serving", "snapshots/snap-gone",
     ]  # fmt: skip
@@ -875,19 +969,86 @@ def test_cloud_nat_filestore_and_workbench(
 def test_the_new_rules_judge_what_the_gcp_scan_read(
     store: Store, fake: FakeGoogle, endpoints: tuple[str, Any]
 ) -> None:
-    """A GCP scan alone: the NAT gateway nobody sends through and the Filestore instance
-    with no NFS operations are found; the gateway with traffic is not."""
+    """A GCP scan alone: the NAT gateway nobody sends through, the Filestore instance with
+    no NFS operations and the load balancer with no traffic are found; the gateway and the
+    load balancers with traffic are not."""
     from mlcost.recommendations import analyze_recommendations, list_recommendations
 
     store.init()
     store.load(scan(endpoints, projects=[P]).batches())
     analyze_recommendations(store)
     with store.reader() as con:
-        found = list_recommendations(con, rules=["idle_nat_gateway", "idle_file_system"])
+        found = list_recommendations(
+            con, rules=["idle_nat_gateway", "idle_file_system", "idle_load_balancer"]
+        )
     router = f"{FULL}/regions/us-central1/routers/nat-router"
     pairs = zip(found["rule"].to_pylist(), found["resource_id"].to_pylist(), strict=True)
+    # the load balancer with no data points in a project whose metrics were read is idle;
+    # the one with 5,000 requests and the passthrough one receiving packets are not
     assert sorted(pairs) == [
         ("idle_file_system",
          f"//file.googleapis.com/projects/{P}/locations/us-central1-a/instances/imagenet-nfs"),
+        ("idle_load_balancer", f"{FULL}/global/forwardingRules/demo-http"),
         ("idle_nat_gateway", f"{router}/nats/nat-old-training"),
     ]  # fmt: skip
+
+
+def test_load_balancers_are_their_forwarding_rules_with_requests_or_packets(
+    store: Store, fake: FakeGoogle, endpoints: tuple[str, Any]
+) -> None:
+    """Each load-balancing forwarding rule (regional and global) is a load balancer, with
+    the kind of traffic Cloud Monitoring publishes for it; a Private Service Connect
+    endpoint is a forwarding rule but no load balancer."""
+    store.init()
+    store.load(scan(endpoints, projects=[P]).batches())
+    got = resources(store)
+    assert "forwardingRules/psc-vertex" not in got
+
+    def present(row: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in row.items() if v is not None}
+
+    base = {"provider": "gcp", "account_id": P, "resource_type": "load_balancer",
+            "state": "active", "observed_at": NOW, "source": "gcp"}  # fmt: skip
+    assert present(got["forwardingRules/ilb-train"]) == {
+        **base,
+        "region": "us-central1",
+        "resource_id": f"{FULL}/regions/us-central1/forwardingRules/ilb-train",
+        "name": "ilb-train",
+        "created_at": datetime(2026, 2, 1, 18),
+        "details": '{"backends": 2, "ip_address": "10.128.0.40", "lb_type": "network", '
+        '"monitored_resource": "internal_tcp_lb_rule", "ports": "8080,8443", '
+        '"protocol": "TCP", "scheme": "INTERNAL", "target": "backendServices/train-be"}',
+        "tags": '{"team": "vision"}',
+    }
+    assert present(got["forwardingRules/demo-http"]) == {
+        **base,
+        "region": "global",
+        "resource_id": f"{FULL}/global/forwardingRules/demo-http",
+        "name": "demo-http",
+        "created_at": datetime(2026, 4, 1, 7),
+        "details": '{"ip_address": "34.120.10.2", "lb_type": "application", '
+        '"monitored_resource": "https_lb_rule", "ports": "80-80", "protocol": "TCP", '
+        '"scheme": "EXTERNAL", "target": "targetHttpProxies/demo-proxy"}',
+        "tags": '{"team": "applied"}',
+    }
+    assert '"scheme": "EXTERNAL_MANAGED"' in got["forwardingRules/web-https"]["details"]
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT replace(resource_id, ?, ''), metric, ts, value, stat, period_s FROM metrics "
+            "WHERE metric = 'requests' ORDER BY ALL",
+            [f"{FULL}/"],
+        ).fetchall()
+    assert rows == [
+        # a global Application Load Balancer's requests: its two backends' series summed
+        ("global/forwardingRules/web-https", "requests", D1, 5000.0, "Sum", 86400),
+        # a passthrough one's received packets
+        ("regions/us-central1/forwardingRules/ilb-train", "requests", D1, 1200.0, "Sum", 86400),
+        ("regions/us-central1/forwardingRules/ilb-train", "requests", D2, 900.0, "Sum", 86400),
+    ]
+    asked = {r.filter for r in fake.monitoring_requests if "loadbalancing" in r.filter}
+    assert asked == {
+        'metric.type = "loadbalancing.googleapis.com/https/request_count" '
+        'AND resource.type = "https_lb_rule"',
+        'metric.type = "loadbalancing.googleapis.com/l3/internal/ingress_packets_count" '
+        'AND resource.type = "internal_tcp_lb_rule"',
+    }  # only the kinds the project has
