@@ -154,8 +154,7 @@ def send_email(report: dict[str, Any], settings: EmailSettings) -> str:
         if not isinstance(exc, TimeoutError) and "timed out" not in str(exc):
             raise DeliveryError(
                 f"The mail server {server} closed the connection.",
-                "Check report.email.smtp_host, smtp_port and security; the report was not "
-                "sent.",
+                "Check report.email.smtp_host, smtp_port and security; the report was not sent.",
             ) from None
         # smtplib reports a reply that never came as a disconnection "timed out"
         raise DeliveryError(
