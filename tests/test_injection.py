@@ -92,8 +92,11 @@ def load_hostile(store: Store) -> Store:
     return store
 
 
-@pytest.fixture
-def hostile(store: Store) -> Store:
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """The hostile organisation's store, built once: every test here only reads it."""
+    store = Store(tmp_path_factory.mktemp("hostile") / "mlcost.duckdb", lock_timeout_s=5)
+    store.init()
     return load_hostile(store)
 
 
