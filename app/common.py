@@ -3,8 +3,10 @@ calls, the sidebar filters (kept in the URL), and how figures are shown (money w
 currency and thousands separators, ids shortened with the whole one a click away).
 
 Every figure comes from the library (``mlcost.views``, ``mlcost.figures``); the pages only
-read, cache for a short while and draw. Strings from the clouds are shown as text (tables,
-st.text, st.code, charts), never as HTML or Markdown.
+read, cache for a short while and draw. Strings from the clouds are shown as text: in
+text-only widgets (tables, st.text, st.code, select options, charts), or, where Streamlit
+reads Markdown (metric labels and values, captions, messages), through
+``mlcost.output.markdown_text``, which shows them as typed (docs/security.md).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import streamlit as st
 from mlcost import api, figures, views, vocabulary
 from mlcost.config import Settings, load_settings
 from mlcost.errors import MlcostError
-from mlcost.output import cell_text
+from mlcost.output import cell_text, markdown_text
 from mlcost.store import DEFAULT_DB, Store
 
 #: Page key → title, in the order of the navigation.
@@ -50,30 +52,22 @@ SHORT_ID = 28
 
 
 def money(value: Any, currency: str | None) -> str:
-    """An amount as the dashboard shows it: two decimals, thousands separated, currency."""
+    """An amount as the dashboard shows it: two decimals, thousands separated, currency
+    (Markdown: for metric values and captions)."""
     if value is None:
         return "–"
-    return f"{Decimal(value):,.2f} {currency or ''}".strip()
+    return f"{Decimal(value):,.2f} {markdown_text(currency)}".strip()
 
 
 def money_change(value: Any, currency: str | None) -> str:
-    """A change in money, signed: ``+1,523.49 USD``."""
+    """A change in money, signed: ``+1,523.49 USD`` (Markdown, as :func:`money`)."""
     if value is None:
         return "–"
-    return f"{Decimal(value):+,.2f} {currency or ''}".strip()
+    return f"{Decimal(value):+,.2f} {markdown_text(currency)}".strip()
 
 
 def count(value: Any) -> str:
     return "–" if value is None else f"{int(value):,}"
-
-
-def plain(text: str | None) -> str:
-    """A cloud string made inert where Streamlit reads Markdown (labels): every
-    punctuation character backslash-escaped, so it shows as typed."""
-    return "".join("\\" + c if c in _MARKDOWN else c for c in (text or ""))
-
-
-_MARKDOWN = set("\\`*_{}[]()<>#+-.!|~$:=^")
 
 
 def short_id(value: str | None) -> str:
@@ -97,8 +91,9 @@ def account_label(account_id: str | None, names: dict[str, str | None]) -> str:
 
 
 def problem(exc: MlcostError) -> str:
-    """An error from the library as one line: the message, then the hint if any."""
-    return f"{exc.message} {exc.hint}" if exc.hint else exc.message
+    """An error from the library as one line: the message, then the hint if any (as
+    Markdown that shows it as written: messages quote values from the store and the URL)."""
+    return markdown_text(f"{exc.message} {exc.hint}" if exc.hint else exc.message)
 
 
 def no_data(message: str) -> None:
@@ -346,7 +341,9 @@ def init_state(options: dict[str, Any]) -> list[str]:
         try:
             st.session_state[key] = date.fromisoformat(qp[key]) if qp.get(key) else None
         except ValueError:
-            problems.append(f"{key}={qp[key]!r} is not a date (YYYY-MM-DD); ignored.")
+            problems.append(
+                markdown_text(f"{key}={qp[key]!r} is not a date (YYYY-MM-DD); ignored.")
+            )
             st.session_state[key] = None
     for key in LIST_PARAMS:
         given = qp.get_all(key)
@@ -424,7 +421,7 @@ def sync_url(page: str) -> None:
 
 
 def period_caption(head: figures.Headline) -> str:
-    """What the headline figures cover, in words."""
+    """What the headline figures cover, in words (Markdown, for a caption)."""
     parts = [f"Charges of {head.period}"]
     f = head.filters
     if f.providers:
@@ -434,4 +431,4 @@ def period_caption(head: figures.Headline) -> str:
     for key, values in f.tags.items():
         if values:
             parts.append(f"{key} " + ", ".join(values))
-    return "; ".join(parts) + "."
+    return markdown_text("; ".join(parts) + ".")

@@ -21,6 +21,7 @@ from mlcost.app import common
 from mlcost.app.screens import anomalies, commitments, experiments, overview, recommendations
 
 from mlcost.errors import MlcostError
+from mlcost.output import markdown_text
 
 METRIC_CSS = (
     "<style>[data-testid='stMetricValue'] > div "
@@ -43,7 +44,9 @@ def main() -> None:
     db = common.db_path()
     if not Path(db).exists() and not Path(db + ".snapshot").exists():
         st.title("mlcost")
-        st.info(f"No store at {db}: run `mlcost ingest sample` (or `mlcost init`) first.")
+        st.info(
+            f"No store at {markdown_text(db)}: run `mlcost ingest sample` (or `mlcost init`) first."
+        )
         return
     started = time.perf_counter()
     asked = st.query_params.get("page", "overview")
@@ -66,8 +69,8 @@ def main() -> None:
         st.error(common.problem(exc))
         return
     common.sync_url(page)
-    used = f" with the settings of {config}" if config else ""
-    st.caption(f"Rendered in {time.perf_counter() - started:.2f} s from {db}{used}.")
+    used = f" with the settings of {markdown_text(config)}" if config else ""
+    st.caption(f"Rendered in {time.perf_counter() - started:.2f} s from {markdown_text(db)}{used}.")
 
 
 main()

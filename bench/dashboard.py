@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from analyze import build
 
-from mlcost import figures, views, vocabulary
+from mlcost import figures, summary, views, vocabulary
 from mlcost.analysis import run_analyses
 from mlcost.config import AnomalySettings, Settings
 from mlcost.store import Store
@@ -35,7 +35,7 @@ def overview(con: Con, store: Store) -> None:
     vocabulary.account_names(con)
     figures.headline(store)
     views.month_spend(con)
-    views.spend_table(con, "service")
+    summary.spend_by(con, "service")
     views.spend_trend(con, "service")
     views.freshness(con)
 

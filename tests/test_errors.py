@@ -106,3 +106,29 @@ def test_a_failed_send_without_output_does_not_claim_a_report_was_written(
     assert done.returncode == 1
     one_sentence(done.stderr)
     assert "written" not in done.stderr and "not sent" in done.stderr
+
+
+def test_a_delivery_that_times_out_without_output_does_not_claim_a_report_was_written(
+    cli: Cli, db: str, tmp_path: Path, silent_server: str
+) -> None:
+    # A Slack webhook and a mail server that accept the connection and never answer: the
+    # hints said "the report was written but not sent", with nothing written.
+    assert cli("--db", db, "ingest", "sample").returncode == 0
+    port = silent_server.rstrip("/").rsplit(":", 1)[1]
+    config = tmp_path / "mlcost.toml"
+    config.write_text(
+        "[report.slack]\ntimeout_s = 1\n"
+        f'[report.email]\nsmtp_host = "127.0.0.1"\nsmtp_port = {port}\nsecurity = "none"\n'
+        'from_address = "mlcost@example.com"\nto = ["finops@example.com"]\ntimeout_s = 1\n'
+    )
+    env = {"MLCOST_SLACK_WEBHOOK_URL": silent_server + "services/T/B/x"}
+
+    for channel, said in (("slack", "did not answer within 1 s"),
+                          ("email", "did not answer within 1 s")):  # fmt: skip
+        done = cli("--db", db, "--config", str(config), "report", "--send", channel, env=env)
+
+        assert done.returncode == 1, done.stderr
+        one_sentence(done.stderr)
+        assert said in done.stderr and "not sent" in done.stderr
+        assert "written" not in done.stderr
+    assert list(tmp_path.glob("*.md")) + list(tmp_path.glob("*.html")) == []

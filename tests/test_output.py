@@ -71,3 +71,18 @@ def test_parquet_needs_an_output_file_and_keeps_types(tmp_path: Path) -> None:
     path = tmp_path / "out.parquet"
     write_table(findings(), output=path)  # format from the suffix
     assert pq.read_table(path).schema.field("cost").type == MONEY
+
+
+def test_markdown_text_shows_a_cloud_string_as_typed() -> None:
+    from mlcost.output import WORD_JOINER as J
+    from mlcost.output import markdown_text
+
+    assert markdown_text("[a](http://x.example)") == f"\\[a\\]\\(http\\:{J}//x.example\\)"
+    assert markdown_text("<img src=x> **b** $x$ :red[y]") == (
+        "\\<img src=x\\> \\*\\*b\\*\\* \\$x\\$ \\:red\\[y\\]"
+    )
+    assert markdown_text("a@b.example www.c.example") == f"a\\@{J}b.example www{J}.c.example"
+    # one line; a list marker at its start is text; ordinary names stay readable
+    assert markdown_text("- us-east-1\n\n m5.large") == "\\- us-east-1 m5.large"
+    assert markdown_text("12. Team") == "12\\. Team"
+    assert markdown_text(None) == "" and markdown_text("USD") == "USD"

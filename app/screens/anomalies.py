@@ -27,6 +27,7 @@ from mlcost.app.common import (
 from mlcost import anomalies as anomaly_lib
 from mlcost import views
 from mlcost.config import ANOMALY_SENSITIVITIES
+from mlcost.output import markdown_text
 
 
 def render() -> None:
@@ -83,7 +84,7 @@ def render() -> None:
     detail[2].metric("Impact", money_change(a["impact"], unit), delta=pct, delta_color="inverse")
     st.caption(
         f"Normal band that day: {money(a['low'], None)} to {money(a['high'], unit)}. "
-        f"Status: {a['status']}."
+        f"Status: {markdown_text(a['status'])}."
     )
     _series(a, items, unit)
     st.subheader("Drivers")
@@ -100,7 +101,7 @@ def render() -> None:
             if st.form_submit_button("Acknowledge"):
                 act(
                     lambda store: anomaly_lib.acknowledge(store, a["id"], reason, note or None),
-                    f"Acknowledged anomaly {a['id']}.",
+                    markdown_text(f"Acknowledged anomaly {a['id']}."),
                 )
     else:
         st.text(f"Acknowledged: {a['reason'] or ''}")

@@ -16,11 +16,11 @@ from mlcost.app.common import (
     money,
     no_data,
     period_caption,
-    plain,
     table,
 )
 
 from mlcost.figures import FIGURES, SPEND_FIGURES, Headline
+from mlcost.output import markdown_text
 
 
 def render() -> None:
@@ -47,7 +47,7 @@ def render() -> None:
                 change = value - before.get(key, currency)
                 delta = f"{change:+,.2f} on the {before.period} before"
             col.metric(
-                f"{_label(head, key)} ({plain(currency)})",
+                f"{_label(head, key)} ({markdown_text(currency)})",
                 money(value, currency),
                 delta=delta,
                 delta_color="inverse",
@@ -57,7 +57,7 @@ def render() -> None:
     for currency in currencies or [None]:
         saving = head.get("monthly_savings", currency)
         cols[0].metric(
-            f"Savings a month ({plain(currency)})" if currency else "Savings a month",
+            f"Savings a month ({markdown_text(currency)})" if currency else "Savings a month",
             money(saving, currency) if rows["recommendations"] else "–",
             help=_meaning(head, "monthly_savings")
             + ("; with a date range, the findings whose detection window overlaps it."
@@ -101,10 +101,10 @@ def _months() -> None:
         cur = r["currency"]
         month = r["month"]
         before = (date.fromisoformat(month + "-01") - timedelta(days=1)).strftime("%Y-%m")
-        cols[0].metric(f"{month} to date ({plain(cur)})", money(r["this_month"], cur))
-        cols[1].metric(f"{before} ({plain(cur)})", money(r["last_month"], cur))
+        cols[0].metric(f"{month} to date ({markdown_text(cur)})", money(r["this_month"], cur))
+        cols[1].metric(f"{before} ({markdown_text(cur)})", money(r["last_month"], cur))
         cols[2].metric(
-            f"{month} forecast ({plain(cur)})",
+            f"{month} forecast ({markdown_text(cur)})",
             money(r["forecast"], cur),
             help=f"Run rate: {r['days_covered']} of {r['days_in_month']} days billed.",
         )

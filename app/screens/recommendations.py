@@ -21,7 +21,7 @@ from mlcost.app.common import (
     table,
 )
 
-from mlcost.output import write_csv, write_json
+from mlcost.output import markdown_text, write_csv, write_json
 from mlcost.recommendations import set_status
 from mlcost.rules import all_rules
 from mlcost.views import EvidenceChart
@@ -98,8 +98,8 @@ def _detail(found) -> None:  # type: ignore[no-untyped-def]
     detail = st.columns(4)
     detail[0].metric("Saving a month", money(rec["estimated_monthly_savings"], rec["currency"]))
     detail[1].metric("Cost a month", money(rec["monthly_cost"], rec["currency"]))
-    detail[2].metric("Confidence", rec["confidence"] or "–")
-    detail[3].metric("Status", rec["status"] or "–")
+    detail[2].metric("Confidence", markdown_text(rec["confidence"]) or "–")
+    detail[3].metric("Status", markdown_text(rec["status"]) or "–")
     st.text(f"Action: {rec['action'] or ''}")
     where = st.columns([3, 2])
     where[0].caption("Resource (copy with the button on the right)")
@@ -108,10 +108,12 @@ def _detail(found) -> None:  # type: ignore[no-untyped-def]
     account = account_label(rec["account_id"], {rec["account_id"]: rec["account_name"]})
     where[1].text(f"{rec['provider']} · {account}\n{rec['region'] or '–'}")
     st.caption(
-        f"Finding {rec['id']}: detected in the data ending {rec['first_detected']:%Y-%m-%d}"
-        f" (first) and {rec['last_detected']:%Y-%m-%d} (last)."
-        if rec["first_detected"] and rec["last_detected"]
-        else f"Finding {rec['id']}."
+        markdown_text(
+            f"Finding {rec['id']}: detected in the data ending {rec['first_detected']:%Y-%m-%d}"
+            f" (first) and {rec['last_detected']:%Y-%m-%d} (last)."
+            if rec["first_detected"] and rec["last_detected"]
+            else f"Finding {rec['id']}."
+        )
     )
     with st.expander("Evidence (the figures that triggered it)", expanded=False):
         st.json(rec["evidence"] or "{}")
@@ -133,7 +135,7 @@ def _detail(found) -> None:  # type: ignore[no-untyped-def]
             if st.form_submit_button("Dismiss"):
                 act(
                     lambda store: set_status(store, chosen, dismissed=True, reason=reason),
-                    f"Dismissed {chosen}.",
+                    markdown_text(f"Dismissed {chosen}."),
                 )
     elif rec["status"] == "dismissed":
         st.text(f"Dismissed: {rec.get('dismissed_reason') or ''}")

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.parsers import ResponseParserError
 
 from mlcost.errors import ConfigError, InputError
 
@@ -98,6 +99,20 @@ def permission(service: str, operation: str) -> str:
     return f"{_IAM_PREFIX.get(service, service)}:{name}"
 
 
+def open_session() -> tuple[boto3.session.Session, str]:
+    """A boto3 session from the standard chain and its region (us-east-1 if none is
+    set); a profile that is not there is one sentence, not botocore's traceback."""
+    try:
+        session = boto3.session.Session()
+        return session, session.region_name or "us-east-1"
+    except BotoCoreError as exc:
+        raise ConfigError(
+            f"AWS configuration: {_one_line(str(exc))}.",
+            "Check AWS_PROFILE and AWS_CONFIG_FILE (`aws configure list-profiles` lists the "
+            "profiles there).",
+        ) from exc
+
+
 class Account:
     """One AWS account reached through one boto3 session; counts the calls it makes."""
 
@@ -120,10 +135,11 @@ class Account:
         return self._clients[key]
 
     def call(self, service: str, region: str, operation: str, **params: Any) -> Any:
-        """One API call, its errors translated."""
-        client = self.client(service, region)
+        """One API call, its errors translated (making the client too: a malformed
+        AWS_ENDPOINT_URL or profile fails there)."""
         self.actions.add(permission(service, operation))
         with translate(service, operation, region, self.account_id):
+            client = self.client(service, region)
             self.calls += 1
             return getattr(client, operation)(**params)
 
@@ -131,10 +147,9 @@ class Account:
         self, service: str, region: str, operation: str, key: str, **params: Any
     ) -> Iterator[Any]:
         """Every item under ``key`` across all pages of a list call."""
-        client = self.client(service, region)
-        paginator = client.get_paginator(operation)
         self.actions.add(permission(service, operation))
         with translate(service, operation, region, self.account_id):
+            paginator = self.client(service, region).get_paginator(operation)
             for page in paginator.paginate(**params):
                 self.calls += 1
                 yield from page.get(key, [])
@@ -144,7 +159,8 @@ class Account:
 def translate(service: str, operation: str, region: str, account: str) -> Iterator[None]:
     """Turn botocore's exceptions into one :class:`AwsCallError` (or ConfigError)."""
     action = permission(service, operation)
-    where = f"in account {account}, region {region}"
+    # the first call (sts:GetCallerIdentity) is before the account is known
+    where = f"in account {account}, region {region}" if account else f"in region {region}"
     try:
         yield
     except ClientError as exc:
@@ -175,7 +191,21 @@ def translate(service: str, operation: str, region: str, account: str) -> Iterat
             f"No AWS credentials found for {action} {where}.",
             "Configure them as for the AWS CLI (AWS_PROFILE, environment, SSO or instance role).",
         ) from exc
-    except BotoCoreError as exc:
+    except ResponseParserError as exc:
+        # not a BotoCoreError: an endpoint (a proxy, a wrong AWS_ENDPOINT_URL, an outage
+        # page) answered with something that is not an AWS response
+        raise AwsCallError(
+            f"AWS call {action} failed {where}: the endpoint{_endpoint()} answered with "
+            "something that is not an AWS response.",
+            "Check AWS_ENDPOINT_URL and any proxy between mlcost and AWS, or run again "
+            "later if AWS itself was failing.",
+            code="ResponseParserError",
+            call=action,
+            region=region,
+            account=account,
+        ) from exc
+    except (BotoCoreError, ValueError) as exc:
+        # ValueError: botocore's word for a malformed endpoint URL
         raise AwsCallError(
             f"AWS call {action} failed {where}: {_one_line(str(exc))}.",
             "Check the network and AWS_ENDPOINT_URL if one is set.",
@@ -184,6 +214,13 @@ def translate(service: str, operation: str, region: str, account: str) -> Iterat
             region=region,
             account=account,
         ) from exc
+
+
+def _endpoint() -> str:
+    """`` at URL`` when AWS_ENDPOINT_URL sends every call somewhere else (the CLI
+    redacts any credential in it, as in every message)."""
+    url = os.environ.get("AWS_ENDPOINT_URL", "").strip()
+    return f" at {url}" if url else ""
 
 
 def _one_line(text: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pyarrow as pa
 from mlcost.connectors.aws import prices as pricing
-from mlcost.connectors.aws.api import Account, AwsCallError
+from mlcost.connectors.aws.api import Account, AwsCallError, open_session
 from mlcost.connectors.aws.cloudwatch import CloudWatch
 
 from mlcost.errors import InputError
@@ -110,9 +110,11 @@ class AwsSource:
 
     def batches(self) -> Iterator[Batch]:
         """Yield each account × region's inventory and metrics, then the training jobs."""
-        session = self.session or boto3.session.Session()
+        if self.session is not None:
+            session, base = self.session, self.session.region_name or "us-east-1"
+        else:
+            session, base = open_session()
         now = (self.now or datetime.now(UTC)).replace(tzinfo=None, microsecond=0)
-        base = session.region_name or "us-east-1"
         home = Account(session, "")
         self._seen = [home]
         try:

@@ -99,7 +99,7 @@ def send_slack(report: dict[str, Any], settings: SlackSettings, *, link: str = "
             raise DeliveryError(
                 f"Slack did not answer within {settings.timeout_s:g} s.",
                 "Check the network and the webhook URL (or raise report.slack.timeout_s); "
-                "the report was written but not sent.",
+                "the report was not sent.",
             ) from None
         raise DeliveryError(
             f"Slack could not be reached ({type(reason).__name__}).",
@@ -154,14 +154,13 @@ def send_email(report: dict[str, Any], settings: EmailSettings) -> str:
         if not isinstance(exc, TimeoutError) and "timed out" not in str(exc):
             raise DeliveryError(
                 f"The mail server {server} closed the connection.",
-                "Check report.email.smtp_host, smtp_port and security; the report was "
-                "written but not sent.",
+                "Check report.email.smtp_host, smtp_port and security; the report was not sent.",
             ) from None
         # smtplib reports a reply that never came as a disconnection "timed out"
         raise DeliveryError(
             f"The mail server {server} did not answer within {settings.timeout_s:g} s.",
             "Check report.email.smtp_host and smtp_port (or raise report.email.timeout_s); "
-            "the report was written but not sent.",
+            "the report was not sent.",
         ) from None
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(

@@ -16,6 +16,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
@@ -171,6 +172,29 @@ def cell_text(value: Any) -> str:
 def neutralise(text: str) -> str:
     """Make a cloud-supplied string safe in a spreadsheet (no formula execution)."""
     return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def markdown_text(value: Any) -> str:
+    """A cloud string as Markdown that shows it as typed, on one line: no link, image,
+    HTML, emphasis, formula or list, wherever Markdown is read (the Markdown report, the
+    dashboard's metrics, captions and messages).
+
+    Every character that starts Markdown (CommonMark, GitHub's extensions, Streamlit's
+    ``$…$`` formulas and ``:red[…]`` colours) is backslash-escaped. Links that renderers
+    find in the text after parsing (``http://…``, ``www.…``, ``name@host``, Streamlit's
+    ``:material/…:`` icons), which escapes cannot stop, are broken by an invisible word
+    joiner (U+2060) after the ``:``, ``@`` or ``www``: the text reads the same."""
+    text = " ".join(cell_text(value).split())
+    text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, text)
+    text = "".join("\\" + c if c in _MARKDOWN else c for c in text)
+    # a list item where the text starts a line: "- x", "1. x"
+    return re.sub(r"^(-|\d+\.)", lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], text)
+
+
+#: Invisible, and no break: what markdown_text puts inside a would-be link.
+WORD_JOINER = "\u2060"
+_MARKDOWN = frozenset("\\`*_{}[]()<>#+!|~&$:@")
+_AUTOLINK = re.compile(r"(?i):(?=//)|:(?=\w+/)|@|\bwww(?=\.)")
 
 
 def write_csv(table: pa.Table, handle: IO[str]) -> None:

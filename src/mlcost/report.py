@@ -27,7 +27,7 @@ from mlcost.figures import SPEND_FIGURES, Headline
 from mlcost.figures import spend as spend_figures
 from mlcost.filters import ACCOUNT_ID, Filters, cost_where
 from mlcost.filters import resolve as resolve_filters
-from mlcost.output import open_output
+from mlcost.output import markdown_text, open_output
 from mlcost.store import Store
 from mlcost.summary import ACCOUNT_NAME, data_end
 
@@ -314,10 +314,7 @@ def _markdown_text(value: Any) -> Markup:
     (marked as done, so that the Markdown template's finalize leaves it)."""
     if isinstance(value, Markup):
         return value
-    text = "" if value is None else str(value)
-    for ch in "\\`*_{}[]()<>#+!|~&":
-        text = text.replace(ch, "\\" + ch)
-    return Markup(" ".join(text.split()))
+    return Markup(markdown_text(value))
 
 
 def _markdown_finalize(value: Any) -> Any:

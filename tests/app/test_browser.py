@@ -5,6 +5,7 @@ render times go to build/test-output/dashboard/ (or $MLCOST_TEST_OUTPUT): every 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -58,19 +59,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def served(sample_master: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """`mlcost dashboard` over a copy of the sample store, with a settings file (anomaly
-    sensitivity high): its URL and the store."""
-    db = copy_store(sample_master, tmp_path / "served")
-    config = tmp_path / "mlcost.toml"
-    config.write_text('[anomalies]\nsensitivity = "high"\n')
+@contextlib.contextmanager
+def serve(db: Path, config: Path | None = None) -> Iterator[str]:
+    """`mlcost dashboard` on ``db`` on a free port, until the block ends: its URL."""
     port = free_port()
     OUTPUT.mkdir(parents=True, exist_ok=True)
     server_log = open(OUTPUT / "server.log", "w")  # noqa: SIM115 - closed below
     exe = Path(sys.executable).with_name("mlcost")
+    settings = ["--config", str(config)] if config else []
     process = subprocess.Popen(
-        [str(exe), "--db", str(db), "--config", str(config), "dashboard", "--port", str(port)],
+        [str(exe), "--db", str(db), *settings, "dashboard", "--port", str(port)],
         stdout=server_log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -91,7 +89,7 @@ def served(sample_master: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
                     f"mlcost dashboard did not start: {(OUTPUT / 'server.log').read_text()}"
                 )
             time.sleep(0.5)
-        yield url, db
+        yield url
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -100,6 +98,17 @@ def served(sample_master: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         server_log.close()
+
+
+@pytest.fixture
+def served(sample_master: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`mlcost dashboard` over a copy of the sample store, with a settings file (anomaly
+    sensitivity high): its URL and the store."""
+    db = copy_store(sample_master, tmp_path / "served")
+    config = tmp_path / "mlcost.toml"
+    config.write_text('[anomalies]\nsensitivity = "high"\n')
+    with serve(db, config) as url:
+        yield url, db
 
 
 def test_dashboard_in_chromium(served: tuple[str, Path]) -> None:
@@ -281,3 +290,78 @@ def test_dashboard_in_chromium(served: tuple[str, Path]) -> None:
     log.warning("dashboard render times (page load to rendered, sample store):\n%s", report)
     for name in PAGES:
         assert (OUTPUT / f"{name}.png").stat().st_size > 0
+
+
+#: What a cloud string must never become on a page: a link, an image, a TeX formula, a
+#: coloured span, emphasis, an icon in a text (the headings' own links are "#…").
+MARKUP = (
+    "a[href]:not([href^='#'])",
+    "img",
+    ".katex",
+    "[data-testid='stMarkdownColoredText']",
+    "strong",
+    "em",
+    "del",
+    "[data-testid='stMarkdownContainer'] [data-testid='stIconMaterial']",
+)
+#: The page's own content (the navigation's links are Streamlit's).
+PARTS = ("[data-testid='stMain']", "[data-testid='stSidebarUserContent']")
+#: Where Streamlit renders Markdown (captions, metrics, messages) or shows text as it is.
+SHOWN = ("stCaptionContainer", "stMetricLabel", "stMetricValue", "stAlert", "stText")
+
+
+def test_cloud_strings_are_text_in_the_browser(tmp_path: Path) -> None:
+    """The injection test's payloads in all seven fields, every page in Chromium: no
+    link, image, formula, emphasis, colour or icon made of them anywhere on a page, and
+    they read as typed where Streamlit renders Markdown (tests/test_injection.py checks
+    every text of every page through AppTest, with the options and tables)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from mlcost.output import WORD_JOINER
+    from tests.test_injection import load_hostile, payload
+
+    store = Store(tmp_path / "hostile" / "mlcost.duckdb")
+    store.init()
+    load_hostile(store)
+    dialogs: list[str] = []
+    markup = ", ".join(f"{part} {m}" for part in PARTS for m in MARKUP)
+    filters = urllib.parse.urlencode(
+        {"tag": payload("tag:team"), "account": payload("SubAccountId")}
+    )
+    shown: dict[str, str] = {}
+    with serve(store.path) as url, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=BROWSER, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1200})
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            for query in [f"page={name}" for name in PAGES] + [f"page=overview&{filters}"]:
+                page.goto(f"{url}/?{query}")
+                page.get_by_text("Rendered in").first.wait_for(timeout=60_000)
+                page.wait_for_load_state("networkidle")
+                page.wait_for_function(
+                    "!document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                    timeout=60_000,
+                )
+                if "account=" in query:  # the filters' run
+                    page.get_by_text("; accounts ").first.wait_for(timeout=30_000)
+                assert page.locator('[data-testid="stException"]').count() == 0, query
+                made = page.locator(markup)
+                assert made.count() == 0, (query, made.evaluate_all("m => m.map(e => e.outerHTML)"))
+                assert page.locator("img[src='x'], a[href*='evil']").count() == 0, query
+                for testid in SHOWN:
+                    texts = page.locator(f"[data-testid='{testid}']").all_inner_texts()
+                    shown[f"{query} {testid}"] = "\n".join(texts).replace(WORD_JOINER, "")
+                shot = query[5:].split("&")[0] + ("-filtered" if "&" in query else "")
+                page.screenshot(path=str(OUTPUT / f"hostile-{shot}.png"))
+        finally:
+            browser.close()
+    assert dialogs == []
+    currency = payload("BillingCurrency")
+    assert currency in shown["page=overview stMetricLabel"]
+    assert currency in shown["page=overview stMetricValue"]
+    assert currency in shown["page=anomalies stMetricValue"]
+    assert currency in shown["page=anomalies stCaptionContainer"]  # the normal band
+    caption = shown[f"page=overview&{filters} stCaptionContainer"]
+    assert payload("SubAccountId") in caption and payload("tag:team") in caption, caption
+    assert payload("RegionId") in shown["page=recommendations stText"]  # a finding's detail

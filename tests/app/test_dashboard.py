@@ -21,6 +21,7 @@ from mlcost.recommendations import get_recommendation, list_recommendations, sav
 from mlcost.store import Store
 from mlcost.summary import spend_by
 from tests.app.conftest import EVIL
+from tests.test_injection import markdown_shows as shown
 
 PAGES = ("overview", "recommendations", "anomalies", "commitments", "experiments")
 #: A figure written with many decimals: what no page may show an analyst.
@@ -184,7 +185,7 @@ def test_an_unknown_filter_value_in_the_url_is_said_with_the_known_ones(
     at.query_params["page"] = "recommendations"
     at.query_params["provider"] = "awz"
     at.run()
-    (warning,) = [str(w.value) for w in at.warning]
+    (warning,) = [shown(str(w.value)) for w in at.warning]
     assert "Unknown provider 'awz'" in warning and "gcp (Google Cloud)" in warning
     assert at.multiselect(key="provider").value == []
 
@@ -471,7 +472,7 @@ def test_the_settings_file_reaches_the_app(
     config.write_text('[anomalies]\nsensitivity = "high"\nlookback_days = 28\n')
     monkeypatch.setenv("MLCOST_CONFIG", str(config))
     at = page(sample_db, "anomalies", monkeypatch)
-    captions = [str(c.value) for c in at.caption]
+    captions = [shown(str(c.value)) for c in at.caption]
     assert any("± 2 robust σ (sensitivity high)" in c and "the 28 days" in c for c in captions)
     assert any(c.endswith(f"with the settings of {config}.") for c in captions)
 

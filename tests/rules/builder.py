@@ -33,6 +33,8 @@ COST_COLUMNS = {
     "ChargeDescription": pa.string(),
     "ProviderName": pa.string(),
     "ServiceCategory": pa.string(),
+    "ServiceName": pa.string(),
+    "Tags": pa.string(),
     "ResourceId": pa.string(),
     "ResourceType": pa.string(),
     "SubAccountId": pa.string(),

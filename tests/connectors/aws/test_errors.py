@@ -149,3 +149,28 @@ def test_throttling_past_the_retries_stops_with_a_clear_error_and_no_change(
     )
     assert error.hint and "AWS_MAX_ATTEMPTS" in error.hint
     assert _dump(store) == before
+
+
+def test_an_endpoint_that_never_answers_is_one_error_naming_the_call(
+    silent_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # botocore's ReadTimeoutError, through the real client (the wait shortened to 1 s)
+    from mlcost.connectors.aws import api
+
+    monkeypatch.setattr(api, "READ_TIMEOUT_S", 1)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1"
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL", silent_server.rstrip("/"))
+    account = api.Account(session, ACCOUNT)
+
+    with pytest.raises(AwsCallError) as raised:
+        account.call("ec2", "eu-west-1", "describe_regions")
+
+    assert raised.value.code == "ReadTimeoutError"
+    assert str(raised.value.message).startswith(
+        f"AWS call ec2:DescribeRegions failed in account {ACCOUNT}, region eu-west-1: "
+        "Read timeout on endpoint URL"
+    )
+    assert raised.value.hint == "Check the network and AWS_ENDPOINT_URL if one is set."
