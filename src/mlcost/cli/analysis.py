@@ -14,8 +14,6 @@ import pyarrow.compute as pc
 import typer
 from rich.console import Console
 
-from mlcost import commitments as commitments_lib
-from mlcost.analysis import run_analyses
 from mlcost.anomalies import (
     FEEDBACK_REASONS,
     acknowledge,
@@ -48,7 +46,6 @@ from mlcost.recommendations import (
     list_recommendations,
     savings_summary,
 )
-from mlcost.report import build_report, write_report
 from mlcost.store import DEFAULT_DB, Store
 from mlcost.summary import data_end, overview, spend_by, spend_summary
 
@@ -70,6 +67,8 @@ def analyze(
     judge all the data). A terminal shows readable tables; --format json writes the
     headline figures and the spend summary as one object, csv/parquet the spend summary
     (export the findings with `mlcost recommendations`)."""
+    from mlcost.analysis import run_analyses
+
     context = _ctx(ctx)
     store = context.store
     filters = _filters(since, until, provider, account)
@@ -240,6 +239,9 @@ def anomalies_ack(
 @app.command()
 def demo(ctx: typer.Context) -> None:
     """Build a store from the sample organisation and show what mlcost sees."""
+    from mlcost.analysis import run_analyses
+    from mlcost.report import build_report, write_report
+
     context = _ctx(ctx)
     store = context.store
     out.print(f"Building the demo store at {store.path} from the sample organisation…")
@@ -310,6 +312,8 @@ def commitments(
     output: OutputOption = None,
 ) -> None:
     """RI, Savings Plan, reservation and CUD utilisation, coverage and expiry, from billing."""
+    from mlcost import commitments as commitments_lib
+
     with _ctx(ctx).store.reader() as con:
         since = until = None
         if days is not None:
