@@ -60,7 +60,7 @@ class Layout:
 
 #: name → (title, layout); None is a format of its own (CUR, CSV.gz).
 LAYOUTS: dict[str, tuple[str, Layout | None]] = {
-    "baseline": ("baseline: DECIMAL(38,12), TIMESTAMPTZ, dict, 1M grp", Layout()),
+    "baseline": ("baseline: DECIMAL(38,12), TIMESTAMPTZ, dict", Layout()),
     "money-d18": ("money DECIMAL(18,6)", Layout(money="DECIMAL(18,6)")),
     "money-double": ("money DOUBLE", Layout(money="DOUBLE")),
     "time-naive": ("timestamps TIMESTAMP (no zone)", Layout(time="TIMESTAMP")),
