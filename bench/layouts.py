@@ -108,12 +108,12 @@ def write_layout(base: Path, layout: Layout, folder: Path) -> Path:
                 select.append(f"{cast} AS {ident}")
             else:
                 select.append(ident)
-        total = con.execute("SELECT count(*) FROM read_parquet(?)", [str(base)]).fetchone()
+        total = con.execute("SELECT count(*) FROM read_parquet(?)", [str(base)]).fetchall()[0]
         rows = int(total[0]) if total else 0
         per_file = -(-rows // layout.files)
-        reader = con.execute(
-            f"SELECT {', '.join(select)} FROM read_parquet(?)",  # noqa: S608
-            [str(base)],
+        reader = con.sql(
+            f"SELECT {', '.join(select)} FROM read_parquet($1)",  # noqa: S608
+            params=[str(base)],
         ).to_arrow_reader(min(per_file, layout.row_group))
         options: dict[str, Any] = {
             "compression": "snappy",
