@@ -15,7 +15,12 @@ For each size it measures, on generated data (the sample generator's `--rows` fi
   organisation with that many billing lines;
 * the dashboard's queries for each page on that store, uncached;
 * `mlcost export focus` of a store of the FOCUS Parquet rows (time, peak memory), and the
-  export loaded back into a new store, whose sums must equal the original's.
+  export loaded back into a new store, whose sums must equal the original's;
+* ingest by physical layout (bench/layouts.py: money as DECIMAL(38,12), DECIMAL(18,6) or
+  DOUBLE, timestamps with or without zone, INT96 or text, plain or dictionary strings,
+  64k or 1M-row groups, 1 or 100 files, CUR 2.0 and legacy CUR, CSV.gz) at
+  ``--layout-rows`` rows, against DuckDB's plain load of the same files;
+* the CLI's start: `mlcost --help`, wall time.
 
 Sizes above 10M rows are several files of at most 10M rows (real exports are split the
 same way): the 10M-row file again under other names (one load keeps every file's rows,
@@ -47,6 +52,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from analyze import build
 from cur import write_cur
+from layouts import HEADER as LAYOUT_HEADER
+from layouts import run_layouts
 
 from dashboard import PAGES
 from mlcost.anomalies import detect_anomalies
@@ -341,6 +348,12 @@ def main() -> None:
     parser.add_argument(
         "--ingest-only", action="store_true", help="skip the analyze and dashboard timings"
     )
+    parser.add_argument(
+        "--layout-rows",
+        type=int,
+        default=10_000_000,
+        help="rows of the ingest-by-layout table (0: skip it)",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check it runs")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
@@ -396,12 +409,48 @@ def main() -> None:
             )
         if later:
             _print_analyses(later)
+        layout_rows = min(args.layout_rows, 3_000) if args.smoke else args.layout_rows
+        if layout_rows:
+            begun = time.perf_counter()
+            print(f"\ningest by physical layout, {layout_rows:,} rows\n{LAYOUT_HEADER}", flush=True)
+            only = ["baseline", "money-d18", "cur2-parquet"] if args.smoke else None
+            layouts = Path(tmp) / "layouts"
+            layouts.mkdir()
+            run_layouts(layout_rows, layouts, only)
+            shutil.rmtree(layouts)
+            timings.append(f"layouts measured in {time.perf_counter() - begun:.0f} s")
+        print(f"\n{cli_start()}", flush=True)
     notes = (
         "×duckdb: mlcost ingest time / DuckDB plain load; ×pandas: mlcost ingest + spend "
         f"summary / pandas load + summary. {'; '.join(timings)}. Suite ran in "
         f"{time.perf_counter() - started:.0f} s."
     )
     print("\n" + textwrap.fill(notes, width=100))
+
+
+def cli_start(runs: int = 5) -> str:
+    """One line: `mlcost --help`'s wall time (the median of ``runs``), and how much of it
+    is imports (python -X importtime)."""
+    command = [sys.executable, "-m", "mlcost.cli", "--help"]
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=True)
+        times.append(time.perf_counter() - started)
+    traced = subprocess.run(
+        [sys.executable, "-X", "importtime", *command[1:]], capture_output=True, text=True
+    )
+    # The cumulative import time of the CLI package: everything `--help` imports.
+    imports_us = sum(
+        int(line.split("|")[1])
+        for line in traced.stderr.splitlines()
+        if line.startswith("import time:") and line.split("|")[2].strip() == "mlcost.cli"
+    )
+    median = sorted(times)[len(times) // 2]
+    return (
+        f"{'CLI start':<16}mlcost --help {median:.2f} s (median of {runs}), of which "
+        f"imports {imports_us / 1e6:.2f} s (python -X importtime)"
+    )
 
 
 def _print_analyses(later: list[tuple[int, dict[str, float], dict[str, float]]]) -> None:

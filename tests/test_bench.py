@@ -51,6 +51,17 @@ def test_make_bench_suite_runs_and_prints_its_table(tmp_path: Path) -> None:
     assert len(lines[analyze + 1].split()) == 5
     dashboard = lines.index(next(line for line in lines if line.startswith("dashboard (s)")))
     assert len(lines[dashboard + 2].split()) == 6  # rows + five pages
+    # ingest by physical layout: each layout beside DuckDB's plain load of the same files
+    layouts = lines.index("ingest by physical layout, 3,000 rows")
+    rows = lines[layouts + 2 : layouts + 5]
+    assert [r.split(":")[0].split()[0] for r in rows] == ["baseline", "money", "AWS"]
+    for row in rows:
+        figures = row[44:].split()  # rows, mlcost s, after s, peak, duckdb s, peak, ×file…
+        assert figures[0] == "3,000", row
+        assert float(figures[6]) > 0, row
+    assert len(rows[2][44:].split()) == 8  # the CUR line has ×focus too
+    cli = next(line for line in lines if line.startswith("CLI start"))
+    assert "mlcost --help" in cli and " s (median of 5)" in cli
     assert list(tmp_path.iterdir()) == []  # generated files are removed
 
 
@@ -58,7 +69,8 @@ def test_the_suite_can_run_one_format_and_skip_the_analyses(tmp_path: Path) -> N
     """How the README's 50M-row CSV.gz line is measured on its own."""
     done = subprocess.run(
         [sys.executable, str(BENCH / "suite.py"), "--smoke", "--workdir", str(tmp_path),
-         "--formats", "focus-csv.gz", "--ingest-only", "--csv-max-rows", "2000"],
+         "--formats", "focus-csv.gz", "--ingest-only", "--csv-max-rows", "2000",
+         "--layout-rows", "0"],
         capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

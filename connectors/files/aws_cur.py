@@ -34,10 +34,9 @@ from mlcost.connectors.files.convert import (
 from mlcost.connectors.files.focus import (
     Conversion,
     SourceColumn,
-    clean_text,
-    json_text,
     per_distinct,
 )
+from mlcost.connectors.files.values import clean_text, json_text
 
 LINE_ITEM_TYPES = (
     "Usage",

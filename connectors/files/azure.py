@@ -37,8 +37,8 @@ from mlcost.connectors.files.focus import (
     SourceColumn,
     _file_error,
     _open_scan,
-    clean_text,
 )
+from mlcost.connectors.files.values import clean_text
 
 from mlcost.schema import MONEY
 

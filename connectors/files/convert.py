@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlcost.connectors.files.focus import (
-    CONTROL_EXPECTED,
     Conversion,
     SourceColumn,
     _conversion_query,
     _convert,
+)
+from mlcost.connectors.files.values import (
+    CONTROL_EXPECTED,
     _present,
     clean_text,
     control_check,
@@ -28,6 +30,7 @@ from mlcost.connectors.files.focus import (
     outside_years,
     timestamp_expected,
     timestamp_sql,
+    widens_to_money,
     with_text,
 )
 
@@ -192,7 +195,9 @@ def provider_conversion(
         if f.required:
             checks.append((column, expected))
             cases.append(f"WHEN {alias} IS NULL{outside} THEN {len(checks)}")
-        elif f.kind not in ("text", "json") or f.allowed:
+        elif (f.kind not in ("text", "json") or f.allowed) and not (
+            f.kind == "money" and widens_to_money(rtype)
+        ):
             # Plain text cannot fail to convert; the other kinds can. The raw value is
             # examined only where the converted one is null (see focus._conversion_query).
             kept = quote_ident(f"_f_{f.alias}")

@@ -13,7 +13,6 @@ truncated or unreadable file. Columns that are not FOCUS 1.2 are kept as ``x_*``
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import glob
 import gzip
@@ -23,7 +22,6 @@ import itertools
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,9 +29,24 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+from mlcost.connectors.files.values import (
+    _CLEAN,
+    _CONTROL_CODES,
+    CONTROL_EXPECTED,
+    _present,
+    clean_text,
+    control_check,
+    current_window,
+    escaped_control,
+    money_sql,
+    outside_years,
+    timestamp_expected,
+    timestamp_sql,
+    widens_to_money,
+    with_text,
+)
 
 from mlcost import mappings
-from mlcost.config import BillingSettings
 from mlcost.errors import InputError
 from mlcost.schema import FOCUS_COLUMNS, MONEY
 from mlcost.store import Batch, Scan, quote_ident
@@ -262,11 +275,14 @@ class FocusExport:
     def batches(self) -> Iterator[Batch]:
         """One batch per file, a :class:`Scan` the store runs: the file goes from disk
         to the table inside DuckDB, never through Python."""
+        with duckdb.connect(":memory:") as con:  # one for every file: opening one is slow
+            yield from self._batches(con)
+
+    def _batches(self, con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
         for path in expand_paths(self.paths):
             summary = FileSummary(str(path), focus_version="?")
             self.files.append(summary)
-            with duckdb.connect(":memory:") as con:
-                scan, columns = _open_scan(con, path)
+            scan, columns = _open_scan(con, path)
             summary.focus_version = focus_version(columns)
             query, checks, extras = _conversion_query(path, scan, columns, self.source)
             summary.extra_columns = extras
@@ -520,105 +536,6 @@ def focus_version(columns: dict[str, SourceColumn]) -> str:
 
 # -- the conversion query --------------------------------------------------------------
 
-#: Text as the file writes it, with blanks and NULL tokens as null. Values are never
-#: trimmed or otherwise rewritten: " org" and "org" are two different things. Most values
-#: have no space at either end and are longer than ``NULL``, and pass on the first test
-#: (LIKE tests the ends without taking them out).
-_CLEAN = (
-    "CASE WHEN {x} NOT LIKE ' %' AND {x} NOT LIKE '% ' AND strlen({x}) > 4 THEN {x} "
-    "WHEN trim({x}) IN ('', 'NULL', 'null', 'Null') THEN NULL ELSE {x} END"
-)
-
-#: Timestamps written with no zone or offset, or with ``Z`` (most exports): a plain
-#: TIMESTAMP cast reads them, three times faster than going through TIMESTAMPTZ.
-_UTC_SHAPES = ("____-__-__ __:__:__", "____-__-__T__:__:__", "____-__-__T__:__:__Z")
-
-#: Slash dates are read month first (M/D/YYYY or M/D/YY, as US spreadsheets, Azure's
-#: cost details and the FOCUS specification's own examples write them), with an optional
-#: time. The year's digits choose the format: ``%Y`` would read ``4/1/25`` as year 25.
-_SLASH_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
-_SLASH_LONG = "[" + ", ".join(f"'%m/%d/%Y{t}'" for t in _SLASH_TIMES) + "]"
-_SLASH_SHORT = "[" + ", ".join(f"'%m/%d/%y{t}'" for t in _SLASH_TIMES) + "]"
-
-#: The years a billing timestamp may fall in, by default (``[billing]`` settings change
-#: them for a load, see :func:`billing_window`). A year outside is refused, never stored:
-#: it is a misread date (``4/1/25`` as year 4) or a placeholder (9999-12-31), and one such
-#: row breaks every analysis over time. Six years ahead leaves room for the end of a
-#: commitment bought today (five-year reservations exist).
-EARLIEST_YEAR = BillingSettings().earliest_year
-LATEST_YEAR = BillingSettings().latest_year
-
-#: The ``[billing]`` settings of the load being planned: a context variable, so that the
-#: SQL of every format (built deep inside the converters) checks the same window.
-_WINDOW: ContextVar[BillingSettings] = ContextVar(
-    "mlcost_billing_window",
-    default=BillingSettings(),  # noqa: B039 (a frozen dataclass: never mutated)
-)
-
-
-@contextlib.contextmanager
-def billing_window(settings: BillingSettings | None) -> Iterator[BillingSettings]:
-    """Plan the conversions made inside the block with ``settings``' dates (None: the
-    defaults, or the window already in force)."""
-    token = _WINDOW.set(settings) if settings is not None else None
-    try:
-        yield _WINDOW.get()
-    finally:
-        if token is not None:
-            _WINDOW.reset(token)
-
-
-def current_window() -> BillingSettings:
-    """The ``[billing]`` settings the conversions planned now check against."""
-    return _WINDOW.get()
-
-
-def timestamp_expected(what: str = "a timestamp") -> str:
-    """What a timestamp must be, for messages: its forms and the years of the window."""
-    window = _WINDOW.get()
-    return (
-        f"{what} (ISO 8601, or M/D/YYYY) from {window.earliest_year}-01-01 "
-        f"to {window.latest_year}-12-31"
-    )
-
-
-def timestamp_sql(raw: str, rtype: str) -> str:
-    """SQL giving ``raw`` as a UTC TIMESTAMP, or NULL where it is not a timestamp this
-    loader reads for certain (:func:`outside_years` then checks the year).
-
-    Text: ISO 8601 (``T`` or a space, ``Z``, an offset, which is applied, or a date
-    alone) or a month-first slash date; nothing else, since DuckDB's own cast guesses
-    (``4/1/25`` → year 4). Typed columns (TIMESTAMP, TIMESTAMPTZ, DATE) are cast.
-    """
-    if rtype == "VARCHAR":
-        t = f"trim({raw})"
-        general = f"TRY_CAST(TRY_CAST({t} AS TIMESTAMPTZ) AS TIMESTAMP)"
-        shaped = " OR ".join(f"{raw} LIKE '{shape}'" for shape in _UTC_SHAPES)
-        value = (
-            f"CASE WHEN {shaped} THEN coalesce(TRY_CAST({raw} AS TIMESTAMP), {general}) "
-            f"WHEN regexp_full_match({t}, '\\d{{4}}-\\d{{1,2}}-\\d{{1,2}}([T ].*)?') "
-            f"THEN {general} "
-            f"WHEN regexp_full_match({t}, '\\d{{1,2}}/\\d{{1,2}}/\\d{{4}}( .*)?') "
-            f"THEN TRY_STRPTIME({t}, {_SLASH_LONG}) "
-            f"WHEN regexp_full_match({t}, '\\d{{1,2}}/\\d{{1,2}}/\\d{{2}}( .*)?') "
-            f"THEN TRY_STRPTIME({t}, {_SLASH_SHORT}) END"
-        )
-    elif rtype == "TIMESTAMP":
-        value = raw
-    else:
-        value = f"TRY_CAST({raw} AS TIMESTAMP)"
-    return value
-
-
-def outside_years(column: str) -> str:
-    """SQL that is true where the timestamp ``column`` falls outside the years a bill
-    can cover (the row is then refused, naming the value)."""
-    window = _WINDOW.get()
-    return (
-        f"({column} < TIMESTAMP '{window.earliest_year:04d}-01-01' "
-        f"OR {column} >= TIMESTAMP '{window.latest_year + 1:04d}-01-01')"
-    )
-
 
 def _conversion_query(
     path: Path,
@@ -756,7 +673,7 @@ def _period_checks(present: dict[str, str], checks: list[tuple[str, str]]) -> li
     bought in a month runs for years. A Correction, which restates an earlier period, may
     lie wholly before its billing period.
     """
-    tolerance = _WINDOW.get().period_tolerance_days
+    tolerance = current_window().period_tolerance_days
     cases = []
     for period in ("ChargePeriod", "BillingPeriod"):
         checks.append((present[f"{period}End"], f"a time at or after {period}Start"))
@@ -802,35 +719,14 @@ def per_distinct(scan: str, keys: Sequence[str], expr: str, alias: str) -> tuple
     return joined, alias
 
 
-def clean_text(raw: str, rtype: str, cleaned: bool = False) -> str:
-    """A column as clean text: trimmed, with blanks and ``NULL`` as null."""
-    if rtype != "VARCHAR":
-        return f"CAST({raw} AS VARCHAR)"
-    return raw if cleaned else _CLEAN.format(x=raw)
-
-
-def json_text(raw: str, rtype: str) -> str:
-    """A column as JSON text: text as it is (cleaned), a nested value (a struct, a list,
-    a MAP) serialised, or NULL where it cannot be."""
-    if rtype == "VARCHAR":
-        return clean_text(raw, rtype)
-    return f"TRY(CAST(to_json({raw}) AS VARCHAR))"
-
-
-def _present(raw: str, rtype: str, *, cleaned: bool = False) -> str:
-    return (
-        f"{clean_text(raw, rtype, cleaned)} IS NOT NULL"
-        if rtype == "VARCHAR"
-        else f"{raw} IS NOT NULL"
-    )
-
-
 def _can_fail(focus: str, sql_type: str, rtype: str) -> bool:
     """Whether a present value can fail to convert (text and already-typed columns
     cannot, so they need no check: the check is a third of a plain load's time)."""
     if sql_type == "TIMESTAMP":
         return True  # even a typed timestamp can fall outside the years a bill covers
-    if sql_type in (MONEY, "JSON"):
+    if sql_type == MONEY:
+        return not widens_to_money(rtype)
+    if sql_type == "JSON":
         return rtype != sql_type or focus == "Tags"  # tags must be an object, whatever type
     return focus in ENUMS and ENUMS[focus][1]
 
@@ -897,80 +793,6 @@ def _convert(
         # ("Token", "Credits") and is kept as written.
         return f"upper(trim({text}))", "a currency code"
     return text, "a value"
-
-
-#: Column types a cost or quantity may be read from: numbers, and text holding one.
-_NUMERIC_TYPES = re.compile(
-    r"^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|VARINT|BIGNUM"
-    r"|DECIMAL\(\d+,\s*\d+\))$"
-)
-
-
-def money_sql(raw: str, rtype: str) -> tuple[str, str]:
-    """(SQL giving ``raw`` as exact money, or NULL where it is not a finite number; what
-    was expected). Text and numbers only: a boolean is not an amount (DuckDB would add
-    1.00 per true), nor is a date.
-
-    A float's NaN and infinities are made NULL explicitly: DuckDB 2.0.1 derives from
-    the Parquet statistics (which ignore NaN) that ``TRY_CAST(x AS DECIMAL)`` cannot
-    fail, and then treats ``IS NULL`` of the NaN row's result as false, so the check
-    alone would let the row through with a NULL cost.
-    """
-    if rtype == "VARCHAR":
-        # The cast skips spaces itself; NULL tokens and 'NaN'/'inf' fail it, as blanks do.
-        return f"TRY_CAST({raw} AS {MONEY})", "a number"
-    if rtype in ("FLOAT", "DOUBLE"):
-        return (
-            f"CASE WHEN isfinite({raw}) THEN TRY_CAST({raw} AS {MONEY}) END",
-            "a finite number",
-        )
-    if _NUMERIC_TYPES.match(rtype):
-        return f"TRY_CAST({raw} AS {MONEY})", "a number that fits DECIMAL(38,12)"
-    return f"CAST(NULL AS {MONEY})", f"a number (the column is {rtype}, not a number)"
-
-
-#: Control characters refused in text: C0 but tab, line feed and carriage return, DEL
-#: (a NUL truncates strings in other tools; ESC starts terminal escape sequences)...
-_C0_CONTROLS = (*range(0, 9), 11, 12, *range(14, 32), 127)
-#: ... and C1 (U+0080 to U+009F: CSI, NEL), which a valid export never holds either.
-_C1_CONTROLS = tuple(range(128, 160))
-#: The same characters written as JSON escapes (``\u0000``, ``\b``) inside a tag object;
-#: an escaped backslash before them (``\\u0000`` is text) does not count.
-_ESCAPED_CONTROL = (
-    r"(^|[^\\])(\\\\)*\\([bf]|u00(0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F]))"
-)
-_CONTROL_CODES = frozenset(_C0_CONTROLS + _C1_CONTROLS)
-CONTROL_EXPECTED = "text without control characters (NUL, ESC…)"
-
-
-def with_text(scan: str, refs: Sequence[str]) -> str:
-    """The scan with one more column, ``_mlcost_text``: all of a row's text expressions
-    ``refs`` joined, which :func:`control_check` searches once per row."""
-    if not refs:
-        return scan
-    return f"(SELECT *, concat({', '.join(refs)}) AS _mlcost_text FROM {scan})"  # noqa: S608
-
-
-def control_check(refs: Sequence[str]) -> str:
-    """SQL over a scan :func:`with_text` made: 0, or the 1-based index of the first of the
-    text expressions ``refs`` that holds a control character. A character search each
-    on the row's joined text; the culprit is looked for on bad rows only."""
-    if not refs:
-        return "0"
-
-    def has(text: str) -> str:
-        c0 = " OR ".join(f"contains({text}, chr({c}))" for c in _C0_CONTROLS)
-        c1 = " OR ".join(f"contains({text}, chr({c}))" for c in _C1_CONTROLS)
-        # C1 characters are not ASCII: only text that is not all ASCII is searched.
-        return f"(({c0}) OR (strlen({text}) <> length({text}) AND ({c1})))"
-
-    which = " ".join(f"WHEN {has(ref)} THEN {i}" for i, ref in enumerate(refs, 1))
-    return f"CASE WHEN {has('_mlcost_text')} THEN CASE {which} ELSE 0 END ELSE 0 END"
-
-
-def escaped_control(json_sql: str) -> str:
-    """SQL that is true where the JSON text ``json_sql`` escapes a control character."""
-    return f"(contains({json_sql}, '\\') AND regexp_matches({json_sql}, '{_ESCAPED_CONTROL}'))"
 
 
 def _extra_name(name: str, taken: set[str]) -> str:

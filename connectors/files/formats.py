@@ -135,10 +135,15 @@ class BillingExport:
         self._names: dict[str, str] = {}
         #: Rows of this load filed under ServiceCategory Other so far, by ServiceName.
         self._others: dict[str, int] = {}
+        #: The connection that reads the files' headers and schemas (open in batches()).
+        self._planner: duckdb.DuckDBPyConnection | None = None
 
     def batches(self) -> Iterator[Batch]:
         """One lazy batch per file; nothing is read until the store iterates it."""
         with contextlib.ExitStack() as stack:
+            # One connection plans every file (reads headers and schemas): opening one
+            # costs a tenth of a second, which a load of hundreds of files paid per file.
+            self._planner = stack.enter_context(duckdb.connect(":memory:"))
             local = self._local_paths(stack)
             digests = content_digests(local, self._names)
             try:
@@ -165,11 +170,12 @@ class BillingExport:
     def _scan(self, item: _Planned, mode: str | None) -> Scan:
         """The file's conversion, for the store to run; its errors name a fetched file
         by its S3 key or BigQuery table, not the temporary copy."""
-        with duckdb.connect(":memory:") as con:
-            if item.fmt.name == "gcp":
-                scan, columns = gcp.open_scan(con, item.path)
-            else:
-                scan, columns = _open_scan(con, item.path)
+        con = self._planner
+        assert con is not None, "planned inside batches()"
+        if item.fmt.name == "gcp":
+            scan, columns = gcp.open_scan(con, item.path)
+        else:
+            scan, columns = _open_scan(con, item.path)
         if item.fmt.name == "azure":
             conversion = azure.convert(item.path, scan, columns, self.source, mode=mode)
         else:
@@ -252,7 +258,7 @@ class BillingExport:
         return found
 
     def _plan(self, path: Path) -> _Planned:
-        names = header_names(path)
+        names = header_names(path, self._planner)
         if self.fmt != "auto":
             fmt = FORMATS[self.fmt]
             description = fmt.detect(names) or fmt.title
@@ -298,13 +304,16 @@ def _renamed_any(rename: Callable[[InputError], InputError], exc: BaseException)
     return rename(exc) if isinstance(exc, InputError) else exc
 
 
-def header_names(path: Path) -> list[str]:
-    """A file's column names (nested JSON and Parquet fields as ``a.b``), for detection."""
+def header_names(path: Path, con: duckdb.DuckDBPyConnection | None = None) -> list[str]:
+    """A file's column names (nested JSON and Parquet fields as ``a.b``), for detection
+    (``con``: a connection to read them with, else one of its own)."""
     name = path.name.lower()
     if gcp.is_json(path):
         return gcp.json_names(path)
-    with duckdb.connect(":memory:") as con:
-        if name.endswith(".parquet"):
-            return gcp.parquet_names(con, path)
-        _, columns = _open_scan(con, path)
+    if con is None:
+        with duckdb.connect(":memory:") as own:
+            return header_names(path, own)
+    if name.endswith(".parquet"):
+        return gcp.parquet_names(con, path)
+    _, columns = _open_scan(con, path)
     return list(columns)

@@ -37,8 +37,8 @@ from mlcost.connectors.files.focus import (
     Conversion,
     SourceColumn,
     _open_scan,
-    json_text,
 )
+from mlcost.connectors.files.values import json_text
 
 from mlcost.errors import InputError
 from mlcost.schema import MONEY

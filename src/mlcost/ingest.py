@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.parquet as pq
 
 from mlcost.config import BillingSettings
-from mlcost.connectors.files.focus import FileSummary, FocusExport, billing_window
+from mlcost.connectors.files.focus import FileSummary, FocusExport
 from mlcost.connectors.files.formats import FORMATS, BillingExport, known_formats
+from mlcost.connectors.files.values import billing_window
 from mlcost.errors import InputError
 from mlcost.rules import get_rule
 from mlcost.store import Batch, LoadResult, ProgressCallback, Store

@@ -27,7 +27,7 @@ from croniter import croniter
 
 from mlcost.analysis import run_analyses
 from mlcost.config import Settings
-from mlcost.connectors.files.focus import billing_window
+from mlcost.connectors.files.values import billing_window
 from mlcost.delivery import send
 from mlcost.errors import ConfigError, MlcostError
 from mlcost.ingest import (

@@ -35,7 +35,6 @@ from mlcost.errors import MlcostError
 from mlcost.figures import Headline
 from mlcost.filters import Filters
 from mlcost.output import json_document, open_output, resolve_format, write_table
-from mlcost.report import build_report, write_report
 from mlcost.store import DEFAULT_DB
 from mlcost.summary import data_end, overview
 
@@ -219,6 +218,8 @@ def anomalies_ack(
 @app.command()
 def demo(ctx: typer.Context) -> None:
     """Build a store from the sample organisation and show what mlcost sees."""
+    from mlcost.report import build_report, write_report
+
     context = _ctx(ctx)
     ws = context.workspace
     store = ws.store

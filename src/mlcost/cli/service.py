@@ -13,7 +13,6 @@ from typing import Annotated
 import typer
 
 from mlcost import redact
-from mlcost import schedule as schedule_lib
 from mlcost.cli.common import (
     AccountsOption,
     ProvidersOption,
@@ -23,8 +22,6 @@ from mlcost.cli.common import (
     err,
     out,
 )
-from mlcost.delivery import send as deliver
-from mlcost.report import build_report, render, write_report
 
 
 @app.command()
@@ -47,6 +44,9 @@ def report(
     account: AccountsOption = None,
 ) -> None:
     """The periodic report: spend and its change, movers, anomalies, savings, commitments."""
+    from mlcost.delivery import send as deliver
+    from mlcost.report import build_report, render, write_report
+
     context = _ctx(ctx)
     settings = context.settings.report
     data = build_report(
@@ -76,6 +76,8 @@ def schedule(
     ] = None,
 ) -> None:
     """Long-running job: on the configured cron, ingest → analyze → report and delivery."""
+    from mlcost import schedule as schedule_lib
+
     context = _ctx(ctx)
     store = context.store
     if status:

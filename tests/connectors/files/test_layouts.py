@@ -1,0 +1,202 @@
+"""One bill, every physical layout the clouds write: the stored rows are the same.
+
+The loader picks each conversion from the file's schema (a DECIMAL(18,6) widens with a
+plain cast, a zone-less or INT96 timestamp is taken as UTC as it is, a TIMESTAMPTZ goes
+through its epoch); whatever the file's types, encodings, row groups or number of files,
+the store must hold exactly the same rows, and what cannot be trusted is still refused.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import shutil
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from mlcost.errors import InputError
+from mlcost.ingest import ingest_billing
+from mlcost.sample import write_sample
+from mlcost.schema import FOCUS_COLUMNS, MONEY
+from mlcost.store import Store
+
+MONEY_COLUMNS = [c for c, t in FOCUS_COLUMNS.items() if t == MONEY]
+TIME_COLUMNS = [c for c, t in FOCUS_COLUMNS.items() if t == "TIMESTAMP"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> pa.Table:
+    """Generated FOCUS rows, money rounded to 6 places (so that DECIMAL(18,6) and DOUBLE
+    hold the same amounts), timestamps as UTC TIMESTAMPTZ."""
+    folder = tmp_path_factory.mktemp("reference")
+    base = write_sample(folder, rows=3_000, fmt="parquet")["cost"]
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        names = [r[0] for r in con.execute("DESCRIBE FROM read_parquet(?)", [str(base)]).fetchall()]
+        select = [
+            f'CAST(CAST("{n}" AS DECIMAL(18,6)) AS {MONEY}) AS "{n}"'
+            if n in MONEY_COLUMNS
+            else f'CAST("{n}" AS TIMESTAMPTZ) AS "{n}"'
+            if n in TIME_COLUMNS
+            else f'"{n}"'
+            for n in names
+        ]
+        table = con.sql(f"SELECT {', '.join(select)} FROM read_parquet(?)", params=[str(base)])  # noqa: S608
+        result = table.to_arrow_table()
+    assert result.num_rows == 3_000
+    assert any(n in MONEY_COLUMNS for n in result.column_names)
+    return result
+
+
+def _with(table: pa.Table, names: list[str], convert: Any) -> pa.Table:
+    for name in names:
+        if name in table.column_names:
+            i = table.column_names.index(name)
+            table = table.set_column(i, name, convert(table.column(name)))
+    return table
+
+
+def _write(table: pa.Table, folder: Path, *, files: int = 1, **options: Any) -> Path:
+    folder.mkdir()
+    step = -(-table.num_rows // files)
+    for i in range(files):
+        part = table.slice(i * step, step)
+        pq.write_table(part, folder / f"part-{i}.parquet", **options)
+    return folder
+
+
+LAYOUTS: dict[str, Any] = {
+    "money DECIMAL(18,6)": lambda t, f: _write(
+        _with(t, MONEY_COLUMNS, lambda c: c.cast(pa.decimal128(18, 6))), f
+    ),
+    "money DOUBLE": lambda t, f: _write(
+        _with(t, MONEY_COLUMNS, lambda c: c.cast(pa.float64(), safe=False)), f
+    ),
+    "money DECIMAL(24,6)": lambda t, f: _write(
+        _with(t, MONEY_COLUMNS, lambda c: c.cast(pa.decimal128(24, 6))), f
+    ),
+    "timestamps TIMESTAMP, no zone": lambda t, f: _write(
+        _with(t, TIME_COLUMNS, lambda c: c.cast(pa.timestamp("us"))), f
+    ),
+    "timestamps INT96": lambda t, f: _write(t, f, use_deprecated_int96_timestamps=True),
+    "timestamps in ms with a zone": lambda t, f: _write(
+        _with(t, TIME_COLUMNS, lambda c: c.cast(pa.timestamp("ms", tz="UTC"))), f
+    ),
+    "timestamps as ISO text": lambda t, f: _write(
+        _with(t, TIME_COLUMNS, lambda c: pc.strftime(c, format="%Y-%m-%dT%H:%M:%SZ")), f
+    ),
+    "strings plain": lambda t, f: _write(t, f, use_dictionary=False),
+    "small row groups": lambda t, f: _write(t, f, row_group_size=256),
+    "several files": lambda t, f: _write(t, f, files=4),
+    "Spark: DOUBLE, INT96, plain, several files": lambda t, f: _write(
+        _with(t, MONEY_COLUMNS, lambda c: c.cast(pa.float64(), safe=False)),
+        f,
+        files=3,
+        use_dictionary=False,
+        use_deprecated_int96_timestamps=True,
+    ),
+}
+
+
+def _stored(path: Path, tmp_path: Path, name: str) -> list[tuple[object, ...]]:
+    store = Store(tmp_path / f"{name}.duckdb")
+    store.init()
+    ingest_billing(store, [str(path)])
+    with store.reader() as con:
+        return con.execute("SELECT * EXCLUDE (x_ingested_at) FROM cost ORDER BY ALL").fetchall()
+
+
+@pytest.fixture(scope="module")
+def expected(reference: pa.Table, tmp_path_factory: pytest.TempPathFactory) -> list[tuple]:
+    folder = tmp_path_factory.mktemp("expected")
+    rows = _stored(_write(reference, folder / "files"), folder, "reference")
+    assert len(rows) == reference.num_rows
+    return rows
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_every_layout_stores_the_same_rows(
+    layout: str, reference: pa.Table, expected: list[tuple], tmp_path: Path
+) -> None:
+    folder = LAYOUTS[layout](reference, tmp_path / "files")
+    assert _stored(folder, tmp_path, "layout") == expected
+
+
+def test_csv_gz_stores_the_same_rows(
+    reference: pa.Table, expected: list[tuple], tmp_path: Path
+) -> None:
+    plain = tmp_path / "cost.csv"
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("reference", reference)
+        con.execute(f"COPY reference TO '{plain}' (FORMAT csv, HEADER)")
+    with open(plain, "rb") as raw, gzip.open(tmp_path / "cost.csv.gz", "wb") as out:
+        shutil.copyfileobj(raw, out)
+    plain.unlink()
+    assert _stored(tmp_path / "cost.csv.gz", tmp_path, "csv") == expected
+
+
+def _one_row(**changes: Any) -> pa.Table:
+    row: dict[str, Any] = {
+        "BilledCost": pa.array([Decimal("1.5")], pa.decimal128(18, 6)),
+        "EffectiveCost": pa.array([Decimal("1.25")], pa.decimal128(18, 6)),
+        "BillingCurrency": pa.array(["USD"]),
+        "BillingPeriodStart": pa.array([1_761_955_200_000_000], pa.timestamp("us", "UTC")),
+        "BillingPeriodEnd": pa.array([1_764_547_200_000_000], pa.timestamp("us", "UTC")),
+        "ChargePeriodStart": pa.array([1_761_955_200_000_000], pa.timestamp("us", "UTC")),
+        "ChargePeriodEnd": pa.array([1_761_958_800_000_000], pa.timestamp("us", "UTC")),
+        "ChargeCategory": pa.array(["Usage"]),
+        "ProviderName": pa.array(["AWS"]),
+    }
+    row.update(changes)
+    return pa.table(row)
+
+
+def test_typed_fast_paths_keep_exact_amounts_and_utc(tmp_path: Path) -> None:
+    pq.write_table(_one_row(), tmp_path / "one.parquet")
+    store = Store(tmp_path / "s.duckdb")
+    store.init()
+    ingest_billing(store, [str(tmp_path / "one.parquet")])
+    with store.reader() as con:
+        row = con.execute(
+            "SELECT BilledCost, EffectiveCost, CAST(ChargePeriodStart AS VARCHAR), "
+            "CAST(ChargePeriodEnd AS VARCHAR) FROM cost"
+        ).fetchone()
+    assert row == (Decimal("1.5"), Decimal("1.25"), "2025-11-01 00:00:00", "2025-11-01 01:00:00")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"BilledCost": pa.array([None], pa.decimal128(18, 6))}, "column BilledCost"),
+        ({"EffectiveCost": pa.array([math.nan])}, "column EffectiveCost"),
+        ({"EffectiveCost": pa.array([math.inf])}, "column EffectiveCost"),
+        ({"EffectiveCost": pa.array([True])}, "column EffectiveCost"),
+        # a typed timestamp outside the years a bill covers, with a zone and without
+        (
+            {"ChargePeriodEnd": pa.array([32_503_680_000_000_000], pa.timestamp("us", "UTC"))},
+            "column ChargePeriodEnd",
+        ),
+        (
+            {"ChargePeriodEnd": pa.array([32_503_680_000_000_000], pa.timestamp("us"))},
+            "column ChargePeriodEnd",
+        ),
+    ],
+)
+def test_typed_fast_paths_still_refuse_what_cannot_be_trusted(
+    tmp_path: Path, changes: dict[str, Any], message: str
+) -> None:
+    pq.write_table(_one_row(**changes), tmp_path / "bad.parquet")
+    store = Store(tmp_path / "s.duckdb")
+    store.init()
+    with pytest.raises(InputError, match=f"row 1, {message}"):
+        ingest_billing(store, [str(tmp_path / "bad.parquet")])
+    with store.reader() as con:
+        assert con.execute("SELECT count(*) FROM cost").fetchone() == (0,)
