@@ -23,8 +23,11 @@ Every rule sees the same prepared facts, computed once per analysis:
   last day (a resource of such an account with no samples published none);
 * ``rule_flagged``: the resources the rules run so far in this analysis found (rules run in
   registry order, so the commitment rules see what the waste rules flagged);
-* the macros ``provider_key(ProviderName)`` (``aws``, ``azure``, ``gcp``) and
-  ``detail_time(details, key)`` (a timestamp kept in ``details``, as naive UTC).
+* the macros ``provider_key(ProviderName)`` (``aws``, ``azure``, ``gcp``),
+  ``detail_time(details, key)`` (a timestamp kept in ``details``, as naive UTC) and
+  ``price_product(resource_type, details)``.
+
+All of it runs through :class:`mlcost.engine.Engine`, so on DuckDB or on Spark alike.
 
 ``$as_of`` is the end of the data: the last billed hour for usage, or the last inventory
 observation when there is no billing. Look-back windows end there, so an analysis of
@@ -37,9 +40,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-import duckdb
 import pyarrow as pa
 
+from mlcost.engine import Engine
 from mlcost.rules.base import REQUIRED_COLUMNS, ParamValue, Rule
 from mlcost.schema import INSTANCE_FAMILY_SQL, PROVIDER_KEY_SQL
 
@@ -55,32 +58,21 @@ SELECT coalesce(
 )
 """
 
-_PREPARE = (
+#: The scalar macros every rule may call: name, arguments, body.
+MACROS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     # FOCUS ProviderName -> the short provider key of resources, prices and findings
-    "CREATE OR REPLACE TEMP MACRO provider_key(name) AS " + PROVIDER_KEY_SQL.format(n="name"),
+    ("provider_key", ("name",), PROVIDER_KEY_SQL.format(n="name")),
     # a timestamp a connector kept in ``details`` (ISO 8601, any offset) as naive UTC
-    """
-CREATE OR REPLACE TEMP MACRO detail_time(details, key) AS
-    timezone('UTC', TRY_CAST(json_extract_string(details, '$.' || key) AS TIMESTAMPTZ))
-""",
-    # what the rules run so far found: later rules (commitment purchase) skip those resources
-    """
-CREATE OR REPLACE TEMP TABLE rule_flagged (rule VARCHAR, rid VARCHAR)
-""",
-    """
-CREATE OR REPLACE TEMP TABLE rule_resource_cost AS
-SELECT lower(ResourceId) AS rid,
-       sum(EffectiveCost) AS cost_30d,
-       min(BillingCurrency) AS currency
-FROM cost
-WHERE ResourceId IS NOT NULL
-  AND ChargePeriodStart >= $as_of - INTERVAL 30 DAY
-  AND ChargePeriodStart < $as_of
-GROUP BY 1
-""",
+    (
+        "detail_time",
+        ("details", "key"),
+        "timezone('UTC', TRY_CAST(json_extract_string(details, '$.' || key) AS TIMESTAMPTZ))",
+    ),
     # what a resource is priced as in ``prices.product``: ``volume:gp3``, ``snapshot`` …
-    """
-CREATE OR REPLACE TEMP MACRO price_product(resource_type, details) AS
+    (
+        "price_product",
+        ("resource_type", "details"),
+        """
     CASE resource_type
         WHEN 'volume' THEN 'volume:' || lower(coalesce(
             json_extract_string(details, '$.volume_type'),
@@ -93,8 +85,30 @@ CREATE OR REPLACE TEMP MACRO price_product(resource_type, details) AS
         ELSE resource_type
     END
 """,
-    """
-CREATE OR REPLACE TEMP TABLE rule_prices AS
+    ),
+)
+
+#: What the rules run so far found: later rules (commitment purchase) skip those resources.
+_FLAGGED_SCHEMA = pa.schema([("rule", pa.string()), ("rid", pa.string())])
+
+#: The shared tables every rule reads, in the order they are built: name, query.
+PREPARED: tuple[tuple[str, str], ...] = (
+    (
+        "rule_resource_cost",
+        """
+SELECT lower(ResourceId) AS rid,
+       sum(EffectiveCost) AS cost_30d,
+       min(BillingCurrency) AS currency
+FROM cost
+WHERE ResourceId IS NOT NULL
+  AND ChargePeriodStart >= $as_of - INTERVAL 30 DAY
+  AND ChargePeriodStart < $as_of
+GROUP BY 1
+""",
+    ),
+    (
+        "rule_prices",
+        """
 SELECT provider, region, instance_type,
        min(price_per_hour) AS price_per_hour,
        min(currency) AS currency,
@@ -109,8 +123,10 @@ WHERE instance_type IS NOT NULL AND unit = 'Hours'
   AND coalesce(price_type, 'on-demand') = 'on-demand'
 GROUP BY provider, region, instance_type
 """.format(family=INSTANCE_FAMILY_SQL.format(p="provider", t="instance_type")),
-    """
-CREATE OR REPLACE TEMP TABLE rule_spot_prices AS
+    ),
+    (
+        "rule_spot_prices",
+        """
 SELECT provider, region, instance_type,
        max(price_per_hour) AS spot_price_per_hour,
        max(effective_at) AS spot_price_at,
@@ -119,8 +135,10 @@ FROM prices
 WHERE instance_type IS NOT NULL AND price_type = 'spot'
 GROUP BY provider, region, instance_type
 """,
-    """
-CREATE OR REPLACE TEMP TABLE rule_unit_prices AS
+    ),
+    (
+        "rule_unit_prices",
+        """
 SELECT provider, region, lower(product) AS product, min(unit) AS unit,
        min(price_per_hour) AS price, min(currency) AS currency
 FROM prices
@@ -128,9 +146,11 @@ WHERE instance_type IS NULL AND product IS NOT NULL
   AND coalesce(price_type, 'on-demand') = 'on-demand'
 GROUP BY provider, region, lower(product)
 """,
+    ),
     # 730: HOURS_PER_MONTH
-    """
-CREATE OR REPLACE TEMP TABLE rule_resources AS
+    (
+        "rule_resources",
+        """
 SELECT r.*,
        lower(r.resource_id) AS rid,
        coalesce(TRY_CAST(json_extract_string(r.details, '$.instance_count') AS INTEGER), 1)
@@ -167,9 +187,11 @@ LEFT JOIN rule_unit_prices us
        ON r.resource_type = 'image' AND us.provider = r.provider AND us.region = r.region
       AND us.product = 'snapshot'
 """.format(family=INSTANCE_FAMILY_SQL.format(p="r.provider", t="r.instance_type")),
+    ),
     # 120: MAX_LOOKBACK_DAYS
-    """
-CREATE OR REPLACE TEMP TABLE rule_daily AS
+    (
+        "rule_daily",
+        """
 WITH m AS (
     SELECT resource_id, metric, stat, period_s, date_trunc('day', ts) AS day, value
     FROM metrics
@@ -197,14 +219,17 @@ SELECT resource_id, day,
 FROM picked
 GROUP BY resource_id, day
 """,
+    ),
     # where utilisation was collected: a resource with no samples in an account whose other
     # resources have some published none (no requests, no traffic), rather than not measured
-    """
-CREATE OR REPLACE TEMP TABLE rule_measured_accounts AS
+    (
+        "rule_measured_accounts",
+        """
 SELECT r.provider, r.account_id, min(d.day) AS first_day, max(d.day) AS last_day
 FROM rule_daily d JOIN resources r ON r.resource_id = d.resource_id
 GROUP BY r.provider, r.account_id
 """,
+    ),
 )
 
 
@@ -217,17 +242,19 @@ class RuleRun:
     seconds: float
 
 
-def data_as_of(con: duckdb.DuckDBPyConnection) -> datetime | None:
+def data_as_of(engine: Engine) -> datetime | None:
     """The end of the data the rules judge (see the module docstring)."""
-    row = con.execute(_AS_OF).fetchone()
-    return row[0] if row and row[0] is not None else None
+    rows = engine.rows(_AS_OF)
+    return rows[0][0] if rows and rows[0][0] is not None else None
 
 
-def prepare(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
-    """Build the shared views every rule reads (temporary: they vanish with ``con``)."""
-    for statement in _PREPARE:
-        params = {"as_of": as_of} if "$as_of" in statement else None
-        con.execute(statement, params)
+def prepare(engine: Engine, as_of: datetime) -> None:
+    """Build the shared tables every rule reads (temporary: they vanish with the engine)."""
+    for name, args, body in MACROS:
+        engine.define_macro(name, args, body)
+    engine.register("rule_flagged", _FLAGGED_SCHEMA.empty_table())
+    for name, sql in PREPARED:
+        engine.materialise(name, sql, {"as_of": as_of} if "$as_of" in sql else None)
 
 
 def recommendation_id(rule: str, provider: str | None, resource_id: str) -> str:
@@ -237,31 +264,47 @@ def recommendation_id(rule: str, provider: str | None, resource_id: str) -> str:
 
 
 def run_rule(
-    con: duckdb.DuckDBPyConnection,
+    engine: Engine,
     rule: Rule,
     settings: dict[str, ParamValue],
     as_of: datetime,
 ) -> pa.Table:
     """One rule's findings joined to the resource they name, savings capped at its cost."""
     params = rule.sql_parameters(settings, as_of=as_of, hours_per_month=HOURS_PER_MONTH)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE rule_found AS {rule.sql}", params)
-    got = {
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'rule_found'"
-        ).fetchall()
-    }
+    engine.materialise("rule_found", rule.sql, params)
+    got = set(engine.columns("rule_found"))
     missing = [c for c in REQUIRED_COLUMNS if c not in got]
     if missing:
         raise RuntimeError(f"rule {rule.id} returns no {', '.join(missing)} column")
+    table = engine.arrow(finding_sql(got), {"rule": rule.id})
+    # the resources found, small: kept beside the earlier rules' for the later rules
+    flagged = engine.arrow(
+        "SELECT rule, rid FROM rule_flagged "
+        "UNION ALL SELECT $rule AS rule, lower(resource_id) AS rid FROM rule_found",
+        {"rule": rule.id},
+    )
+    engine.register("rule_flagged", flagged.cast(_FLAGGED_SCHEMA))
+    ids = [
+        recommendation_id(rule.id, p, r)
+        for p, r in zip(
+            table.column("provider").to_pylist(),
+            table.column("resource_id").to_pylist(),
+            strict=True,
+        )
+    ]
+    return table.add_column(0, "id", pa.array(ids, pa.string()))
+
+
+def finding_sql(got: set[str]) -> str:
+    """The query that turns ``rule_found`` (a rule's columns ``got``) into findings."""
 
     def pick(column: str, fallback: str) -> str:
         return f"coalesce(f.{column}, {fallback})" if column in got else fallback
 
     tags = pick("tags", "r.tags")
     monthly = pick("monthly_cost", "r.monthly_cost")
-    sql = f"""
-        SELECT ? AS rule,
+    return f"""
+        SELECT $rule AS rule,
                {pick("provider", "r.provider")} AS provider,
                {pick("account_id", "r.account_id")} AS account_id,
                {pick("region", "r.region")} AS region,
@@ -285,14 +328,3 @@ def run_rule(
         WHERE f.estimated_monthly_savings IS NULL OR f.estimated_monthly_savings > 0
         ORDER BY estimated_monthly_savings DESC NULLS LAST, f.resource_id
     """  # noqa: S608 - column names come from our own lists, values are parameters
-    table = con.sql(sql, params=[rule.id]).to_arrow_table()
-    con.execute("INSERT INTO rule_flagged SELECT ?, lower(resource_id) FROM rule_found", [rule.id])
-    ids = [
-        recommendation_id(rule.id, p, r)
-        for p, r in zip(
-            table.column("provider").to_pylist(),
-            table.column("resource_id").to_pylist(),
-            strict=True,
-        )
-    ]
-    return table.add_column(0, "id", pa.array(ids, pa.string()))
