@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlcost.engine.spark import LAKE_TABLES
 from mlcost.store import Store, quote_ident
+
+#: The store's tables an analysis reads, as a lake holds them (``mlcost export lake``).
+LAKE_TABLES = ("cost", "resources", "metrics", "prices", "runs")
 
 _PERIOD_ROWS = "SELECT * FROM cost WHERE strftime(BillingPeriodStart, '%Y-%m') = $p"
 

@@ -19,8 +19,14 @@ from typing import Any
 import pyarrow as pa
 
 from mlcost.engine import Engine, Params
-from mlcost.engine.translate import Macro, parameters, to_spark
 from mlcost.errors import InputError
+from mlcost.lake import LAKE_TABLES
+
+_INSTALL = "Install it with `pip install 'mlcost[spark]'` (Java 17 or newer must be on PATH)."
+try:
+    from mlcost.engine.translate import Macro, parameters, to_spark
+except ImportError as exc:  # the extra is not installed
+    raise InputError("The Spark engine needs sqlglot, which is not installed.", _INSTALL) from exc
 
 #: The settings a SparkEngine's session always has: what makes its answers DuckDB's.
 SESSION_CONF: dict[str, str] = {
@@ -32,9 +38,6 @@ SESSION_CONF: dict[str, str] = {
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
 }
 
-#: The store's tables an analysis reads, as a lake holds them (``mlcost export lake``).
-LAKE_TABLES = ("cost", "resources", "metrics", "prices", "runs")
-
 
 def spark_session(master: str = "local[2]", conf: Mapping[str, str] | None = None) -> Any:
     """A Spark session for the analyses: ``conf`` (``[spark] conf`` in mlcost.toml) then
@@ -43,8 +46,7 @@ def spark_session(master: str = "local[2]", conf: Mapping[str, str] | None = Non
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise InputError(
-            "The Spark engine needs pyspark, which is not installed.",
-            "Install it with `pip install 'mlcost[spark]'` (Java 17 or newer must be on PATH).",
+            "The Spark engine needs pyspark, which is not installed.", _INSTALL
         ) from exc
     builder = SparkSession.builder.appName("mlcost").master(master)
     defaults = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8"}

@@ -17,7 +17,8 @@ Spark computes the same way (each one is tested in ``tests/test_engine_translate
   ``y`` (Spark's ``collect_list`` keeps no order);
 * ``[…][i]`` (1-based) is ``element_at``; ``isodow`` is ``weekday + 1``;
   ``quantile_cont`` is ``percentile``; ``to_days(n)`` is ``make_dt_interval(n)``;
-  ``timezone('UTC', TRY_CAST(x AS TIMESTAMPTZ))`` is the UTC wall clock of ``x``;
+  ``TIMESTAMPTZ`` is ``TIMESTAMP_LTZ`` (the session's plain TIMESTAMP is naive) and
+  ``timezone('UTC', x)`` its UTC wall clock;
   ``json_type(x, p)`` the kind of the value's first character; ``lower(unnest(x))`` the
   lowered list unnested (Spark unnests only at the top of a select item).
 
@@ -71,9 +72,7 @@ def _to_spark(sql: str, macros: tuple[tuple[str, tuple[str, ...], str], ...]) ->
         raise TranslationError(f"sqlglot cannot write it for Spark: {exc}") from exc
 
 
-def _expand_macros(
-    holder: exp.Expr, defined: Mapping[str, tuple[Sequence[str], exp.Expr]]
-) -> None:
+def _expand_macros(holder: exp.Expr, defined: Mapping[str, tuple[Sequence[str], exp.Expr]]) -> None:
     """Replace each call of a macro by its body, the arguments put in (nested calls too)."""
     if not defined:
         return
@@ -175,8 +174,15 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.ArrayAgg | exp.GroupConcat) and isinstance(node.this, exp.Order):
         return _ordered_collect(node)
     if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
-        # DuckDB lists are 1-based, as Spark's element_at is
-        return _call("element_at", node.this, exp.cast(node.expressions[0], "int"))
+        # DuckDB lists are 1-based, as Spark's element_at is; sqlglot has already made a
+        # literal index 0-based (and only a literal)
+        index = node.expressions[0]
+        if isinstance(index, exp.Literal) and not index.is_string:
+            index = exp.Literal.number(int(index.this) + 1)
+        return _call("element_at", node.this, exp.cast(index, "int"))
+    if isinstance(node, exp.DataType) and node.is_type(exp.DataType.Type.TIMESTAMPTZ):
+        # an instant (the session's TIMESTAMP is naive: TIMESTAMP_NTZ)
+        return exp.DataType.build("timestamp_ltz", dialect="spark")
     if isinstance(node, exp.DayOfWeekIso):
         return exp.Add(this=_call("weekday", node.this), expression=exp.Literal.number(1))
     if isinstance(node, exp.PercentileCont):
