@@ -20,11 +20,14 @@ pytest.importorskip("pyspark", reason="the Spark engine's extra (mlcost[spark]) 
 if shutil.which("java") is None:
     pytest.skip("no Java on PATH: pyspark needs Java 17 or newer", allow_module_level=True)
 
+from mlcost.config import Settings
 from mlcost.engine import DuckDBEngine
-from mlcost.engine.spark import SparkEngine, spark_session
+from mlcost.engine.spark import SparkEngine, analyze_lake, spark_session
 from mlcost.lake import export_lake
-from mlcost.recommendations import FIELDS, judge_rules
+from mlcost.recommendations import FIELDS
 from mlcost.store import Store
+from mlcost.summary import spend_by
+from tests.conftest import copy_store
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +38,15 @@ def spark() -> Iterator[SparkEngine]:
     print(f"\nSpark session started in {time.perf_counter() - started:.1f} s")
     yield SparkEngine(session)
     session.stop()
+
+
+@pytest.fixture(scope="module")
+def lake(spark: SparkEngine, sample_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample organisation's lake (as `mlcost analyze` left its store), read by Spark."""
+    folder = tmp_path_factory.mktemp("lake")
+    export_lake(Store(sample_master), folder)
+    spark.read_lake(folder)
+    return folder
 
 
 # Each: a DuckDB expression whose Spark translation once gave another answer.
@@ -111,24 +123,28 @@ def _comparable(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def test_every_rule_finds_the_same_on_spark_over_the_lake(
-    spark: SparkEngine, sample_master: Path, tmp_path: Path
+@pytest.mark.parametrize("dimension", ["day", "service", "account", "month", "tag:team"])
+def test_spend_by_is_the_same_on_spark_over_the_lake(
+    spark: SparkEngine, lake: Path, sample_master: Path, dimension: str
 ) -> None:
-    """The sample organisation analysed by `mlcost analyze` (DuckDB), and its lake judged on
-    Spark: the same findings, field for field, with the same history."""
-    store = Store(sample_master)
-    export_lake(store, tmp_path / "lake")
-    spark.read_lake(tmp_path / "lake")
-    with store.reader() as con:
-        for table in ("recommendations", "recommendation_feedback"):
-            spark.register(table, con.sql(f"SELECT * FROM {table}").to_arrow_table())  # noqa: S608
-        fields = ", ".join(FIELDS)
-        stored = con.sql(f"SELECT {fields} FROM recommendations").to_arrow_table()  # noqa: S608
+    """The daily roll-ups' figures: billed, amortised and usage spend, to the digit."""
+    with Store(sample_master).reader() as con:
+        expected = spend_by(con, dimension).to_pylist()
+    assert len(expected) > 1
+    assert spend_by(spark, dimension).to_pylist() == expected
+
+
+def test_every_rule_finds_the_same_on_spark_over_the_lake(
+    spark: SparkEngine, lake: Path, sample_master: Path, tmp_path: Path
+) -> None:
+    """The sample organisation analysed by `mlcost analyze` (DuckDB), and its lake analysed
+    on Spark into a copy of the store: the same findings, field for field, with the same
+    history."""
+    copy = Store(copy_store(sample_master, tmp_path / "copy"))
     started = time.perf_counter()
-    result, batches = judge_rules(spark, {})
+    result = analyze_lake(copy, lake, Settings(), session=spark.session)
     print(f"\n{len(result.rules)} rules judged on Spark in {time.perf_counter() - started:.1f} s")
-    on_spark = {r["id"]: _comparable(r) for b in batches for r in b.data.to_pylist()}
-    on_duckdb = {r["id"]: _comparable(r) for r in stored.to_pylist()}
+    on_duckdb, on_spark = (_findings(Store(sample_master)), _findings(copy))
     assert sorted(on_spark) == sorted(on_duckdb)
     differing = {
         (rid, key)
@@ -138,6 +154,15 @@ def test_every_rule_finds_the_same_on_spark_over_the_lake(
     }
     assert differing == set()
     assert {r["rule"] for r in on_spark.values()} >= {"idle_vm", "commitment_purchase"}
+    assert len(on_spark) == result.findings + sum(
+        r["status"] == "closed" for r in on_duckdb.values()
+    )
     assert sum(r["estimated_monthly_savings"] or 0 for r in on_spark.values()) == sum(
         r["estimated_monthly_savings"] or 0 for r in on_duckdb.values()
     )
+
+
+def _findings(store: Store) -> dict[str, dict[str, Any]]:
+    with store.reader() as con:
+        rows = con.sql(f"SELECT {', '.join(FIELDS)} FROM recommendations").to_arrow_table()  # noqa: S608
+    return {r["id"]: _comparable(r) for r in rows.to_pylist()}

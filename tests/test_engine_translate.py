@@ -4,18 +4,67 @@ Spark what DuckDB means (no JVM needed: text only; tests/test_engine_spark.py ru
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
+import pyarrow as pa
 import pytest
 
 pytest.importorskip("sqlglot", reason="the Spark engine's extra (mlcost[spark]) is not installed")
 
+from mlcost.engine import Engine, Params
 from mlcost.engine.translate import TranslationError, to_spark
+from mlcost.filters import Filters
 from mlcost.recommendations import _MERGE
 from mlcost.rules import all_rules
 from mlcost.rules.base import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from mlcost.rules.engine import _AS_OF, MACROS, PREPARED, finding_sql
+from mlcost.summary import DIMENSIONS, data_end, spend_by
 
 MACRO_MAP = {name: (args, body) for name, args, body in MACROS}
+
+
+class Recorder(Engine):
+    """An engine that keeps the statements an analysis asks it to run (and returns no rows)."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def arrow(self, sql: str, params: Params = None) -> pa.Table:
+        self.statements.append(sql)
+        return pa.table({})
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        self.statements.append(sql)
+        return []
+
+    def materialise(self, name: str, sql: str, params: Params = None) -> None:
+        self.statements.append(sql)
+
+    def register(self, name: str, table: pa.Table) -> None: ...
+
+    def unregister(self, name: str) -> None: ...
+
+    def columns(self, name: str) -> list[str]:
+        return []
+
+    def define_macro(self, name: str, args: Sequence[str], body: str) -> None: ...
+
+
+def summary_statements() -> dict[str, str]:
+    """The spend summaries' statements, for every dimension (and a tag), filtered."""
+    found: dict[str, str] = {}
+    filters = Filters(providers=("aws",), accounts=("1",), tags={"team": ("ml",)})
+    for dimension in [*DIMENSIONS, "tag:team"]:
+        recorder = Recorder()
+        spend_by(recorder, dimension, filters=filters, limit=10)
+        found[f"summary.spend_by({dimension})"] = recorder.statements[0]
+    recorder = Recorder()
+    data_end(recorder)
+    found["summary.data_end"] = recorder.statements[0]
+    return found
 
 
 def analysis_statements() -> dict[str, str]:
@@ -27,7 +76,7 @@ def analysis_statements() -> dict[str, str]:
         set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
     )
     statements["rules.findings(required columns)"] = finding_sql(set(REQUIRED_COLUMNS))
-    return statements
+    return statements | summary_statements()
 
 
 @pytest.mark.parametrize("name", sorted(analysis_statements()))

@@ -11,7 +11,8 @@ each statement at run time. What an analysis may ask of an engine, and nothing m
 * :meth:`Engine.register` / :meth:`Engine.registered`: an Arrow table as a named table;
 * :meth:`Engine.columns`: the column names of a table;
 * :meth:`Engine.define_macro`: a scalar SQL function later statements call (DuckDB's
-  ``TEMP MACRO``; expanded in place on Spark, which has none).
+  ``TEMP MACRO``; expanded in place on Spark, which has none);
+* :meth:`Engine.json_path`: the path of a JSON member, in the syntax the engine reads.
 
 Parameters are always named (``$name`` in the text, a mapping of values), never pasted
 into the text.
@@ -76,6 +77,16 @@ class Engine(ABC):
     def define_macro(self, name: str, args: Sequence[str], body: str) -> None:
         """A scalar function ``name(args…)`` that later statements may call."""
 
+    def json_path(self, key: str) -> str:
+        """The JSON path of a top-level member ``key`` (a parameter's value: the engines
+        read different path syntaxes)."""
+        return duckdb_json_path(key)
+
+
+def duckdb_json_path(key: str) -> str:
+    """DuckDB's JSON path of a top-level member ``key``: ``$."key"``, quotes escaped."""
+    return "$." + '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
 
 class DuckDBEngine(Engine):
     """Today's behaviour: the SQL runs as written, on a DuckDB connection to the store."""
@@ -116,11 +127,24 @@ class DuckDBEngine(Engine):
         self.con.execute(f"CREATE OR REPLACE TEMP MACRO {name}({', '.join(args)}) AS {body}")
 
 
-def as_engine(con_or_engine: duckdb.DuckDBPyConnection | Engine) -> Engine:
+#: What the analyses accept: an engine, or a connection to the store (the dashboard's and
+#: the CLI's), which runs on DuckDB.
+EngineLike = duckdb.DuckDBPyConnection | Engine
+
+
+def as_engine(con_or_engine: EngineLike) -> Engine:
     """An engine for a store connection (the dashboard and CLI hold connections)."""
     if isinstance(con_or_engine, Engine):
         return con_or_engine
     return DuckDBEngine(con_or_engine)
 
 
-__all__ = ["ENGINES", "DuckDBEngine", "Engine", "Params", "as_engine"]
+__all__ = [
+    "ENGINES",
+    "DuckDBEngine",
+    "Engine",
+    "EngineLike",
+    "Params",
+    "as_engine",
+    "duckdb_json_path",
+]

@@ -18,9 +18,12 @@ from typing import Any
 
 import pyarrow as pa
 
+from mlcost.config import Settings
 from mlcost.engine import Engine, Params
 from mlcost.errors import InputError
 from mlcost.lake import LAKE_TABLES
+from mlcost.recommendations import AnalyzeResult, judge_rules
+from mlcost.store import Store
 
 _INSTALL = "Install it with `pip install 'mlcost[spark]'` (Java 17 or newer must be on PATH)."
 try:
@@ -49,9 +52,13 @@ def spark_session(master: str = "local[2]", conf: Mapping[str, str] | None = Non
             "The Spark engine needs pyspark, which is not installed.", _INSTALL
         ) from exc
     builder = SparkSession.builder.appName("mlcost").master(master)
-    defaults = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8"}
+    defaults = {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": "8",
+    }
     for key, value in {**defaults, **(conf or {}), **SESSION_CONF}.items():
-        builder = builder.config(key, value)
+        builder = builder.config(key, str(value))
     session = builder.getOrCreate()
     for key, value in SESSION_CONF.items():  # a session got, not built, has its own
         session.conf.set(key, value)
@@ -116,6 +123,14 @@ class SparkEngine(Engine):
     def define_macro(self, name: str, args: Sequence[str], body: str) -> None:
         self.macros[name] = (tuple(args), body)
 
+    def json_path(self, key: str) -> str:
+        # get_json_object reads bracket paths; a quote in a key cannot be written in one
+        if "'" in key:
+            raise InputError(
+                f"The tag key {key!r} has a quote, which Spark's JSON paths cannot name."
+            )
+        return f"$['{key}']"
+
     # -- the lake -----------------------------------------------------------
 
     def read_lake(self, lake: str | Path) -> list[str]:
@@ -160,3 +175,28 @@ def _naive_utc(table: pa.Table) -> pa.Table:
         for c in table.columns
     ]
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def analyze_lake(
+    store: Store,
+    lake: str | Path,
+    settings: Settings,
+    *,
+    session: Any = None,
+) -> AnalyzeResult:
+    """``mlcost analyze --engine spark --lake PATH``: the rules judged on Spark over the
+    lake's tables, the findings (with their history) written to ``store``.
+
+    ``session``: a running Spark session (else one from ``[spark]`` settings). The store
+    gives only its own small tables (findings and dismissals) for the history.
+    """
+    engine = SparkEngine(session or spark_session(settings.spark.master, settings.spark.conf))
+    engine.read_lake(lake)
+    store.init()
+    with store.reader() as con:
+        for table in ("recommendations", "recommendation_feedback"):
+            engine.register(table, con.sql(f"SELECT * FROM {table}").to_arrow_table())  # noqa: S608
+    result, batches = judge_rules(engine, settings.rules)
+    if result.as_of is not None:
+        store.load(batches)
+    return result
