@@ -39,6 +39,7 @@ from mlcost.anomalies import (
 )
 from mlcost.config import Settings, load_settings
 from mlcost.delivery import send as deliver
+from mlcost.engine import ENGINES
 from mlcost.errors import MlcostError
 from mlcost.figures import Headline, headline
 from mlcost.filters import Filters
@@ -551,6 +552,19 @@ class FocusVersion(StrEnum):
     v1_3 = "1.3"
 
 
+@export_app.command("lake")
+def export_lake_command(
+    ctx: typer.Context,
+    folder: Annotated[Path, typer.Argument(help="The folder to write the lake into.")],
+) -> None:
+    """Write the tables the analyses read (FOCUS cost per billing period, inventory,
+    metrics, prices, runs) as Parquet: the layout `analyze --engine spark --lake` reads."""
+    from mlcost.lake import export_lake
+
+    files = export_lake(_ctx(ctx).store, folder)
+    err.print(f"Wrote {len(files)} Parquet file(s) under {folder}.", markup=False)
+
+
 @export_app.command("focus")
 def export_focus_command(
     ctx: typer.Context,
@@ -661,6 +675,20 @@ def analyze(
     account: AccountsOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="duckdb (the store) or spark (the rules over --lake, findings into the "
+            "store: docs/spark.md).",
+        ),
+    ] = "duckdb",
+    lake: Annotated[
+        str | None,
+        typer.Option(
+            "--lake", help="With --engine spark: the lake (folder or URI) `export lake` writes."
+        ),
+    ] = None,
 ) -> None:
     """Run every analysis, then print the headline figures (billed, amortised and usage
     spend, savings available, open anomalies) and spend by provider, service and month.
@@ -671,6 +699,21 @@ def analyze(
     (export the findings with `mlcost recommendations`)."""
     context = _ctx(ctx)
     store = context.store
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"choose one of {', '.join(ENGINES)}", param_hint="--engine")
+    if (engine == "spark") != (lake is not None):
+        raise typer.BadParameter("--lake goes with --engine spark, and it needs one")
+    if lake is not None:
+        from mlcost.engine.spark import analyze_lake
+
+        found = analyze_lake(store, lake, context.settings)
+        out.print(
+            f"{found.findings} findings on Spark over {lake} (data to {found.as_of}); "
+            "anomalies and run costs do not run on Spark yet (docs/spark.md).",
+            markup=False,
+            soft_wrap=True,
+        )
+        return
     filters = _filters(since, until, provider, account)
     with store.reader() as con:  # bad filter values fail before the analyses run
         filters = resolve_filters(con, filters)
