@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 pytest.importorskip("sqlglot", reason="the Spark engine's extra (mlcost[spark]) is not installed")
@@ -20,6 +21,7 @@ pytest.importorskip("pyspark", reason="the Spark engine's extra (mlcost[spark]) 
 if shutil.which("java") is None:
     pytest.skip("no Java on PATH: pyspark needs Java 17 or newer", allow_module_level=True)
 
+from mlcost import commitments
 from mlcost.config import Settings
 from mlcost.engine import DuckDBEngine
 from mlcost.engine.spark import SparkEngine, analyze_lake, spark_session
@@ -132,6 +134,25 @@ def test_spend_by_is_the_same_on_spark_over_the_lake(
         expected = spend_by(con, dimension).to_pylist()
     assert len(expected) > 1
     assert spend_by(spark, dimension).to_pylist() == expected
+
+
+COMMITMENT_VIEWS: dict[str, Callable[[Any], pa.Table]] = {
+    "utilisation by month": lambda e: commitments.utilisation(e, grain="month"),
+    "utilisation by day": lambda e: commitments.utilisation(e, grain="day"),
+    "coverage by provider": lambda e: commitments.coverage(e, by="provider"),
+    "coverage by instance family": lambda e: commitments.coverage(e, by="family"),
+    "expiring within 60 days": lambda e: commitments.expiring(e),
+}
+
+
+@pytest.mark.parametrize("view", sorted(COMMITMENT_VIEWS))
+def test_commitments_are_the_same_on_spark_over_the_lake(
+    spark: SparkEngine, lake: Path, sample_master: Path, view: str
+) -> None:
+    with Store(sample_master).reader() as con:
+        expected = COMMITMENT_VIEWS[view](con).to_pylist()
+    assert expected
+    assert COMMITMENT_VIEWS[view](spark).to_pylist() == expected
 
 
 def test_every_rule_finds_the_same_on_spark_over_the_lake(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -12,6 +13,7 @@ import pytest
 
 pytest.importorskip("sqlglot", reason="the Spark engine's extra (mlcost[spark]) is not installed")
 
+from mlcost import commitments
 from mlcost.engine import Engine, Params
 from mlcost.engine.translate import TranslationError, to_spark
 from mlcost.filters import Filters
@@ -64,6 +66,17 @@ def summary_statements() -> dict[str, str]:
     recorder = Recorder()
     data_end(recorder)
     found["summary.data_end"] = recorder.statements[0]
+    for grain in commitments.GRAINS:
+        recorder = Recorder()
+        commitments.utilisation(recorder, grain=grain)
+        found[f"commitments.utilisation({grain})"] = recorder.statements[0]
+    for by in commitments.COVERAGE_BY:
+        recorder = Recorder()
+        commitments.coverage(recorder, by=by, accounts=("1",), tags={"team": ("ml",)})
+        found[f"commitments.coverage({by})"] = recorder.statements[0]
+    recorder = Recorder()
+    commitments.expiring(recorder, as_of=datetime(2026, 11, 1))
+    found["commitments.expiring"] = recorder.statements[0]
     return found
 
 

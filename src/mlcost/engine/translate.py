@@ -15,6 +15,8 @@ Spark computes the same way (each one is tested in ``tests/test_engine_translate
   ``json_object`` is a nested struct; ``CAST(text AS JSON)`` is the text itself;
 * ``list(x ORDER BY y)`` and ``string_agg(x, sep ORDER BY y)``: collected and sorted by
   ``y`` (Spark's ``collect_list`` keeps no order);
+* ``list_contains($list, x)``: the list parameter typed (it may be NULL: no filter);
+* ``a / b`` divides in DOUBLE, as DuckDB does for any operands (Spark keeps decimals);
 * ``[…][i]`` (1-based) is ``element_at``; ``isodow`` is ``weekday + 1``;
   ``quantile_cont`` is ``percentile``; ``to_days(n)`` is ``make_dt_interval(n)``;
   ``TIMESTAMPTZ`` is ``TIMESTAMP_LTZ`` (the session's plain TIMESTAMP is naive) and
@@ -183,6 +185,16 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.DataType) and node.is_type(exp.DataType.Type.TIMESTAMPTZ):
         # an instant (the session's TIMESTAMP is naive: TIMESTAMP_NTZ)
         return exp.DataType.build("timestamp_ltz", dialect="spark")
+    if isinstance(node, exp.ArrayContains) and isinstance(node.this, exp.Placeholder):
+        # a list parameter may be NULL (no filter): typed, as Spark needs (lists given as
+        # parameters are lists of text)
+        node.set("this", exp.cast(node.this, exp.DataType.build("array<string>", dialect="spark")))
+        return node
+    if isinstance(node, exp.Div):
+        # DuckDB divides in DOUBLE whatever the operands (DECIMAL / DECIMAL too); Spark
+        # would keep a DECIMAL, with other digits
+        node.set("this", exp.cast(node.this, "double"))
+        return node
     if isinstance(node, exp.DayOfWeekIso):
         return exp.Add(this=_call("weekday", node.this), expression=exp.Literal.number(1))
     if isinstance(node, exp.PercentileCont):
