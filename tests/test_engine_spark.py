@@ -136,6 +136,18 @@ def test_spend_by_is_the_same_on_spark_over_the_lake(
     assert spend_by(spark, dimension).to_pylist() == expected
 
 
+def test_a_lake_without_some_tables_reads_them_as_empty(
+    spark: SparkEngine, lake: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(lake / "cost", tmp_path / "only-cost" / "cost")
+    other = SparkEngine(spark.session)
+    assert other.read_lake(tmp_path / "only-cost") == ["cost"]
+    assert other.rows("SELECT count(*) FROM runs") == [(0,)]
+    assert "instance_type" in other.columns("resources")
+    assert other.rows("SELECT count(*) FROM cost")[0][0] > 1000
+    spark.read_lake(lake)  # the module's other tests read the whole lake
+
+
 COMMITMENT_VIEWS: dict[str, Callable[[Any], pa.Table]] = {
     "utilisation by month": lambda e: commitments.utilisation(e, grain="month"),
     "utilisation by day": lambda e: commitments.utilisation(e, grain="day"),

@@ -23,6 +23,7 @@ from mlcost.engine import Engine, Params
 from mlcost.errors import InputError
 from mlcost.lake import LAKE_TABLES
 from mlcost.recommendations import AnalyzeResult, judge_rules
+from mlcost.schema import arrow_schema
 from mlcost.store import Store
 
 _INSTALL = "Install it with `pip install 'mlcost[spark]'` (Java 17 or newer must be on PATH)."
@@ -135,15 +136,18 @@ class SparkEngine(Engine):
 
     def read_lake(self, lake: str | Path) -> list[str]:
         """Register the lake's tables (``cost/`` … as ``mlcost export lake`` lays them out)
-        under the store's names; returns the names found."""
+        under the store's names, a missing one as an empty table; returns the names found."""
         root = str(lake).rstrip("/")
         found: list[str] = []
         for table in LAKE_TABLES:
             path = f"{root}/{table}"
             try:
                 frame = self.session.read.option("recursiveFileLookup", "true").parquet(path)
-            except Exception as exc:
+            except Exception as exc:  # Spark's AnalysisException: no such path
                 if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
+                    # absent, as an empty table of the store's: the rules that need it
+                    # find nothing, as on a store without it
+                    self.register(table, arrow_schema(table).empty_table())
                     continue
                 raise
             frame.createOrReplaceTempView(table)
