@@ -34,7 +34,7 @@ def test_no_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         (
             "[stor]\nlock_timeout_s = 5\n",
             "unknown section [stor]; valid sections: anomalies, billing, report, rules, "
-            "schedule, store",
+            "schedule, spark, store",
         ),
         ("[report.email]\nsmtp = 'x'\n", "unknown setting report.email.smtp; valid settings"),
         ("[report]\nperiod = '2w'\n", "report.period takes 7d, 30d, month, not '2w'"),

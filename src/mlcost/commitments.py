@@ -28,9 +28,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
+from mlcost.engine import EngineLike, as_engine
 from mlcost.errors import InputError
 from mlcost.schema import INSTANCE_FAMILY_SQL, PROVIDER_KEY_SQL
 from mlcost.store import quote_ident
@@ -140,7 +140,7 @@ ORDER BY on_demand_cost DESC, 1
 
 
 def utilisation(
-    con: duckdb.DuckDBPyConnection,
+    con: EngineLike,
     *,
     grain: str = "month",
     since: datetime | None = None,
@@ -160,11 +160,11 @@ def utilisation(
     sql = _UTILISATION.format(
         period=period, provider=PROVIDER_KEY_SQL.format(n="min(ProviderName)")
     )
-    return con.sql(sql, params={"since": since, "until": until}).to_arrow_table()
+    return as_engine(con).arrow(sql, {"since": since, "until": until})
 
 
 def coverage(
-    con: duckdb.DuckDBPyConnection,
+    con: EngineLike,
     *,
     by: str = "provider",
     since: datetime | None = None,
@@ -176,6 +176,7 @@ def coverage(
     """Commitment coverage of eligible usage, in hours and in on-demand-equivalent cost
     (``service_categories=None``: usage of every service is eligible); ``accounts`` and
     ``tags`` (key → values) narrow the usage to those accounts' and tag values' lines."""
+    engine = as_engine(con)
     if by not in COVERAGE_BY:
         raise InputError(
             f"Cannot group coverage by {by!r}; choose one of {', '.join(COVERAGE_BY)}."
@@ -200,26 +201,20 @@ def coverage(
     for i, (key, values) in enumerate(sorted((tags or {}).items())):
         if values:
             params[f"tag_values_{i}"] = list(values)
-            params[f"tag_path_{i}"] = "/" + key.replace("~", "~0").replace("/", "~1")
-    return con.sql(sql, params=params).to_arrow_table()
+            params[f"tag_path_{i}"] = engine.json_path(key)
+    return engine.arrow(sql, params)
 
 
-def expiring(
-    con: duckdb.DuckDBPyConnection, *, within_days: int = 60, as_of: datetime | None = None
-) -> pa.Table:
+def expiring(con: EngineLike, *, within_days: int = 60, as_of: datetime | None = None) -> pa.Table:
     """Commitments whose term ends within ``within_days`` of ``as_of`` (default: the end
     of the billing data), and those that ended in the data's last ``within_days``."""
-    columns = {
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'cost'"
-        ).fetchall()
-    }
+    engine = as_engine(con)
+    columns = set(engine.columns("cost"))
     ends = ["max(ChargePeriodEnd) FILTER (WHERE ChargeCategory = 'Purchase' "
             "AND ChargeFrequency = 'One-Time')"]  # fmt: skip
     ends += [f"max(TRY_CAST({quote_ident(c)} AS TIMESTAMP))" for c in END_COLUMNS if c in columns]
     if as_of is None:
-        as_of = data_end(con) or datetime.now()
+        as_of = data_end(engine) or datetime.now()
     sql = f"""
         WITH c AS (
             SELECT CommitmentDiscountId AS commitment_id,
@@ -250,4 +245,4 @@ def expiring(
           AND term_end > CAST($as_of AS TIMESTAMP) - to_days(CAST($within AS INTEGER))
         ORDER BY term_end, commitment_id
     """  # noqa: S608 - the column names are our own constants, quoted
-    return con.sql(sql, params={"as_of": as_of, "within": within_days}).to_arrow_table()
+    return engine.arrow(sql, {"as_of": as_of, "within": within_days})

@@ -147,6 +147,17 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class SparkSettings:
+    """``[spark]``: where ``mlcost analyze --engine spark`` runs (docs/spark.md)."""
+
+    #: Spark master URL: ``local[*]`` on this machine; ignored under spark-submit or a
+    #: Databricks job, whose session is already there.
+    master: str = "local[*]"
+    #: Spark settings for the session (``spark.executor.memory`` …), as text.
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ScheduleSettings:
     """[schedule]: the long-running job of `mlcost schedule`."""
 
@@ -173,6 +184,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     anomalies: AnomalySettings = field(default_factory=AnomalySettings)
     billing: BillingSettings = field(default_factory=BillingSettings)
+    spark: SparkSettings = field(default_factory=SparkSettings)
     #: ``[rules.<id>]``: each named rule's parameters, validated, over its defaults.
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
@@ -184,6 +196,7 @@ _SECTIONS: dict[str, type] = {
     "schedule": ScheduleSettings,
     "anomalies": AnomalySettings,
     "billing": BillingSettings,
+    "spark": SparkSettings,
 }
 #: Tables inside a section, each its own settings class.
 _SUBSECTIONS: dict[str, dict[str, type]] = {

@@ -4,7 +4,7 @@ the CLI, the report and the headline figures (values are parameters, never SQL).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 
 from mlcost import vocabulary
+from mlcost.engine import duckdb_json_path
 from mlcost.schema import PROVIDER_KEY_SQL
 
 #: The provider key (aws, azure, gcp) of a cost row.
@@ -31,8 +32,11 @@ class Filters:
     tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def cost_where(filters: Filters) -> tuple[str, dict[str, Any]]:
-    """A WHERE clause over ``cost`` and its parameters (values never enter the SQL)."""
+def cost_where(
+    filters: Filters, json_path: Callable[[str], str] = duckdb_json_path
+) -> tuple[str, dict[str, Any]]:
+    """A WHERE clause over ``cost`` and its parameters (values never enter the SQL);
+    ``json_path``: a tag key's JSON path in the syntax of the engine that runs it."""
     where = ["TRUE"]
     params: dict[str, Any] = {}
     if filters.since:
@@ -53,12 +57,8 @@ def cost_where(filters: Filters) -> tuple[str, dict[str, Any]]:
                 f"list_contains($tag_values_{i}, json_extract_string(Tags, $tag_path_{i}))"
             )
             params[f"tag_values_{i}"] = list(values)
-            params[f"tag_path_{i}"] = _json_path(key)
+            params[f"tag_path_{i}"] = json_path(key)
     return " AND ".join(where), params
-
-
-def _json_path(key: str) -> str:
-    return "$." + '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def resolve(con: duckdb.DuckDBPyConnection, filters: Filters) -> Filters:

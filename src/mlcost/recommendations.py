@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from mlcost import vocabulary
+from mlcost.engine import DuckDBEngine, Engine
 from mlcost.errors import InputError
 from mlcost.rules import all_rules
 from mlcost.rules.base import ParamValue
@@ -130,36 +131,49 @@ def analyze_recommendations(
     date range over October shows what October's data showed (``now`` overrides it).
     """
     settings = settings or {}
-    batches: list[Batch] = []
     with store.reader() as con:
-        as_of = data_as_of(con)
-        result = AnalyzeResult(as_of=as_of)
-        if as_of is None:
-            return result
-        now = now or as_of
-        prepare(con, as_of)
-        empty = pa.Table.from_pylist([], schema=_finding_schema())
-        for rule in all_rules().values():
-            values = {**rule.defaults(), **settings.get(rule.id, {})}
-            summary = RuleSummary(rule.id, enabled=bool(values["enabled"]))
-            started = time.perf_counter()
-            found = run_rule(con, rule, values, as_of) if summary.enabled else empty
-            summary.findings = found.num_rows
-            con.register("rule_new", found.cast(_finding_schema()))
-            merged = con.sql(_MERGE, params={"rule": rule.id, "now": now}).to_arrow_table()
-            con.unregister("rule_new")
-            summary.seconds = time.perf_counter() - started
-            result.rules.append(summary)
-            batches.append(
-                Batch(
-                    "recommendations",
-                    merged.cast(arrow_schema("recommendations")),
-                    partition={"rule": rule.id},
-                    label=f"rule {rule.id}",
-                )
-            )
-    store.load(batches)
+        result, batches = judge_rules(DuckDBEngine(con), settings, now=now)
+    if result.as_of is not None:
+        store.load(batches)
     return result
+
+
+def judge_rules(
+    engine: Engine,
+    settings: Mapping[str, Mapping[str, ParamValue]],
+    *,
+    now: datetime | None = None,
+) -> tuple[AnalyzeResult, list[Batch]]:
+    """Every enabled rule's findings merged with their history in ``recommendations``, as
+    the batches :meth:`Store.load` writes: the part of :func:`analyze_recommendations`
+    any engine runs (the store's tables readable on it under their own names)."""
+    batches: list[Batch] = []
+    as_of = data_as_of(engine)
+    result = AnalyzeResult(as_of=as_of)
+    if as_of is None:
+        return result, batches
+    now = now or as_of
+    prepare(engine, as_of)
+    empty = pa.Table.from_pylist([], schema=_finding_schema())
+    for rule in all_rules().values():
+        values = {**rule.defaults(), **settings.get(rule.id, {})}
+        summary = RuleSummary(rule.id, enabled=bool(values["enabled"]))
+        started = time.perf_counter()
+        found = run_rule(engine, rule, values, as_of) if summary.enabled else empty
+        summary.findings = found.num_rows
+        with engine.registered("rule_new", found.cast(_finding_schema())):
+            merged = engine.arrow(_MERGE, {"rule": rule.id, "now": now})
+        summary.seconds = time.perf_counter() - started
+        result.rules.append(summary)
+        batches.append(
+            Batch(
+                "recommendations",
+                merged.cast(arrow_schema("recommendations")),
+                partition={"rule": rule.id},
+                label=f"rule {rule.id}",
+            )
+        )
+    return result, batches
 
 
 def _finding_schema() -> pa.Schema:

@@ -12,6 +12,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
+from mlcost.engine import EngineLike, as_engine
 from mlcost.errors import InputError
 from mlcost.filters import Filters, cost_where
 from mlcost.store import quote_ident
@@ -47,7 +48,7 @@ class StoreOverview:
 
 
 def spend_by(
-    con: duckdb.DuckDBPyConnection,
+    con: EngineLike,
     dimension: str,
     *,
     limit: int | None = None,
@@ -57,10 +58,11 @@ def spend_by(
     charges) per value of ``dimension``, largest effective cost first; the three sums
     are the headline figures of ``mlcost.figures``, split. Accounts are named by id, with
     their name on the bill beside it (``account_name``)."""
-    where, params = cost_where(filters or Filters())
+    engine = as_engine(con)
+    where, params = cost_where(filters or Filters(), engine.json_path)
     if dimension.startswith("tag:") and dimension[4:]:
         expression = "json_extract_string(Tags, $dimension_tag)"
-        params["dimension_tag"] = "$." + '"' + dimension[4:].replace('"', '\\"') + '"'
+        params["dimension_tag"] = engine.json_path(dimension[4:])
     elif dimension not in DIMENSIONS:
         raise InputError(
             f"Cannot group spend by {dimension!r}; choose one of {', '.join(DIMENSIONS)} "
@@ -83,11 +85,11 @@ def spend_by(
     )
     if limit is not None:
         query += f" LIMIT {int(limit)}"
-    return con.sql(query, params=params).to_arrow_table()
+    return engine.arrow(query, params)
 
 
 def spend_summary(
-    con: duckdb.DuckDBPyConnection, dimensions: list[str], filters: Filters | None = None
+    con: EngineLike, dimensions: list[str], filters: Filters | None = None
 ) -> pa.Table:
     """Several ``spend_by`` results in one long table: dimension, value, currency, sums."""
     parts = []
@@ -109,12 +111,12 @@ def spend_summary(
     return pa.concat_tables(parts)
 
 
-def data_end(con: duckdb.DuckDBPyConnection) -> datetime | None:
+def data_end(con: EngineLike) -> datetime | None:
     """The end of the billing data: the last usage charge's end (exclusive). Purchases'
     charge periods run to the end of their term, months ahead, so they do not count."""
-    rows = con.execute(
+    rows = as_engine(con).rows(
         "SELECT max(ChargePeriodEnd) FROM cost WHERE ChargeCategory = 'Usage'"
-    ).fetchall()
+    )
     return rows[0][0] if rows else None
 
 

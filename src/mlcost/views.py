@@ -28,8 +28,9 @@ from mlcost import anomalies as anomaly_lib
 from mlcost import commitments, recommendations, vocabulary
 from mlcost import experiments as experiment_lib
 from mlcost.config import ANOMALY_SENSITIVITIES, AnomalySettings
+from mlcost.engine import duckdb_json_path as _json_path
 from mlcost.errors import InputError
-from mlcost.filters import ACCOUNT_ID, PROVIDER_KEY, Filters, _json_path, cost_where
+from mlcost.filters import ACCOUNT_ID, PROVIDER_KEY, Filters, cost_where
 from mlcost.schema import PROVIDER_KEY_SQL
 from mlcost.store import Store
 from mlcost.summary import ACCOUNT_NAME, DIMENSIONS, data_end

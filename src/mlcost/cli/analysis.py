@@ -54,6 +54,20 @@ def analyze(
     account: AccountsOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="duckdb (the store) or spark (the rules over --lake, findings into the "
+            "store: docs/spark.md).",
+        ),
+    ] = "duckdb",
+    lake: Annotated[
+        str | None,
+        typer.Option(
+            "--lake", help="With --engine spark: the lake (folder or URI) `export lake` writes."
+        ),
+    ] = None,
 ) -> None:
     """Run every analysis, then print the headline figures (billed, amortised and usage
     spend, savings available, open anomalies) and spend by provider, service and month.
@@ -62,7 +76,24 @@ def analyze(
     judge all the data). A terminal shows readable tables; --format json writes the
     headline figures and the spend summary as one object, csv/parquet the spend summary
     (export the findings with `mlcost recommendations`)."""
+    from mlcost.engine import ENGINES
+
     ws = _ctx(ctx).workspace
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"choose one of {', '.join(ENGINES)}", param_hint="--engine")
+    if (engine == "spark") != (lake is not None):
+        raise typer.BadParameter("--lake goes with --engine spark, and it needs one")
+    if lake is not None:
+        from mlcost.engine.spark import analyze_lake
+
+        found = analyze_lake(ws.store, lake, _ctx(ctx).settings)
+        out.print(
+            f"{found.findings} findings on Spark over {lake} (data to {found.as_of}); "
+            "anomalies and run costs do not run on Spark yet (docs/spark.md).",
+            markup=False,
+            soft_wrap=True,
+        )
+        return
     # bad filter values fail before the analyses run
     filters = ws.filters(filters=_filters(since, until, provider, account))
     result = ws.analyze()

@@ -45,6 +45,19 @@ class FocusVersion(StrEnum):
     v1_3 = "1.3"
 
 
+@export_app.command("lake")
+def export_lake_command(
+    ctx: typer.Context,
+    folder: Annotated[Path, typer.Argument(help="The folder to write the lake into.")],
+) -> None:
+    """Write the tables the analyses read (FOCUS cost per billing period, inventory,
+    metrics, prices, runs) as Parquet: the layout `analyze --engine spark --lake` reads."""
+    from mlcost.lake import export_lake
+
+    files = export_lake(_ctx(ctx).store, folder)
+    err.print(f"Wrote {len(files)} Parquet file(s) under {folder}.", markup=False)
+
+
 @export_app.command("focus")
 def export_focus_command(
     ctx: typer.Context,

@@ -95,13 +95,25 @@ grp AS (
     GROUP BY p.provider, p.region, p.instance_type
 ),
 grp_priced AS (SELECT *, od_price * (1 - discount_pct / 100) AS committed_price FROM grp),
-sizes AS (
-    SELECT g.*, n.n AS size,
-           (SELECT sum(least(pp.hours, n.n * pp.period_hours)) FROM per_period pp
-            WHERE pp.provider = g.provider AND pp.region = g.region
-              AND pp.instance_type = g.instance_type) AS covered_hours
-    FROM grp_priced g, range(1, 1001) n(n)
+-- each possible size N (instances covered around the clock) and the hours it would
+-- cover, Σ min(hours used, N × period hours): a join, not a correlated subquery, so that
+-- Spark runs it too
+covered AS (
+    SELECT pp.provider, pp.region, pp.instance_type, n.n AS size,
+           sum(least(pp.hours, n.n * pp.period_hours)) AS covered_hours
+    FROM per_period pp
+    JOIN grp_priced g
+      ON g.provider = pp.provider AND g.region = pp.region
+     AND g.instance_type = pp.instance_type
+    CROSS JOIN range(1, 1001) n(n)
     WHERE n.n <= ceil(g.peak_instances)
+    GROUP BY pp.provider, pp.region, pp.instance_type, n.n
+),
+sizes AS (
+    SELECT g.*, c.size, c.covered_hours
+    FROM grp_priced g
+    JOIN covered c
+      ON c.provider = g.provider AND c.region = g.region AND c.instance_type = g.instance_type
 ),
 scored AS (
     SELECT *, covered_hours * od_price - size * window_hours * committed_price AS net_saving,

@@ -25,11 +25,14 @@ Every rule sees the same prepared facts, computed once per analysis:
   registry order, so the commitment rules see what the waste rules flagged);
 * the macros ``provider_key(ProviderName)`` (``aws``, ``azure``, ``gcp``),
   ``detail_time(details, key)`` (a timestamp kept in ``details``, as naive UTC),
+  ``price_product(resource_type, details)``,
   ``idle_judged(days_observed, min_days, created_at, provider, account_id, as_of,
   lookback_days)`` (whether a resource with no or little activity may be judged idle:
   enough days of data, or older than the window in an account measured over it),
   ``cost_from(monthly_cost, list_monthly_cost)`` (``billing``, ``list price`` or null)
   and ``idle_confidence(monthly_cost, list_monthly_cost, days_observed)``.
+
+All of it runs through :class:`mlcost.engine.Engine`, so on DuckDB or on Spark alike.
 
 ``$as_of`` is the end of the data: the last billed hour for usage, or the last inventory
 observation when there is no billing. Look-back windows end there, so an analysis of
@@ -42,9 +45,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-import duckdb
 import pyarrow as pa
 
+from mlcost.engine import Engine
 from mlcost.rules.base import REQUIRED_COLUMNS, ParamValue, Rule
 from mlcost.schema import INSTANCE_FAMILY_SQL, PROVIDER_KEY_SQL
 
@@ -60,44 +63,39 @@ SELECT coalesce(
 )
 """
 
-_PREPARE = (
+#: The scalar macros every rule may call: name, arguments, body.
+MACROS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     # FOCUS ProviderName -> the short provider key of resources, prices and findings
-    "CREATE OR REPLACE TEMP MACRO provider_key(name) AS " + PROVIDER_KEY_SQL.format(n="name"),
+    ("provider_key", ("name",), PROVIDER_KEY_SQL.format(n="name")),
     # a timestamp a connector kept in ``details`` (ISO 8601, any offset) as naive UTC
-    """
-CREATE OR REPLACE TEMP MACRO detail_time(details, key) AS
-    timezone('UTC', TRY_CAST(json_extract_string(details, '$.' || key) AS TIMESTAMPTZ))
-""",
+    (
+        "detail_time",
+        ("details", "key"),
+        "timezone('UTC', TRY_CAST(json_extract_string(details, '$.' || key) AS TIMESTAMPTZ))",
+    ),
     # where a finding's cost comes from, and how sure an idle finding is of its saving
-    """
-CREATE OR REPLACE TEMP MACRO cost_from(monthly_cost, list_monthly_cost) AS
+    (
+        "cost_from",
+        ("monthly_cost", "list_monthly_cost"),
+        """
     CASE WHEN monthly_cost IS NOT NULL THEN 'billing'
          WHEN list_monthly_cost IS NOT NULL THEN 'list price' END
 """,
-    """
-CREATE OR REPLACE TEMP MACRO idle_confidence(monthly_cost, list_monthly_cost, days_observed) AS
+    ),
+    (
+        "idle_confidence",
+        ("monthly_cost", "list_monthly_cost", "days_observed"),
+        """
     CASE WHEN monthly_cost IS NULL AND list_monthly_cost IS NULL THEN 'low'
          WHEN monthly_cost IS NOT NULL AND days_observed > 0 THEN 'high'
          ELSE 'medium' END
 """,
-    # what the rules run so far found: later rules (commitment purchase) skip those resources
-    """
-CREATE OR REPLACE TEMP TABLE rule_flagged (rule VARCHAR, rid VARCHAR)
-""",
-    """
-CREATE OR REPLACE TEMP TABLE rule_resource_cost AS
-SELECT lower(ResourceId) AS rid,
-       sum(EffectiveCost) AS cost_30d,
-       min(BillingCurrency) AS currency
-FROM cost
-WHERE ResourceId IS NOT NULL
-  AND ChargePeriodStart >= $as_of - INTERVAL 30 DAY
-  AND ChargePeriodStart < $as_of
-GROUP BY 1
-""",
+    ),
     # what a resource is priced as in ``prices.product``: ``volume:gp3``, ``snapshot`` …
-    """
-CREATE OR REPLACE TEMP MACRO price_product(resource_type, details) AS
+    (
+        "price_product",
+        ("resource_type", "details"),
+        """
     CASE resource_type
         WHEN 'volume' THEN 'volume:' || lower(coalesce(
             json_extract_string(details, '$.volume_type'),
@@ -110,8 +108,30 @@ CREATE OR REPLACE TEMP MACRO price_product(resource_type, details) AS
         ELSE resource_type
     END
 """,
-    """
-CREATE OR REPLACE TEMP TABLE rule_prices AS
+    ),
+)
+
+#: What the rules run so far found: later rules (commitment purchase) skip those resources.
+_FLAGGED_SCHEMA = pa.schema([("rule", pa.string()), ("rid", pa.string())])
+
+#: The shared tables every rule reads, in the order they are built: name, query.
+PREPARED: tuple[tuple[str, str], ...] = (
+    (
+        "rule_resource_cost",
+        """
+SELECT lower(ResourceId) AS rid,
+       sum(EffectiveCost) AS cost_30d,
+       min(BillingCurrency) AS currency
+FROM cost
+WHERE ResourceId IS NOT NULL
+  AND ChargePeriodStart >= $as_of - INTERVAL 30 DAY
+  AND ChargePeriodStart < $as_of
+GROUP BY 1
+""",
+    ),
+    (
+        "rule_prices",
+        """
 SELECT provider, region, instance_type,
        min(price_per_hour) AS price_per_hour,
        min(currency) AS currency,
@@ -126,8 +146,10 @@ WHERE instance_type IS NOT NULL AND unit = 'Hours'
   AND coalesce(price_type, 'on-demand') = 'on-demand'
 GROUP BY provider, region, instance_type
 """.format(family=INSTANCE_FAMILY_SQL.format(p="provider", t="instance_type")),
-    """
-CREATE OR REPLACE TEMP TABLE rule_spot_prices AS
+    ),
+    (
+        "rule_spot_prices",
+        """
 SELECT provider, region, instance_type,
        max(price_per_hour) AS spot_price_per_hour,
        max(effective_at) AS spot_price_at,
@@ -136,8 +158,10 @@ FROM prices
 WHERE instance_type IS NOT NULL AND price_type = 'spot'
 GROUP BY provider, region, instance_type
 """,
-    """
-CREATE OR REPLACE TEMP TABLE rule_unit_prices AS
+    ),
+    (
+        "rule_unit_prices",
+        """
 SELECT provider, region, lower(product) AS product, min(unit) AS unit,
        min(price_per_hour) AS price, min(currency) AS currency
 FROM prices
@@ -145,9 +169,11 @@ WHERE instance_type IS NULL AND product IS NOT NULL
   AND coalesce(price_type, 'on-demand') = 'on-demand'
 GROUP BY provider, region, lower(product)
 """,
+    ),
     # 730: HOURS_PER_MONTH
-    """
-CREATE OR REPLACE TEMP TABLE rule_resources AS
+    (
+        "rule_resources",
+        """
 SELECT r.*,
        lower(r.resource_id) AS rid,
        coalesce(TRY_CAST(json_extract_string(r.details, '$.instance_count') AS INTEGER), 1)
@@ -184,9 +210,11 @@ LEFT JOIN rule_unit_prices us
        ON r.resource_type = 'image' AND us.provider = r.provider AND us.region = r.region
       AND us.product = 'snapshot'
 """.format(family=INSTANCE_FAMILY_SQL.format(p="r.provider", t="r.instance_type")),
+    ),
     # 120: MAX_LOOKBACK_DAYS
-    """
-CREATE OR REPLACE TEMP TABLE rule_daily AS
+    (
+        "rule_daily",
+        """
 WITH m AS (
     SELECT resource_id, metric, stat, period_s, date_trunc('day', ts) AS day, value
     FROM metrics
@@ -214,20 +242,28 @@ SELECT resource_id, day,
 FROM picked
 GROUP BY resource_id, day
 """,
+    ),
     # where utilisation was collected: a resource with no samples in an account whose other
     # resources have some published none (no requests, no traffic), rather than not measured
-    """
-CREATE OR REPLACE TEMP TABLE rule_measured_accounts AS
+    (
+        "rule_measured_accounts",
+        """
 SELECT r.provider, r.account_id, min(d.day) AS first_day, max(d.day) AS last_day
 FROM rule_daily d JOIN resources r ON r.resource_id = d.resource_id
 GROUP BY r.provider, r.account_id
 """,
+    ),
+)
+
+#: Macros over the prepared tables, defined once those exist.
+LATE_MACROS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     # an idle-looking resource is judged when it published data on enough days, or when
     # it is older than the window and its account's utilisation was collected over the
     # window (it published none: no requests, no traffic), never when nothing was fetched
-    """
-CREATE OR REPLACE TEMP MACRO idle_judged(days_observed, min_days, created, prov, account,
-                                         as_of, lookback_days) AS
+    (
+        "idle_judged",
+        ("days_observed", "min_days", "created", "prov", "account", "as_of", "lookback_days"),
+        """
     days_observed >= min_days
     OR (coalesce(created, as_of - INTERVAL 3650 DAY)
             <= as_of - to_days(CAST(lookback_days AS INTEGER))
@@ -235,6 +271,7 @@ CREATE OR REPLACE TEMP MACRO idle_judged(days_observed, min_days, created, prov,
                     WHERE m.provider = prov AND m.account_id = account
                       AND m.last_day >= as_of - to_days(CAST(lookback_days AS INTEGER))))
 """,
+    ),
 )
 
 
@@ -247,17 +284,21 @@ class RuleRun:
     seconds: float
 
 
-def data_as_of(con: duckdb.DuckDBPyConnection) -> datetime | None:
+def data_as_of(engine: Engine) -> datetime | None:
     """The end of the data the rules judge (see the module docstring)."""
-    row = con.execute(_AS_OF).fetchone()
-    return row[0] if row and row[0] is not None else None
+    rows = engine.rows(_AS_OF)
+    return rows[0][0] if rows and rows[0][0] is not None else None
 
 
-def prepare(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
-    """Build the shared views every rule reads (temporary: they vanish with ``con``)."""
-    for statement in _PREPARE:
-        params = {"as_of": as_of} if "$as_of" in statement else None
-        con.execute(statement, params)
+def prepare(engine: Engine, as_of: datetime) -> None:
+    """Build the shared tables every rule reads (temporary: they vanish with the engine)."""
+    for name, args, body in MACROS:
+        engine.define_macro(name, args, body)
+    engine.register("rule_flagged", _FLAGGED_SCHEMA.empty_table())
+    for name, sql in PREPARED:
+        engine.materialise(name, sql, {"as_of": as_of} if "$as_of" in sql else None)
+    for name, args, body in LATE_MACROS:
+        engine.define_macro(name, args, body)
 
 
 def recommendation_id(rule: str, provider: str | None, resource_id: str) -> str:
@@ -267,31 +308,47 @@ def recommendation_id(rule: str, provider: str | None, resource_id: str) -> str:
 
 
 def run_rule(
-    con: duckdb.DuckDBPyConnection,
+    engine: Engine,
     rule: Rule,
     settings: dict[str, ParamValue],
     as_of: datetime,
 ) -> pa.Table:
     """One rule's findings joined to the resource they name, savings capped at its cost."""
     params = rule.sql_parameters(settings, as_of=as_of, hours_per_month=HOURS_PER_MONTH)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE rule_found AS {rule.sql}", params)
-    got = {
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'rule_found'"
-        ).fetchall()
-    }
+    engine.materialise("rule_found", rule.sql, params)
+    got = set(engine.columns("rule_found"))
     missing = [c for c in REQUIRED_COLUMNS if c not in got]
     if missing:
         raise RuntimeError(f"rule {rule.id} returns no {', '.join(missing)} column")
+    table = engine.arrow(finding_sql(got), {"rule": rule.id})
+    # the resources found, small: kept beside the earlier rules' for the later rules
+    flagged = engine.arrow(
+        "SELECT rule, rid FROM rule_flagged "
+        "UNION ALL SELECT $rule AS rule, lower(resource_id) AS rid FROM rule_found",
+        {"rule": rule.id},
+    )
+    engine.register("rule_flagged", flagged.cast(_FLAGGED_SCHEMA))
+    ids = [
+        recommendation_id(rule.id, p, r)
+        for p, r in zip(
+            table.column("provider").to_pylist(),
+            table.column("resource_id").to_pylist(),
+            strict=True,
+        )
+    ]
+    return table.add_column(0, "id", pa.array(ids, pa.string()))
+
+
+def finding_sql(got: set[str]) -> str:
+    """The query that turns ``rule_found`` (a rule's columns ``got``) into findings."""
 
     def pick(column: str, fallback: str) -> str:
         return f"coalesce(f.{column}, {fallback})" if column in got else fallback
 
     tags = pick("tags", "r.tags")
     monthly = pick("monthly_cost", "r.monthly_cost")
-    sql = f"""
-        SELECT ? AS rule,
+    return f"""
+        SELECT $rule AS rule,
                {pick("provider", "r.provider")} AS provider,
                {pick("account_id", "r.account_id")} AS account_id,
                {pick("region", "r.region")} AS region,
@@ -315,14 +372,3 @@ def run_rule(
         WHERE f.estimated_monthly_savings IS NULL OR f.estimated_monthly_savings > 0
         ORDER BY estimated_monthly_savings DESC NULLS LAST, f.resource_id
     """  # noqa: S608 - column names come from our own lists, values are parameters
-    table = con.sql(sql, params=[rule.id]).to_arrow_table()
-    con.execute("INSERT INTO rule_flagged SELECT ?, lower(resource_id) FROM rule_found", [rule.id])
-    ids = [
-        recommendation_id(rule.id, p, r)
-        for p, r in zip(
-            table.column("provider").to_pylist(),
-            table.column("resource_id").to_pylist(),
-            strict=True,
-        )
-    ]
-    return table.add_column(0, "id", pa.array(ids, pa.string()))

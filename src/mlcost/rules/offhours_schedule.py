@@ -113,7 +113,7 @@ days AS (
 ),
 pattern AS (
     SELECT resource_id, sum(idle_offhours) AS idle_slots,
-           to_json(list(day_name || ' ' || line ORDER BY dow)) AS week
+           list(day_name || ' ' || line ORDER BY dow) AS week
     FROM days GROUP BY resource_id
 )
 SELECT c.resource_id,
@@ -122,7 +122,7 @@ SELECT c.resource_id,
            || CAST(p.idle_slots AS INTEGER) || ' of the week''s 168 hours' AS title,
        'Stop it outside office hours on a schedule (instance scheduler, auto-shutdown, idle '
            || 'shutdown); tag it as production if it must stay up.' AS action,
-       json_object('week', CAST(p.week AS JSON),
+       json_object('week', p.week,
                    'office_hours', $work_start_hour || ':00-' || $work_end_hour
                        || ':00 Mon-Fri, UTC' || CASE WHEN $utc_offset_hours >= 0 THEN '+'
                                                      ELSE '' END || $utc_offset_hours,

@@ -81,14 +81,15 @@ SELECT vm.resource_id,
            || round(vm.cpu_pctl, 1) || ' % of ' || vm.vcpus || ' vCPUs)' AS title,
        'Resize to ' || b.new_type || ' in a maintenance window (stop, change type, start) '
            || 'and watch the CPU for a week.' AS action,
+       -- the computed key and the test in parentheses: so sqlglot parses them (Spark)
        json_object('current_type', vm.instance_type, 'current_vcpus', vm.vcpus,
                    'current_memory_gb', vm.memory_gb, 'current_price_per_hour', vm.price,
-                   'cpu_p' || CAST($percentile AS INTEGER), round(vm.cpu_pctl, 2),
+                   ('cpu_p' || CAST($percentile AS INTEGER)), round(vm.cpu_pctl, 2),
                    'cpu_avg_pct', round(vm.cpu_avg, 2), 'days_observed', vm.days_observed,
                    'vcpus_needed', round(vm.vcpus_needed, 2), 'suggested_type', b.new_type,
                    'suggested_vcpus', b.new_vcpus, 'suggested_memory_gb', b.new_memory_gb,
                    'suggested_price_per_hour', b.new_price,
-                   'memory_measured', vm.mem_pctl IS NOT NULL) AS evidence,
+                   'memory_measured', (vm.mem_pctl IS NOT NULL)) AS evidence,
        coalesce(vm.monthly_cost, vm.price * $hours_per_month) * (1 - b.new_price / vm.price)
            AS estimated_monthly_savings,
        CASE WHEN vm.mem_pctl IS NOT NULL THEN 'high' ELSE 'medium' END AS confidence

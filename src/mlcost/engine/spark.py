@@ -1,0 +1,206 @@
+"""The analyses on Apache Spark (extra ``mlcost[spark]``): see docs/spark.md.
+
+Each statement is translated at run time (:func:`mlcost.engine.translate.to_spark`);
+parameters travel as Spark named parameters, never in the text. The session runs in UTC
+with naive timestamps (``TIMESTAMP_NTZ``, as the store's), exact decimal arithmetic
+(``allowPrecisionLoss=false``: with Spark's default, savings drift in the fourth decimal)
+and DuckDB's lenient arithmetic (ANSI mode off: a division by zero is NULL). Intermediate
+tables are cached temporary views; only the small results reach the driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from mlcost.config import Settings
+from mlcost.engine import Engine, Params
+from mlcost.errors import InputError
+from mlcost.lake import LAKE_TABLES
+from mlcost.recommendations import AnalyzeResult, judge_rules
+from mlcost.schema import arrow_schema
+from mlcost.store import Store
+
+_INSTALL = "Install it with `pip install 'mlcost[spark]'` (Java 17 or newer must be on PATH)."
+try:
+    from mlcost.engine.translate import Macro, parameters, to_spark
+except ImportError as exc:  # the extra is not installed
+    raise InputError("The Spark engine needs sqlglot, which is not installed.", _INSTALL) from exc
+
+#: The settings a SparkEngine's session always has: what makes its answers DuckDB's.
+SESSION_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+    "spark.sql.decimalOperations.allowPrecisionLoss": "false",
+    "spark.sql.jsonGenerator.ignoreNullFields": "false",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+}
+
+
+def spark_session(master: str = "local[2]", conf: Mapping[str, str] | None = None) -> Any:
+    """A Spark session for the analyses: ``conf`` (``[spark] conf`` in mlcost.toml) then
+    :data:`SESSION_CONF`, which the answers depend on."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise InputError(
+            "The Spark engine needs pyspark, which is not installed.", _INSTALL
+        ) from exc
+    builder = SparkSession.builder.appName("mlcost").master(master)
+    defaults = {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": "8",
+    }
+    for key, value in {**defaults, **(conf or {}), **SESSION_CONF}.items():
+        builder = builder.config(key, str(value))
+    session = builder.getOrCreate()
+    for key, value in SESSION_CONF.items():  # a session got, not built, has its own
+        session.conf.set(key, value)
+    return session
+
+
+class SparkEngine(Engine):
+    """Analysis SQL on a Spark session (the store's tables readable there by name)."""
+
+    name = "spark"
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.macros: dict[str, Macro] = {}
+        self._cached: set[str] = set()
+
+    # -- reading -------------------------------------------------------------
+
+    def translate(self, sql: str) -> str:
+        """``sql`` as this engine runs it."""
+        return to_spark(sql, self.macros)
+
+    def _frame(self, sql: str, params: Params) -> Any:
+        used = parameters(sql)
+        args = {k: self._value(v) for k, v in (params or {}).items() if k in used}
+        return self.session.sql(self.translate(sql), args=args or None)
+
+    def _value(self, value: Any) -> Any:
+        """A parameter as Spark takes it: a literal, or an array column for a list."""
+        from pyspark.sql import functions as F
+
+        if isinstance(value, list | tuple):
+            if not value:
+                return F.array().cast("array<string>")
+            return F.array(*[F.lit(v) for v in value])
+        if isinstance(value, Decimal | datetime | int | float | str | bool) or value is None:
+            return value
+        raise TypeError(f"no Spark parameter for a {type(value).__name__}")
+
+    def arrow(self, sql: str, params: Params = None) -> pa.Table:
+        table = self._frame(sql, params).toArrow()
+        return _naive_utc(table)
+
+    # -- intermediate tables -------------------------------------------------
+
+    def materialise(self, name: str, sql: str, params: Params = None) -> None:
+        if name in self._cached:
+            self.session.catalog.uncacheTable(name)
+        self._frame(sql, params).createOrReplaceTempView(name)
+        self.session.catalog.cacheTable(name)
+        self._cached.add(name)
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.session.createDataFrame(table).createOrReplaceTempView(name)
+
+    def unregister(self, name: str) -> None:
+        self.session.catalog.dropTempView(name)
+
+    def columns(self, name: str) -> list[str]:
+        return list(self.session.table(name).columns)
+
+    def define_macro(self, name: str, args: Sequence[str], body: str) -> None:
+        self.macros[name] = (tuple(args), body)
+
+    def json_path(self, key: str) -> str:
+        # get_json_object reads bracket paths; a quote in a key cannot be written in one
+        if "'" in key:
+            raise InputError(
+                f"The tag key {key!r} has a quote, which Spark's JSON paths cannot name."
+            )
+        return f"$['{key}']"
+
+    # -- the lake -----------------------------------------------------------
+
+    def read_lake(self, lake: str | Path) -> list[str]:
+        """Register the lake's tables (``cost/`` … as ``mlcost export lake`` lays them out)
+        under the store's names, a missing one as an empty table; returns the names found."""
+        root = str(lake).rstrip("/")
+        found: list[str] = []
+        for table in LAKE_TABLES:
+            path = f"{root}/{table}"
+            try:
+                frame = self.session.read.option("recursiveFileLookup", "true").parquet(path)
+            except Exception as exc:  # Spark's AnalysisException: no such path
+                if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
+                    # absent, as an empty table of the store's: the rules that need it
+                    # find nothing, as on a store without it
+                    self.register(table, arrow_schema(table).empty_table())
+                    continue
+                raise
+            frame.createOrReplaceTempView(table)
+            found.append(table)
+        if "cost" not in found and "resources" not in found:
+            raise InputError(
+                f"The lake {root} has neither cost/ nor resources/ Parquet files.",
+                "Write one with `mlcost export lake DIR`, or point --lake at a FOCUS export.",
+            )
+        return found
+
+
+def _naive_utc(table: pa.Table) -> pa.Table:
+    """Timestamps as the store keeps them: naive UTC."""
+    fields = []
+    changed = False
+    for f in table.schema:
+        if pa.types.is_timestamp(f.type) and f.type.tz is not None:
+            fields.append(pa.field(f.name, pa.timestamp("us"), f.nullable))
+            changed = True
+        else:
+            fields.append(f)
+    if not changed:
+        return table
+    columns = [
+        c.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
+        if pa.types.is_timestamp(c.type) and c.type.tz is not None
+        else c
+        for c in table.columns
+    ]
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def analyze_lake(
+    store: Store,
+    lake: str | Path,
+    settings: Settings,
+    *,
+    session: Any = None,
+) -> AnalyzeResult:
+    """``mlcost analyze --engine spark --lake PATH``: the rules judged on Spark over the
+    lake's tables, the findings (with their history) written to ``store``.
+
+    ``session``: a running Spark session (else one from ``[spark]`` settings). The store
+    gives only its own small tables (findings and dismissals) for the history.
+    """
+    engine = SparkEngine(session or spark_session(settings.spark.master, settings.spark.conf))
+    engine.read_lake(lake)
+    store.init()
+    with store.reader() as con:
+        for table in ("recommendations", "recommendation_feedback"):
+            engine.register(table, con.sql(f"SELECT * FROM {table}").to_arrow_table())  # noqa: S608
+    result, batches = judge_rules(engine, settings.rules)
+    if result.as_of is not None:
+        store.load(batches)
+    return result
