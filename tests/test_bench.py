@@ -51,6 +51,15 @@ def test_make_bench_suite_runs_and_prints_its_table(tmp_path: Path) -> None:
     assert len(lines[analyze + 1].split()) == 5
     dashboard = lines.index(next(line for line in lines if line.startswith("dashboard (s)")))
     assert len(lines[dashboard + 2].split()) == 6  # rows + five pages
+    store = lines.index(next(line for line in lines if line.startswith("store load")))
+    for line in lines[store + 1 : store + 3]:
+        # store rows, load rows, load s, reads, failed, mixed, longest s, idle s, disk MB x3
+        _rows, loaded, _, reads, failed, mixed, *_ = line.split()
+        assert loaded == "1,000" and int(reads) >= 1, line
+        assert (failed, mixed) == ("0", "0"), line  # no read failed or saw half a load
+    assert [line.split()[0] for line in lines[store + 1 : store + 3]] == ["2,000", "5,000"]
+    assert lines[store + 3].startswith("store load time, largest store / smallest:")
+    assert 'mlcost sql "SELECT * FROM cost" --format csv on 5,000 rows' in lines[store + 4]
     assert list(tmp_path.iterdir()) == []  # generated files are removed
 
 
@@ -58,7 +67,8 @@ def test_the_suite_can_run_one_format_and_skip_the_analyses(tmp_path: Path) -> N
     """How the README's 50M-row CSV.gz line is measured on its own."""
     done = subprocess.run(
         [sys.executable, str(BENCH / "suite.py"), "--smoke", "--workdir", str(tmp_path),
-         "--formats", "focus-csv.gz", "--ingest-only", "--csv-max-rows", "2000"],
+         "--formats", "focus-csv.gz", "--ingest-only", "--csv-max-rows", "2000",
+         "--skip-store"],
         capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
