@@ -484,3 +484,53 @@ def test_an_old_layout_store_migrates_to_billing_files_with_identical_totals(
     after = totals(old)
     assert ("aws", 1, 1, Decimal("10.000000000000")) in after
     assert sum(int(r[2]) for r in after) == 2501
+
+
+KILLED_LOAD = textwrap.dedent(
+    """
+    import os, signal, sys
+    import mlcost.store as m
+    from tests.test_store import billing
+    db, stage = sys.argv[1:3]
+    original = getattr(m.Store, stage)
+
+    def killed(self, *args, **kwargs):
+        if stage != "_publish_snapshot":
+            original(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    setattr(m.Store, stage, killed)
+    batches = [m.Batch("cost", billing("aws", 7, "2")), m.Batch("cost", billing("aws", 8, "3"))]
+    m.Store(db).load(batches)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("stage", "committed"),
+    [
+        ("_write_billing_parts", False),  # new files written, not listed
+        ("_swap_billing_parts", False),  # listed inside the transaction, not committed
+        ("_publish_snapshot", True),  # committed, the snapshot not yet copied
+    ],
+)
+def test_a_load_killed_at_any_stage_leaves_the_last_committed_state(
+    store: Store, stage: str, committed: bool
+) -> None:
+    store.load([Batch("cost", billing("aws", 7, "1"))])
+    root = Path(__file__).parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_LOAD, str(store.path), stage],
+        cwd=root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == -9, done.stderr
+    old = [("aws", 7, 1, Decimal("1.000000000000"))]
+    new = [("aws", 7, 1, Decimal("2.000000000000")), ("aws", 8, 1, Decimal("3.000000000000"))]
+    assert totals(store) == (new if committed else old)
+    # the next writer sweeps what the killed load left unlisted, and loads as usual
+    store.load([Batch("cost", billing("gcp", 7, "5"))])
+    with store.reader() as con:
+        named = {r[0] for r in con.execute("SELECT path FROM cost_files").fetchall()}
+        named |= {r[0] for r in con.execute("SELECT path FROM cost_files_retired").fetchall()}
+    assert billing_files(store) == named
+    assert totals(store) == [*(new if committed else old), ("gcp", 7, 1, Decimal("5.000000000000"))]

@@ -404,6 +404,7 @@ class Store:
             if rows == 0:
                 target.unlink(missing_ok=True)
                 continue
+            _fsync(target)  # on disk before the transaction that lists it commits
             written.append((source, period, relative, rows))
         return written
 
@@ -608,6 +609,14 @@ def _literal(text: str) -> str:
     """A SQL string literal (for file names DuckDB takes only as literals: COPY TO, a
     view's read_parquet; the names are ours, the store's folder the user's)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def _fsync(path: Path) -> None:
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def _folder(path: Path) -> str:
