@@ -208,7 +208,6 @@ def run(sizes: list[int], load_rows: int, sql_rows: int, workdir: Path | None) -
         flush=True,
     )
     loads: list[float] = []
-    sql_line = ""
     with tempfile.TemporaryDirectory(prefix="mlcost-bench-", dir=workdir) as tmp:
         work = Path(tmp)
         load_file = write_sample(work / "load", rows=load_rows, fmt="parquet")["cost"]
@@ -242,9 +241,10 @@ def run(sizes: list[int], load_rows: int, sql_rows: int, workdir: Path | None) -
                 print(f"  a read failed: {result['first_failure']}", flush=True)
             if size == sql_size:
                 sql = measure_sql(store)
-                sql_line = (
+                print(
                     f'mlcost sql "{ALL_ROWS}" --format csv on {have:,} rows: '
-                    f"{sql['s']:.1f} s, peak {sql['peak_mb']:.0f} MB (must be under 1024)"
+                    f"{sql['s']:.1f} s, peak {sql['peak_mb']:.0f} MB (must be under 1024)",
+                    flush=True,
                 )
     print(
         f"store load time, largest store / smallest: {max(loads) / min(loads):.2f}x (target "
@@ -252,7 +252,6 @@ def run(sizes: list[int], load_rows: int, sql_rows: int, workdir: Path | None) -
         "against the median run with no load (idle s).",
         flush=True,
     )
-    print(sql_line, flush=True)
 
 
 def main() -> None:
