@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mlcost.recommendations import analyze_recommendations
-from mlcost.store import Store
+from mlcost.store import Batch, Scan, Store
 
 AS_OF = datetime(2026, 11, 1)
 
@@ -59,19 +59,20 @@ FROM range($resources) r(i), range(1, 22) days(d),
 WHERE i % 100 < 60 AND (m.metric <> 'gpu_util_pct' OR i % 10 = 0)
 """
 
+# Billing goes in as every load does (the store keeps it as Parquet files): $1 the date,
+# $2 the resources, $3 the rows.
 COST = """
-INSERT INTO cost BY NAME
 SELECT CAST(1.25 + (n % 7) AS DECIMAL(38, 12)) AS BilledCost,
        CAST(1.25 + (n % 7) AS DECIMAL(38, 12)) AS EffectiveCost,
        'USD' AS BillingCurrency,
-       date_trunc('month', $as_of - to_days(CAST(n % 90 AS INTEGER)) - INTERVAL 1 DAY)
+       date_trunc('month', $1 - to_days(CAST(n % 90 AS INTEGER)) - INTERVAL 1 DAY)
            AS BillingPeriodStart,
-       $as_of - to_days(CAST(n % 90 AS INTEGER)) - INTERVAL 1 DAY AS ChargePeriodStart,
-       $as_of - to_days(CAST(n % 90 AS INTEGER)) AS ChargePeriodEnd,
+       $1 - to_days(CAST(n % 90 AS INTEGER)) - INTERVAL 1 DAY AS ChargePeriodStart,
+       $1 - to_days(CAST(n % 90 AS INTEGER)) AS ChargePeriodEnd,
        'Usage' AS ChargeCategory, 'AWS' AS ProviderName, 'Compute' AS ServiceCategory,
-       'r-' || (n % $resources) AS ResourceId, CAST(24 AS DECIMAL(38, 12)) AS ConsumedQuantity,
-       'bench' AS x_source, $as_of AS x_ingested_at
-FROM range($rows) t(n)
+       'r-' || (n % $2) AS ResourceId, CAST(24 AS DECIMAL(38, 12)) AS ConsumedQuantity,
+       'bench' AS x_source
+FROM range($3) t(n)
 """
 
 PRICES = """
@@ -94,8 +95,8 @@ def build(store: Store, rows: int, resources: int) -> float:
     with store.writer() as con:
         con.execute(RESOURCES, params)
         con.execute(METRICS, params)
-        con.execute(COST, {**params, "rows": rows})
         con.execute(PRICES)
+    store.load([Batch("cost", Scan(COST, [AS_OF, resources, rows]), label="billing")])
     return time.perf_counter() - started
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,7 +50,10 @@ print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak_mb}))
 def measure(kind: str, path: Path, workdir: Path) -> dict[str, float]:
     db = workdir / f"{kind}-{path.name}.duckdb"
     for stale in workdir.glob(f"{db.name}*"):
-        stale.unlink()
+        if stale.is_dir():  # the store's billing files, <db>.parts
+            shutil.rmtree(stale)
+        else:
+            stale.unlink()
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, kind, str(path), str(db)],
         check=True,

@@ -21,6 +21,9 @@ For each size it measures, on generated data (the sample generator's `--rows` fi
   64k or 1M-row groups, 1 or 100 files, CUR 2.0 and legacy CUR, CSV.gz) at
   ``--layout-rows`` rows, against DuckDB's plain load of the same files;
 * the CLI's start: `mlcost --help`, wall time.
+* the store at scale (bench/store.py): a 1M-row load into stores of each size, with a
+  reader running `mlcost sql` in a loop beside it, and disk use; then `mlcost sql
+  "SELECT * FROM cost" --format csv` on the 10M-row store, its peak memory.
 
 Sizes above 10M rows are several files of at most 10M rows (real exports are split the
 same way): the 10M-row file again under other names (one load keeps every file's rows,
@@ -54,6 +57,7 @@ from analyze import build
 from cur import write_cur
 from layouts import HEADER as LAYOUT_HEADER
 from layouts import run_layouts
+from store import run as store_bench
 
 from dashboard import PAGES
 from mlcost.anomalies import detect_anomalies
@@ -178,7 +182,7 @@ def measure_export(folder: Path, work: Path) -> str:
         ]
     finally:
         for stale in [*work.glob("export.duckdb*"), *work.glob("reload.duckdb*"), out]:
-            stale.unlink(missing_ok=True)
+            _remove(stale)
     failed = next((s["error"] for s in steps if "error" in s), None)
     if failed:
         return f"{'export focus':<16}  {failed}"
@@ -194,7 +198,7 @@ def measure_export(folder: Path, work: Path) -> str:
 
 def measure(kind: str, folder: Path, db: Path) -> dict[str, Any]:
     for stale in db.parent.glob(f"{db.name}*"):
-        stale.unlink()
+        _remove(stale)
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, kind, str(folder), str(db)],
         capture_output=True,
@@ -202,7 +206,7 @@ def measure(kind: str, folder: Path, db: Path) -> dict[str, Any]:
         check=False,
     )
     for stale in db.parent.glob(f"{db.name}*"):
-        stale.unlink()
+        _remove(stale)
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["killed"])[-1]
         return {"error": f"failed ({last[:60]})"}
@@ -275,6 +279,14 @@ class Inputs:
         return path
 
 
+def _remove(path: Path) -> None:
+    """A store's file, or its folder of billing files (``<db>.parts``)."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def _literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
@@ -302,7 +314,7 @@ def analyses(rows: int, work: Path) -> tuple[dict[str, float], dict[str, float]]
             render(con, store)
         pages[page] = time.perf_counter() - started
     for stale in work.glob("org.duckdb*"):
-        stale.unlink()
+        _remove(stale)
     return timed, pages
 
 
@@ -353,6 +365,9 @@ def main() -> None:
         type=int,
         default=10_000_000,
         help="rows of the ingest-by-layout table (0: skip it)",
+    )
+    parser.add_argument(
+        "--skip-store", action="store_true", help="skip the store-at-scale lines (bench/store.py)"
     )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check it runs")
     parser.add_argument("--workdir", type=Path, default=None)
@@ -420,6 +435,13 @@ def main() -> None:
             shutil.rmtree(layouts)
             timings.append(f"layouts measured in {time.perf_counter() - begun:.0f} s")
         print(f"\n{cli_start()}", flush=True)
+    if not args.skip_store:
+        print()
+        begun = time.perf_counter()
+        # The smoke run loads 1,000 rows into stores of 2,000 and 5,000.
+        load_rows = 1_000 if args.smoke else 1_000_000
+        store_bench(sizes, load_rows, 5_000 if args.smoke else 10_000_000, args.workdir)
+        timings.append(f"store lines in {time.perf_counter() - begun:.0f} s")
     notes = (
         "×duckdb: mlcost ingest time / DuckDB plain load; ×pandas: mlcost ingest + spend "
         f"summary / pandas load + summary. {'; '.join(timings)}. Suite ran in "

@@ -49,7 +49,8 @@ GENERATED = (
 #: What each table of the store holds, in the users' words. A table the migrations create
 #: without an entry here fails tests/test_docs.py.
 TABLE_DOCS = {
-    "cost": "One billing line: the FOCUS 1.2 columns with their exact names, then "
+    "cost": "A view over the billing files of `cost_files`; one row per billing line: "
+    "the FOCUS 1.2 columns with their exact names, then "
     "`x_source` (which export it came from), `x_ingested_at` (when), and the provider "
     "columns a format keeps (`x_ServiceCode`, `x_MeterCategory` …, added as loads need "
     "them). Loaded by `mlcost ingest billing`; see [Load billing](../tasks/billing.md).",
@@ -78,6 +79,12 @@ TABLE_DOCS = {
     "loads": "One row per table per load: when, the partitions it replaced, rows in and "
     "rows replaced; `detail.files` names each billing file read and its SHA-256.",
     "schema_migrations": "The recorded migrations applied to this file.",
+    "cost_files": "The billing files that make up `cost` now: one Parquet file per "
+    "(source, billing period) under `<db>.parts/cost/`, with its row count and the `x_*` "
+    "columns it carries. A load swaps its partitions' files here in its one transaction; "
+    "see [The store at scale](../store-design.md).",
+    "cost_files_retired": "Billing files a load replaced, kept an hour for readers still "
+    "reading them, then deleted by a later writer.",
 }
 
 

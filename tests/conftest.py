@@ -171,12 +171,14 @@ def sample_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def copy_store(master: Path, to: Path) -> Path:
-    """A private copy of a store (and its snapshot), for tests that write."""
+    """A private copy of a store (its snapshot, its billing files), for tests that write."""
     import shutil
 
     to.mkdir(parents=True, exist_ok=True)
     for path in master.parent.glob(master.name + "*"):
-        if not path.name.endswith(".lock"):
+        if path.is_dir():
+            shutil.copytree(path, to / path.name)
+        elif not path.name.endswith(".lock"):
             shutil.copy2(path, to / path.name)
     return to / master.name
 

@@ -62,6 +62,17 @@ def test_make_bench_suite_runs_and_prints_its_table(tmp_path: Path) -> None:
     assert len(rows[2][44:].split()) == 8  # the CUR line has ×focus too
     cli = next(line for line in lines if line.startswith("CLI start"))
     assert "mlcost --help" in cli and " s (median of 5)" in cli
+    store = lines.index(next(line for line in lines if line.startswith("store load")))
+    sizes = [line for line in lines[store + 1 :] if line.startswith(" ")]
+    for line in sizes:
+        # store rows, load rows, load s, reads, failed, mixed, longest s, idle s, disk MB x3
+        _rows, loaded, _, reads, failed, mixed, *_ = line.split()
+        assert loaded == "1,000" and int(reads) >= 1, line
+        assert (failed, mixed) == ("0", "0"), line  # no read failed or saw half a load
+    assert [line.split()[0] for line in sizes] == ["2,000", "5,000"]
+    assert any(line.startswith("store load time, largest store / smallest:") for line in lines)
+    sql = 'mlcost sql "SELECT * FROM cost" --format csv on 5,000 rows: '
+    assert any(line.startswith(sql) and "peak" in line for line in lines)
     assert list(tmp_path.iterdir()) == []  # generated files are removed
 
 
@@ -70,7 +81,7 @@ def test_the_suite_can_run_one_format_and_skip_the_analyses(tmp_path: Path) -> N
     done = subprocess.run(
         [sys.executable, str(BENCH / "suite.py"), "--smoke", "--workdir", str(tmp_path),
          "--formats", "focus-csv.gz", "--ingest-only", "--csv-max-rows", "2000",
-         "--layout-rows", "0"],
+         "--layout-rows", "0", "--skip-store"],
         capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

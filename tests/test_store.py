@@ -331,3 +331,206 @@ def test_a_scan_reports_how_far_it_has_got_while_it_runs(
     assert all(0 <= f <= 1 for f in fractions)
     assert fractions == sorted(fractions)
     assert sum(r for _, r, _ in calls) == rows
+
+
+# -- billing rows as Parquet files beside the store (docs/store-design.md) ---------------
+
+
+def billing(source: str, month: int, *amounts: str, extra: str | None = None) -> pa.Table:
+    """Billing rows of one source and 2026 month, one per amount."""
+    n = len(amounts)
+    columns: dict[str, list[object]] = {
+        "BillingPeriodStart": [datetime(2026, month, 1)] * n,
+        "ChargePeriodStart": [datetime(2026, month, 2)] * n,
+        "BilledCost": [Decimal(a) for a in amounts],
+        "EffectiveCost": [Decimal(a) for a in amounts],
+        "ServiceName": ["Amazon EC2"] * n,
+        "x_source": [source] * n,
+    }
+    full = arrow_schema("cost")
+    table = pa.Table.from_pydict(columns, schema=pa.schema([full.field(c) for c in columns]))
+    return table if extra is None else table.append_column("x_ServiceCode", pa.array([extra] * n))
+
+
+def totals(store: Store) -> list[tuple[object, ...]]:
+    with store.reader() as con:
+        return con.execute(
+            'SELECT x_source, month("BillingPeriodStart"), count(*), sum("BilledCost") '
+            "FROM cost GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+
+
+def billing_files(store: Store) -> set[str]:
+    return {p.relative_to(store.parts_path).as_posix() for p in store.parts_path.rglob("*.parquet")}
+
+
+def test_a_load_writes_its_own_partitions_files_and_leaves_the_others_untouched(
+    store: Store,
+) -> None:
+    store.load(
+        [Batch("cost", billing("aws", 7, "1.10", "2.20")), Batch("cost", billing("gcp", 7, "5"))]
+    )
+    before = billing_files(store)
+    assert len(before) == 2
+    assert any("BillingPeriod=2026-07/x_source=aws/" in f for f in before)
+    # a restated July of aws: one new file replaces its one file; gcp's is the same file
+    result = store.load([Batch("cost", billing("aws", 7, "3.000000000001"))])
+    assert result.rows_replaced == {"cost": 2} and result.partitions == {"cost": 1}
+    after = billing_files(store)
+    gcp = {f for f in before if "x_source=gcp" in f}
+    assert gcp <= after and len(after - before) == 1
+    assert totals(store) == [
+        ("aws", 7, 1, Decimal("3.000000000001")),
+        ("gcp", 7, 1, Decimal("5.000000000000")),
+    ]
+    # the replaced file stays for readers until a later load, RETAIN_REPLACED after
+    assert before - gcp <= after
+    with store.reader() as con:
+        (listed,) = con.execute("SELECT count(*) FROM cost_files").fetchone() or (0,)
+    assert listed == 2
+
+
+def test_replaced_and_orphaned_billing_files_are_deleted_by_a_later_writer(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlcost.store as store_module
+
+    store.load([Batch("cost", billing("aws", 7, "1"))])
+    first = billing_files(store)
+    store.load([Batch("cost", billing("aws", 7, "2"))])
+    # what a load killed before its commit leaves behind: a file no list names
+    orphan = store.parts_path / "cost" / "BillingPeriod=2026-09" / "x_source=aws" / "x.parquet"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"PAR1")
+    monkeypatch.setattr(store_module, "RETAIN_REPLACED", store_module.timedelta(0))
+    store.init()
+    left = billing_files(store)
+    assert len(left) == 1 and not left & first
+    assert not orphan.parent.exists()
+    assert totals(store) == [("aws", 7, 1, Decimal("2.000000000000"))]
+
+
+def test_a_refused_load_writes_no_billing_file(store: Store) -> None:
+    store.load([Batch("cost", billing("aws", 7, "1"))])
+    before = billing_files(store)
+
+    def exploding() -> Iterator[pa.RecordBatch]:
+        yield from billing("aws", 8, "7").to_batches()
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        store.load([Batch("cost", billing("aws", 7, "9")), Batch("cost", exploding())])
+    assert billing_files(store) == before
+    assert totals(store) == [("aws", 7, 1, Decimal("1.000000000000"))]
+
+
+def test_extra_columns_are_read_from_the_files_that_have_them(store: Store) -> None:
+    store.load([Batch("cost", billing("aws", 7, "1", extra="AmazonEC2"))])
+    store.load([Batch("cost", billing("gcp", 7, "2"))])
+    with store.reader(sandboxed=True) as con:
+        rows = con.execute("SELECT x_source, x_ServiceCode FROM cost ORDER BY 1").fetchall()
+    assert rows == [("aws", "AmazonEC2"), ("gcp", None)]
+
+
+def old_layout_store(path: Path) -> Store:
+    """A store as mlcost wrote it before billing files: migrations 001-003, the cost
+    rows in the store file (with an extra column), and its read snapshot."""
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+            "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        for m in migrations()[:3]:
+            con.execute(m.sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [m.version, m.name])
+        con.execute('ALTER TABLE cost ADD COLUMN "x_ServiceCode" VARCHAR')
+        con.execute(
+            """INSERT INTO cost BY NAME
+            SELECT CAST(0.000000000001 * i + 1.25 AS DECIMAL(38, 12)) AS "BilledCost",
+                   TIMESTAMP '2026-01-01' + INTERVAL (i % 3) MONTH AS "BillingPeriodStart",
+                   CASE WHEN i % 2 = 0 THEN 'aws' ELSE 'focus:Azure:1' END AS x_source,
+                   CASE WHEN i % 5 = 0 THEN 'AmazonEC2' END AS "x_ServiceCode",
+                   TIMESTAMP '2026-04-02' AS x_ingested_at
+            FROM range(3000) t(i)"""
+        )
+    Path(str(path) + ".snapshot").write_bytes(path.read_bytes())
+    return Store(path)
+
+
+def test_an_old_layout_store_migrates_to_billing_files_with_identical_totals(
+    tmp_path: Path,
+) -> None:
+    old = old_layout_store(tmp_path / "old.duckdb")
+    query = (
+        'SELECT x_source, "BillingPeriodStart", count(*), sum("BilledCost"), '
+        'count("x_ServiceCode"), max(x_ingested_at) FROM cost GROUP BY ALL ORDER BY ALL'
+    )
+    with duckdb.connect(str(old.path), read_only=True) as con:
+        want = con.execute(query).fetchall()
+    assert len(want) == 6 and sum(r[2] for r in want) == 3000
+    # 3000 rows of 1.25 plus 0 … 2999 millionths of a millionth
+    assert sum(r[3] for r in want) == Decimal("3750") + Decimal("0.000000000001") * 4498500
+    assert old.init() == ["004_billing_parts"]
+    with old.reader() as con:
+        assert con.execute(query).fetchall() == want
+        tables = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary"
+        ).fetchall()
+    assert ("cost",) not in tables
+    assert len(billing_files(old)) == 6
+    # and it loads as any store: a restated month replaces that month of that source only
+    result = old.load([Batch("cost", billing("aws", 1, "10"))])
+    assert result.rows_replaced == {"cost": 500}
+    after = totals(old)
+    assert ("aws", 1, 1, Decimal("10.000000000000")) in after
+    assert sum(int(r[2]) for r in after) == 2501
+
+
+KILLED_LOAD = textwrap.dedent(
+    """
+    import os, signal, sys
+    import mlcost.store as m
+    from tests.test_store import billing
+    db, stage = sys.argv[1:3]
+    original = getattr(m.Store, stage)
+
+    def killed(self, *args, **kwargs):
+        if stage != "_publish_snapshot":
+            original(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    setattr(m.Store, stage, killed)
+    batches = [m.Batch("cost", billing("aws", 7, "2")), m.Batch("cost", billing("aws", 8, "3"))]
+    m.Store(db).load(batches)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("stage", "committed"),
+    [
+        ("_write_billing_parts", False),  # new files written, not listed
+        ("_swap_billing_parts", False),  # listed inside the transaction, not committed
+        ("_publish_snapshot", True),  # committed, the snapshot not yet copied
+    ],
+)
+def test_a_load_killed_at_any_stage_leaves_the_last_committed_state(
+    store: Store, stage: str, committed: bool
+) -> None:
+    store.load([Batch("cost", billing("aws", 7, "1"))])
+    root = Path(__file__).parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_LOAD, str(store.path), stage],
+        cwd=root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == -9, done.stderr
+    old = [("aws", 7, 1, Decimal("1.000000000000"))]
+    new = [("aws", 7, 1, Decimal("2.000000000000")), ("aws", 8, 1, Decimal("3.000000000000"))]
+    assert totals(store) == (new if committed else old)
+    # the next writer sweeps what the killed load left unlisted, and loads as usual
+    store.load([Batch("cost", billing("gcp", 7, "5"))])
+    with store.reader() as con:
+        named = {r[0] for r in con.execute("SELECT path FROM cost_files").fetchall()}
+        named |= {r[0] for r in con.execute("SELECT path FROM cost_files_retired").fetchall()}
+    assert billing_files(store) == named
+    assert totals(store) == [*(new if committed else old), ("gcp", 7, 1, Decimal("5.000000000000"))]

@@ -22,7 +22,10 @@ def export_lake(store: Store, folder: Path) -> list[Path]:
     """Write the store's input tables under ``folder``; returns the files written."""
     written: list[Path] = []
     with store.reader() as con:
-        present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        # tables and views alike: `cost` is a view over the store's billing files
+        present = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
         for table in LAKE_TABLES:
             if table not in present:
                 continue

@@ -1,4 +1,14 @@
-"""The store: one DuckDB file, its migrations, and ``load()``, the only writer.
+"""The store: one DuckDB file, the billing rows' Parquet files beside it, its
+migrations, and ``load()``, the only writer.
+
+Billing at scale (docs/store-design.md). The ``cost`` rows are Parquet files under
+``<db>.parts/cost/``, one per (billing period, source) and load; the store file lists
+the current ones (``cost_files``) and every connection sees them as a view named
+``cost``. A load writes its partitions' new files and swaps them into the list in its
+one transaction: its cost grows with the load, not with the store, and the store file
+(everything but billing) stays small. Files a load replaced are deleted by a later
+load, ``RETAIN_REPLACED`` after (a reader may still be reading them); files no list
+names (a killed load's) are deleted by the next writer.
 
 Sharing the file between processes. DuckDB lets one process open a file for writing
 and then no other process may open it at all, not even to read. mlcost therefore:
@@ -6,7 +16,8 @@ and then no other process may open it at all, not even to read. mlcost therefore
 * serialises writers on a lock file (``<db>.lock``): a second ingest waits, with
   back-off, up to ``lock_timeout_s`` and then stops with a clear message;
 * after each committed write, publishes a read snapshot (``<db>.snapshot``, copied to
-  a temporary name and renamed into place, so it is always a whole, committed store);
+  a temporary name and renamed into place, so it is always a whole, committed store;
+  it is a copy of the small store file, not of the billing files, which it names);
 * opens readers (CLI, dashboard, report) read-only and short-lived on the newest
   committed state: the main file when no writer holds it, else the snapshot. A long
   ingest therefore never makes the dashboard fail, and a dashboard never makes an
@@ -25,6 +36,7 @@ import re
 import shutil
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,6 +53,12 @@ from mlcost.schema import TABLES
 DEFAULT_DB = "mlcost.duckdb"
 SNAPSHOT_SUFFIX = ".snapshot"
 LOCK_SUFFIX = ".lock"
+#: The folder beside the store file holding the billing rows as Parquet files.
+PARTS_SUFFIX = ".parts"
+#: The table kept as Parquet files, and its folder under ``<db>.parts``.
+BILLING_TABLE = "cost"
+#: How long a billing file a load replaced is kept for readers still reading it.
+RETAIN_REPLACED = timedelta(hours=1)
 #: Extra columns a loader may add to a table: provider columns such as ``x_ServiceCode``.
 EXTRA_COLUMN = re.compile(r"^x_[A-Za-z0-9_]{1,80}$")
 
@@ -156,6 +174,11 @@ class Store:
     def lock_path(self) -> Path:
         return self.path.with_name(self.path.name + LOCK_SUFFIX)
 
+    @property
+    def parts_path(self) -> Path:
+        """The folder of the billing rows' Parquet files (``<db>.parts``)."""
+        return self.path.with_name(self.path.name + PARTS_SUFFIX)
+
     # -- opening ---------------------------------------------------------------
 
     def _connect(
@@ -165,20 +188,29 @@ class Store:
 
         ``sandboxed`` connections cannot touch any other file (for user-typed SQL).
         """
-        config = _config(sandboxed)
         deadline = time.monotonic() + self.lock_timeout_s
         delay = 0.05
         while True:
             try:
-                con = duckdb.connect(str(path), read_only=read_only, config=config)
+                con = duckdb.connect(str(path), read_only=read_only)
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
                     raise self._busy(exc) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
-            con.execute("SET TimeZone = 'UTC'")
-            return con
+            return self._prepare(con, sandboxed)
+
+    def _prepare(
+        self, con: duckdb.DuckDBPyConnection, sandboxed: bool
+    ) -> duckdb.DuckDBPyConnection:
+        """UTC, and for user-typed SQL no file access but to the billing files (DuckDB
+        takes the allowed folder only once the database is open)."""
+        con.execute("SET TimeZone = 'UTC'")
+        if sandboxed:
+            con.execute("SET allowed_directories = ?", [[_folder(self.parts_path)]])
+            con.execute("SET enable_external_access = false")
+        return con
 
     def _busy(self, exc: Exception) -> StoreError:
         if "lock" in str(exc).lower():
@@ -201,6 +233,7 @@ class Store:
         con = self._open_for_reading(sandboxed)
         try:
             self._check_version(con)
+            self._create_billing_view(con)
             yield con
         finally:
             con.close()
@@ -212,13 +245,11 @@ class Store:
         if not self.path.exists() or snapshot.stat().st_mtime >= self.path.stat().st_mtime:
             return self._connect(snapshot, read_only=True, sandboxed=sandboxed)
         # The main file changed after the last snapshot: read it unless a writer holds it.
-        config = _config(sandboxed)
         try:
-            con = duckdb.connect(str(self.path), read_only=True, config=config)
+            con = duckdb.connect(str(self.path), read_only=True)
         except duckdb.IOException:
             return self._connect(snapshot, read_only=True, sandboxed=sandboxed)
-        con.execute("SET TimeZone = 'UTC'")
-        return con
+        return self._prepare(con, sandboxed)
 
     def _check_version(self, con: duckdb.DuckDBPyConnection) -> None:
         have = _applied_versions(con)
@@ -250,6 +281,8 @@ class Store:
                 # Bounds the blocks a long load keeps cached: the rest are on disk already.
                 con.execute("SET memory_limit = ?", [self.writer_memory_limit])
                 self._migrate(con)
+                self._sweep_billing_files(con)
+                self._create_billing_view(con)
                 yield con
                 con.execute("CHECKPOINT")
             finally:
@@ -287,6 +320,163 @@ class Store:
         shutil.copyfile(self.path, tmp)
         os.replace(tmp, self.snapshot_path)
 
+    # -- the billing files --------------------------------------------------------
+
+    def _create_billing_view(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The view ``cost`` over the current billing files, for this connection: the
+        public columns in their order and types, then the extra ``x_*`` columns the
+        files bring (a file without one reads NULL there)."""
+        files = con.execute(
+            "SELECT path, extra_columns FROM cost_files ORDER BY loaded_at, path"
+        ).fetchall()
+        extras: list[str] = []
+        for _, names in files:
+            extras.extend(n for n in names if n not in extras)
+        columns = {**TABLES[BILLING_TABLE].columns, **{name: "VARCHAR" for name in extras}}
+        if files:
+            select = ", ".join(
+                f"CAST({quote_ident(n)} AS {t}) AS {quote_ident(n)}" for n, t in columns.items()
+            )
+            listed = ", ".join(_literal(str(self.parts_path.resolve() / p)) for p, _ in files)
+            source = f" FROM read_parquet([{listed}], union_by_name = true)"
+        else:
+            select = ", ".join(f"CAST(NULL AS {t}) AS {quote_ident(n)}" for n, t in columns.items())
+            source = " WHERE false"
+        con.execute(f"DROP VIEW IF EXISTS temp.{BILLING_TABLE}")
+        con.execute(f"CREATE TEMP VIEW {BILLING_TABLE} AS SELECT {select}{source}")
+
+    def _sweep_billing_files(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Delete the billing files no reader can be reading: those a load replaced more
+        than RETAIN_REPLACED ago, and those no list names (written by a load that was
+        killed or failed before it committed). Runs under the writer lock only."""
+        cutoff = _utcnow() - RETAIN_REPLACED
+        expired = con.execute(
+            "SELECT path FROM cost_files_retired WHERE retired_at < ?", [cutoff]
+        ).fetchall()
+        root = self.parts_path
+        for (path,) in expired:
+            with contextlib.suppress(FileNotFoundError):
+                (root / path).unlink()
+        if expired:
+            con.execute("DELETE FROM cost_files_retired WHERE retired_at < ?", [cutoff])
+        folder = root / BILLING_TABLE
+        if not folder.exists():
+            return
+        named = {
+            row[0]
+            for row in con.execute(
+                "SELECT path FROM cost_files UNION ALL SELECT path FROM cost_files_retired"
+            ).fetchall()
+        }
+        for dirpath, _dirs, names in os.walk(folder, topdown=False):
+            here = Path(dirpath)
+            for name in names:
+                if (here / name).relative_to(root).as_posix() not in named:
+                    (here / name).unlink()
+            if here != folder and not any(here.iterdir()):
+                here.rmdir()
+
+    def _write_billing_parts(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        partitions: Sequence[tuple[Any, Any]],
+        stamp: datetime,
+    ) -> list[tuple[Any, Any, str, int]]:
+        """Write each (source, billing period) of ``table`` to a new Parquet file;
+        returns (source, period, path under ``<db>.parts``, rows) of the files written
+        (a partition without rows gets no file: the load empties it)."""
+        written = []
+        for index, (source, period) in enumerate(partitions):
+            relative = (
+                f"{BILLING_TABLE}/BillingPeriod={_period_name(period)}/"
+                f"x_source={_source_name(source)}/{stamp:%Y%m%dT%H%M%S%f}-{index}.parquet"
+            )
+            target = self.parts_path / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            row = con.execute(
+                f"COPY (SELECT * FROM {table} WHERE x_source IS NOT DISTINCT FROM ? "  # noqa: S608
+                f'AND "BillingPeriodStart" IS NOT DISTINCT FROM ?) '
+                f"TO {_literal(str(target))} (FORMAT parquet, COMPRESSION zstd)",
+                [source, period],
+            ).fetchone()
+            rows = int(row[0]) if row else 0
+            if rows == 0:
+                target.unlink(missing_ok=True)
+                continue
+            _fsync(target)  # on disk before the transaction that lists it commits
+            written.append((source, period, relative, rows))
+        return written
+
+    def _swap_billing_parts(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        loaded_at: datetime,
+        explicit: list[Mapping[str, Any]],
+    ) -> tuple[int, int]:
+        """Write this load's billing rows (the temporary table ``cost``) as new files
+        and make them the partitions' rows in ``cost_files``, the older files of those
+        partitions retired; inside the load's transaction. Returns (rows, partitions)
+        replaced, as ``_replace_partitions``."""
+        if explicit:
+            partitions = list(
+                dict.fromkeys((p.get("x_source"), p.get("BillingPeriodStart")) for p in explicit)
+            )
+        else:
+            partitions = [
+                (r[0], r[1])
+                for r in con.execute(
+                    f'SELECT DISTINCT x_source, "BillingPeriodStart" FROM temp.{BILLING_TABLE}'  # noqa: S608
+                ).fetchall()
+            ]
+        extras = [
+            c for c in _table_columns(con, BILLING_TABLE) if c not in TABLES[BILLING_TABLE].columns
+        ]
+        written = self._write_billing_parts(con, f"temp.{BILLING_TABLE}", partitions, loaded_at)
+        replaced = 0
+        now = _utcnow()
+        same = 'x_source IS NOT DISTINCT FROM ? AND "BillingPeriodStart" IS NOT DISTINCT FROM ?'
+        for source, period in partitions:
+            row = con.execute(
+                f'SELECT coalesce(sum("rows"), 0) FROM cost_files WHERE {same}',  # noqa: S608
+                [source, period],
+            ).fetchone()
+            replaced += int(row[0]) if row else 0
+            con.execute(
+                f"INSERT INTO cost_files_retired SELECT path, ? FROM cost_files WHERE {same}",  # noqa: S608
+                [now, source, period],
+            )
+            con.execute(f"DELETE FROM cost_files WHERE {same}", [source, period])  # noqa: S608
+        for source, period, relative, rows in written:
+            con.execute(
+                "INSERT INTO cost_files VALUES (?, ?, ?, ?, ?, ?)",
+                [source, period, relative, rows, extras, loaded_at],
+            )
+        return replaced, len(partitions)
+
+    def _move_billing_to_parts(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Migration 004: the old ``cost`` table's rows become billing files, one per
+        (source, billing period), and the table is dropped (inside the migration's
+        transaction: a store killed half-way is still the old one)."""
+        partitions = con.execute(
+            f'SELECT x_source, "BillingPeriodStart", max(x_ingested_at) FROM main.{BILLING_TABLE} '  # noqa: S608
+            "GROUP BY ALL ORDER BY 2, 1"
+        ).fetchall()
+        extras = [
+            c for c in _table_columns(con, BILLING_TABLE) if c not in TABLES[BILLING_TABLE].columns
+        ]
+        stamp = _utcnow()
+        written = self._write_billing_parts(
+            con, f"main.{BILLING_TABLE}", [(p[0], p[1]) for p in partitions], stamp
+        )
+        newest = {(p[0], p[1]): p[2] for p in partitions}
+        for source, period, relative, rows in written:
+            con.execute(
+                "INSERT INTO cost_files VALUES (?, ?, ?, ?, ?, ?)",
+                [source, period, relative, rows, extras, newest[(source, period)] or stamp],
+            )
+        con.execute(f"DROP TABLE main.{BILLING_TABLE}")
+
     # -- schema ------------------------------------------------------------------
 
     def init(self) -> list[str]:
@@ -309,6 +499,8 @@ class Store:
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(migration.sql)
+                if migration.version == BILLING_PARTS_MIGRATION:
+                    self._move_billing_to_parts(con)
                 con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                     [migration.version, migration.name, _utcnow()],
@@ -346,12 +538,20 @@ class Store:
         for path in (self.path, wal, self.snapshot_path, self.lock_path):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+        shutil.rmtree(self.parts_path, ignore_errors=True)
 
     def _load(self, batches: Iterable[Batch], on_rows: ProgressCallback | None) -> LoadResult:
         with self.writer() as con:
             loaded_at = _next_load_time(con)
             result = LoadResult(loaded_at=loaded_at)
             con.execute("BEGIN TRANSACTION")
+            # This load's billing rows gather in a temporary table of the view's name (it
+            # spills to <db>.tmp past the memory limit) and become files when it commits.
+            con.execute(f"DROP VIEW temp.{BILLING_TABLE}")
+            columns = ", ".join(
+                f"{quote_ident(n)} {t}" for n, t in TABLES[BILLING_TABLE].columns.items()
+            )
+            con.execute(f"CREATE TEMP TABLE {BILLING_TABLE} ({columns})")
             try:
                 explicit: dict[str, list[Mapping[str, Any]]] = {}
                 records: dict[str, list[Mapping[str, Any]]] = {}
@@ -363,9 +563,14 @@ class Store:
                     if batch.record is not None:
                         records.setdefault(batch.table, []).append({**batch.record, "rows": rows})
                 for table in result.rows_in:
-                    replaced, parts = _replace_partitions(
-                        con, table, loaded_at, explicit.get(table, [])
-                    )
+                    if table == BILLING_TABLE:
+                        replaced, parts = self._swap_billing_parts(
+                            con, loaded_at, explicit.get(table, [])
+                        )
+                    else:
+                        replaced, parts = _replace_partitions(
+                            con, table, loaded_at, explicit.get(table, [])
+                        )
                     result.rows_replaced[table] = replaced
                     result.partitions[table] = parts
                     con.execute(
@@ -386,6 +591,7 @@ class Store:
                         ],
                     )
                 con.execute("COMMIT")
+                con.execute(f"DROP TABLE temp.{BILLING_TABLE}")
             except BaseException:
                 # A ROLLBACK that fails too (DuckDB out of memory) must not hide the cause:
                 # the transaction is discarded with the connection all the same.
@@ -395,9 +601,44 @@ class Store:
             return result
 
 
-def _config(sandboxed: bool) -> dict[str, str | bool | int | float | list[str]]:
-    """Connection settings; a sandboxed connection cannot read or write other files."""
-    return {"enable_external_access": False} if sandboxed else {}
+#: The migration that moves billing rows out of the store file (see _move_billing_to_parts).
+BILLING_PARTS_MIGRATION = 4
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal (for file names DuckDB takes only as literals: COPY TO, a
+    view's read_parquet; the names are ours, the store's folder the user's)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _fsync(path: Path) -> None:
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _folder(path: Path) -> str:
+    return str(path.resolve()) + os.sep
+
+
+def _period_name(period: Any) -> str:
+    """A billing period as a folder name: ``2026-08`` for a month's start."""
+    if not isinstance(period, datetime):
+        return "none"
+    if period.day == 1 and period.time() == datetime.min.time():
+        return f"{period:%Y-%m}"
+    return f"{period:%Y-%m-%dT%H%M%S}"
+
+
+def _source_name(source: Any) -> str:
+    """A source as a folder name: every character but letters, digits, - and _
+    percent-encoded (sources come from the files: never a path), long ones cut."""
+    if source is None:
+        return "none"
+    name = urllib.parse.quote(str(source), safe="-_")
+    return name if len(name) <= 80 else name[:80] + "~"
 
 
 def _insert_batch(
