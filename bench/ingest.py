@@ -47,13 +47,18 @@ print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak_mb}))
 """
 
 
-def measure(kind: str, path: Path, workdir: Path) -> dict[str, float]:
-    db = workdir / f"{kind}-{path.name}.duckdb"
-    for stale in workdir.glob(f"{db.name}*"):
-        if stale.is_dir():  # the store's billing files, <db>.parts
+def remove_store(db: Path) -> None:
+    """A store and everything beside it: WAL, snapshot, lock, its billing files (<db>.parts)."""
+    for stale in db.parent.glob(f"{db.name}*"):
+        if stale.is_dir():
             shutil.rmtree(stale)
         else:
             stale.unlink()
+
+
+def measure(kind: str, path: Path, workdir: Path) -> dict[str, float]:
+    db = workdir / f"{kind}-{path.name}.duckdb"
+    remove_store(db)
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, kind, str(path), str(db)],
         check=True,

@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).parent))
 
 from cur import write_cur
+from ingest import remove_store
 
 from mlcost.sample import write_sample
 from mlcost.schema import FOCUS_COLUMNS, MONEY
@@ -196,16 +197,14 @@ print(json.dumps({"rows": rows, "s": end - start, "after_s": after, "peak_mb": p
 
 def measure(kind: str, folder: Path, db: Path) -> dict[str, Any]:
     """One load of ``folder`` (mlcost or duckdb) in a fresh process, on a fresh store."""
-    for stale in db.parent.glob(f"{db.name}*"):
-        stale.unlink()
+    remove_store(db)
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, kind, str(folder), str(db)],
         capture_output=True,
         text=True,
         check=False,
     )
-    for stale in db.parent.glob(f"{db.name}*"):
-        stale.unlink()
+    remove_store(db)
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["killed"])[-1]
         return {"error": f"failed ({last[:70]})"}
