@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from analyze import build
 from cur import write_cur
+from ingest import remove_store
 from layouts import HEADER as LAYOUT_HEADER
 from layouts import run_layouts
 from store import run as store_bench
@@ -197,16 +198,14 @@ def measure_export(folder: Path, work: Path) -> str:
 
 
 def measure(kind: str, folder: Path, db: Path) -> dict[str, Any]:
-    for stale in db.parent.glob(f"{db.name}*"):
-        _remove(stale)
+    remove_store(db)
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, kind, str(folder), str(db)],
         capture_output=True,
         text=True,
         check=False,
     )
-    for stale in db.parent.glob(f"{db.name}*"):
-        _remove(stale)
+    remove_store(db)
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["killed"])[-1]
         return {"error": f"failed ({last[:60]})"}
@@ -313,8 +312,7 @@ def analyses(rows: int, work: Path) -> tuple[dict[str, float], dict[str, float]]
         with store.reader() as con:
             render(con, store)
         pages[page] = time.perf_counter() - started
-    for stale in work.glob("org.duckdb*"):
-        _remove(stale)
+    remove_store(work / "org.duckdb")
     return timed, pages
 
 
