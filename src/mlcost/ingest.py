@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
+from mlcost.choices import BILLING_FORMATS
 from mlcost.config import BillingSettings
 from mlcost.connectors.files.focus import FileSummary, FocusExport
-from mlcost.connectors.files.formats import FORMATS, BillingExport, known_formats
+from mlcost.connectors.files.formats import BillingExport, known_formats
 from mlcost.connectors.files.values import billing_window
 from mlcost.errors import InputError
 from mlcost.rules import get_rule
@@ -22,7 +23,6 @@ from mlcost.store import Batch, LoadResult, ProgressCallback, Store
 if TYPE_CHECKING:
     from mlcost.connectors.aws import Summary as AwsSummary
 
-BILLING_FORMATS = ("auto", *FORMATS)
 SAMPLE_SOURCE = "sample"
 SAMPLE_TABLES = ("resources", "metrics", "runs", "prices")
 
