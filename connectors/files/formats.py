@@ -182,9 +182,9 @@ class BillingExport:
         con = self._planner
         assert con is not None, "planned inside batches()"
         if item.fmt.name == "gcp":
-            scan, columns = gcp.open_scan(con, item.path)
+            scan, columns = gcp.open_scan(con, item.path, decompressed=plain is not None)
         else:
-            scan, columns = _open_scan(con, item.path)
+            scan, columns = _open_scan(con, item.path, decompressed=plain is not None)
         if item.fmt.name == "azure":
             conversion = azure.convert(item.path, scan, columns, self.source, mode=mode)
         else:
