@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -196,3 +198,33 @@ def test_progress_shows_on_a_terminal_and_stays_quiet_in_pipes(
     assert os.waitstatus_to_exitcode(status) == 0
     assert b"b.csv 100 rows" in seen  # the progress line: file, rows so far…
     assert b"0:00:0" in seen  # …and the time elapsed, which only the progress bar shows
+
+
+#: What `mlcost --help` imports, printed after the help (the command modules are imported
+#: through importlib, which `python -X importtime` does not list: sys.modules does).
+_IMPORTED_BY_HELP = """
+import runpy, sys
+sys.argv = ["mlcost", "--help"]
+try:
+    runpy.run_module("mlcost.cli", run_name="__main__")
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print("imported:", " ".join(sorted(sys.modules)))
+"""
+
+
+def test_help_imports_neither_duckdb_arrow_pandas_nor_the_connectors() -> None:
+    """`mlcost --help` starts fast: the command modules import DuckDB, Arrow, pandas and
+    the connectors only inside the commands that use them."""
+    done = subprocess.run([sys.executable, "-c", _IMPORTED_BY_HELP], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "ingest" in done.stdout and "recommendations" in done.stdout
+    imported = done.stdout.rsplit("imported: ", 1)[1].split()
+    assert "mlcost.cli.analysis" in imported and "mlcost.cli.data" in imported
+    heavy = [
+        name
+        for name in imported
+        if name.split(".")[0] in ("duckdb", "pyarrow", "pandas")
+        or name.startswith(("mlcost.connectors", "mlcost.store", "mlcost.ingest"))
+    ]
+    assert heavy == []

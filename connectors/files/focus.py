@@ -395,7 +395,7 @@ def stream_conversion(
                     found = _shown(batch.column(converted)[at].as_py())
                 else:
                     found = _raw_value(
-                        conversion.scan, path, conversion.columns, column, seen + index
+                        conversion.scan, params[0], conversion.columns, column, seen + index
                     )
                 raise InputError(
                     f"{path}: row {seen + index + 1}, column {column}: expected "
@@ -414,9 +414,12 @@ def stream_conversion(
         raise _file_error(path, exc) from exc
 
 
-def _open_scan(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[str, SourceColumn]]:
+def _open_scan(
+    con: duckdb.DuckDBPyConnection, path: Path, *, decompressed: bool = False
+) -> tuple[str, dict[str, SourceColumn]]:
     """The table function that scans ``path`` (``$1`` stands for the path), and the
-    file's columns by their header names."""
+    file's columns by their header names. ``decompressed``: the scan is to read the
+    CSV.gz's decompressed copy (connectors/files/scratch.py) in its place."""
     name = path.name.lower()
     if name.endswith(".parquet"):
         # A path such as BillingPeriod=2026-10/ names no column: the file holds what it holds.
@@ -438,10 +441,11 @@ def _open_scan(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[st
     # Blanks and NULL tokens are null from the reader on (as cleaning would make them),
     # so casts and checks skip them.
     spec = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
+    gzipped = path.name.lower().endswith(".gz") and not decompressed
     scan = (
         f"read_csv($1, columns={{{spec}}}, header=true, auto_detect=false, delim=',', "
         "quote='\"', escape='\"', strict_mode=true, nullstr=['', 'NULL', 'null', 'Null'], "
-        "compression='auto', hive_partitioning=false)"
+        f"compression='{'gzip' if gzipped else 'none'}', hive_partitioning=false)"
     )
     _refuse_control_names(path, header)
     cleaned = [_clean_header(h) for h in header]
@@ -698,16 +702,20 @@ def per_distinct(scan: str, keys: Sequence[str], expr: str, alias: str) -> tuple
     to the result.
 
     Rebuilding a tag object costs more than reading its row, and a bill has few
-    distinct tag sets. A Parquet file reads those columns alone, cheaply; a CSV file
-    would be parsed twice, so there the formula is left to run row by row. Keys are
-    best text (a MAP column's JSON text hashes faster than the MAP).
+    distinct tag sets. A Parquet file reads those columns alone, cheaply; a plain CSV
+    file (a CSV.gz's decompressed copy too) is read again in parallel, materialising
+    those columns alone. A compressed CSV would be decompressed twice, on one thread:
+    there the formula is left to run row by row. Keys are best text (a MAP column's
+    JSON text hashes faster than the MAP).
     """
-    if not scan.startswith("read_parquet("):
+    plain_csv = scan.startswith("read_csv(") and "compression='none'" in scan
+    if not (scan.startswith("read_parquet(") or plain_csv):
         return scan, expr
     names = [f"_k{i}" for i in range(len(keys))]
     inner = expr
     for key, name in zip(keys, names, strict=True):
-        inner = inner.replace(key, name)
+        # The key alone, not inside a longer name (c5 within c56).
+        inner = re.sub(rf"(?<![\w\"]){re.escape(key)}(?![\w\"])", name, inner)
     distinct = ", ".join(f"{key} AS {name}" for key, name in zip(keys, names, strict=True))
     match = " AND ".join(
         f"{key} IS NOT DISTINCT FROM _t.{name}" for key, name in zip(keys, names, strict=True)
@@ -808,12 +816,13 @@ def _extra_name(name: str, taken: set[str]) -> str:
 
 def _raw_value(
     scan: str,
-    path: Path,
+    file: object,
     columns: dict[str, SourceColumn],
     column: str,
     offset: int,
 ) -> str:
-    """The offending value as the file has it, quoted, for the error message."""
+    """The offending value as the file has it, quoted, for the error message (``file``:
+    what the scan reads as ``$1``, the file or its decompressed copy)."""
     if column not in columns:
         return "a value that does not convert"
     ref = columns[column].ref
@@ -823,7 +832,7 @@ def _raw_value(
             row = con.execute(
                 f"SELECT CAST({ref} AS VARCHAR) FROM {scan} "  # noqa: S608
                 f"LIMIT 1 OFFSET {int(offset)}",
-                [str(path)],
+                [file],
             ).fetchone()
     except duckdb.Error:
         return "an unreadable value"

@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
-from mlcost.connectors.files import aws_cur, azure, gcp
+from mlcost.connectors.files import aws_cur, azure, gcp, scratch
 from mlcost.connectors.files.focus import (
     REQUIRED,
     Conversion,
@@ -109,7 +109,9 @@ class BillingExport:
 
     ``fmt`` is ``auto`` (recognise each file from its header) or a format name;
     ``source`` names the export in x_source (default: per format, e.g.
-    ``aws-cur:<payer account>``).
+    ``aws-cur:<payer account>``); ``scratch`` is the folder (the store's) where a CSV.gz
+    is decompressed for DuckDB's parallel reader (see :mod:`.scratch`); without it,
+    files are read as they are.
     """
 
     def __init__(
@@ -119,6 +121,7 @@ class BillingExport:
         fmt: str = "auto",
         source: str | None = None,
         allow_empty: bool = False,
+        scratch: Path | None = None,
     ):
         if fmt != "auto" and fmt not in FORMATS:
             raise InputError(
@@ -128,6 +131,7 @@ class BillingExport:
         self.fmt = fmt
         self.source = source
         self.allow_empty = allow_empty
+        self.scratch = scratch
         self.files: list[FileSummary] = []
         #: Files of earlier loads by content hash: (name, when), read once per load.
         self._earlier: dict[str, tuple[str, str]] | None = None
@@ -138,7 +142,7 @@ class BillingExport:
         #: The connection that reads the files' headers and schemas (open in batches()).
         self._planner: duckdb.DuckDBPyConnection | None = None
 
-    def batches(self) -> Iterator[Batch]:
+    def batches(self) -> Generator[Batch, None, None]:
         """One lazy batch per file; nothing is read until the store iterates it."""
         with contextlib.ExitStack() as stack:
             # One connection plans every file (reads headers and schemas): opening one
@@ -151,35 +155,42 @@ class BillingExport:
             except InputError as exc:
                 raise self._renamed(exc) from exc.__cause__
             modes = azure.dataset_modes([p.path for p in planned if p.fmt.name == "azure"])
+            gzipped = any(scratch.is_csv_gz(p.path) for p in planned)
+            folder = stack.enter_context(scratch.scratch_folder(self.scratch if gzipped else None))
             for item, digest in zip(planned, digests, strict=True):
                 item.summary.path = self._names.get(str(item.path), item.summary.path)
                 item.summary.sha256 = digest
                 self.files.append(item.summary)
-                try:
-                    scan = self._scan(item, modes.get(item.path))
-                except InputError as exc:
-                    raise self._renamed(exc) from exc.__cause__
-                name = self._names.get(str(item.path), str(item.path.resolve()))
-                yield Batch(
-                    "cost",
-                    scan,
-                    label=self._names.get(str(item.path), item.path.name),
-                    record={"name": name, "sha256": digest},
-                )
+                # Decompressed just before the store reads it, removed once it has.
+                with scratch.decompressed(item.path, folder) as plain:
+                    try:
+                        scan = self._scan(item, modes.get(item.path), plain)
+                    except InputError as exc:
+                        raise self._renamed(exc) from exc.__cause__
+                    name = self._names.get(str(item.path), str(item.path.resolve()))
+                    yield Batch(
+                        "cost",
+                        scan,
+                        label=self._names.get(str(item.path), item.path.name),
+                        record={"name": name, "sha256": digest},
+                    )
 
-    def _scan(self, item: _Planned, mode: str | None) -> Scan:
+    def _scan(self, item: _Planned, mode: str | None, plain: Path | None = None) -> Scan:
         """The file's conversion, for the store to run; its errors name a fetched file
-        by its S3 key or BigQuery table, not the temporary copy."""
+        by its S3 key or BigQuery table, not the temporary copy. ``plain``: the file
+        decompressed, which the conversion reads instead (same bytes, same row numbers)."""
         con = self._planner
         assert con is not None, "planned inside batches()"
         if item.fmt.name == "gcp":
-            scan, columns = gcp.open_scan(con, item.path)
+            scan, columns = gcp.open_scan(con, item.path, decompressed=plain is not None)
         else:
-            scan, columns = _open_scan(con, item.path)
+            scan, columns = _open_scan(con, item.path, decompressed=plain is not None)
         if item.fmt.name == "azure":
             conversion = azure.convert(item.path, scan, columns, self.source, mode=mode)
         else:
             conversion = item.fmt.convert(item.path, scan, columns, self.source)
+        if plain is not None:
+            conversion.params = [str(plain), *conversion.params[1:]]  # $1 is the file
         item.summary.extra_columns = conversion.extras
         found = conversion_scan(item.path, conversion, item.summary, allow_empty=self.allow_empty)
         explain = found.explain

@@ -271,7 +271,9 @@ def parquet_names(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     return names
 
 
-def open_scan(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[str, SourceColumn]]:
+def open_scan(
+    con: duckdb.DuckDBPyConnection, path: Path, *, decompressed: bool = False
+) -> tuple[str, dict[str, SourceColumn]]:
     """The scan of a GCP export file and its columns by dotted path.
 
     JSON lines and Parquet rows are read as one JSON document each, and fields are
@@ -287,7 +289,7 @@ def open_scan(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[str
             "FROM read_parquet($1, hive_partitioning = false) AS t)"
         )
     else:
-        return _open_scan(con, path)
+        return _open_scan(con, path, decompressed=decompressed)
     columns: dict[str, SourceColumn] = {}
     for known in KNOWN_PATHS:
         if known not in names:

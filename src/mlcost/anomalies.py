@@ -47,6 +47,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.lib.stride_tricks import sliding_window_view
 
+from mlcost.choices import FEEDBACK_REASONS
 from mlcost.config import ANOMALY_SENSITIVITIES, AnomalySettings
 from mlcost.errors import InputError
 from mlcost.schema import MONEY, arrow_schema
@@ -60,7 +61,6 @@ DRIVER_COLUMNS = {"service": "ServiceName", "account": "SubAccountId", "resource
 LEVEL_DAYS = 14
 #: Drivers kept per dimension.
 TOP_DRIVERS = 3
-FEEDBACK_REASONS = ("expected", "planned")
 #: The scope of running GPUs (a count, not money): GPUs of the instances billed that day.
 GPU_SCOPE = "gpus"
 #: GPUs of a billing line: FOCUS SkuPriceDetails.GpuCount, else the price list's.

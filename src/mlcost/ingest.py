@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -10,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
+from mlcost.choices import BILLING_FORMATS
 from mlcost.config import BillingSettings
 from mlcost.connectors.files.focus import FileSummary, FocusExport
-from mlcost.connectors.files.formats import FORMATS, BillingExport, known_formats
+from mlcost.connectors.files.formats import BillingExport, known_formats
 from mlcost.connectors.files.values import billing_window
 from mlcost.errors import InputError
 from mlcost.rules import get_rule
@@ -21,7 +23,6 @@ from mlcost.store import Batch, LoadResult, ProgressCallback, Store
 if TYPE_CHECKING:
     from mlcost.connectors.aws import Summary as AwsSummary
 
-BILLING_FORMATS = ("auto", *FORMATS)
 SAMPLE_SOURCE = "sample"
 SAMPLE_TABLES = ("resources", "metrics", "runs", "prices")
 
@@ -51,9 +52,12 @@ def ingest_billing(
             f"Unknown billing format {fmt!r}; this version reads: {', '.join(BILLING_FORMATS)}.",
             f"Known formats: {known_formats()}.",
         )
-    export = BillingExport(paths, fmt=fmt, source=source, allow_empty=allow_empty)
-    with billing_window(settings):
-        result = store.load(export.batches(), on_rows=on_rows)
+    export = BillingExport(
+        paths, fmt=fmt, source=source, allow_empty=allow_empty, scratch=store.path.parent
+    )
+    # Closed on failure too, so that a CSV.gz's decompressed copy is removed at once.
+    with billing_window(settings), contextlib.closing(export.batches()) as batches:
+        result = store.load(batches, on_rows=on_rows)
     return BillingIngest(result, export.files)
 
 

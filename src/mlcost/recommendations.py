@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from mlcost import vocabulary
+from mlcost.choices import STATUSES
 from mlcost.engine import DuckDBEngine, Engine
 from mlcost.errors import InputError
 from mlcost.rules import all_rules
@@ -55,7 +56,6 @@ FIELDS = (
     "status",
     "tags",
 )
-STATUSES = ("open", "dismissed", "closed", "all")
 #: Days of data behind a finding: its cost and saving are measured on the 30 days before
 #: the end of the data an analysis judged. A finding's detection window runs from that
 #: many days before ``first_detected`` to ``last_detected`` (both: the end of the data).

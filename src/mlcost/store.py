@@ -47,10 +47,10 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
+from mlcost.choices import DEFAULT_DB as DEFAULT_DB
 from mlcost.errors import StoreBusyError, StoreError
 from mlcost.schema import TABLES
 
-DEFAULT_DB = "mlcost.duckdb"
 SNAPSHOT_SUFFIX = ".snapshot"
 LOCK_SUFFIX = ".lock"
 #: The folder beside the store file holding the billing rows as Parquet files.

@@ -10,11 +10,10 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import pyarrow.compute as pc
 import typer
 from rich.console import Console
 
-from mlcost.anomalies import FEEDBACK_REASONS, acknowledge, terminal_view
+from mlcost.choices import DEFAULT_DB, FEEDBACK_REASONS
 from mlcost.cli.common import (
     AccountsOption,
     FormatOption,
@@ -32,14 +31,11 @@ from mlcost.cli.common import (
     out,
 )
 from mlcost.errors import MlcostError
-from mlcost.figures import Headline
-from mlcost.filters import Filters
-from mlcost.output import json_document, open_output, resolve_format, write_table
-from mlcost.store import DEFAULT_DB
-from mlcost.summary import data_end, overview
 
 if TYPE_CHECKING:
     from mlcost.api import Workspace
+    from mlcost.figures import Headline
+    from mlcost.filters import Filters
 
 #: The spend summary `mlcost analyze` prints and exports: by provider, service, month.
 SUMMARY_DIMENSIONS = ("provider", "service", "month")
@@ -77,6 +73,7 @@ def analyze(
     headline figures and the spend summary as one object, csv/parquet the spend summary
     (export the findings with `mlcost recommendations`)."""
     from mlcost.engine import ENGINES
+    from mlcost.output import resolve_format
 
     ws = _ctx(ctx).workspace
     if engine not in ENGINES:
@@ -107,8 +104,13 @@ def analyze(
     )
 
 
-def _print_findings_summary(ws: Workspace, findings: int, filters: Filters = Filters()) -> None:
-    summary = ws.savings(filters=filters)
+def _print_findings_summary(ws: Workspace, findings: int, filters: Filters | None = None) -> None:
+    import pyarrow.compute as pc
+
+    from mlcost.filters import Filters
+    from mlcost.output import write_table
+
+    summary = ws.savings(filters=filters if filters is not None else Filters())
     totals = [r for r in summary.to_pylist() if r["scope"] == "total"]
     out.print()
     if not totals:
@@ -130,11 +132,15 @@ def _print_findings_summary(ws: Workspace, findings: int, filters: Filters = Fil
 
 
 def _print_spend(
-    ws: Workspace, fmt: str | None, output: Path | None, filters: Filters = Filters()
+    ws: Workspace, fmt: str | None, output: Path | None, filters: Filters | None = None
 ) -> None:
     """The headline figures, then spend by provider, service and month: readable tables
     on a terminal; in json one object (``figures`` and ``spend``), in csv and parquet
     the spend summary as one long table (dimension, value, currency, sums)."""
+    from mlcost.filters import Filters
+    from mlcost.output import json_document, open_output, resolve_format, write_table
+
+    filters = filters if filters is not None else Filters()
     fmt = resolve_format(fmt, output)
     if fmt == "json":
         data = ws.headline(filters=filters).as_dict()
@@ -159,6 +165,9 @@ def _print_spend(
 
 
 def _print_spend_tables(ws: Workspace, console: Console, filters: Filters) -> None:
+    from mlcost.output import write_table
+    from mlcost.summary import overview
+
     with ws.store.reader() as con:
         info = overview(con)
     if not info.rows:
@@ -228,6 +237,9 @@ def anomalies_command(
     """List the anomalies `mlcost analyze` found, newest first, with any acknowledgement."""
     if ctx.invoked_subcommand is not None:
         return
+    from mlcost.anomalies import terminal_view
+    from mlcost.output import resolve_format, write_table
+
     table = _ctx(ctx).workspace.anomalies(scopes=scope or (), since=since)
     if resolve_format(_fmt(fmt), output) == "table":
         table = terminal_view(table)
@@ -242,6 +254,8 @@ def anomalies_ack(
     note: Annotated[str | None, typer.Option(help="A word on why, kept with it.")] = None,
 ) -> None:
     """Acknowledge an anomaly as expected or planned; kept across re-analysis."""
+    from mlcost.anomalies import acknowledge
+
     text = acknowledge(_ctx(ctx).store, anomaly, reason.value, note)
     out.print(f"Anomaly {anomaly} acknowledged ({text}).")
 
@@ -249,6 +263,7 @@ def anomalies_ack(
 @app.command()
 def demo(ctx: typer.Context) -> None:
     """Build a store from the sample organisation and show what mlcost sees."""
+    from mlcost.output import write_table
     from mlcost.report import build_report, write_report
 
     context = _ctx(ctx)
@@ -321,6 +336,9 @@ def commitments(
     output: OutputOption = None,
 ) -> None:
     """RI, Savings Plan, reservation and CUD utilisation, coverage and expiry, from billing."""
+    from mlcost.output import resolve_format, write_table
+    from mlcost.summary import data_end
+
     ws = _ctx(ctx).workspace
     since = until = None
     if days is not None:
@@ -397,6 +415,7 @@ def experiments(
     """Experiments and runs with cost, GPU-hours, GPU efficiency and the metric (run
     `mlcost analyze` first): a cost-aware leaderboard with its Pareto front."""
     from mlcost import experiments as experiments_lib
+    from mlcost.output import resolve_format, write_table
 
     runs = _ctx(ctx).workspace.run_costs(
         experiment or (), metric=metric, maximize=not minimize, target=target

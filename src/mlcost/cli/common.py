@@ -1,4 +1,8 @@
-"""What every command shares: the app and its groups, options, consoles, the context."""
+"""What every command shares: the app and its groups, options, consoles, the context.
+
+`mlcost --help` imports every command module: they import DuckDB, Arrow, pandas and the
+connectors only inside the commands that use them (tests/test_cli_start.py).
+"""
 
 from __future__ import annotations
 
@@ -16,13 +20,13 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from mlcost import __version__, redact
+from mlcost.choices import BILLING_FORMATS, DEFAULT_DB
 from mlcost.config import Settings, load_settings
-from mlcost.filters import Filters
-from mlcost.ingest import BILLING_FORMATS
-from mlcost.store import DEFAULT_DB, LoadResult, ProgressCallback, Store
 
 if TYPE_CHECKING:
     from mlcost.api import Workspace
+    from mlcost.filters import Filters
+    from mlcost.store import LoadResult, ProgressCallback, Store
 
 
 class OutputFormat(StrEnum):
@@ -90,6 +94,8 @@ class Context:
 
     @property
     def store(self) -> Store:
+        from mlcost.store import Store
+
         settings = self.settings.store
         return Store(
             self.db,
@@ -208,6 +214,8 @@ def _filters(
     provider: list[str] | None,
     account: list[str] | None,
 ) -> Filters:
+    from mlcost.filters import Filters
+
     return Filters(
         since=since.date() if since else None,
         until=until.date() if until else None,

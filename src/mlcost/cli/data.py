@@ -20,7 +20,6 @@ from mlcost.cli.common import (
     export_app,
     out,
 )
-from mlcost.sql import write_query
 
 
 @app.command()
@@ -31,6 +30,8 @@ def sql(
     output: OutputOption = None,
 ) -> None:
     """Run read-only SQL over the store (writes are refused)."""
+    from mlcost.sql import write_query
+
     write_query(_ctx(ctx).store, query, fmt=_fmt(fmt), output=output, console=out)
 
 

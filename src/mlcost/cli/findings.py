@@ -6,9 +6,9 @@ import json
 import textwrap
 from typing import Annotated
 
-import pyarrow as pa
 import typer
 
+from mlcost.choices import STATUSES
 from mlcost.cli.common import (
     _FINDING_COLUMNS,
     FormatOption,
@@ -19,13 +19,6 @@ from mlcost.cli.common import (
     recommendations_app,
     rules_app,
 )
-from mlcost.output import resolve_format, write_table
-from mlcost.recommendations import (
-    STATUSES,
-    get_recommendation,
-    set_status,
-)
-from mlcost.rules import all_rules, get_rule
 
 
 @rules_app.callback(invoke_without_command=True)
@@ -35,6 +28,11 @@ def rules_list(ctx: typer.Context, fmt: FormatOption = None, output: OutputOptio
     parameters (as mlcost.toml sets them)."""
     if ctx.invoked_subcommand:
         return
+    import pyarrow as pa
+
+    from mlcost.output import resolve_format, write_table
+    from mlcost.rules import all_rules
+
     configured = _ctx(ctx).settings.rules
     rows = []
     for rule in all_rules().values():
@@ -71,6 +69,11 @@ def rules_show(
     ctx: typer.Context, rule_id: Annotated[str, typer.Argument(help="A rule id.")]
 ) -> None:
     """Print a rule's documentation and its parameters."""
+    import pyarrow as pa
+
+    from mlcost.output import write_table
+    from mlcost.rules import get_rule
+
     rule = get_rule(rule_id)
     configured = _ctx(ctx).settings.rules.get(rule.id, {})
     out.print(f"{rule.id} ({', '.join(rule.providers)})", markup=False)
@@ -125,6 +128,8 @@ def recommendations(
     """List findings, largest saving first; export them with --format and --output."""
     if ctx.invoked_subcommand:
         return
+    from mlcost.output import resolve_format, write_table
+
     table = _ctx(ctx).workspace.findings(
         rules=rule or (),
         providers=provider or (),
@@ -160,6 +165,8 @@ def recommendations_show(
     rec_id: Annotated[str, typer.Argument(help="A finding's id, or a unique prefix of it.")],
 ) -> None:
     """Everything about one finding: the resource, the evidence, the action."""
+    from mlcost.recommendations import get_recommendation
+
     with _ctx(ctx).store.reader() as con:
         found = get_recommendation(con, rec_id)
     for name, value in found.items():
@@ -178,6 +185,8 @@ def recommendations_dismiss(
     reason: Annotated[str, typer.Option(help="Why it is not waste (kept with it).")],
 ) -> None:
     """Dismiss a finding: it stays dismissed when analyze runs again."""
+    from mlcost.recommendations import set_status
+
     rec_id = set_status(_ctx(ctx).store, rec_id, dismissed=True, reason=reason)
     out.print(f"Dismissed {rec_id}. Undo with: mlcost recommendations reopen {rec_id}")
 
@@ -187,5 +196,7 @@ def recommendations_reopen(
     ctx: typer.Context, rec_id: Annotated[str, typer.Argument(help="A finding's id.")]
 ) -> None:
     """Reopen a dismissed finding."""
+    from mlcost.recommendations import set_status
+
     rec_id = set_status(_ctx(ctx).store, rec_id, dismissed=False)
     out.print(f"Reopened {rec_id}.")

@@ -17,7 +17,6 @@ from mlcost.cli.common import (
     ingest_app,
     out,
 )
-from mlcost.ingest import ingest_aws, ingest_billing, ingest_sample
 
 
 @app.command()
@@ -67,6 +66,8 @@ def ingest_billing_command(
     All files given together are one load: each (source, billing period) they cover
     replaces what the store held for it, so re-loading or restating never duplicates.
     """
+    from mlcost.ingest import ingest_billing
+
     context = _ctx(ctx)
     with _progress() as on_rows:
         done = ingest_billing(
@@ -129,6 +130,8 @@ def ingest_aws_command(
     """Load AWS inventory, CloudWatch utilisation, SageMaker training jobs and prices
     (boto3's standard credentials). Each account × region scanned replaces its previous
     inventory and prices."""
+    from mlcost.ingest import ingest_aws
+
     with _progress() as on_rows:
         done = ingest_aws(
             _ctx(ctx).store,
@@ -157,6 +160,8 @@ def ingest_aws_command(
 @ingest_app.command("sample")
 def ingest_sample_command(ctx: typer.Context) -> None:
     """Load the bundled sample organisation (90 days on AWS, Azure and GCP)."""
+    from mlcost.ingest import ingest_sample
+
     with _progress() as on_rows:
         result = ingest_sample(_ctx(ctx).store, on_rows=on_rows)
     _load_report(result)

@@ -8,10 +8,12 @@ import io
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from mlcost.connectors.files import scratch
 from mlcost.connectors.files.focus import FocusExport
 
 from mlcost.errors import InputError
@@ -431,6 +433,65 @@ def test_nothing_is_read_until_the_store_iterates() -> None:
     batches = export.batches()  # a generator: building it touches no file
     with pytest.raises(InputError, match="no such file"):
         next(batches)
+
+
+# -- CSV.gz: decompressed beside the store, read in parallel, the copy removed ------------
+
+
+def _copies(monkeypatch: pytest.MonkeyPatch) -> list[Path | None]:
+    """The decompressed copies the next loads make (None: the file was read compressed)."""
+    made: list[Path | None] = []
+    real = scratch._decompress
+
+    def spy(path: Path, folder: Path) -> Path | None:
+        made.append(real(path, folder))
+        return made[-1]
+
+    monkeypatch.setattr(scratch, "_decompress", spy)
+    return made
+
+
+def test_a_csv_gz_is_read_from_a_copy_beside_the_store_and_the_copy_removed(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = _copies(monkeypatch)
+    rows = [focus_row(BilledCost=f"{i}.25", ResourceId=f"i-{i}") for i in range(1, 5)]
+    ingest_billing(store, [str(write_csv(tmp_path / "bill.csv.gz", rows))])
+
+    assert totals(store) == (Decimal("11.00"), Decimal("4.00"), 4)  # 1.25+2.25+3.25+4.25
+    [copy] = made
+    assert copy is not None and copy.parent.parent == store.path.parent
+    assert list(store.path.parent.glob(".mlcost-scratch-*")) == []
+
+
+def test_a_bad_row_in_a_csv_gz_is_named_by_its_row_and_no_copy_is_left(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = _copies(monkeypatch)
+    rows = [focus_row(ResourceId=f"i-{i}") for i in range(5)]
+    rows[3]["BilledCost"] = "12,50"
+    before = store_contents(store)
+
+    with pytest.raises(InputError, match=r"bill\.csv\.gz: row 4, column BilledCost: .*'12,50'"):
+        ingest_billing(store, [str(write_csv(tmp_path / "bill.csv.gz", rows))])
+
+    assert made[0] is not None and not made[0].exists()
+    assert list(store.path.parent.glob(".mlcost-scratch-*")) == []
+    assert store_contents(store) == before
+
+
+def test_a_csv_gz_without_room_for_its_copy_is_read_compressed(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = _copies(monkeypatch)
+    # 100 bytes free: the copy may take 50, and the file is larger.
+    monkeypatch.setattr(scratch.shutil, "disk_usage", lambda _: SimpleNamespace(free=100))
+    rows = [focus_row(BilledCost="2.50", ResourceId=f"i-{i}") for i in range(3)]
+    ingest_billing(store, [str(write_csv(tmp_path / "bill.csv.gz", rows))])
+
+    assert made == [None]
+    assert totals(store)[0] == Decimal("7.50")
+    assert list(store.path.parent.glob(".mlcost-scratch-*")) == []
 
 
 # -- the FOCUS specification's worked examples ------------------------------------------

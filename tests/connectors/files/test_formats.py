@@ -8,6 +8,7 @@ from pathlib import Path
 from subprocess import CompletedProcess
 
 import pytest
+from mlcost.connectors.files.formats import FORMATS
 
 from mlcost.errors import InputError
 from mlcost.ingest import BILLING_FORMATS, ingest_billing
@@ -20,6 +21,7 @@ from tests.connectors.files.test_gcp import RECORDS, write_jsonl
 
 def test_the_cli_offers_every_format() -> None:
     assert BILLING_FORMATS == ("auto", "focus", "aws-cur", "azure", "gcp")
+    assert ("auto", *FORMATS) == BILLING_FORMATS  # the CLI's choices are the readers
 
 
 def test_an_unknown_file_is_refused_listing_the_known_formats(store: Store, tmp_path: Path) -> None:
