@@ -120,6 +120,13 @@ def data_end(con: EngineLike) -> datetime | None:
     return rows[0][0] if rows else None
 
 
+def billing_lines(con: EngineLike) -> int:
+    """How many billing lines the store holds (counted by the daily roll-ups)."""
+    source = spend_source(con)
+    rows = as_engine(con).rows(f"SELECT {source.rows} FROM {source.table}")  # noqa: S608
+    return int(rows[0][0] or 0) if rows else 0
+
+
 def overview(con: EngineLike) -> StoreOverview:
     """How much billing the store holds (from the daily roll-ups: the same figures)."""
     engine = as_engine(con)
