@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
-from mlcost import api, figures, views, vocabulary
+from mlcost import api, figures, summary, views, vocabulary
 from mlcost.config import Settings, load_settings
 from mlcost.errors import MlcostError
 from mlcost.output import cell_text, markdown_text
@@ -235,8 +235,9 @@ def _runs(ws: api.Workspace, f: views.Filters, arg: dict) -> pa.Table:
 
 
 def _rows(src: Source, f: views.Filters, a: dict) -> dict[str, int]:
-    tables = ("cost", "recommendations", "anomalies", "runs", "run_costs", "metrics")
-    return {t: src.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in tables}  # noqa: S608
+    tables = ("recommendations", "anomalies", "runs", "run_costs", "metrics")
+    counted = {t: src.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in tables}  # noqa: S608
+    return {"cost": summary.billing_lines(src.con), **counted}
 
 
 def _options(src: Source, f: views.Filters, a: dict) -> dict[str, Any]:

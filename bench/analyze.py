@@ -6,7 +6,8 @@
 The organisation is generated straight into a store with DuckDB: a mix of VMs (a tenth
 with GPUs), volumes, snapshots, addresses, images, endpoints and notebooks, 21 days of
 daily utilisation for every VM (a fifth of them idle), and billing lines spread over the
-resources and 90 days. Then the rules run as `mlcost analyze` runs them, and the time of
+resources and 90 days (eight services, three regions, the resources' accounts and team
+tags). Then the rules run as `mlcost analyze` runs them, and the time of
 each (its query plus recording its findings' history) is printed.
 """
 
@@ -70,6 +71,11 @@ SELECT CAST(1.25 + (n % 7) AS DECIMAL(38, 12)) AS BilledCost,
        $1 - to_days(CAST(n % 90 AS INTEGER)) - INTERVAL 1 DAY AS ChargePeriodStart,
        $1 - to_days(CAST(n % 90 AS INTEGER)) AS ChargePeriodEnd,
        'Usage' AS ChargeCategory, 'AWS' AS ProviderName, 'Compute' AS ServiceCategory,
+       ['Amazon EC2', 'Amazon S3', 'Amazon SageMaker', 'Amazon EBS', 'AWS Lambda',
+        'Amazon RDS', 'Amazon CloudWatch', 'Amazon VPC'][n % 8 + 1] AS ServiceName,
+       '1111' || (n % $2 % 7) AS SubAccountId, 'account-' || (n % $2 % 7) AS SubAccountName,
+       ['us-east-1', 'us-west-2', 'eu-west-1'][n % $2 % 3 + 1] AS RegionId,
+       '{"team": "t' || (n % $2 % 13) || '"}' AS Tags,
        'r-' || (n % $2) AS ResourceId, CAST(24 AS DECIMAL(38, 12)) AS ConsumedQuantity,
        'bench' AS x_source
 FROM range($3) t(n)

@@ -13,7 +13,9 @@ For each size it measures, on generated data (the sample generator's `--rows` fi
   (against mlcost's ingest plus `summary.spend_by`);
 * `mlcost analyze`, per analysis (rules, anomalies, run costs), on a generated
   organisation with that many billing lines;
-* the dashboard's queries for each page on that store, uncached;
+* the dashboard's queries for each page on that store, uncached, and the Overview page
+  rendered by Streamlit, uncached, against its 1 s target (issue 19: at 50M rows; run that
+  line alone with `bench/dashboard.py --rows 50000000 --overview-only`);
 * `mlcost export focus` of a store of the FOCUS Parquet rows (time, peak memory), and the
   export loaded back into a new store, whose sums must equal the original's;
 * ingest by physical layout (bench/layouts.py: money as DECIMAL(38,12), DECIMAL(18,6) or
@@ -60,7 +62,7 @@ from layouts import HEADER as LAYOUT_HEADER
 from layouts import run_layouts
 from store import run as store_bench
 
-from dashboard import PAGES
+from dashboard import PAGES, overview_line, overview_render
 from mlcost.anomalies import detect_anomalies
 from mlcost.attribution import analyze_run_costs
 from mlcost.config import Settings
@@ -290,8 +292,11 @@ def _literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def analyses(rows: int, work: Path) -> tuple[dict[str, float], dict[str, float]]:
-    """Seconds per analysis, then per dashboard page, on a generated organisation."""
+def analyses(
+    rows: int, work: Path, render_runs: int = 3
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds per analysis, then per dashboard page, on a generated organisation; the
+    page times include the Overview rendered by Streamlit, uncached (``overview render``)."""
     store = Store(work / "org.duckdb")
     resources = max(1_000, min(100_000, rows // 100))
     build(store, rows, resources)
@@ -312,6 +317,7 @@ def analyses(rows: int, work: Path) -> tuple[dict[str, float], dict[str, float]]
         with store.reader() as con:
             render(con, store)
         pages[page] = time.perf_counter() - started
+    pages["overview render"] = overview_render(store, render_runs)
     remove_store(work / "org.duckdb")
     return timed, pages
 
@@ -415,7 +421,7 @@ def main() -> None:
             for folder in folders.values():
                 shutil.rmtree(folder)
             if not args.ingest_only:
-                later.append((rows, *analyses(rows, work)))
+                later.append((rows, *analyses(rows, work, 1 if args.smoke else 3)))
             timings.append(
                 f"{rows:,} rows: files written in {generated:.0f} s, all measured in "
                 f"{time.perf_counter() - begun:.0f} s"
@@ -483,6 +489,9 @@ def _print_analyses(later: list[tuple[int, dict[str, float], dict[str, float]]])
     print(f"{'dashboard (s)':<16}{'rows':>12}" + "".join(f"{p[:11]:>12}" for p in PAGES))
     for rows, _, pages in later:
         print(f"{'':<16}{rows:>12,}" + "".join(f"{_s(pages[p]):>12}" for p in PAGES))
+    print()
+    for rows, _, pages in later:
+        print(overview_line(rows, pages["overview render"]))
 
 
 def _ingest_line(

@@ -76,6 +76,15 @@ TABLE_DOCS = {
     "recommendation_feedback": "A finding dismissed (with its reason) or reopened: kept "
     "across re-analysis.",
     "anomaly_feedback": "An anomaly acknowledged as expected or planned: kept across re-analysis.",
+    "daily_spend": "Spend per charge day × billing partition (`x_source`, "
+    "`BillingPeriodStart`) × provider × account × service × region × charge category × "
+    "currency: `BilledCost`, `EffectiveCost`, `ListCost`, `ContractedCost` summed, "
+    "`charge_rows` counted, the group's first `ChargePeriodStart` and last "
+    "`ChargePeriodEnd`. Derived from `cost`, rebuilt in each load's transaction for the "
+    "partitions it replaces; the Overview reads it. See [The store](../concepts/store.md).",
+    "daily_spend_by_tag": "`daily_spend` per tag key (`team`, `project`, `experiment`) × "
+    "its value (`tag_value` NULL: lines without the tag), so each key's rows sum to the "
+    "bill; what spend by team and the tag filter read.",
     "loads": "One row per table per load: when, the partitions it replaced, rows in and "
     "rows replaced; `detail.files` names each billing file read and its SHA-256.",
     "schema_migrations": "The recorded migrations applied to this file.",

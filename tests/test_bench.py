@@ -51,6 +51,12 @@ def test_make_bench_suite_runs_and_prints_its_table(tmp_path: Path) -> None:
     assert len(lines[analyze + 1].split()) == 5
     dashboard = lines.index(next(line for line in lines if line.startswith("dashboard (s)")))
     assert len(lines[dashboard + 2].split()) == 6  # rows + five pages
+    # the Overview page rendered, uncached, against its target, at each size
+    rendered = [line for line in lines if line.startswith("Overview render")]
+    assert [line.split()[2] for line in rendered] == ["2,000", "5,000"]
+    for line in rendered:
+        assert " s uncached, " in line and "the 1 s target" in line, line
+        assert float(line.split("rows: ")[1].split()[0]) > 0, line
     # ingest by physical layout: each layout beside DuckDB's plain load of the same files
     layouts = lines.index("ingest by physical layout, 3,000 rows")
     rows = lines[layouts + 2 : layouts + 5]

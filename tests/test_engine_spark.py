@@ -27,6 +27,7 @@ from mlcost.engine import DuckDBEngine
 from mlcost.engine.spark import SparkEngine, analyze_lake, spark_session
 from mlcost.lake import export_lake
 from mlcost.recommendations import FIELDS
+from mlcost.rollups import ROLLUP_TABLES
 from mlcost.store import Store
 from mlcost.summary import spend_by
 from tests.conftest import copy_store
@@ -193,6 +194,25 @@ def test_every_rule_finds_the_same_on_spark_over_the_lake(
     assert sum(r["estimated_monthly_savings"] or 0 for r in on_spark.values()) == sum(
         r["estimated_monthly_savings"] or 0 for r in on_duckdb.values()
     )
+    # the daily roll-ups computed on Spark over the lake replaced the store's own, and
+    # are the same rows, to the last decimal
+    spark_rollups, duckdb_rollups = _rollups(copy), _rollups(Store(sample_master))
+    assert min(spark_rollups["stamp"]) > max(duckdb_rollups["stamp"])
+    assert spark_rollups["rows"] == duckdb_rollups["rows"]
+
+
+def _rollups(store: Store) -> dict[str, Any]:
+    """Every roll-up row but its stamp, and the stamps (when each was rolled up)."""
+    out: dict[str, Any] = {"rows": {}, "stamp": []}
+    with store.reader() as con:
+        for table in ROLLUP_TABLES:
+            out["rows"][table] = con.execute(
+                f"SELECT * EXCLUDE (rolled_up_at) FROM {table} ORDER BY ALL"  # noqa: S608
+            ).fetchall()
+            stamps = con.execute(f"SELECT rolled_up_at FROM {table}").fetchall()  # noqa: S608
+            out["stamp"] += [r[0] for r in stamps]
+    assert out["rows"][ROLLUP_TABLES[0]], "no roll-ups"
+    return out
 
 
 def _findings(store: Store) -> dict[str, dict[str, Any]]:

@@ -4,7 +4,7 @@ Spark what DuckDB means (no JVM needed: text only; tests/test_engine_spark.py ru
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("sqlglot", reason="the Spark engine's extra (mlcost[spark]) is not installed")
 
-from mlcost import commitments
+from mlcost import commitments, figures, rollups, summary, views
 from mlcost.engine import Engine, Params
 from mlcost.engine.translate import TranslationError, to_spark
 from mlcost.filters import Filters
@@ -187,3 +187,63 @@ def test_what_cannot_be_translated_says_so() -> None:
         to_spark("SELECT json_object('a' || b, 1)")
     with pytest.raises(TranslationError, match="timezone"):
         to_spark("SELECT timezone('Europe/Paris', ts)")
+
+
+class Answering(Recorder):
+    """A recorder that answers its first query with a day (the end of the data), so that
+    what is asked after it is recorded too; named ``duckdb`` when the store's roll-ups
+    are to be read (``mlcost.rollups``)."""
+
+    def __init__(self, name: str = "recorder") -> None:
+        super().__init__()
+        self.name = name
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        self.statements.append(sql)
+        return [] if len(self.statements) > 1 else [(datetime(2026, 10, 1),) * 4]
+
+
+def view_statements() -> dict[str, str]:
+    """The dashboard's statements (``mlcost.views``, ``mlcost.figures``, the summaries),
+    over ``cost`` and over the roll-ups, and the roll-ups' own."""
+    found: dict[str, str] = {}
+    filters = Filters(since=datetime(2026, 9, 1).date(), providers=("aws",), tags={"team": ("ml",)})
+    for name in ("recorder", "duckdb"):
+        calls: dict[str, Callable[[Engine], object]] = {
+            "filter_options": lambda e: views.filter_options(e, "team"),
+            "month_spend": lambda e: views.month_spend(e, filters),
+            "figures.spend": lambda e: figures.spend(e, filters),
+            "figures.charge_days": lambda e: figures.charge_days(e, filters),
+            "summary.overview": summary.overview,
+            "freshness": views.freshness,
+            "resource_metrics": lambda e: views.resource_metrics(e, "i-1"),
+            "resource_ids": lambda e: views.resource_ids(e, filters),
+            "metric_names": lambda e: views.metric_names(e, "exp"),
+            "coverage_months": lambda e: e.rows(views.USAGE_MONTHS, {"since": None, "until": None}),
+        }
+        for by in (*views.TREND_BY, "tag:team"):
+            calls[f"spend_trend({by})"] = lambda e, by=by: views.spend_trend(e, by, filters)
+        for by in ("service", "tag:project"):
+            calls[f"spend_by({by})"] = lambda e, by=by: summary.spend_by(e, by)
+        for call, run in calls.items():
+            recorder = Answering(name)
+            run(recorder)
+            for i, sql in enumerate(recorder.statements):
+                found[f"views.{call}[{name}:{i}]"] = sql
+    for i, (table, sql, _) in enumerate(rollups.statements()):
+        found[f"rollups.{table}[{i}]"] = sql
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(view_statements()))
+def test_every_dashboard_and_rollup_statement_translates_to_spark(name: str) -> None:
+    spark = to_spark(view_statements()[name])
+    assert not re.search(r"\$[a-z_]", spark.lower()), f"{name}: a DuckDB parameter left in {spark}"
+
+
+def test_filter_options_ask_for_no_select_alias_in_where() -> None:
+    recorder = Recorder()
+    views.filter_options(recorder, "team")
+    for sql in recorder.statements:
+        where = sql.split(" WHERE ", 1)[1]
+        assert " a " not in f" {where} " and " v " not in f" {where} ", sql

@@ -18,6 +18,7 @@ import pytest
 from mlcost.errors import StoreBusyError, StoreError
 from mlcost.schema import TABLES, arrow_schema
 from mlcost.store import Batch, Store, migrations
+from tests.test_rollups import assert_reconciles
 
 
 def resources(*rows: tuple[str, str, str]) -> pa.Table:
@@ -470,7 +471,8 @@ def test_an_old_layout_store_migrates_to_billing_files_with_identical_totals(
     assert len(want) == 6 and sum(r[2] for r in want) == 3000
     # 3000 rows of 1.25 plus 0 … 2999 millionths of a millionth
     assert sum(r[3] for r in want) == Decimal("3750") + Decimal("0.000000000001") * 4498500
-    assert old.init() == ["004_billing_parts"]
+    assert old.init() == ["004_billing_parts", "005_daily_rollups"]
+    assert_reconciles(old)  # the roll-ups of the billing already there
     with old.reader() as con:
         assert con.execute(query).fetchall() == want
         tables = con.execute(
@@ -484,6 +486,7 @@ def test_an_old_layout_store_migrates_to_billing_files_with_identical_totals(
     after = totals(old)
     assert ("aws", 1, 1, Decimal("10.000000000000")) in after
     assert sum(int(r[2]) for r in after) == 2501
+    assert_reconciles(old)
 
 
 KILLED_LOAD = textwrap.dedent(

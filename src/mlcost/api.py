@@ -145,7 +145,8 @@ class Workspace:
     def headline(self, **where: Unpack[Where]) -> figures.Headline:
         """The headline figures (``mlcost.figures``), exact: billed, amortised and usage
         spend per currency, savings a month, open anomalies, and the days they cover."""
-        return figures.headline(self.store, self.filters(**where))
+        # figures.headline resolves the filters on its own reader (one store open less)
+        return figures.headline(self.store, self._chosen(where))
 
     def spend(
         self,
@@ -269,6 +270,10 @@ class Workspace:
         return run_query(self.store, query)
 
     def _resolve(self, con: duckdb.DuckDBPyConnection, where: Where) -> Filters:
+        return resolve(con, self._chosen(where))
+
+    def _chosen(self, where: Where) -> Filters:
+        """The filter keywords as :class:`Filters`, as given (not yet resolved)."""
         unknown = [k for k in where if k not in FILTER_KEYWORDS]
         if unknown:  # a notebook has no type checker to catch ``provider=``
             raise TypeError(
@@ -276,7 +281,7 @@ class Workspace:
                 f"{', '.join(FILTER_KEYWORDS)}."
             )
         base = where.get("filters") or Filters()
-        chosen = replace(
+        return replace(
             base,
             since=_day("since", where["since"]) if "since" in where else base.since,
             until=_day("until", where["until"]) if "until" in where else base.until,
@@ -288,7 +293,6 @@ class Workspace:
                 else base.tags
             ),
         )
-        return resolve(con, chosen)
 
 
 def _values(values: Values) -> tuple[str, ...]:

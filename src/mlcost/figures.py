@@ -23,10 +23,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-import duckdb
-
 from mlcost import views
-from mlcost.filters import Filters, cost_where, resolve
+from mlcost.engine import EngineLike, as_engine
+from mlcost.filters import Filters, resolve
+from mlcost.rollups import spend_source
 from mlcost.store import Store
 
 #: Each figure: its label, and what it sums (shown beside it everywhere).
@@ -115,25 +115,28 @@ class Headline:
         }
 
 
-def spend(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> list[Figure]:
+def spend(con: EngineLike, filters: Filters = Filters()) -> list[Figure]:
     """Billed, amortised and usage spend per currency (zero for a currency of the store
-    with nothing in the filters, so an empty range reads 0.00, not nothing)."""
-    where, params = cost_where(filters)
-    rows = con.execute(
+    with nothing in the filters, so an empty range reads 0.00, not nothing); from the
+    daily roll-ups where the filters allow (``mlcost.rollups``)."""
+    engine = as_engine(con)
+    source = spend_source(engine, filters)
+    every = spend_source(engine)
+    rows = engine.rows(
         f"""
-        WITH currencies AS (SELECT DISTINCT BillingCurrency AS currency FROM cost),
+        WITH currencies AS (SELECT DISTINCT BillingCurrency AS currency FROM {every.table}),
         sums AS (
             SELECT BillingCurrency AS currency, sum(BilledCost) AS billed,
                    sum(EffectiveCost) AS amortised,
                    sum(EffectiveCost) FILTER (WHERE ChargeCategory = 'Usage') AS usage
-            FROM cost WHERE {where} GROUP BY 1
+            FROM {source.table} WHERE {source.where} GROUP BY 1
         )
         SELECT c.currency, coalesce(s.billed, 0), coalesce(s.amortised, 0),
                coalesce(s.usage, 0)
         FROM currencies AS c LEFT JOIN sums AS s USING (currency) ORDER BY 1
         """,  # noqa: S608 - the WHERE is built from constants; values are parameters
-        params,
-    ).fetchall()
+        source.params,
+    )
     return [
         Figure(key, currency, value)
         for currency, *values in rows
@@ -141,16 +144,16 @@ def spend(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> list[
     ]
 
 
-def charge_days(
-    con: duckdb.DuckDBPyConnection, filters: Filters = Filters()
-) -> tuple[date | None, date | None]:
+def charge_days(con: EngineLike, filters: Filters = Filters()) -> tuple[date | None, date | None]:
     """The charge days the figures cover: the date range, clipped to the data's first
     and last charge days (usage's end, as `mlcost analyze` reports it)."""
-    row = con.execute(
-        "SELECT min(ChargePeriodStart), "
+    source = spend_source(con)
+    last_start = "max(last_charge_start)" if source.rolled_up else "max(ChargePeriodStart)"
+    row = as_engine(con).rows(
+        "SELECT min(ChargePeriodStart), "  # noqa: S608 - our table and column names
         "coalesce(max(ChargePeriodEnd) FILTER (WHERE ChargeCategory = 'Usage') "
-        "- INTERVAL 1 MICROSECOND, max(ChargePeriodStart)) FROM cost"
-    ).fetchall()[0]
+        f"- INTERVAL 1 MICROSECOND, {last_start}) FROM {source.table}"
+    )[0]
     if row[0] is None:
         return None, None
     first, last = row[0].date(), row[1].date()

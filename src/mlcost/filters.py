@@ -33,10 +33,15 @@ class Filters:
 
 
 def cost_where(
-    filters: Filters, json_path: Callable[[str], str] = duckdb_json_path
+    filters: Filters,
+    json_path: Callable[[str], str] = duckdb_json_path,
+    *,
+    tag_value: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """A WHERE clause over ``cost`` and its parameters (values never enter the SQL);
-    ``json_path``: a tag key's JSON path in the syntax of the engine that runs it."""
+    ``json_path``: a tag key's JSON path in the syntax of the engine that runs it.
+    ``tag_value``: the column holding the value of the one tag key filtered on, where
+    the table has one (a roll-up by tag, ``mlcost.rollups``) instead of ``Tags``."""
     where = ["TRUE"]
     params: dict[str, Any] = {}
     if filters.since:
@@ -52,7 +57,10 @@ def cost_where(
         where.append(f"list_contains($accounts, {ACCOUNT_ID})")
         params["accounts"] = list(filters.accounts)
     for i, (key, values) in enumerate(sorted(filters.tags.items())):
-        if values:
+        if values and tag_value is not None:
+            where.append(f"list_contains($tag_values_{i}, {tag_value})")
+            params[f"tag_values_{i}"] = list(values)
+        elif values:
             where.append(
                 f"list_contains($tag_values_{i}, json_extract_string(Tags, $tag_path_{i}))"
             )

@@ -47,6 +47,7 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
+from mlcost import rollups
 from mlcost.choices import DEFAULT_DB as DEFAULT_DB
 from mlcost.errors import StoreBusyError, StoreError
 from mlcost.schema import TABLES
@@ -452,6 +453,9 @@ class Store:
                 "INSERT INTO cost_files VALUES (?, ?, ?, ?, ?, ?)",
                 [source, period, relative, rows, extras, loaded_at],
             )
+        # the roll-ups of these partitions from their new rows (the temporary table
+        # ``cost`` holds them all), in this same transaction
+        rollups.rebuild(con, partitions, loaded_at)
         return replaced, len(partitions)
 
     def _move_billing_to_parts(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -501,6 +505,10 @@ class Store:
                 con.execute(migration.sql)
                 if migration.version == BILLING_PARTS_MIGRATION:
                     self._move_billing_to_parts(con)
+                if migration.version == ROLLUPS_MIGRATION:
+                    # the roll-ups of the billing already there
+                    self._create_billing_view(con)
+                    rollups.rebuild(con, None, _utcnow())
                 con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                     [migration.version, migration.name, _utcnow()],
@@ -603,6 +611,8 @@ class Store:
 
 #: The migration that moves billing rows out of the store file (see _move_billing_to_parts).
 BILLING_PARTS_MIGRATION = 4
+#: The migration that adds the daily roll-ups (``mlcost.rollups``), filled from the billing.
+ROLLUPS_MIGRATION = 5
 
 
 def _literal(text: str) -> str:

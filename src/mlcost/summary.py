@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import duckdb
 import pyarrow as pa
 
 from mlcost.engine import EngineLike, as_engine
 from mlcost.errors import InputError
-from mlcost.filters import Filters, cost_where
+from mlcost.filters import Filters
+from mlcost.rollups import spend_source
 from mlcost.store import quote_ident
 
 #: An account's name on the bill: the sub-account's, else the billing account's.
@@ -57,19 +57,17 @@ def spend_by(
     """Billed (invoice), effective (amortised) and usage cost (EffectiveCost of Usage
     charges) per value of ``dimension``, largest effective cost first; the three sums
     are the headline figures of ``mlcost.figures``, split. Accounts are named by id, with
-    their name on the bill beside it (``account_name``)."""
+    their name on the bill beside it (``account_name``). Read from the daily roll-ups
+    where the filters allow (``mlcost.rollups``), else from ``cost``: the same figures."""
     engine = as_engine(con)
-    where, params = cost_where(filters or Filters(), engine.json_path)
-    if dimension.startswith("tag:") and dimension[4:]:
-        expression = "json_extract_string(Tags, $dimension_tag)"
-        params["dimension_tag"] = engine.json_path(dimension[4:])
-    elif dimension not in DIMENSIONS:
+    by_tag = dimension[4:] if dimension.startswith("tag:") and dimension[4:] else None
+    if by_tag is None and dimension not in DIMENSIONS:
         raise InputError(
             f"Cannot group spend by {dimension!r}; choose one of {', '.join(DIMENSIONS)} "
             "or tag:KEY."
         )
-    else:
-        expression = DIMENSIONS[dimension]
+    source = spend_source(engine, filters or Filters(), by_tag=by_tag)
+    expression = source.tag if by_tag is not None else DIMENSIONS[dimension]
     order = "1" if dimension in ("month", "day") else "effective_cost DESC, 1"
     column = quote_ident(dimension)
     named = dimension == "account"
@@ -79,13 +77,13 @@ def spend_by(
         + "BillingCurrency AS currency, "
         "sum(BilledCost) AS billed_cost, sum(EffectiveCost) AS effective_cost, "
         "coalesce(sum(EffectiveCost) FILTER (WHERE ChargeCategory = 'Usage'), 0) "
-        "AS usage_cost, count(*) AS rows "
-        f"FROM cost WHERE {where} GROUP BY {column}, currency "
+        f"AS usage_cost, {source.rows} AS rows "
+        f"FROM {source.table} WHERE {source.where} GROUP BY {column}, currency "
         f"ORDER BY {order}, currency"
     )
     if limit is not None:
         query += f" LIMIT {int(limit)}"
-    return engine.arrow(query, params)
+    return engine.arrow(query, source.params)
 
 
 def spend_summary(
@@ -114,28 +112,40 @@ def spend_summary(
 def data_end(con: EngineLike) -> datetime | None:
     """The end of the billing data: the last usage charge's end (exclusive). Purchases'
     charge periods run to the end of their term, months ahead, so they do not count."""
+    source = spend_source(con)
     rows = as_engine(con).rows(
-        "SELECT max(ChargePeriodEnd) FROM cost WHERE ChargeCategory = 'Usage'"
+        f"SELECT max(ChargePeriodEnd) FROM {source.table} "  # noqa: S608 - our table names
+        "WHERE ChargeCategory = 'Usage'"
     )
     return rows[0][0] if rows else None
 
 
-def overview(con: duckdb.DuckDBPyConnection) -> StoreOverview:
-    head = con.execute(
+def billing_lines(con: EngineLike) -> int:
+    """How many billing lines the store holds (counted by the daily roll-ups)."""
+    source = spend_source(con)
+    rows = as_engine(con).rows(f"SELECT {source.rows} FROM {source.table}")  # noqa: S608
+    return int(rows[0][0] or 0) if rows else 0
+
+
+def overview(con: EngineLike) -> StoreOverview:
+    """How much billing the store holds (from the daily roll-ups: the same figures)."""
+    engine = as_engine(con)
+    source = spend_source(engine)
+    last_start = "max(last_charge_start)" if source.rolled_up else "max(ChargePeriodStart)"
+    head = engine.rows(
         # The data reaches the end of its last usage (ChargePeriodEnd is exclusive); a
         # purchase's period runs to the end of its term, months ahead, so it does not count.
-        "SELECT count(*), min(ChargePeriodStart), coalesce("
+        f"SELECT {source.rows}, min(ChargePeriodStart), coalesce("  # noqa: S608 - our names
         "max(ChargePeriodEnd) FILTER (WHERE ChargeCategory = 'Usage') - INTERVAL 1 MICROSECOND, "
-        "max(ChargePeriodStart)), "
-        "count(DISTINCT x_source) FROM cost"
-    ).fetchone()
-    assert head is not None
-    totals = con.execute(
-        "SELECT BillingCurrency, sum(BilledCost), sum(EffectiveCost) FROM cost "
-        "GROUP BY 1 ORDER BY 1"
-    ).fetchall()
+        f"{last_start}), "
+        f"count(DISTINCT x_source) FROM {source.table}"
+    )[0]
+    totals = engine.rows(
+        "SELECT BillingCurrency, sum(BilledCost), sum(EffectiveCost) "  # noqa: S608 - our names
+        f"FROM {source.table} GROUP BY 1 ORDER BY 1"
+    )
     return StoreOverview(
-        rows=head[0],
+        rows=head[0] or 0,
         first_charge=head[1],
         last_charge=head[2],
         sources=head[3],

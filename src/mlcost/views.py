@@ -28,10 +28,10 @@ from mlcost import anomalies as anomaly_lib
 from mlcost import commitments, recommendations, vocabulary
 from mlcost import experiments as experiment_lib
 from mlcost.config import ANOMALY_SENSITIVITIES, AnomalySettings
-from mlcost.engine import duckdb_json_path as _json_path
+from mlcost.engine import EngineLike, as_engine
 from mlcost.errors import InputError
 from mlcost.filters import ACCOUNT_ID, PROVIDER_KEY, Filters, cost_where
-from mlcost.schema import PROVIDER_KEY_SQL
+from mlcost.rollups import spend_source
 from mlcost.store import Store
 from mlcost.summary import ACCOUNT_NAME, DIMENSIONS, data_end
 
@@ -39,20 +39,58 @@ __all__ = ["Filters", "cost_where"]
 
 TREND_BY = ("provider", "service", "account")
 
+#: The ``loads`` log per table and source (:func:`freshness`).
+FRESHNESS = """
+SELECT "table", coalesce(source, '(all)') AS source, max(loaded_at) AS last_loaded,
+       arg_max(rows_in, loaded_at) AS rows_last_load, count(*) AS loads
+FROM loads GROUP BY "table", coalesce(source, '(all)') ORDER BY 1, 2
+"""
+#: A resource's samples since $since (all when NULL) (:func:`resource_metrics`).
+RESOURCE_METRICS = (
+    "SELECT ts, metric || ' (' || stat || ')' AS series, value, metric FROM metrics "
+    "WHERE resource_id = $resource_id AND (CAST($since AS TIMESTAMP) IS NULL OR ts >= $since) "
+    "ORDER BY metric, stat, ts"
+)
+#: The months with usage in the range (:func:`coverage_over_time`).
+USAGE_MONTHS = (
+    "SELECT DISTINCT date_trunc('month', ChargePeriodStart) FROM cost "
+    "WHERE ChargeCategory = 'Usage' AND ($since IS NULL OR ChargePeriodStart >= $since) "
+    "AND ($until IS NULL OR ChargePeriodStart < $until) ORDER BY 1"
+)
+#: The keys of an experiment's runs' metrics whose values are numbers (:func:`metric_names`).
+METRIC_NAMES = (
+    "SELECT DISTINCT k FROM (SELECT unnest(json_keys(metrics)) AS k, metrics FROM runs "
+    "WHERE experiment = $experiment AND metrics IS NOT NULL) AS m "
+    """WHERE json_type(metrics, '$."' || replace(k, '"', '\\"') || '"') """
+    "IN ('DOUBLE', 'UBIGINT', 'BIGINT') ORDER BY k"
+)
 
-def filter_options(con: duckdb.DuckDBPyConnection, tag_key: str = "team") -> dict[str, list[str]]:
-    """The values each filter can take: providers, accounts and the tag's values."""
-    providers = con.sql(
-        f"SELECT DISTINCT {PROVIDER_KEY} FROM cost WHERE ProviderName IS NOT NULL ORDER BY 1"  # noqa: S608
-    ).fetchall()
-    accounts = con.sql(
-        f"SELECT DISTINCT {ACCOUNT_ID} AS a FROM cost WHERE a IS NOT NULL ORDER BY 1"  # noqa: S608
-    ).fetchall()
-    tags = con.execute(
-        "SELECT DISTINCT json_extract_string(Tags, ?) AS v FROM cost WHERE v IS NOT NULL "
-        "ORDER BY 1",
-        [_json_path(tag_key)],
-    ).fetchall()
+
+#: The statements of :func:`filter_options` ({table}: cost or a roll-up), in our dialect.
+OPTION_PROVIDERS = (
+    f"SELECT DISTINCT {PROVIDER_KEY} FROM {{table}} WHERE ProviderName IS NOT NULL ORDER BY 1"  # noqa: S608
+)
+OPTION_ACCOUNTS = (
+    f"SELECT DISTINCT {ACCOUNT_ID} AS a FROM {{table}} WHERE {ACCOUNT_ID} IS NOT NULL "  # noqa: S608
+    "ORDER BY 1"
+)
+OPTION_TAGS = (
+    "SELECT DISTINCT {tag} AS v FROM {table} WHERE {where} AND {tag} IS NOT NULL ORDER BY 1"
+)
+
+
+def filter_options(con: EngineLike, tag_key: str = "team") -> dict[str, list[str]]:
+    """The values each filter can take: providers, accounts and the tag's values (from
+    the daily roll-ups where they hold the tag)."""
+    engine = as_engine(con)
+    every = spend_source(engine)
+    tagged = spend_source(engine, by_tag=tag_key)
+    providers = engine.rows(OPTION_PROVIDERS.format(table=every.table))
+    accounts = engine.rows(OPTION_ACCOUNTS.format(table=every.table))
+    tags = engine.rows(
+        OPTION_TAGS.format(tag=tagged.tag, table=tagged.table, where=tagged.where),
+        tagged.params,
+    )
     return {
         "providers": [r[0] for r in providers],
         "accounts": [r[0] for r in accounts],
@@ -60,13 +98,14 @@ def filter_options(con: duckdb.DuckDBPyConnection, tag_key: str = "team") -> dic
     }
 
 
-def month_spend(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> pa.Table:
+def month_spend(con: EngineLike, filters: Filters = Filters()) -> pa.Table:
     """Per currency: effective cost in the data's last month and the month before, and a
     run-rate forecast to the end of that month (month to date ÷ days covered × days in it).
 
     "This month" is the month the billing data ends in (the data may lag the calendar).
     """
-    end = data_end(con)
+    engine = as_engine(con)
+    end = data_end(engine)
     schema = pa.schema(
         [
             ("month", pa.string()),
@@ -85,23 +124,24 @@ def month_spend(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) ->
     previous = (start - timedelta(days=1)).replace(day=1)
     days_in = calendar.monthrange(start.year, start.month)[1]
     covered = last_day.day
-    where, params = cost_where(filters)
-    rows = con.execute(
+    source = spend_source(engine, filters)
+    rows = engine.rows(
         f"""
         SELECT BillingCurrency,
                coalesce(sum(EffectiveCost) FILTER (WHERE ChargePeriodStart >= $start), 0),
                coalesce(sum(EffectiveCost) FILTER (WHERE ChargePeriodStart < $start), 0)
-        FROM cost
-        WHERE {where} AND ChargePeriodStart >= $previous AND ChargePeriodStart < $next
+        FROM {source.table}
+        WHERE {source.where} AND ChargePeriodStart >= $previous AND ChargePeriodStart < $next
         GROUP BY 1 ORDER BY 1
         """,  # noqa: S608 - the WHERE is built from constants; values are parameters
         {
-            **params,
+            **source.params,
             "start": datetime.combine(start, datetime.min.time()),
             "previous": datetime.combine(previous, datetime.min.time()),
             "next": datetime.combine(start + timedelta(days=days_in), datetime.min.time()),
         },
-    ).fetchall()
+    )
+
     month = start.strftime("%Y-%m")
     out = [
         {
@@ -123,7 +163,7 @@ def _money(value: Decimal) -> Decimal:
 
 
 def spend_trend(
-    con: duckdb.DuckDBPyConnection,
+    con: EngineLike,
     by: str,
     filters: Filters = Filters(),
     *,
@@ -131,29 +171,30 @@ def spend_trend(
     top: int = 8,
 ) -> pa.Table:
     """Effective cost per period (``day`` or ``month``) and value of ``by`` (provider,
-    service, account or ``tag:<key>``); values past the ``top`` largest are ``(other)``."""
-    if by.startswith("tag:"):
-        expression = "json_extract_string(Tags, $tag_path)"
-        extra: dict[str, Any] = {"tag_path": _json_path(by[4:])}
+    service, account or ``tag:<key>``); values past the ``top`` largest are ``(other)``.
+    Read from the daily roll-ups where the filters allow (``mlcost.rollups``)."""
+    engine = as_engine(con)
+    by_tag = by[4:] if by.startswith("tag:") else None
+    source = spend_source(engine, filters, by_tag=by_tag)
+    if by_tag is not None:
+        expression = source.tag
     elif by == "account":
         # the name on the bill, with the id (names are not unique across providers)
         expression = f"coalesce({ACCOUNT_NAME} || ' (' || {ACCOUNT_ID} || ')', {ACCOUNT_ID})"
-        extra = {}
     elif by in TREND_BY:
-        expression, extra = DIMENSIONS[by], {}
+        expression = DIMENSIONS[by]
     else:
         raise InputError(
             f"Cannot show a trend by {by!r}; choose provider, service, account or tag:KEY."
         )
     if grain not in ("day", "month"):
         raise InputError(f"Unknown grain {grain!r}; choose day or month.")
-    where, params = cost_where(filters)
     sql = f"""
         WITH c AS (
             SELECT CAST(date_trunc('{grain}', ChargePeriodStart) AS DATE) AS period,
                    coalesce(CAST({expression} AS VARCHAR), '(none)') AS value,
                    BillingCurrency AS currency, EffectiveCost
-            FROM cost WHERE {where} AND ChargeCategory = 'Usage'
+            FROM {source.table} WHERE {source.where} AND ChargeCategory = 'Usage'
         ),
         ranked AS (
             SELECT value, row_number() OVER (ORDER BY sum(EffectiveCost) DESC, value) AS n
@@ -162,24 +203,23 @@ def spend_trend(
         SELECT period, CASE WHEN r.n <= $top THEN c.value ELSE '(other)' END AS value,
                currency, sum(EffectiveCost) AS effective_cost
         FROM c JOIN ranked r USING (value)
-        GROUP BY ALL ORDER BY period, effective_cost DESC
-    """  # noqa: S608 - expression and grain are our constants; values are parameters
-    return con.sql(sql, params={**params, **extra, "top": top}).to_arrow_table()
+        GROUP BY period, CASE WHEN r.n <= $top THEN c.value ELSE '(other)' END, currency
+        ORDER BY period, effective_cost DESC
+    """  # noqa: S608 - expression, table and grain are our constants; values are parameters
+    return engine.arrow(sql, {**source.params, "top": top})
 
 
 def spend_totals(
-    con: duckdb.DuckDBPyConnection, by: str, filters: Filters = Filters(), *, top: int = 8
+    con: EngineLike, by: str, filters: Filters = Filters(), *, top: int = 8
 ) -> pa.Table:
     """The trend summed over the whole range: one row per value and currency."""
-    trend = spend_trend(con, by, filters, grain="month", top=top)
-    con.register("_trend", trend)
-    try:
-        return con.sql(
+    engine = as_engine(con)
+    trend = spend_trend(engine, by, filters, grain="month", top=top)
+    with engine.registered("_trend", trend):
+        return engine.arrow(
             "SELECT value, currency, sum(effective_cost) AS effective_cost FROM _trend "
-            "GROUP BY ALL ORDER BY effective_cost DESC, value"
-        ).to_arrow_table()
-    finally:
-        con.unregister("_trend")
+            "GROUP BY value, currency ORDER BY effective_cost DESC, value"
+        )
 
 
 def finding(con: duckdb.DuckDBPyConnection, rec_id: str) -> dict[str, Any]:
@@ -281,16 +321,10 @@ def evidence(
     return charts
 
 
-def freshness(con: duckdb.DuckDBPyConnection) -> pa.Table:
+def freshness(con: EngineLike) -> pa.Table:
     """Per table and source: when it was last loaded, how many rows that load brought,
     and how many loads there have been (from the ``loads`` log)."""
-    return con.sql(
-        """
-        SELECT "table", coalesce(source, '(all)') AS source, max(loaded_at) AS last_loaded,
-               arg_max(rows_in, loaded_at) AS rows_last_load, count(*) AS loads
-        FROM loads GROUP BY ALL ORDER BY "table", source
-        """
-    ).to_arrow_table()
+    return as_engine(con).arrow(FRESHNESS)
 
 
 def findings(
@@ -347,29 +381,29 @@ def anomalies(
     ``account`` series of those accounts; a tag the ``tag:<key>`` series of those values
     (an account filter and a tag filter together keep nothing)."""
     found = anomaly_lib.list_anomalies(store, scopes=scopes, since=filters.since, tag_keys=tag_keys)
-    where = ["TRUE"]
-    params: dict[str, Any] = {}
-    if filters.until:
-        where.append("date <= $until")
-        params["until"] = filters.until
-    if filters.providers:
-        where.append(f"list_contains($providers, {PROVIDER_KEY_SQL.format(n='provider')})")
-        params["providers"] = list(filters.providers)
-    if filters.accounts:
-        where.append("scope = 'account' AND list_contains($accounts, scope_value)")
-        params["accounts"] = list(filters.accounts)
-    for i, (key, values) in enumerate(sorted(filters.tags.items())):
-        if values:
-            where.append(f"scope = $tag_scope_{i} AND list_contains($tag_values_{i}, scope_value)")
-            params[f"tag_scope_{i}"] = f"tag:{key}"
-            params[f"tag_values_{i}"] = list(values)
-    with duckdb.connect() as mem:
-        mem.register("found", found)
-        return mem.sql(
-            f"SELECT * FROM found WHERE {' AND '.join(where)} "  # noqa: S608 - constants
-            "ORDER BY date DESC, scope, scope_value",
-            params=params,
-        ).to_arrow_table()
+    keep = [True] * found.num_rows
+    columns = {c: found.column(c).to_pylist() for c in ("date", "provider", "scope", "scope_value")}
+    tag_scopes = {f"tag:{key}": set(values) for key, values in filters.tags.items() if values}
+    for i in range(found.num_rows):
+        scope, value, day = columns["scope"][i], columns["scope_value"][i], columns["date"][i]
+        keep[i] = (
+            (not filters.until or (day is not None and day <= filters.until))
+            and (
+                not filters.providers or _provider_key(columns["provider"][i]) in filters.providers
+            )
+            and (not filters.accounts or (scope == "account" and value in filters.accounts))
+            and all(scope == s and value in v for s, v in tag_scopes.items())
+        )
+    return found.filter(pa.array(keep, pa.bool_())).sort_by(
+        [("date", "descending"), ("scope", "ascending"), ("scope_value", "ascending")]
+    )
+
+
+def _provider_key(name: str | None) -> str | None:
+    """A provider's key as ``schema.PROVIDER_KEY_SQL`` writes it (aws, azure, gcp)."""
+    if name is None:
+        return None
+    return {"AWS": "aws", "Microsoft": "azure", "Google Cloud": "gcp"}.get(name, name.lower())
 
 
 def open_anomalies(store: Store, filters: Filters = Filters()) -> int:
@@ -451,16 +485,11 @@ def anomaly_drivers(drivers: str | None) -> pa.Table:
 
 
 def resource_metrics(
-    con: duckdb.DuckDBPyConnection, resource_id: str, *, since: datetime | None = None
+    con: EngineLike, resource_id: str, *, since: datetime | None = None
 ) -> pa.Table:
     """A resource's utilisation samples (the evidence behind an idle or rightsizing
     finding): time, series (metric and statistic), value, and the metric."""
-    return con.sql(
-        "SELECT ts, metric || ' (' || stat || ')' AS series, value, metric FROM metrics "
-        "WHERE resource_id = ? AND (CAST(? AS TIMESTAMP) IS NULL OR ts >= ?) "
-        "ORDER BY metric, stat, ts",
-        params=[resource_id, since, since],
-    ).to_arrow_table()
+    return as_engine(con).arrow(RESOURCE_METRICS, {"resource_id": resource_id, "since": since})
 
 
 def only_providers(table: pa.Table, filters: Filters) -> pa.Table:
@@ -471,23 +500,24 @@ def only_providers(table: pa.Table, filters: Filters) -> pa.Table:
     return table.filter(keep)
 
 
-def _commitments_used(table: pa.Table, con: duckdb.DuckDBPyConnection, f: Filters) -> pa.Table:
+def _commitments_used(table: pa.Table, con: EngineLike, f: Filters) -> pa.Table:
     """The rows of a per-commitment table whose commitment has a billing line in the
     account and tag filters (it covered their usage, or is owned there): whole figures."""
     if not (f.accounts or any(f.tags.values())):
         return table
-    where, params = cost_where(Filters(accounts=f.accounts, tags=f.tags))
-    ids = con.execute(
+    engine = as_engine(con)
+    where, params = cost_where(Filters(accounts=f.accounts, tags=f.tags), engine.json_path)
+    ids = engine.rows(
         f"SELECT DISTINCT CommitmentDiscountId FROM cost WHERE {where} "  # noqa: S608
         "AND CommitmentDiscountId IS NOT NULL",
         params,
-    ).fetchall()
+    )
     keep = pc.is_in(table.column("commitment_id"), value_set=pa.array([r[0] for r in ids]))
     return table.filter(keep)
 
 
 def commitment_utilisation(
-    con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *, grain: str = "month"
+    con: EngineLike, filters: Filters = Filters(), *, grain: str = "month"
 ) -> pa.Table:
     """``commitments.utilisation`` per ``grain`` (day, month, or all: the whole range)
     within the date range, of the providers' commitments and of those that served the
@@ -496,9 +526,7 @@ def commitment_utilisation(
     return _commitments_used(only_providers(table, filters), con, filters)
 
 
-def expiring(
-    con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *, within_days: int = 60
-) -> pa.Table:
+def expiring(con: EngineLike, filters: Filters = Filters(), *, within_days: int = 60) -> pa.Table:
     """``commitments.expiring`` of the commitments :func:`commitment_utilisation` keeps
     (the term ends are dated from the end of the data, not the date range)."""
     table = commitments.expiring(con, within_days=within_days)
@@ -506,7 +534,7 @@ def expiring(
 
 
 def commitment_coverage(
-    con: duckdb.DuckDBPyConnection,
+    con: EngineLike,
     filters: Filters = Filters(),
     *,
     by: str = "provider",
@@ -526,16 +554,11 @@ def commitment_coverage(
 
 
 def coverage_over_time(
-    con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *, by: str = "provider"
+    con: EngineLike, filters: Filters = Filters(), *, by: str = "provider"
 ) -> pa.Table:
     """Commitment coverage per month (``commitments.coverage`` run month by month) of the
     eligible usage of the providers, accounts and tag values chosen."""
-    months = con.execute(
-        "SELECT DISTINCT date_trunc('month', ChargePeriodStart) FROM cost "
-        "WHERE ChargeCategory = 'Usage' AND ($since IS NULL OR ChargePeriodStart >= $since) "
-        "AND ($until IS NULL OR ChargePeriodStart < $until) ORDER BY 1",
-        _range(filters),
-    ).fetchall()
+    months = as_engine(con).rows(USAGE_MONTHS, _range(filters))
     parts = []
     for (start,) in months:
         start_dt = (
@@ -566,13 +589,15 @@ def _range(filters: Filters) -> dict[str, Any]:
     return {"since": params.get("since"), "until": params.get("until")}
 
 
-def resource_ids(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[str] | None:
+def resource_ids(con: EngineLike, filters: Filters) -> list[str] | None:
     """The resources the provider, account and tag filters keep (billed there, or
     inventoried there); None when none of those filters is set."""
     if not (filters.providers or filters.accounts or any(filters.tags.values())):
         return None
+    engine = as_engine(con)
     where, params = cost_where(
-        Filters(providers=filters.providers, accounts=filters.accounts, tags=filters.tags)
+        Filters(providers=filters.providers, accounts=filters.accounts, tags=filters.tags),
+        engine.json_path,
     )
     inventory = ["TRUE"]
     if filters.providers:
@@ -584,11 +609,11 @@ def resource_ids(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[str] 
             inventory.append(
                 f"list_contains($tag_values_{i}, json_extract_string(tags, $tag_path_{i}))"
             )
-    rows = con.execute(
+    rows = engine.rows(
         f"SELECT ResourceId FROM cost WHERE {where} AND ResourceId IS NOT NULL "  # noqa: S608
         f"UNION SELECT resource_id FROM resources WHERE {' AND '.join(inventory)}",
         params,
-    ).fetchall()
+    )
     return [r[0] for r in rows]
 
 
@@ -645,13 +670,7 @@ def sweeps(runs: pa.Table) -> pa.Table:
     return runs.filter(pc.greater(runs.column("trials"), 0))
 
 
-def metric_names(con: duckdb.DuckDBPyConnection, experiment: str) -> list[str]:
+def metric_names(con: EngineLike, experiment: str) -> list[str]:
     """The numeric metrics the experiment's runs report (keys of their ``metrics``)."""
-    rows = con.execute(
-        "SELECT DISTINCT k FROM (SELECT unnest(json_keys(metrics)) AS k, metrics FROM runs "
-        "WHERE experiment = ? AND metrics IS NOT NULL) "
-        "WHERE json_type(metrics, '$.\"' || replace(k, '\"', '\\\"') || '\"') "
-        "IN ('DOUBLE', 'UBIGINT', 'BIGINT') ORDER BY k",
-        [experiment],
-    ).fetchall()
+    rows = as_engine(con).rows(METRIC_NAMES, {"experiment": experiment})
     return [r[0] for r in rows]

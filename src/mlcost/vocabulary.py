@@ -120,11 +120,20 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
 
 
+def _billing(con: duckdb.DuckDBPyConnection) -> str:
+    """Where the billing's providers and accounts are read: the daily roll-up (the same
+    values as ``cost``, from a few thousand rows; ``mlcost.rollups``)."""
+    from mlcost.rollups import spend_source
+
+    return spend_source(con).table
+
+
 def providers(con: duckdb.DuckDBPyConnection) -> list[Term]:
     """Providers by key (aws, azure, gcp), with the names the bill gives them."""
     key = PROVIDER_KEY_SQL.format(n="ProviderName")
     rows = con.execute(
-        f"SELECT DISTINCT {key}, ProviderName FROM cost WHERE ProviderName IS NOT NULL "  # noqa: S608 - constant SQL
+        f"SELECT DISTINCT {key}, ProviderName FROM {_billing(con)} "  # noqa: S608 - constant SQL
+        "WHERE ProviderName IS NOT NULL "
         "UNION SELECT DISTINCT provider, NULL FROM recommendations WHERE provider IS NOT NULL "
         "UNION SELECT DISTINCT provider, NULL FROM resources WHERE provider IS NOT NULL"
     ).fetchall()
@@ -149,16 +158,18 @@ def accounts(con: duckdb.DuckDBPyConnection) -> list[Term]:
 def account_names(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
     """Account id → its name on the bill (the sub-account's, else the billing account's)."""
     rows = con.execute(
-        "SELECT coalesce(SubAccountId, BillingAccountId) AS id, "
+        "SELECT coalesce(SubAccountId, BillingAccountId) AS id, "  # noqa: S608 - constant SQL
         "max(CASE WHEN SubAccountId IS NOT NULL THEN SubAccountName ELSE BillingAccountName END) "
-        "FROM cost WHERE id IS NOT NULL GROUP BY 1 ORDER BY 1"
+        f"FROM {_billing(con)} WHERE coalesce(SubAccountId, BillingAccountId) IS NOT NULL "
+        "GROUP BY 1 ORDER BY 1"
     ).fetchall()
     return {r[0]: r[1] for r in rows}
 
 
 def services(con: duckdb.DuckDBPyConnection) -> list[Term]:
     rows = con.execute(
-        "SELECT DISTINCT ServiceName FROM cost WHERE ServiceName IS NOT NULL ORDER BY 1"
+        f"SELECT DISTINCT ServiceName FROM {_billing(con)} "  # noqa: S608 - constant SQL
+        "WHERE ServiceName IS NOT NULL ORDER BY 1"
     ).fetchall()
     return [Term(r[0]) for r in rows]
 

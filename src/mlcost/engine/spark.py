@@ -18,13 +18,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from mlcost import rollups
 from mlcost.config import Settings
 from mlcost.engine import Engine, Params
 from mlcost.errors import InputError
 from mlcost.lake import LAKE_TABLES
 from mlcost.recommendations import AnalyzeResult, judge_rules
 from mlcost.schema import arrow_schema
-from mlcost.store import Store
+from mlcost.store import Batch, Store
 
 _INSTALL = "Install it with `pip install 'mlcost[spark]'` (Java 17 or newer must be on PATH)."
 try:
@@ -189,7 +190,8 @@ def analyze_lake(
     session: Any = None,
 ) -> AnalyzeResult:
     """``mlcost analyze --engine spark --lake PATH``: the rules judged on Spark over the
-    lake's tables, the findings (with their history) written to ``store``.
+    lake's tables, the findings (with their history) and the daily roll-ups written to
+    ``store``.
 
     ``session``: a running Spark session (else one from ``[spark]`` settings). The store
     gives only its own small tables (findings and dismissals) for the history.
@@ -203,4 +205,17 @@ def analyze_lake(
     result, batches = judge_rules(engine, settings.rules)
     if result.as_of is not None:
         store.load(batches)
+    rollups_to_store(engine, store)
     return result
+
+
+def rollups_to_store(engine: SparkEngine, store: Store) -> dict[str, int]:
+    """The daily roll-ups (``mlcost.rollups``) of the lake's billing, computed on Spark
+    by the statements the store's loads run, written to ``store``: they replace the
+    roll-ups of the billing partitions (source × billing period) the lake holds, so the
+    Overview shows the lake's spend. Returns the rows written per table."""
+    tables = rollups.compute(engine)
+    batches = [Batch(name, rows) for name, rows in tables.items() if rows.num_rows]
+    if batches:
+        store.load(batches)
+    return {name: rows.num_rows for name, rows in tables.items()}

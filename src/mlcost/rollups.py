@@ -1,0 +1,199 @@
+"""Daily roll-ups of the billing: what the dashboard's Overview, the report and the
+headline figures read instead of scanning ``cost`` (docs/concepts/store.md).
+
+Two tables, both derived from ``cost`` and nothing else:
+
+* ``daily_spend``: one row per charge day × billing partition (source, billing period) ×
+  provider × account × service × region × charge category × currency;
+* ``daily_spend_by_tag``: the same, per tag key of :data:`TAG_KEYS` × that tag's value
+  (a line without the tag counts under a NULL value, so each key's rows sum to the bill).
+
+Each keeps the FOCUS cost measures summed (``BilledCost``, ``EffectiveCost``,
+``ListCost``, ``ContractedCost``: exact decimals), the lines counted (``charge_rows``),
+and the group's earliest ``ChargePeriodStart`` and latest ``ChargePeriodEnd`` under
+those names, so that the WHERE clauses and expressions written for ``cost``
+(``mlcost.filters``, ``summary.DIMENSIONS``) read a roll-up unchanged: a group lies in
+one charge day, so its earliest start is past a day's midnight exactly when all of its
+lines' are.
+
+They are rebuilt for exactly the billing partitions a load replaces, inside the load's
+transaction (``Store.load``), so they always sum to what ``cost`` sums, to the cent. The
+statements are in our DuckDB dialect: on Spark (``mlcost analyze --engine spark``) the
+same statements compute the roll-ups over a lake, and the store keeps the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from mlcost.engine import EngineLike, as_engine, duckdb_json_path
+from mlcost.filters import Filters, cost_where
+
+if TYPE_CHECKING:
+    import duckdb
+
+#: The roll-up tables (their columns and partitions are in ``mlcost.schema``).
+DAILY = "daily_spend"
+DAILY_BY_TAG = "daily_spend_by_tag"
+ROLLUP_TABLES = (DAILY, DAILY_BY_TAG)
+#: The tag keys ``daily_spend_by_tag`` rolls up: the dashboard's tag filter (``team``)
+#: and the anomaly detector's default tag scopes. Spend by any other tag reads ``cost``.
+TAG_KEYS: tuple[str, ...] = ("team", "project", "experiment")
+
+#: The columns a roll-up groups by (besides the charge day), as ``cost`` names them.
+GROUP_COLUMNS: tuple[str, ...] = (
+    "x_source",
+    "BillingPeriodStart",
+    "ProviderName",
+    "BillingAccountId",
+    "BillingAccountName",
+    "SubAccountId",
+    "SubAccountName",
+    "ServiceCategory",
+    "ServiceName",
+    "RegionId",
+    "ChargeCategory",
+    "BillingCurrency",
+)
+#: The summed FOCUS cost measures.
+MEASURES: tuple[str, ...] = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
+
+_GROUPS = ", ".join(GROUP_COLUMNS)
+_SUMS = ", ".join(f"sum({m}) AS {m}" for m in MEASURES)
+_SPAN = (
+    "count(*) AS charge_rows, min(ChargePeriodStart) AS ChargePeriodStart, "
+    "max(ChargePeriodStart) AS last_charge_start, max(ChargePeriodEnd) AS ChargePeriodEnd"
+)
+
+#: ``daily_spend`` of the rows of ``cost`` (the whole lake on Spark; in a load, the
+#: load's own rows, which are all the rows of the partitions it replaces).
+DAILY_SQL = f"""
+SELECT {_GROUPS}, CAST(ChargePeriodStart AS DATE) AS charge_day, {_SUMS}, {_SPAN}
+FROM cost
+GROUP BY {_GROUPS}, CAST(ChargePeriodStart AS DATE)
+"""  # noqa: S608 - constants
+
+#: ``daily_spend_by_tag`` of one tag key: $tag_key, and $tag_path its JSON path.
+BY_TAG_SQL = f"""
+SELECT {_GROUPS}, CAST(ChargePeriodStart AS DATE) AS charge_day,
+       $tag_key AS tag_key, tag_value, {_SUMS}, {_SPAN}
+FROM (SELECT *, json_extract_string(Tags, $tag_path) AS tag_value FROM cost) AS tagged
+GROUP BY {_GROUPS}, CAST(ChargePeriodStart AS DATE), tag_value
+"""  # noqa: S608 - constants
+
+
+def statements(json_path: Any = duckdb_json_path) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every roll-up statement: (table, SQL, parameters); ``json_path`` as the engine
+    that runs them reads a tag's path."""
+    out: list[tuple[str, str, dict[str, Any]]] = [(DAILY, DAILY_SQL, {})]
+    for key in TAG_KEYS:
+        out.append((DAILY_BY_TAG, BY_TAG_SQL, {"tag_key": key, "tag_path": json_path(key)}))
+    return out
+
+
+def compute(con: EngineLike) -> dict[str, pa.Table]:
+    """The roll-ups of all of ``cost`` on an engine (Spark over a lake): table → rows."""
+    engine = as_engine(con)
+    parts: dict[str, list[pa.Table]] = {}
+    for table, sql, params in statements(engine.json_path):
+        parts.setdefault(table, []).append(engine.arrow(sql, params))
+    return {t: pa.concat_tables(p, promote_options="permissive") for t, p in parts.items()}
+
+
+def rebuild(
+    con: duckdb.DuckDBPyConnection,
+    partitions: Sequence[tuple[Any, Any]] | None,
+    stamp: Any,
+) -> None:
+    """Replace the roll-ups of ``partitions`` ((source, billing period) pairs; None: all)
+    with those of the rows ``cost`` has now, on the store's writing connection (inside
+    the caller's transaction)."""
+    same = 'x_source IS NOT DISTINCT FROM ? AND "BillingPeriodStart" IS NOT DISTINCT FROM ?'
+    for table in ROLLUP_TABLES:
+        if partitions is None:
+            con.execute(f"DELETE FROM {table}")  # noqa: S608 - constants
+        else:
+            for source, period in partitions:
+                con.execute(f"DELETE FROM {table} WHERE {same}", [source, period])  # noqa: S608
+    for table, sql, params in statements():
+        con.execute(
+            f"INSERT INTO {table} BY NAME SELECT *, $stamp AS rolled_up_at FROM ({sql})",  # noqa: S608
+            {**params, "stamp": stamp},
+        )
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpendSource:
+    """Where spend for some filters is read, and how: ``cost`` or a roll-up.
+
+    ``table`` replaces ``cost`` in a query; ``where``/``params`` narrow it to the
+    filters (values are parameters); ``rows`` counts billing lines; ``tag`` is the
+    expression of the value of the tag key ``tag_key`` (spend grouped by that tag).
+    """
+
+    table: str
+    where: str
+    params: dict[str, Any] = field(default_factory=dict)
+    rows: str = "count(*)"
+    tag: str | None = None
+    tag_key: str | None = None
+
+    @property
+    def rolled_up(self) -> bool:
+        return self.table != "cost"
+
+
+def spend_source(
+    con: EngineLike, filters: Filters = Filters(), *, by_tag: str | None = None
+) -> SpendSource:
+    """The cheapest table that gives the same figures for ``filters`` (and, with
+    ``by_tag``, per value of that tag key): ``daily_spend`` without tag filters;
+    ``daily_spend_by_tag`` when one rolled-up tag key is filtered on or grouped by;
+    else ``cost`` (another tag key, several keys, or an engine without the store's
+    roll-ups, such as Spark over a lake)."""
+    engine = as_engine(con)
+    keys = {k for k, values in filters.tags.items() if values}
+    if by_tag is not None:
+        keys.add(by_tag)
+    if engine.name != "duckdb" or len(keys) > 1 or (keys and not keys <= set(TAG_KEYS)):
+        where, params = cost_where(filters, engine.json_path)
+        tag = None
+        if by_tag is not None:
+            tag = "json_extract_string(Tags, $by_tag_path)"
+            params["by_tag_path"] = engine.json_path(by_tag)
+        return SpendSource("cost", where, params, tag=tag, tag_key=by_tag)
+    rows = "CAST(sum(charge_rows) AS BIGINT)"
+    if not keys:
+        where, params = cost_where(filters, engine.json_path)
+        return SpendSource(DAILY, where, params, rows)
+    (key,) = keys
+    where, params = cost_where(filters, engine.json_path, tag_value="tag_value")
+    params["rollup_tag_key"] = key
+    return SpendSource(
+        DAILY_BY_TAG,
+        f"tag_key = $rollup_tag_key AND {where}",
+        params,
+        rows,
+        tag="tag_value",
+        tag_key=key,
+    )
+
+
+__all__ = [
+    "DAILY",
+    "DAILY_BY_TAG",
+    "ROLLUP_TABLES",
+    "TAG_KEYS",
+    "SpendSource",
+    "compute",
+    "rebuild",
+    "spend_source",
+    "statements",
+]
