@@ -311,20 +311,33 @@ def _series_sql(
     settings: AnomalySettings, json_path: JsonPath, scopes: Collection[str] | None = None
 ) -> tuple[str, dict[str, Any]]:
     """Every series' daily cost (only the scope kinds in ``scopes`` where given), as rows
-    of :data:`_SERIES_COLUMNS` (provider NULL on a day several bill); "" if none."""
+    of :data:`_SERIES_COLUMNS` (provider NULL on a day several bill); "" if none.
+
+    One pass over the billing for every money scope (a grouping set each), one for the
+    running GPUs."""
+    chosen = [
+        (scope, expr, expr_params)
+        for scope, expr, expr_params in _scope_columns(settings, json_path)
+        if scopes is None or scope in scopes
+    ]
     parts: list[str] = []
     params: dict[str, Any] = {}
-    for i, (scope, expr, expr_params) in enumerate(_scope_columns(settings, json_path)):
-        if scopes is not None and scope not in scopes:
-            continue
+    if chosen:
+        values = ", ".join(f"{expr} AS v_{i}" for i, (_, expr, _) in enumerate(chosen))
+        sets = ", ".join(f"(v_{i}, currency, day)" for i in range(len(chosen)))
+        scope = " ".join(f"WHEN grouping(v_{i}) = 0 THEN $scope_{i}" for i in range(len(chosen)))
+        value = " ".join(f"WHEN grouping(v_{i}) = 0 THEN v_{i}" for i in range(len(chosen)))
         parts.append(
-            f"SELECT $scope_{i} AS scope, {expr} AS value, BillingCurrency AS currency, "  # noqa: S608
-            "CAST(ChargePeriodStart AS DATE) AS day, "
-            "CASE WHEN count(DISTINCT ProviderName) = 1 THEN min(ProviderName) END AS provider, "
-            f"sum(EffectiveCost) AS cost FROM cost WHERE {_DAILY_LINES} GROUP BY ALL"
+            f"SELECT CASE {scope} END AS scope, CASE {value} END AS value, currency, day, "  # noqa: S608
+            "CASE WHEN count(DISTINCT provider) = 1 THEN min(provider) END AS provider, "
+            "sum(EffectiveCost) AS cost "
+            f"FROM (SELECT {values}, BillingCurrency AS currency, "
+            "CAST(ChargePeriodStart AS DATE) AS day, ProviderName AS provider, EffectiveCost "
+            f"FROM cost WHERE {_DAILY_LINES}) AS c GROUP BY GROUPING SETS ({sets})"
         )
-        params[f"scope_{i}"] = scope
-        params |= expr_params
+        for i, (scope_name, _, expr_params) in enumerate(chosen):
+            params[f"scope_{i}"] = scope_name
+            params |= expr_params
     if scopes is None or GPU_SCOPE in scopes:
         parts.append(
             f"SELECT '{GPU_SCOPE}' AS scope, 'running' AS value, NULL AS currency, day, "  # noqa: S608
@@ -619,17 +632,24 @@ def _drivers_sql(settings: AnomalySettings, json_path: JsonPath) -> tuple[str, d
     scope += "END"
     members = [f"c.{quote_ident(col)}" for col in DRIVER_COLUMNS.values()]
     members += [f"json_extract_string(c.Tags, $tag_{i})" for i in range(len(keys))]
-    parts = []
-    for j, (dim, member) in enumerate(zip(_dimensions(settings), members, strict=True)):
-        parts.append(
-            f"SELECT w.idx, $dim_{j} AS dim, {member} AS member, w.day, "  # noqa: S608
-            f"sum(c.EffectiveCost) AS cost FROM cost AS c JOIN {_WANTED} AS w "
-            f"ON CAST(c.ChargePeriodStart AS DATE) = w.day AND c.BillingCurrency = w.currency "
-            f"AND ({scope}) = w.scope_value "
-            f"WHERE {_DAILY_LINES} AND w.kind <> $dim_{j} GROUP BY ALL"
-        )
-        params[f"dim_{j}"] = dim
-    return " UNION ALL ".join(parts), params
+    dims = _dimensions(settings)
+    params |= {f"dim_{j}": dim for j, dim in enumerate(dims)}
+    columns = ", ".join(f"{member} AS m_{j}" for j, member in enumerate(members))
+    sets = ", ".join(f"(idx, kind, day, m_{j})" for j in range(len(dims)))
+    dim = " ".join(f"WHEN grouping(m_{j}) = 0 THEN $dim_{j}" for j in range(len(dims)))
+    member = " ".join(f"WHEN grouping(m_{j}) = 0 THEN m_{j}" for j in range(len(dims)))
+    # one join, a grouping set per dimension; a scope's own kind is no driver of it
+    sql = (
+        "SELECT idx, dim, member, day, cost FROM ("  # noqa: S608
+        f"SELECT idx, kind, CASE {dim} END AS dim, CASE {member} END AS member, day, "
+        "sum(EffectiveCost) AS cost FROM ("
+        f"SELECT w.idx, w.kind, w.day, {columns}, c.EffectiveCost "
+        f"FROM cost AS c JOIN {_WANTED} AS w "
+        "ON CAST(c.ChargePeriodStart AS DATE) = w.day AND c.BillingCurrency = w.currency "
+        f"AND ({scope}) = w.scope_value WHERE {_DAILY_LINES}) AS j "
+        f"GROUP BY GROUPING SETS ({sets})) AS g WHERE kind <> dim"
+    )
+    return sql, params
 
 
 def _add_drivers(engine: Engine, anomalies: list[Anomaly], settings: AnomalySettings) -> None:

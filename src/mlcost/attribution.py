@@ -42,7 +42,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from mlcost.engine import Engine, EngineLike, as_engine
+from mlcost.engine import Engine, EngineLike, apply_by_group, as_engine
 from mlcost.schema import MONEY_ARROW, PROVIDER_KEY_SQL, arrow_schema
 from mlcost.store import Batch, Store
 
@@ -395,6 +395,14 @@ def _attribute_machine_day(group: pa.Table, *, plans: Mapping[str, _Plan]) -> pa
     )
 
 
+def _attribute_machine(group: pa.Table, *, plans: Mapping[str, _Plan]) -> pa.Table:
+    """One machine's days, each by :func:`_attribute_machine_day`: the group function of
+    :func:`compute_run_costs` (a group per machine, not per machine-day: a group's fixed
+    cost on Spark outweighs a day's work)."""
+    day = functools.partial(_attribute_machine_day, plans=plans)
+    return apply_by_group(group, ["day"], day, _PARTS)
+
+
 def _resource_ids(text: str | None) -> list[str]:
     """A run's ``resource_ids`` (a JSON list) as text ids."""
     try:
@@ -507,8 +515,8 @@ def _machine_day_parts(engine: Engine, plans: Mapping[str, _Plan]) -> list[dict[
             return []
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         with engine.registered(_CALENDAR, pa.table({"day": pa.array(days, pa.date32())})):
-            attribute = functools.partial(_attribute_machine_day, plans=plans)
-            parts = engine.group_apply(_MACHINE_DAYS, ["rid", "day"], attribute, _PARTS)
+            attribute = functools.partial(_attribute_machine, plans=plans)
+            parts = engine.group_apply(_MACHINE_DAYS, ["rid"], attribute, _PARTS)
     return parts.to_pylist()
 
 

@@ -121,7 +121,7 @@ def apply_by_group(
         if i == len(keys) or keys[i] != keys[start]:
             results.append(func(table.slice(start, i - start)).cast(schema))
             start = i
-    return pa.concat_tables(results)
+    return pa.concat_tables(results).combine_chunks()
 
 
 def duckdb_json_path(key: str) -> str:

@@ -192,7 +192,7 @@ def _in_pandas(func: GroupFunction, source: Any, schema: pa.Schema) -> Callable[
 
     def run(frame: Any) -> Any:
         table = pa.Table.from_pandas(frame, schema=arrow_in, preserve_index=False)
-        result = func(_naive_utc(table)).cast(schema)
+        result = func(_naive_utc(table)).cast(schema).combine_chunks()
         return result.to_pandas(integer_object_nulls=True, date_as_object=True)
 
     return run
