@@ -14,7 +14,7 @@ each statement at run time. What an analysis may ask of an engine, and nothing m
   ``TEMP MACRO``; expanded in place on Spark, which has none);
 * :meth:`Engine.json_path`: the path of a JSON member, in the syntax the engine reads;
 * :meth:`Engine.group_apply`: a Python function run on each group of a query's rows (the
-  analyses' Python parts: the anomaly model per series, attribution per machine-day),
+  analyses' Python parts: the anomaly model per series, attribution per machine),
   locally on DuckDB, on the executors on Spark (``applyInPandas``).
 
 Parameters are always named (``$name`` in the text, a mapping of values), never pasted
