@@ -21,9 +21,12 @@ Three methods, each row saying which:
 
 ``idle_share`` is the part of a row's cost that bought nothing: on a run's row, the money
 on idle GPUs (cost × (1 − GPU efficiency)) where utilisation is known; on an idle row,
-all of it. ``gpu_efficiency`` is the run's mean GPU utilisation (0–1) on that machine:
+all of it. ``gpu_efficiency`` is the run's mean GPU utilisation (0–1, to 9 places) on that machine:
 MLflow system metrics of the run where ingested, else the machine's ``gpu_util_pct``
 samples that overlap the run.
+
+The SQL runs through an engine (``mlcost.engine``): on Spark the machines' days are split
+on the executors, by the same functions.
 """
 
 from __future__ import annotations
@@ -567,8 +570,9 @@ class _Efficiency:
 
     def of(self, run_id: str, rid: str) -> float | None:
         value = self.by_run.get(run_id, self.by_span.get((run_id, rid)))
-        # to 12 places: a mean of floats differs in its last digit between engines
-        return None if value is None else round(max(0.0, min(1.0, value / 100)), 12)
+        # to 9 places: a mean of floats differs in its last digits between engines (the
+        # order of the sum), so unrounded the engines could differ in idle_share's last place
+        return None if value is None else round(max(0.0, min(1.0, value / 100)), 9)
 
 
 def _row(
