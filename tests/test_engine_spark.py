@@ -1,6 +1,6 @@
 """DuckDB and Spark (pyspark local[2]) give the same answers: each rewrite on literal data,
 and every rule on the sample organisation's lake (ids, rules, resources, savings to the
-cent, evidence, history). One Spark session for the module."""
+cent, evidence, history), anomalies and run costs. One Spark session for the module."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,13 @@ from mlcost.config import Settings
 from mlcost.engine import DuckDBEngine
 from mlcost.engine.spark import SparkEngine, analyze_lake, spark_session
 from mlcost.lake import export_lake
-from mlcost.recommendations import FIELDS
+from mlcost.recommendations import FIELDS, AnalyzeResult
 from mlcost.rollups import ROLLUP_TABLES
 from mlcost.store import Store
 from mlcost.summary import spend_by
 from tests.conftest import copy_store
+
+SAMPLE_KEY = Path(__file__).parent.parent / "sample_data" / "answer_key.json"
 
 
 @pytest.fixture(scope="module")
@@ -168,30 +171,42 @@ def test_commitments_are_the_same_on_spark_over_the_lake(
     assert COMMITMENT_VIEWS[view](spark).to_pylist() == expected
 
 
+@pytest.fixture(scope="module")
+def on_spark(
+    spark: SparkEngine, lake: Path, sample_master: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Store, AnalyzeResult]:
+    """The sample organisation's lake analysed on Spark (`analyze_lake`) into a copy of
+    the store `mlcost analyze` (DuckDB) filled: findings, anomalies and run costs."""
+    copy = Store(copy_store(sample_master, tmp_path_factory.mktemp("copy")))
+    started = time.perf_counter()
+    result = analyze_lake(copy, lake, Settings(), session=spark.session)
+    rules = sum(r.seconds for r in result.rules)
+    total = time.perf_counter() - started
+    print(f"\nanalyze_lake on Spark: {total:.1f} s, of which the rules {rules:.1f} s")
+    return copy, result
+
+
 def test_every_rule_finds_the_same_on_spark_over_the_lake(
-    spark: SparkEngine, lake: Path, sample_master: Path, tmp_path: Path
+    on_spark: tuple[Store, AnalyzeResult], sample_master: Path
 ) -> None:
     """The sample organisation analysed by `mlcost analyze` (DuckDB), and its lake analysed
     on Spark into a copy of the store: the same findings, field for field, with the same
     history."""
-    copy = Store(copy_store(sample_master, tmp_path / "copy"))
-    started = time.perf_counter()
-    result = analyze_lake(copy, lake, Settings(), session=spark.session)
-    print(f"\n{len(result.rules)} rules judged on Spark in {time.perf_counter() - started:.1f} s")
-    on_duckdb, on_spark = (_findings(Store(sample_master)), _findings(copy))
-    assert sorted(on_spark) == sorted(on_duckdb)
+    copy, result = on_spark
+    on_duckdb, on_spark_ = (_findings(Store(sample_master)), _findings(copy))
+    assert sorted(on_spark_) == sorted(on_duckdb)
     differing = {
         (rid, key)
         for rid, row in on_duckdb.items()
         for key, value in row.items()
-        if on_spark[rid][key] != value
+        if on_spark_[rid][key] != value
     }
     assert differing == set()
-    assert {r["rule"] for r in on_spark.values()} >= {"idle_vm", "commitment_purchase"}
-    assert len(on_spark) == result.findings + sum(
+    assert {r["rule"] for r in on_spark_.values()} >= {"idle_vm", "commitment_purchase"}
+    assert len(on_spark_) == result.findings + sum(
         r["status"] == "closed" for r in on_duckdb.values()
     )
-    assert sum(r["estimated_monthly_savings"] or 0 for r in on_spark.values()) == sum(
+    assert sum(r["estimated_monthly_savings"] or 0 for r in on_spark_.values()) == sum(
         r["estimated_monthly_savings"] or 0 for r in on_duckdb.values()
     )
     # the daily roll-ups computed on Spark over the lake replaced the store's own, and
@@ -213,6 +228,68 @@ def _rollups(store: Store) -> dict[str, Any]:
             out["stamp"] += [r[0] for r in stamps]
     assert out["rows"][ROLLUP_TABLES[0]], "no roll-ups"
     return out
+
+
+_ANOMALY_FIELDS = (
+    "date, provider, scope, scope_value, direction, severity, actual, expected, low, high, drivers"
+)
+
+
+def test_the_anomalies_are_the_same_on_spark_over_the_lake(
+    on_spark: tuple[Store, AnalyzeResult], sample_master: Path
+) -> None:
+    """The anomaly model run per series on Spark (applyInPandas, our judging function):
+    the same anomalies as on DuckDB (day, scope, direction, amounts, drivers), the planted
+    spike among them at the figure the bill gives."""
+    sql = f"SELECT {_ANOMALY_FIELDS} FROM anomalies ORDER BY date, scope, scope_value"  # noqa: S608
+    with Store(sample_master).reader() as con:
+        on_duckdb = con.sql(sql).to_arrow_table().to_pylist()
+        # the forgotten p5 cluster (answer key): the day's whole usage bill, by hand
+        spike_day = con.execute(
+            "SELECT sum(EffectiveCost) FROM cost WHERE ChargeCategory = 'Usage' "
+            "AND ChargePeriodEnd <= ChargePeriodStart + INTERVAL 1 DAY "
+            "AND CAST(ChargePeriodStart AS DATE) = DATE '2026-09-09'"
+        ).fetchone()[0]
+    with on_spark[0].reader() as con:
+        spark_rows = con.sql(sql).to_arrow_table().to_pylist()
+    assert len(on_duckdb) > 20
+    assert spark_rows == on_duckdb
+    spike = next(a for a in spark_rows if (a["date"], a["scope"]) == (date(2026, 9, 9), "total"))
+    assert (spike["direction"], spike["actual"]) == ("spike", spike_day)
+    assert spike["actual"] - spike["expected"] > 5000  # the answer key's ~$5.3k
+
+
+def test_run_costs_are_the_same_on_spark_to_the_cent_and_conserve_the_bill(
+    on_spark: tuple[Store, AnalyzeResult], sample_master: Path
+) -> None:
+    """Attribution per machine-day on Spark (applyInPandas, our split): every run_costs
+    row as on DuckDB, exactly; runs plus idle equal each shared machine's usage bill;
+    the experiments' costs are the answer key's."""
+    sql = (
+        "SELECT run_id, resource_id, day, method, cost, idle_share, gpu_efficiency "
+        "FROM run_costs ORDER BY ALL"
+    )
+    conserved = (
+        "SELECT (SELECT sum(cost) FROM run_costs WHERE method = 'time_share'), "
+        "(SELECT sum(EffectiveCost) FROM cost WHERE ChargeCategory = 'Usage' AND ResourceId "
+        "IN (SELECT resource_id FROM run_costs WHERE method = 'time_share'))"
+    )
+    by_experiment = (
+        "SELECT r.experiment, round(sum(c.cost), 2) FROM run_costs AS c "
+        "JOIN runs AS r USING (run_id) GROUP BY 1"
+    )
+    with Store(sample_master).reader() as con:
+        on_duckdb = con.execute(sql).fetchall()
+    with on_spark[0].reader() as con:
+        spark_rows = con.execute(sql).fetchall()
+        shared, billed = con.execute(conserved).fetchone()
+        experiments = dict(con.execute(by_experiment).fetchall())
+    assert len(on_duckdb) > 1000
+    assert spark_rows == on_duckdb
+    assert shared == billed
+    key = json.loads(SAMPLE_KEY.read_text("utf-8"))["experiments"]
+    assert experiments == {e["experiment"]: Decimal(e["cost"]) for e in key}
+    assert experiments["foundation-vision/pretrain-vit-l"] == Decimal("80867.11")
 
 
 def _findings(store: Store) -> dict[str, dict[str, Any]]:

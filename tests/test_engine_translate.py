@@ -13,7 +13,8 @@ import pytest
 
 pytest.importorskip("sqlglot", reason="the Spark engine's extra (mlcost[spark]) is not installed")
 
-from mlcost import commitments, figures, rollups, summary, views
+from mlcost import anomalies, attribution, commitments, figures, rollups, summary, views
+from mlcost.config import AnomalySettings
 from mlcost.engine import Engine, Params
 from mlcost.engine.translate import TranslationError, to_spark
 from mlcost.filters import Filters
@@ -80,6 +81,29 @@ def summary_statements() -> dict[str, str]:
     return found
 
 
+def module_statements(module: Any) -> dict[str, str]:
+    """A module's SQL constants (``_USAGE = "SELECT …"``): a new one joins the walk."""
+    return {
+        f"{module.__name__.rsplit('.', 1)[-1]}.{name}": value.format(days="_mlcost_days")
+        for name, value in vars(module).items()
+        if name.lstrip("_").isupper()
+        and isinstance(value, str)
+        and "SELECT" in value
+        and name != "_LIST_SQL"  # the stored anomalies' listing: the store's, never on Spark
+    }
+
+
+def anomaly_and_attribution_statements() -> dict[str, str]:
+    """The anomaly model's and attribution's statements: their constants, every scope's
+    series and the drivers of every scope kind (tag keys with a space and a dot)."""
+    found = module_statements(anomalies) | module_statements(attribution)
+    settings = AnomalySettings(tag_keys=["team", "cost center", "mlcost.run_id"])
+    path = Recorder().json_path
+    found["anomalies.series"] = anomalies._series_sql(settings, path)[0]
+    found["anomalies.drivers"] = anomalies._drivers_sql(settings, path)[0]
+    return found
+
+
 def analysis_statements() -> dict[str, str]:
     """Every statement the analyses run through an engine, by a name for the report."""
     statements = {"rules.as_of": _AS_OF, "recommendations.merge": _MERGE}
@@ -89,7 +113,7 @@ def analysis_statements() -> dict[str, str]:
         set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
     )
     statements["rules.findings(required columns)"] = finding_sql(set(REQUIRED_COLUMNS))
-    return statements | summary_statements()
+    return statements | summary_statements() | anomaly_and_attribution_statements()
 
 
 @pytest.mark.parametrize("name", sorted(analysis_statements()))
@@ -97,7 +121,13 @@ def test_every_rule_and_analysis_statement_translates_to_spark(name: str) -> Non
     spark = to_spark(analysis_statements()[name], MACRO_MAP)
     # what has no Spark form must not survive translation
     lowered = spark.lower()
-    for duckdb_only in ("provider_key(", "detail_time(", "price_product(", "to_days("):
+    for duckdb_only in (
+        "provider_key(",
+        "detail_time(",
+        "price_product(",
+        "to_days(",
+        "to_seconds(",
+    ):
         assert duckdb_only not in lowered, f"{name}: {duckdb_only} left in {spark}"
     assert not re.search(r"\$[a-z_]", lowered), f"{name}: a DuckDB parameter left in {spark}"
     assert not re.search(r"\b(json_object|percentile_cont)\(", lowered), spark
@@ -106,6 +136,21 @@ def test_every_rule_and_analysis_statement_translates_to_spark(name: str) -> Non
 def test_the_walk_covers_every_registered_rule() -> None:
     names = analysis_statements()
     assert {n.removeprefix("rule.") for n in names if n.startswith("rule.")} == set(all_rules())
+
+
+def test_the_walk_covers_the_anomaly_model_and_attribution() -> None:
+    names = set(analysis_statements())
+    assert {
+        "anomalies._LAST_DAYS",
+        "anomalies._GPU_DRIVERS",
+        "anomalies.series",
+        "anomalies.drivers",
+        "attribution._USAGE",
+        "attribution._MACHINE_DAYS",
+        "attribution._GPU_UTIL",
+        "attribution._TAGGED_LINES",
+    } <= names
+    assert "anomalies._LIST_SQL" not in names
 
 
 def test_parameters_stay_parameters() -> None:
@@ -180,6 +225,7 @@ def test_list_indexes_weekdays_percentiles_and_ranges() -> None:
     assert to_spark("SELECT quantile_cont(x, 0.95) FROM t") == "SELECT PERCENTILE(x, 0.95) FROM t"
     assert to_spark("SELECT n FROM range(1, 8) d(n)") == "SELECT n FROM RANGE(1, 8) AS d(n)"
     assert to_spark("SELECT $t - to_days(3)") == "SELECT :t - MAKE_DT_INTERVAL(3)"
+    assert to_spark("SELECT ts + to_seconds(p)") == "SELECT ts + MAKE_DT_INTERVAL(0, 0, 0, p)"
 
 
 def test_what_cannot_be_translated_says_so() -> None:

@@ -33,24 +33,26 @@ One more scope, ``gpus``, counts the GPUs running each day from the same billing
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import itertools
 import json
 import warnings
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 from numpy.lib.stride_tricks import sliding_window_view
 
 from mlcost.choices import FEEDBACK_REASONS
 from mlcost.config import ANOMALY_SENSITIVITIES, AnomalySettings
+from mlcost.engine import DuckDBEngine, Engine, EngineLike, as_engine
 from mlcost.errors import InputError
-from mlcost.schema import MONEY, arrow_schema
+from mlcost.schema import MONEY, MONEY_ARROW, arrow_schema
 from mlcost.store import Batch, Store, quote_ident
 
 #: Fixed scopes and the cost column that names their value (tag scopes are added).
@@ -63,18 +65,17 @@ LEVEL_DAYS = 14
 TOP_DRIVERS = 3
 #: The scope of running GPUs (a count, not money): GPUs of the instances billed that day.
 GPU_SCOPE = "gpus"
-#: GPUs of a billing line: FOCUS SkuPriceDetails.GpuCount, else the price list's.
-_LINE_GPUS = (
-    "coalesce(TRY_CAST(json_extract_string(c.SkuPriceDetails, '/GpuCount') AS INTEGER), "
-    "(SELECT max(p.gpu_count) FROM prices AS p "
-    "WHERE p.instance_type = json_extract_string(c.SkuPriceDetails, '/InstanceType')))"
-)
-#: Running GPUs per resource and day: the most any of its lines that day says.
+#: Running GPUs per resource and day: the most any of its lines that day says (a line's
+#: GPUs: FOCUS SkuPriceDetails.GpuCount, else the price list's for its instance type).
 _GPU_RESOURCES = (
-    "SELECT CAST(c.ChargePeriodStart AS DATE) AS day, c.ResourceId AS resource, "  # noqa: S608
+    "SELECT CAST(c.ChargePeriodStart AS DATE) AS day, c.ResourceId AS resource, "
     "any_value(c.ProviderName) AS provider, any_value(c.SubAccountId) AS account, "
     "any_value(json_extract_string(c.SkuPriceDetails, '/InstanceType')) AS instance_type, "
-    f"max({_LINE_GPUS}) AS gpus FROM cost AS c "
+    "max(coalesce(TRY_CAST(json_extract_string(c.SkuPriceDetails, '/GpuCount') AS INTEGER), "
+    "p.gpu_count)) AS gpus FROM cost AS c "
+    "LEFT JOIN (SELECT instance_type, max(gpu_count) AS gpu_count FROM prices "
+    "GROUP BY instance_type) AS p "
+    "ON p.instance_type = json_extract_string(c.SkuPriceDetails, '/InstanceType') "
     "WHERE c.ChargeCategory = 'Usage' AND c.ResourceId IS NOT NULL "
     "AND c.ChargePeriodEnd <= c.ChargePeriodStart + INTERVAL 1 DAY GROUP BY 1, 2"
 )
@@ -83,6 +84,16 @@ _GPU_RESOURCES = (
 _DAILY_LINES = (
     "ChargeCategory = 'Usage' AND EffectiveCost IS NOT NULL "
     "AND ChargePeriodEnd <= ChargePeriodStart + INTERVAL 1 DAY"
+)
+#: The last day each provider has billed usage for.
+_LAST_DAYS = (
+    f"SELECT ProviderName, max(CAST(ChargePeriodStart AS DATE)) FROM cost "  # noqa: S608
+    f"WHERE {_DAILY_LINES} GROUP BY 1"
+)
+#: The drivers of a jump in running GPUs: the GPUs each resource ran on the days asked.
+_GPU_DRIVERS = (
+    f"SELECT day, resource, instance_type, account, gpus FROM ({_GPU_RESOURCES}) AS g "  # noqa: S608
+    f"WHERE gpus > 0 AND day IN (SELECT day FROM {{days}})"
 )
 
 
@@ -249,22 +260,45 @@ class AnomalyResult:
         return line + ". List them with `mlcost anomalies`."
 
 
-@dataclass
-class _Series:
-    scope: str
-    value: str
-    currency: str | None
-    provider: str | None
-    days: list[date]
-    costs: list[Decimal]
+#: The columns of a series' daily rows (:func:`_series_sql`); a series is one
+#: (scope, value, currency).
+_SERIES_COLUMNS = ("scope", "value", "currency", "day", "provider", "cost")
+_SERIES_KEY = ["scope", "value", "currency"]
+#: What judging one series returns (:func:`_judge_group`): a row per anomaly, and one
+#: verdict on the series (``judged``, or ``short`` with its days of history).
+_VERDICTS = pa.schema(
+    [
+        ("scope", pa.string()),
+        ("value", pa.string()),
+        ("currency", pa.string()),
+        ("provider", pa.string()),
+        ("verdict", pa.string()),
+        ("history_days", pa.int64()),
+        ("date", pa.date32()),
+        ("actual", MONEY_ARROW),
+        ("expected", MONEY_ARROW),
+        ("low", MONEY_ARROW),
+        ("high", MONEY_ARROW),
+        ("direction", pa.string()),
+        ("severity", pa.string()),
+    ]
+)
+#: The registered tables the drivers' queries join.
+_WANTED = "_mlcost_wanted"
+_DAYS = "_mlcost_days"
+
+JsonPath = Callable[[str], str]
 
 
-def _scope_columns(settings: AnomalySettings) -> list[tuple[str, str, list[Any]]]:
-    """(scope, SQL expression of its value, parameters) for every scope kind."""
-    scopes: list[tuple[str, str, list[Any]]] = [("total", "'total'", [])]
-    scopes += [(s, quote_ident(col), []) for s, col in SCOPE_COLUMNS.items()]
+def _scope_columns(
+    settings: AnomalySettings, json_path: JsonPath
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """(scope, SQL expression of its value, its parameters) for every scope kind."""
+    scopes: list[tuple[str, str, dict[str, Any]]] = [("total", "'total'", {})]
+    scopes += [(s, quote_ident(col), {}) for s, col in SCOPE_COLUMNS.items()]
     scopes += [
-        (f"tag:{key}", "json_extract_string(Tags, ?)", [_pointer(key)]) for key in _keys(settings)
+        (f"tag:{key}", f"json_extract_string(Tags, $tag_{i})", {f"tag_{i}": json_path(key)})
+        for i, key in enumerate(_keys(settings))
     ]
     return scopes
 
@@ -273,72 +307,82 @@ def _keys(settings: AnomalySettings) -> list[str]:
     return list(dict.fromkeys(k.strip() for k in settings.tag_keys))
 
 
-def _pointer(key: str) -> str:
-    """A JSON pointer to one tag key (any characters, never parsed as a path)."""
-    return "/" + key.replace("~", "~0").replace("/", "~1")
+def _series_sql(
+    settings: AnomalySettings, json_path: JsonPath, scopes: Collection[str] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Every series' daily cost (only the scope kinds in ``scopes`` where given), as rows
+    of :data:`_SERIES_COLUMNS` (provider NULL on a day several bill); "" if none.
 
-
-def _read_series(
-    con: duckdb.DuckDBPyConnection,
-    settings: AnomalySettings,
-    scopes: Collection[str] | None = None,
-) -> list[_Series]:
-    parts, params = [], []
-    for scope, expr, expr_params in _scope_columns(settings):
-        if scopes is not None and scope not in scopes:
-            continue
+    One pass over the billing for every money scope (a grouping set each), one for the
+    running GPUs."""
+    chosen = [
+        (scope, expr, expr_params)
+        for scope, expr, expr_params in _scope_columns(settings, json_path)
+        if scopes is None or scope in scopes
+    ]
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    if chosen:
+        values = ", ".join(f"{expr} AS v_{i}" for i, (_, expr, _) in enumerate(chosen))
+        sets = ", ".join(f"(v_{i}, currency, day)" for i in range(len(chosen)))
+        scope = " ".join(f"WHEN grouping(v_{i}) = 0 THEN $scope_{i}" for i in range(len(chosen)))
+        value = " ".join(f"WHEN grouping(v_{i}) = 0 THEN v_{i}" for i in range(len(chosen)))
         parts.append(
-            f"SELECT ? AS scope, {expr} AS value, BillingCurrency AS currency, "  # noqa: S608
-            "CAST(ChargePeriodStart AS DATE) AS day, "
-            "CASE WHEN count(DISTINCT ProviderName) = 1 THEN min(ProviderName) END AS provider, "
-            f"sum(EffectiveCost) AS cost FROM cost WHERE {_DAILY_LINES} GROUP BY ALL"
+            f"SELECT CASE {scope} END AS scope, CASE {value} END AS value, currency, day, "  # noqa: S608
+            "CASE WHEN count(DISTINCT provider) = 1 THEN min(provider) END AS provider, "
+            "sum(EffectiveCost) AS cost "
+            f"FROM (SELECT {values}, BillingCurrency AS currency, "
+            "CAST(ChargePeriodStart AS DATE) AS day, ProviderName AS provider, EffectiveCost "
+            f"FROM cost WHERE {_DAILY_LINES}) AS c GROUP BY GROUPING SETS ({sets})"
         )
-        params += [scope, *expr_params]
+        for i, (scope_name, _, expr_params) in enumerate(chosen):
+            params[f"scope_{i}"] = scope_name
+            params |= expr_params
     if scopes is None or GPU_SCOPE in scopes:
         parts.append(
             f"SELECT '{GPU_SCOPE}' AS scope, 'running' AS value, NULL AS currency, day, "  # noqa: S608
             "CASE WHEN count(DISTINCT provider) = 1 THEN min(provider) END AS provider, "
-            f"CAST(sum(gpus) AS {MONEY}) AS cost FROM ({_GPU_RESOURCES}) WHERE gpus > 0 "
+            f"CAST(sum(gpus) AS {MONEY}) AS cost FROM ({_GPU_RESOURCES}) AS g WHERE gpus > 0 "
             "GROUP BY day"
         )
     if not parts:
-        return []
-    sql = (
-        f"SELECT * FROM ({' UNION ALL '.join(parts)}) WHERE value IS NOT NULL "  # noqa: S608
-        "ORDER BY scope, value, currency, day"
-    )
-    series: list[_Series] = []
-    current: _Series | None = None
-    for scope, value, currency, day, provider, cost in con.execute(sql, params).fetchall():
-        if current is None or (current.scope, current.value, current.currency) != (
-            scope,
-            value,
-            currency,
-        ):
-            current = _Series(scope, value, currency, provider, [], [])
-            series.append(current)
-        if current.provider != provider:
-            current.provider = None
-        current.days.append(day)
-        current.costs.append(cost)
-    return series
+        return "", params
+    union = " UNION ALL ".join(parts)
+    return f"SELECT * FROM ({union}) AS s WHERE value IS NOT NULL", params  # noqa: S608
 
 
-def _last_days(con: duckdb.DuckDBPyConnection) -> dict[str, date]:
+def _last_days(engine: Engine) -> dict[str, date]:
     """The last day each provider has billed usage for."""
-    rows = con.execute(
-        f"SELECT ProviderName, max(CAST(ChargePeriodStart AS DATE)) FROM cost "  # noqa: S608
-        f"WHERE {_DAILY_LINES} GROUP BY 1"
-    ).fetchall()
-    return {provider: last for provider, last in rows if provider is not None}
+    return {provider: last for provider, last in engine.rows(_LAST_DAYS) if provider is not None}
+
+
+@dataclass(frozen=True)
+class _Cutoff:
+    """Where each series' complete days end: the last day its provider billed minus
+    ``lag``; a series spanning providers waits for the slowest (``overall``)."""
+
+    last: dict[str, date]
+    lag: timedelta
+    overall: date
+
+    @classmethod
+    def of(cls, engine: Engine, settings: AnomalySettings) -> _Cutoff | None:
+        last = _last_days(engine)
+        if not last:
+            return None
+        lag = timedelta(days=settings.lag_days)
+        return cls(last, lag, min(last.values()) - lag)
 
 
 # -- detection ---------------------------------------------------------------------------
 
 
-def detect_anomalies(store: Store, settings: AnomalySettings) -> AnomalyResult:
-    """Judge every complete day of every scope and replace the ``anomalies`` table."""
-    result, previous_scopes = find_anomalies(store, settings)
+def detect_anomalies(
+    store: Store, settings: AnomalySettings, *, engine: Engine | None = None
+) -> AnomalyResult:
+    """Judge every complete day of every scope and replace the ``anomalies`` table
+    (on ``engine`` where given, its tables the store's input: ``--engine spark``)."""
+    result, previous_scopes = find_anomalies(store, settings, engine=engine)
     by_scope: dict[str, list[Anomaly]] = {}
     for anomaly in result.anomalies:
         by_scope.setdefault(anomaly.scope, []).append(anomaly)
@@ -357,26 +401,89 @@ def detect_anomalies(store: Store, settings: AnomalySettings) -> AnomalyResult:
     return result
 
 
-def find_anomalies(store: Store, settings: AnomalySettings) -> tuple[AnomalyResult, set[str]]:
-    """The anomalies of the store's billing, without writing them (and the scopes the
-    store holds anomalies for now, which a new run replaces)."""
-    band = ANOMALY_SENSITIVITIES[settings.sensitivity]
+def find_anomalies(
+    store: Store, settings: AnomalySettings, *, engine: Engine | None = None
+) -> tuple[AnomalyResult, set[str]]:
+    """The anomalies of the store's billing (or ``engine``'s), without writing them, and
+    the scopes the store holds anomalies for now, which a new run replaces."""
     with store.reader() as con:
         previous = {r[0] for r in con.execute("SELECT DISTINCT scope FROM anomalies").fetchall()}
-        series, judged_through = scope_series(con, settings)
-        anomalies: list[Anomaly] = []
-        short: list[tuple[str, str, int]] = []
-        judged = 0
-        for s in series:
-            if len(s.costs) <= settings.min_history_days:
-                if s.active_within(settings.lookback_days):
-                    short.append((s.scope, s.value, len(s.costs)))
-                continue
+        if engine is None:
+            return judge_anomalies(DuckDBEngine(con), settings), previous
+    return judge_anomalies(engine, settings), previous
+
+
+def judge_anomalies(engine: Engine, settings: AnomalySettings) -> AnomalyResult:
+    """Every series judged by :func:`_judge_group`, one group per series (on Spark, on
+    the executors), and the anomalies' drivers; only the verdicts come back."""
+    cutoff = _Cutoff.of(engine, settings)
+    if cutoff is None:
+        return AnomalyResult([], None, 0, [])
+    sql, params = _series_sql(settings, engine.json_path)
+    judge = functools.partial(
+        _judge_group,
+        settings=settings,
+        band=ANOMALY_SENSITIVITIES[settings.sensitivity],
+        cutoff=cutoff,
+    )
+    verdicts = engine.group_apply(sql, _SERIES_KEY, judge, _VERDICTS, params)
+    rows = sorted(
+        verdicts.to_pylist(),
+        key=lambda r: (r["scope"], r["value"], r["currency"] or "", r["date"] or date.min),
+    )
+    anomalies: list[Anomaly] = []
+    short: list[tuple[str, str, int]] = []
+    judged = 0
+    for r in rows:
+        if r["verdict"] == "short":
+            short.append((r["scope"], r["value"], r["history_days"]))
+        elif r["verdict"] == "judged":
             judged += 1
-            anomalies += _judge(s, settings, band)
-        _add_drivers(con, anomalies, settings)
+        else:
+            anomalies.append(
+                Anomaly(
+                    **{k: r[k] for k in ("date", "provider", "currency", "actual", "expected")},
+                    **{k: r[k] for k in ("low", "high", "direction", "severity")},
+                    scope=r["scope"],
+                    scope_value=r["value"],
+                )
+            )
+    _add_drivers(engine, anomalies, settings)
     anomalies.sort(key=lambda a: (a.date, a.scope, a.scope_value))
-    return AnomalyResult(anomalies, judged_through, judged, sorted(short)), previous
+    return AnomalyResult(anomalies, cutoff.overall, judged, sorted(short))
+
+
+def _judge_group(
+    group: pa.Table, *, settings: AnomalySettings, band: float, cutoff: _Cutoff
+) -> pa.Table:
+    """One series' daily rows judged: its anomalies and its verdict (see
+    :data:`_VERDICTS`). The group function of :func:`judge_anomalies`, on any engine."""
+    rows = sorted(
+        zip(*(group.column(c).to_pylist() for c in _SERIES_COLUMNS), strict=True),
+        key=lambda r: r[3],
+    )
+    s = _complete(rows, cutoff)
+    out: list[dict[str, Any]] = []
+    if s is None:
+        return pa.Table.from_pylist(out, schema=_VERDICTS)
+    head = {"scope": s.scope, "value": s.value, "currency": s.currency, "provider": s.provider}
+    if len(s.costs) <= settings.min_history_days:
+        if s.active_within(settings.lookback_days):
+            out.append({**head, "verdict": "short", "history_days": len(s.costs)})
+        return pa.Table.from_pylist(out, schema=_VERDICTS)
+    out.append({**head, "verdict": "judged", "history_days": len(s.costs)})
+    for a in _judge(s, settings, band):
+        out.append(
+            {
+                **head,
+                "verdict": "anomaly",
+                "history_days": len(s.costs),
+                **{k: getattr(a, k) for k in ("date", "actual", "expected", "low", "high")},
+                "direction": a.direction,
+                "severity": a.severity,
+            }
+        )
+    return pa.Table.from_pylist(out, schema=_VERDICTS)
 
 
 @dataclass
@@ -403,7 +510,7 @@ class ScopeSeries:
 
 
 def scope_series(
-    con: duckdb.DuckDBPyConnection,
+    con: EngineLike,
     settings: AnomalySettings,
     *,
     scopes: Collection[str] | None = None,
@@ -414,24 +521,39 @@ def scope_series(
     A provider's days are complete up to the last day it billed minus ``lag_days``; a
     scope spanning providers (total, tags) waits for the slowest provider.
     """
-    last = _last_days(con)
-    if not last:
+    engine = as_engine(con)
+    cutoff = _Cutoff.of(engine, settings)
+    if cutoff is None:
         return [], None
-    lag = timedelta(days=settings.lag_days)
-    overall = min(last.values()) - lag
+    sql, params = _series_sql(settings, engine.json_path, scopes)
+    if not sql:
+        return [], cutoff.overall
+    rows = engine.rows(f"{sql} ORDER BY scope, value, currency, day", params)
     out = []
-    for s in _read_series(con, settings, scopes):
-        cutoff = last[s.provider] - lag if s.provider in last else overall
-        n = (cutoff - s.days[0]).days + 1
-        if n <= 0:
-            continue
-        exact = [Decimal(0)] * n
-        for day, cost in zip(s.days, s.costs, strict=True):
-            i = (day - s.days[0]).days
-            if i < n:
-                exact[i] = cost
-        out.append(ScopeSeries(s.scope, s.value, s.currency, s.provider, s.days[0], exact))
-    return out, overall
+    for _, group in itertools.groupby(rows, key=lambda r: r[:3]):
+        s = _complete(list(group), cutoff)
+        if s is not None:
+            out.append(s)
+    return out, cutoff.overall
+
+
+def _complete(rows: Sequence[tuple[Any, ...]], cutoff: _Cutoff) -> ScopeSeries | None:
+    """One series (its :data:`_SERIES_COLUMNS` rows, by day) from its first billed day
+    to its last complete day, zero where nothing was billed; None if none is complete."""
+    scope, value, currency = rows[0][:3]
+    providers = {r[4] for r in rows}
+    provider = rows[0][4] if len(providers) == 1 else None
+    first = rows[0][3]
+    end = cutoff.last[provider] - cutoff.lag if provider in cutoff.last else cutoff.overall
+    n = (end - first).days + 1
+    if n <= 0:
+        return None
+    exact = [Decimal(0)] * n
+    for _, _, _, day, _, cost in rows:
+        i = (day - first).days
+        if i < n:
+            exact[i] = cost
+    return ScopeSeries(scope, value, currency, provider, first, exact)
 
 
 def _judge(s: ScopeSeries, settings: AnomalySettings, band: float) -> list[Anomaly]:
@@ -491,89 +613,88 @@ def _severity(impact: Decimal, min_impact: float) -> str:
     return "medium" if impact >= 3 * floor else "low"
 
 
-def _dimensions(scope: str, settings: AnomalySettings) -> list[tuple[str, str, list[Any]]]:
-    """(dimension, SQL expression, parameters) the drivers of a scope are looked for in."""
-    dims: list[tuple[str, str, list[Any]]] = [
-        (d, quote_ident(col), []) for d, col in DRIVER_COLUMNS.items() if d != scope
-    ]
-    dims += [
-        (f"tag:{k}", "json_extract_string(Tags, ?)", [_pointer(k)])
-        for k in _keys(settings)
-        if f"tag:{k}" != scope
-    ]
-    return dims
+def _dimensions(settings: AnomalySettings) -> list[str]:
+    """The dimensions drivers are looked for in (a scope's own kind left out)."""
+    return [*DRIVER_COLUMNS, *(f"tag:{k}" for k in _keys(settings))]
 
 
-def _add_drivers(
-    con: duckdb.DuckDBPyConnection, anomalies: list[Anomaly], settings: AnomalySettings
-) -> None:
+def _drivers_sql(settings: AnomalySettings, json_path: JsonPath) -> tuple[str, dict[str, Any]]:
+    """The cost per driver member of every dimension on the days :data:`_WANTED` asks
+    for (each row of it: an anomaly's scope kind and value, currency and one day)."""
+    keys = _keys(settings)
+    params: dict[str, Any] = {f"tag_{i}": json_path(k) for i, k in enumerate(keys)}
+    params |= {f"kind_{i}": f"tag:{k}" for i, k in enumerate(keys)}
+    scope = "CASE w.kind WHEN 'total' THEN 'total' "
+    scope += "".join(f"WHEN '{s}' THEN c.{quote_ident(col)} " for s, col in SCOPE_COLUMNS.items())
+    scope += "".join(
+        f"WHEN $kind_{i} THEN json_extract_string(c.Tags, $tag_{i}) " for i in range(len(keys))
+    )
+    scope += "END"
+    members = [f"c.{quote_ident(col)}" for col in DRIVER_COLUMNS.values()]
+    members += [f"json_extract_string(c.Tags, $tag_{i})" for i in range(len(keys))]
+    dims = _dimensions(settings)
+    params |= {f"dim_{j}": dim for j, dim in enumerate(dims)}
+    columns = ", ".join(f"{member} AS m_{j}" for j, member in enumerate(members))
+    sets = ", ".join(f"(idx, kind, day, m_{j})" for j in range(len(dims)))
+    dim = " ".join(f"WHEN grouping(m_{j}) = 0 THEN $dim_{j}" for j in range(len(dims)))
+    member = " ".join(f"WHEN grouping(m_{j}) = 0 THEN m_{j}" for j in range(len(dims)))
+    # one join, a grouping set per dimension; a scope's own kind is no driver of it
+    sql = (
+        "SELECT idx, dim, member, day, cost FROM ("  # noqa: S608
+        f"SELECT idx, kind, CASE {dim} END AS dim, CASE {member} END AS member, day, "
+        "sum(EffectiveCost) AS cost FROM ("
+        f"SELECT w.idx, w.kind, w.day, {columns}, c.EffectiveCost "
+        f"FROM cost AS c JOIN {_WANTED} AS w "
+        "ON CAST(c.ChargePeriodStart AS DATE) = w.day AND c.BillingCurrency = w.currency "
+        f"AND ({scope}) = w.scope_value WHERE {_DAILY_LINES}) AS j "
+        f"GROUP BY GROUPING SETS ({sets})) AS g WHERE kind <> dim"
+    )
+    return sql, params
+
+
+def _add_drivers(engine: Engine, anomalies: list[Anomaly], settings: AnomalySettings) -> None:
     """Fill each anomaly's drivers: the services, accounts, resources and tag values
     whose cost that day moved most from the median of the same weekday in the window.
 
-    One query per scope kind: the days each anomaly needs are joined in as a table.
+    One query for them all: the days each anomaly needs are joined in as a table.
     """
     weeks = settings.lookback_days // 7
-    by_kind: dict[str, list[int]] = {}
-    for i, anomaly in enumerate(anomalies):
-        by_kind.setdefault(anomaly.scope, []).append(i)
-    for kind, indices in by_kind.items():
-        if kind == GPU_SCOPE:
-            _add_gpu_drivers(con, [anomalies[i] for i in indices], weeks)
-            continue
-        wanted = pa.table(
-            {
-                "idx": [i for i in indices for _ in range(weeks + 1)],
-                "scope_value": [
-                    anomalies[i].scope_value for i in indices for _ in range(weeks + 1)
-                ],
-                "currency": [anomalies[i].currency for i in indices for _ in range(weeks + 1)],
-                "day": [
-                    anomalies[i].date - timedelta(days=7 * w)
-                    for i in indices
-                    for w in range(weeks + 1)
-                ],
-            }
-        )
-        scope_params: list[Any] = []
-        if kind == "total":
-            scope_expr = "'total'"
-        elif kind in SCOPE_COLUMNS:
-            scope_expr = quote_ident(SCOPE_COLUMNS[kind])
-        else:
-            scope_expr, scope_params = "json_extract_string(Tags, ?)", [_pointer(kind[4:])]
-        dims = _dimensions(kind, settings)
-        parts, params = [], []
-        for dim, expr, expr_params in dims:
-            parts.append(
-                f"SELECT w.idx, ? AS dim, {expr} AS member, w.day, sum(c.EffectiveCost) "  # noqa: S608
-                f"FROM cost AS c JOIN _mlcost_wanted AS w "
-                f"ON CAST(c.ChargePeriodStart AS DATE) = w.day "
-                f"AND {scope_expr} = w.scope_value AND c.BillingCurrency = w.currency "
-                f"WHERE {_DAILY_LINES} GROUP BY ALL"
-            )
-            params += [dim, *expr_params, *scope_params]
-        costs: dict[int, dict[tuple[str, str | None], dict[date, Decimal]]] = {}
-        con.register("_mlcost_wanted", wanted)
-        try:
-            rows = con.execute(" UNION ALL ".join(parts), params).fetchall()
-        finally:
-            con.unregister("_mlcost_wanted")
-        for idx, dim, member, day, cost in rows:
-            costs.setdefault(idx, {}).setdefault((dim, member), {})[day] = cost
-        for i in indices:
-            anomalies[i].drivers = _rank_drivers(anomalies[i], costs.get(i, {}), dims, weeks)
+    gpus = [a for a in anomalies if a.scope == GPU_SCOPE]
+    if gpus:
+        _add_gpu_drivers(engine, gpus, weeks)
+    money = [i for i, a in enumerate(anomalies) if a.scope != GPU_SCOPE]
+    if not money:
+        return
+    each = [(i, w) for i in money for w in range(weeks + 1)]
+    wanted = pa.table(
+        {
+            "idx": pa.array([i for i, _ in each], pa.int64()),
+            "kind": pa.array([anomalies[i].scope for i, _ in each], pa.string()),
+            "scope_value": pa.array([anomalies[i].scope_value for i, _ in each], pa.string()),
+            "currency": pa.array([anomalies[i].currency for i, _ in each], pa.string()),
+            "day": pa.array(
+                [anomalies[i].date - timedelta(days=7 * w) for i, w in each], pa.date32()
+            ),
+        }
+    )
+    sql, params = _drivers_sql(settings, engine.json_path)
+    with engine.registered(_WANTED, wanted):
+        rows = engine.rows(sql, params)
+    costs: dict[int, dict[tuple[str, str | None], dict[date, Decimal]]] = {}
+    for idx, dim, member, day, cost in rows:
+        costs.setdefault(idx, {}).setdefault((dim, member), {})[day] = cost
+    dims = _dimensions(settings)
+    for i in money:
+        a = anomalies[i]
+        a.drivers = _rank_drivers(a, costs.get(i, {}), [d for d in dims if d != a.scope], weeks)
 
 
-def _add_gpu_drivers(con: duckdb.DuckDBPyConnection, anomalies: list[Anomaly], weeks: int) -> None:
+def _add_gpu_drivers(engine: Engine, anomalies: list[Anomaly], weeks: int) -> None:
     """Drivers of a jump in running GPUs: the resources, instance types and accounts
     running more GPUs than on the same weekday before."""
     days = sorted({a.date - timedelta(days=7 * w) for a in anomalies for w in range(weeks + 1)})
-    marks = ", ".join("?" for _ in days)
-    rows = con.execute(
-        f"SELECT day, resource, instance_type, account, gpus FROM ({_GPU_RESOURCES}) "  # noqa: S608
-        f"WHERE gpus > 0 AND day IN ({marks})",
-        days,
-    ).fetchall()
+    with engine.registered(_DAYS, pa.table({"day": pa.array(days, pa.date32())})):
+        rows = engine.rows(_GPU_DRIVERS.format(days=_DAYS))
     costs: dict[tuple[str, str | None], dict[date, Decimal]] = {}
     for day, resource, instance_type, account, gpus in rows:
         for dim, member in (
@@ -583,19 +704,16 @@ def _add_gpu_drivers(con: duckdb.DuckDBPyConnection, anomalies: list[Anomaly], w
         ):
             by_day = costs.setdefault((dim, member), {})
             by_day[day] = by_day.get(day, Decimal(0)) + Decimal(gpus)
-    dims: list[tuple[str, str, list[Any]]] = [
-        ("resource", "", []),
-        ("instance_type", "", []),
-        ("account", "", []),
-    ]
     for anomaly in anomalies:
-        anomaly.drivers = _rank_drivers(anomaly, costs, dims, weeks)
+        anomaly.drivers = _rank_drivers(
+            anomaly, costs, ["resource", "instance_type", "account"], weeks
+        )
 
 
 def _rank_drivers(
     anomaly: Anomaly,
     costs: dict[tuple[str, str | None], dict[date, Decimal]],
-    dims: list[tuple[str, str, list[Any]]],
+    dims: list[str],
     weeks: int,
 ) -> list[dict[str, Any]]:
     # The same weekdays before, where the scope was billed at all (not before the data).
@@ -623,8 +741,12 @@ def _rank_drivers(
             }
         )
     out = []
-    for dim, _, _ in dims:
-        top = sorted(ranked.get(dim, []), key=lambda d: -sign * d["_change"])[:TOP_DRIVERS]
+    for dim in dims:
+        # ties (four identical instances) by member, so every engine picks the same
+        top = sorted(
+            ranked.get(dim, []),
+            key=lambda d: (-sign * d["_change"], d["value"] is None, d["value"] or ""),
+        )[:TOP_DRIVERS]
         out += [{k: v for k, v in d.items() if k != "_change"} for d in top]
     return out
 

@@ -21,28 +21,32 @@ Three methods, each row saying which:
 
 ``idle_share`` is the part of a row's cost that bought nothing: on a run's row, the money
 on idle GPUs (cost × (1 − GPU efficiency)) where utilisation is known; on an idle row,
-all of it. ``gpu_efficiency`` is the run's mean GPU utilisation (0–1) on that machine:
+all of it. ``gpu_efficiency`` is the run's mean GPU utilisation (0–1, to 9 places) on that machine:
 MLflow system metrics of the run where ingested, else the machine's ``gpu_util_pct``
 samples that overlap the run.
+
+The SQL runs through an engine (``mlcost.engine``): on Spark the machines' days are split
+on the executors, by the same functions.
 """
 
 from __future__ import annotations
 
 import bisect
 import decimal
+import functools
 import itertools
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
-from mlcost.schema import PROVIDER_KEY_SQL, arrow_schema
+from mlcost.engine import Engine, EngineLike, apply_by_group, as_engine
+from mlcost.schema import MONEY_ARROW, PROVIDER_KEY_SQL, arrow_schema
 from mlcost.store import Batch, Store
 
 METHODS = ("tagged", "time_share", "estimate")
@@ -172,13 +176,11 @@ def split_by_day(
 
 # -- reading the store ------------------------------------------------------------------
 
+#: Runs that name the resources they ran on (``resource_ids``: a JSON list, read here).
 _RUN_RESOURCES = """
-SELECT run_id, started_at, ended_at, coalesce(gpu_count, 0), tags, params, rid
-FROM (
-    SELECT *, unnest(CAST(resource_ids AS VARCHAR[])) AS rid FROM runs
-    WHERE resource_ids IS NOT NULL AND json_array_length(resource_ids) > 0
-)
-WHERE started_at IS NOT NULL
+SELECT run_id, started_at, ended_at, coalesce(gpu_count, 0), tags, params, resource_ids
+FROM runs
+WHERE resource_ids IS NOT NULL AND started_at IS NOT NULL
 """
 
 _MACHINES = """
@@ -187,18 +189,35 @@ SELECT resource_id, lower(name), coalesce(gpu_count, 0), coalesce(vcpus, 0),
 FROM resources
 """
 
+#: The usage lines of the resources runs ran on (:data:`_RIDS`), lines tagged with a
+#: known run left out (they are the run's alone).
 _USAGE = """
-SELECT c.ResourceId, c.ChargePeriodStart, c.ChargePeriodEnd, sum(c.EffectiveCost),
+SELECT c.ResourceId AS rid, c.ChargePeriodStart AS start_at, c.ChargePeriodEnd AS end_at,
+       sum(c.EffectiveCost) AS cost,
        sum(CASE WHEN lower(c.ConsumedUnit) IN ('hours', 'hour', 'hrs', 'h')
-                THEN c.ConsumedQuantity END),
-       bool_and(lower(c.ConsumedUnit) IN ('hours', 'hour', 'hrs', 'h'))
+                THEN c.ConsumedQuantity END) AS hours,
+       bool_and(lower(c.ConsumedUnit) IN ('hours', 'hour', 'hrs', 'h')) AS all_hours
 FROM cost AS c
 WHERE c.ChargeCategory = 'Usage' AND c.ResourceId IN (SELECT rid FROM _mlcost_rids)
   AND c.EffectiveCost IS NOT NULL
   AND coalesce(json_extract_string(c.Tags, '$."mlcost.run_id"'), '')
       NOT IN (SELECT run_id FROM runs)
 GROUP BY ALL
-ORDER BY 1, 2, 3
+"""
+
+_USAGE_DAYS = """
+SELECT min(CAST(start_at AS DATE)), max(CAST(end_at AS DATE)) FROM _mlcost_usage
+"""
+
+#: Each usage line once per day it touches (:data:`_CALENDAR`): the machine-days
+#: :func:`_attribute_machine_day` splits (a line of no length: its start's day).
+_MACHINE_DAYS = """
+SELECT u.rid, d.day, u.start_at, u.end_at, u.cost, u.hours, u.all_hours
+FROM _mlcost_usage AS u
+JOIN _mlcost_calendar AS d
+  ON (CAST(d.day AS TIMESTAMP) < u.end_at
+      AND CAST(d.day AS TIMESTAMP) + INTERVAL 1 DAY > u.start_at)
+  OR (u.end_at <= u.start_at AND d.day = CAST(u.start_at AS DATE))
 """
 
 _TAGGED_LINES = """
@@ -233,9 +252,24 @@ GROUP BY ALL
 
 _RUN_GPU_UTIL = """
 SELECT resource_id, avg(value) FROM metrics
-WHERE resource_id LIKE ? AND metric = 'gpu_util_pct'
+WHERE resource_id LIKE $prefix AND metric = 'gpu_util_pct'
 GROUP BY ALL
 """
+
+#: The registered tables the statements above read.
+_RIDS, _SPANS, _CALENDAR = "_mlcost_rids", "_mlcost_spans", "_mlcost_calendar"
+_USAGE_TABLE = "_mlcost_usage"
+#: What attributing one machine-day returns: the runs' (and idle's) parts of its cost,
+#: ``tagged`` for a job's lines, ``time_share`` for a shared machine's.
+_PARTS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("resource_id", pa.string()),
+        ("day", pa.date32()),
+        ("cost", MONEY_ARROW),
+        ("method", pa.string()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -290,20 +324,118 @@ def _is_job(resource_id: str) -> bool:
     return any(marker in resource_id for marker in JOB_MARKERS)
 
 
-def compute_run_costs(
-    con: duckdb.DuckDBPyConnection, now: datetime | None = None
-) -> dict[str, pa.Table]:
+@dataclass(frozen=True)
+class _Plan:
+    """How one resource's cost is split: a job's lines go whole to its ``owners``; a
+    shared machine's among the runs it ran (``spans``, by start) by ``capacity``."""
+
+    job: bool
+    owners: tuple[str, ...]
+    spans: tuple[RunSpan, ...]
+    capacity: Decimal
+
+    @property
+    def starts(self) -> list[datetime]:
+        return [s.start for s in self.spans]
+
+    @property
+    def longest(self) -> timedelta:
+        return max((s.end - s.start for s in self.spans), default=timedelta(0))
+
+
+def _plan(rid: str, runs: Sequence[_RunOn], machine: _Machine) -> _Plan:
+    if _is_job(rid):
+        return _Plan(True, tuple(sorted({r.run_id for r in runs})), (), machine.capacity)
+    by_run = {r.run_id: RunSpan(r.run_id, r.start, r.end, _holding(r, machine)) for r in runs}
+    spans = tuple(sorted(by_run.values(), key=lambda s: (s.start, s.run_id)))
+    return _Plan(False, (), spans, machine.capacity)
+
+
+#: The columns of a machine-day's rows (:data:`_MACHINE_DAYS`).
+_MACHINE_DAY_COLUMNS = ("rid", "day", "start_at", "end_at", "cost", "hours", "all_hours")
+
+
+def _attribute_machine_day(group: pa.Table, *, plans: Mapping[str, _Plan]) -> pa.Table:
+    """One machine's cost on one day split among runs (see :data:`_PARTS`): each of its
+    lines' part on that day (:func:`split_by_day`), a job's equally among the runs that
+    name it, a shared machine's by :func:`split_charge`. The group function of
+    :func:`compute_run_costs`, on any engine; exact: the parts add up to the day's cost."""
+    rows = sorted(
+        zip(*(group.column(c).to_pylist() for c in _MACHINE_DAY_COLUMNS), strict=True),
+        key=lambda r: (r[2], r[3]),
+    )
+    rid, day = rows[0][0], rows[0][1]
+    plan = plans[rid]
+    starts, longest = plan.starts, plan.longest
+    parts: dict[str | None, Decimal] = defaultdict(Decimal)
+    for _, _, start, end, cost, hours, all_hours in rows:
+        for lo, hi, part, q in split_by_day(cost, start, end, hours if all_hours else None):
+            if lo.date() != day:
+                continue
+            if plan.job:
+                # A job named by several runs (rare): equal parts, the last takes the rest.
+                owners = plan.owners
+                share = (part / len(owners)).quantize(_PLACES, ROUND_DOWN, context=_CONTEXT)
+                for i, run_id in enumerate(owners):
+                    final = i == len(owners) - 1
+                    parts[run_id] += part - share * (len(owners) - 1) if final else share
+                continue
+            first = bisect.bisect_left(starts, lo - longest)
+            last = bisect.bisect_left(starts, hi)
+            near = [s for s in plan.spans[first:last] if s.end > lo]
+            paid = q * 3600 if q is not None else None
+            split = split_charge(part, lo, hi, near, plan.capacity, paid)
+            for run_id, share in split.shares.items():
+                parts[run_id] += share
+            parts[None] += split.idle
+    method = "tagged" if plan.job else "time_share"
+    return pa.Table.from_pylist(
+        [
+            {"run_id": run_id, "resource_id": rid, "day": day, "cost": cost, "method": method}
+            for run_id, cost in parts.items()
+        ],
+        schema=_PARTS,
+    )
+
+
+def _attribute_machine(group: pa.Table, *, plans: Mapping[str, _Plan]) -> pa.Table:
+    """One machine's days, each by :func:`_attribute_machine_day`: the group function of
+    :func:`compute_run_costs` (a group per machine, not per machine-day: a group's fixed
+    cost on Spark outweighs a day's work)."""
+    day = functools.partial(_attribute_machine_day, plans=plans)
+    return apply_by_group(group, ["day"], day, _PARTS)
+
+
+def _resource_ids(text: str | None) -> list[str]:
+    """A run's ``resource_ids`` (a JSON list) as text ids."""
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return []
+    if not isinstance(value, list):
+        return []
+    return [v if isinstance(v, str) else json.dumps(v) for v in value if v is not None]
+
+
+def compute_run_costs(con: EngineLike, now: datetime | None = None) -> dict[str, pa.Table]:
     """Every run_costs row, per method, from the store's runs, cost, resources, prices
-    and metrics (read-only)."""
+    and metrics (read-only), on the store's connection or an engine: the usage lines are
+    split per machine-day by :func:`_attribute_machine_day` (on Spark, on the executors);
+    runs, machines and the parts come to this process."""
+    engine = as_engine(con)
     machines: dict[str, _Machine] = {}
     by_host: dict[str, str] = {}
-    for rid, name, gpus, vcpus, provider, region, itype in con.execute(_MACHINES).fetchall():
+    for rid, name, gpus, vcpus, provider, region, itype in engine.rows(_MACHINES):
         machines[rid] = _Machine(int(gpus), int(vcpus), provider, region, itype)
         if name:
             by_host.setdefault(name, rid)
 
     runs_on: dict[str, list[_RunOn]] = defaultdict(list)
-    raw = con.execute(_RUN_RESOURCES).fetchall()
+    raw = [
+        (run_id, started, ended, gpus, tags, params, rid)
+        for run_id, started, ended, gpus, tags, params, ids in engine.rows(_RUN_RESOURCES)
+        for rid in _resource_ids(ids)
+    ]
     counts: dict[str, int] = defaultdict(int)
     for row in raw:
         counts[row[0]] += 1
@@ -318,71 +450,42 @@ def compute_run_costs(
         )
 
     rows: dict[str, list[dict[str, Any]]] = {m: [] for m in METHODS}
-    efficiency = _Efficiency(con, runs_on)
+    efficiency = _Efficiency(engine, runs_on)
+    no_machine = _Machine(0, 0, None, None, None)
 
     # tagged: lines tagged with the run, and job resources (whole lines).
     tagged_totals: dict[tuple[str, str, date], Decimal] = defaultdict(Decimal)
-    for run_id, rid, day, cost in con.execute(_TAGGED_LINES).fetchall():
+    for run_id, rid, day, cost in engine.rows(_TAGGED_LINES):
         tagged_totals[(run_id, rid, day)] += cost
-    job_ids = sorted(rid for rid in runs_on if _is_job(rid))
-    share_ids = sorted(rid for rid in runs_on if not _is_job(rid))
-    con.register("_mlcost_rids", pa.table({"rid": pa.array(sorted(runs_on), pa.string())}))
-    try:
-        usage = con.execute(_USAGE).fetchall()
-    finally:
-        con.unregister("_mlcost_rids")
-    lines: dict[str, list[tuple[datetime, datetime, Decimal, Decimal | None]]] = defaultdict(list)
-    for rid, start, end, cost, qty, all_hours in usage:
-        lines[rid].append((start, end, cost, qty if all_hours else None))
-    for rid in job_ids:
-        owners = sorted({r.run_id for r in runs_on[rid]})
-        for start, end, cost, qty in lines.get(rid, []):
-            for lo, _hi, part, _q in split_by_day(cost, start, end, qty):
-                # A job named by several runs (rare): equal parts, the last takes the rest.
-                share = (part / len(owners)).quantize(_PLACES, ROUND_DOWN, context=_CONTEXT)
-                for i, run_id in enumerate(owners):
-                    final = i == len(owners) - 1
-                    tagged_totals[(run_id, rid, lo.date())] += (
-                        part - share * (len(owners) - 1) if final else share
-                    )
+    parts = _machine_day_parts(
+        engine,
+        {rid: _plan(rid, runs, machines.get(rid, no_machine)) for rid, runs in runs_on.items()},
+    )
+    shared: list[dict[str, Any]] = []
+    for part in parts:
+        if part["method"] == "tagged":
+            tagged_totals[(part["run_id"], part["resource_id"], part["day"])] += part["cost"]
+        else:
+            shared.append(part)
     for (run_id, rid, day), cost in sorted(tagged_totals.items()):
         eff = efficiency.of(run_id, rid)
         rows["tagged"].append(_row(run_id, rid, day, cost, "tagged", eff))
 
     # time_share: machines that runs share over time.
     billed_days: dict[str, set[date]] = defaultdict(set)
-    for rid in share_ids:
-        machine = machines.get(rid, _Machine(0, 0, None, None, None))
-        spans_by_run = {
-            r.run_id: RunSpan(r.run_id, r.start, r.end, _holding(r, machine)) for r in runs_on[rid]
-        }
-        ordered = sorted(spans_by_run.values(), key=lambda s: (s.start, s.run_id))
-        starts = [s.start for s in ordered]
-        longest = max((s.end - s.start for s in ordered), default=timedelta(0))
-        per_day: dict[tuple[str | None, date], Decimal] = defaultdict(Decimal)
-        for start, end, cost, qty in lines.get(rid, []):
-            for lo, hi, part, q in split_by_day(cost, start, end, qty):
-                billed_days[rid].add(lo.date())
-                first = bisect.bisect_left(starts, lo - longest)
-                last = bisect.bisect_left(starts, hi)
-                near = [s for s in ordered[first:last] if s.end > lo]
-                paid = q * 3600 if q is not None else None
-                split = split_charge(part, lo, hi, near, machine.capacity, paid)
-                for run_id, share in split.shares.items():
-                    per_day[(run_id, lo.date())] += share
-                per_day[(None, lo.date())] += split.idle
-        for (run_id, day), cost in sorted(
-            per_day.items(), key=lambda kv: (kv[0][1], kv[0][0] or "")
-        ):
-            if run_id is None:
-                rows["time_share"].append(_row(None, rid, day, cost, "time_share", None))
-                continue
-            eff = efficiency.of(run_id, rid) if machine.gpus else None
-            rows["time_share"].append(_row(run_id, rid, day, cost, "time_share", eff))
+    shared.sort(key=lambda p: (p["resource_id"], p["day"], p["run_id"] or ""))
+    for part in shared:
+        rid, run_id, day, cost = part["resource_id"], part["run_id"], part["day"], part["cost"]
+        billed_days[rid].add(day)
+        if run_id is None:
+            rows["time_share"].append(_row(None, rid, day, cost, "time_share", None))
+            continue
+        eff = efficiency.of(run_id, rid) if machines.get(rid, no_machine).gpus else None
+        rows["time_share"].append(_row(run_id, rid, day, cost, "time_share", eff))
 
     # estimate: after the last billed day of the run's provider.
-    last_billed = dict(con.execute(_LAST_BILLED).fetchall())
-    prices = {(p, r, t): price for p, r, t, price in con.execute(_PRICES).fetchall()}
+    last_billed = dict(engine.rows(_LAST_BILLED))
+    prices = {(p, r, t): price for p, r, t, price in engine.rows(_PRICES)}
     for rid in sorted(runs_on):
         for run in runs_on[rid]:
             rate, share = _estimate_rate(rid, run, machines.get(rid), prices)
@@ -402,6 +505,22 @@ def compute_run_costs(
                 rows["estimate"].append(_row(run.run_id, rid, lo.date(), cost, "estimate", eff))
     schema = arrow_schema("run_costs")
     return {m: pa.Table.from_pylist(rows[m], schema=schema) for m in METHODS}
+
+
+def _machine_day_parts(engine: Engine, plans: Mapping[str, _Plan]) -> list[dict[str, Any]]:
+    """The parts of every machine-day's cost of the ``plans``' resources (:data:`_PARTS`
+    rows), from :func:`_attribute_machine_day` run once per machine-day."""
+    rids = pa.table({"rid": pa.array(sorted(plans), pa.string())})
+    with engine.registered(_RIDS, rids):
+        engine.materialise(_USAGE_TABLE, _USAGE)
+        first, last = engine.rows(_USAGE_DAYS)[0]
+        if first is None:
+            return []
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        with engine.registered(_CALENDAR, pa.table({"day": pa.array(days, pa.date32())})):
+            attribute = functools.partial(_attribute_machine, plans=plans)
+            parts = engine.group_apply(_MACHINE_DAYS, ["rid"], attribute, _PARTS)
+    return parts.to_pylist()
 
 
 def _estimate_rate(
@@ -430,10 +549,10 @@ class _Efficiency:
     """Runs' mean GPU utilisation (0-1) per machine, where metrics say: read in two
     queries (run-level metrics, then machine samples overlapping each run)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, runs_on: dict[str, list[_RunOn]]) -> None:
+    def __init__(self, engine: Engine, runs_on: dict[str, list[_RunOn]]) -> None:
         self.by_run: dict[str, float] = {
             run_id[len(RUN_METRICS_PREFIX) :]: value
-            for run_id, value in con.execute(_RUN_GPU_UTIL, [RUN_METRICS_PREFIX + "%"]).fetchall()
+            for run_id, value in engine.rows(_RUN_GPU_UTIL, {"prefix": RUN_METRICS_PREFIX + "%"})
             if value is not None
         }
         spans = [(r.run_id, rid, r.start, r.end) for rid, runs in runs_on.items() for r in runs]
@@ -445,16 +564,15 @@ class _Efficiency:
                 "end_at": pa.array([s[3] for s in spans], pa.timestamp("us")),
             }
         )
-        con.register("_mlcost_spans", table)
-        try:
-            found = con.execute(_GPU_UTIL).fetchall()
-        finally:
-            con.unregister("_mlcost_spans")
+        with engine.registered(_SPANS, table):
+            found = engine.rows(_GPU_UTIL)
         self.by_span = {(run_id, rid): value for run_id, rid, value in found if value is not None}
 
     def of(self, run_id: str, rid: str) -> float | None:
         value = self.by_run.get(run_id, self.by_span.get((run_id, rid)))
-        return None if value is None else max(0.0, min(1.0, value / 100))
+        # to 9 places: a mean of floats differs in its last digits between engines (the
+        # order of the sum), so unrounded the engines could differ in idle_share's last place
+        return None if value is None else round(max(0.0, min(1.0, value / 100)), 9)
 
 
 def _row(
@@ -482,10 +600,14 @@ def _row(
     }
 
 
-def analyze_run_costs(store: Store) -> AttributionResult:
-    """Recompute run_costs from the store and replace every method's rows in one load."""
-    with store.reader() as con:
-        tables = compute_run_costs(con)
+def analyze_run_costs(store: Store, *, engine: Engine | None = None) -> AttributionResult:
+    """Recompute run_costs from the store (or on ``engine``, its tables the store's input:
+    ``--engine spark``) and replace every method's rows in one load."""
+    if engine is None:
+        with store.reader() as con:
+            tables = compute_run_costs(con)
+    else:
+        tables = compute_run_costs(engine)
     batches: Iterable[Batch] = [
         Batch("run_costs", tables[m], partition={"method": m}, label=f"run_costs:{m}")
         for m in METHODS

@@ -12,7 +12,10 @@ each statement at run time. What an analysis may ask of an engine, and nothing m
 * :meth:`Engine.columns`: the column names of a table;
 * :meth:`Engine.define_macro`: a scalar SQL function later statements call (DuckDB's
   ``TEMP MACRO``; expanded in place on Spark, which has none);
-* :meth:`Engine.json_path`: the path of a JSON member, in the syntax the engine reads.
+* :meth:`Engine.json_path`: the path of a JSON member, in the syntax the engine reads;
+* :meth:`Engine.group_apply`: a Python function run on each group of a query's rows (the
+  analyses' Python parts: the anomaly model per series, attribution per machine),
+  locally on DuckDB, on the executors on Spark (``applyInPandas``).
 
 Parameters are always named (``$name`` in the text, a mapping of values), never pasted
 into the text.
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -31,6 +34,10 @@ import pyarrow as pa
 ENGINES = ("duckdb", "spark")
 
 Params = Mapping[str, Any] | None
+
+#: A function of one group's rows (an Arrow table, in no set order) that returns its
+#: result rows (an Arrow table of the schema given to :meth:`Engine.group_apply`).
+GroupFunction = Callable[[pa.Table], pa.Table]
 
 
 class Engine(ABC):
@@ -81,6 +88,40 @@ class Engine(ABC):
         """The JSON path of a top-level member ``key`` (a parameter's value: the engines
         read different path syntaxes)."""
         return duckdb_json_path(key)
+
+    def group_apply(
+        self,
+        sql: str,
+        by: Sequence[str],
+        func: GroupFunction,
+        schema: pa.Schema,
+        params: Params = None,
+    ) -> pa.Table:
+        """``func`` run once per group of the rows of ``sql`` that share the values of the
+        columns ``by``, the results together (their rows in no set order): they reach the
+        caller, so they must be small. On Spark the groups run where the data is:
+        ``func`` must be picklable (a module-level function, or a ``functools.partial`` of
+        one with small arguments) and its results exact types (text, dates, integers
+        without nulls, decimals). This default runs every group here, one after another."""
+        return apply_by_group(self.arrow(sql, params), by, func, schema)
+
+
+def apply_by_group(
+    table: pa.Table, by: Sequence[str], func: GroupFunction, schema: pa.Schema
+) -> pa.Table:
+    """``func`` on each group of ``table``'s rows sharing the values of ``by`` (NULL is a
+    value), the results concatenated as ``schema``."""
+    if table.num_rows == 0:
+        return schema.empty_table()
+    table = table.sort_by([(c, "ascending") for c in by])
+    keys = list(zip(*(table.column(c).to_pylist() for c in by), strict=True))
+    results = []
+    start = 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i] != keys[start]:
+            results.append(func(table.slice(start, i - start)).cast(schema))
+            start = i
+    return pa.concat_tables(results).combine_chunks()
 
 
 def duckdb_json_path(key: str) -> str:
@@ -144,7 +185,9 @@ __all__ = [
     "DuckDBEngine",
     "Engine",
     "EngineLike",
+    "GroupFunction",
     "Params",
+    "apply_by_group",
     "as_engine",
     "duckdb_json_path",
 ]

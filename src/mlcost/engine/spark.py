@@ -5,12 +5,16 @@ parameters travel as Spark named parameters, never in the text. The session runs
 with naive timestamps (``TIMESTAMP_NTZ``, as the store's), exact decimal arithmetic
 (``allowPrecisionLoss=false``: with Spark's default, savings drift in the fourth decimal)
 and DuckDB's lenient arithmetic (ANSI mode off: a division by zero is NULL). Intermediate
-tables are cached temporary views; only the small results reach the driver.
+tables are cached temporary views; only the small results reach the driver. The Python
+parts (the anomaly model, attribution) run per group on the executors with
+``applyInPandas`` (:meth:`SparkEngine.group_apply`), calling the same functions as on DuckDB.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,8 +23,9 @@ from typing import Any
 import pyarrow as pa
 
 from mlcost import rollups
+from mlcost.analysis import analyze_on_engine
 from mlcost.config import Settings
-from mlcost.engine import Engine, Params
+from mlcost.engine import Engine, GroupFunction, Params
 from mlcost.errors import InputError
 from mlcost.lake import LAKE_TABLES
 from mlcost.recommendations import AnalyzeResult, judge_rules
@@ -59,6 +64,10 @@ def spark_session(master: str = "local[2]", conf: Mapping[str, str] | None = Non
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": "8",
     }
+    if master.startswith("local"):
+        # the Python parts run in worker processes started from PYSPARK_PYTHON (else
+        # `python3` from PATH, which may lack mlcost): this interpreter, unless set
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in {**defaults, **(conf or {}), **SESSION_CONF}.items():
         builder = builder.config(key, str(value))
     session = builder.getOrCreate()
@@ -133,6 +142,20 @@ class SparkEngine(Engine):
             )
         return f"$['{key}']"
 
+    def group_apply(
+        self,
+        sql: str,
+        by: Sequence[str],
+        func: GroupFunction,
+        schema: pa.Schema,
+        params: Params = None,
+    ) -> pa.Table:
+        frame = self._frame(sql, params)
+        source = frame.schema
+        ddl = ", ".join(f"`{f.name}` {_spark_type(f.type)}" for f in schema)
+        applied = frame.groupBy(*by).applyInPandas(_in_pandas(func, source, schema), schema=ddl)
+        return _naive_utc(applied.toArrow()).cast(schema)
+
     # -- the lake -----------------------------------------------------------
 
     def read_lake(self, lake: str | Path) -> list[str]:
@@ -159,6 +182,41 @@ class SparkEngine(Engine):
                 "Write one with `mlcost export lake DIR`, or point --lake at a FOCUS export.",
             )
         return found
+
+
+def _in_pandas(func: GroupFunction, source: Any, schema: pa.Schema) -> Callable[[Any], Any]:
+    """``func`` as ``applyInPandas`` calls it: a group's pandas frame in (as Arrow of the
+    query's own types, decimals exact), its Arrow result out as pandas."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    arrow_in = to_arrow_schema(source)
+
+    def run(frame: Any) -> Any:
+        table = pa.Table.from_pandas(frame, schema=arrow_in, preserve_index=False)
+        result = func(_naive_utc(table)).cast(schema).combine_chunks()
+        return result.to_pandas(integer_object_nulls=True, date_as_object=True)
+
+    return run
+
+
+def _spark_type(kind: pa.DataType) -> str:
+    """Spark's name of an Arrow type (the ones group results use)."""
+    if pa.types.is_decimal(kind):
+        return f"DECIMAL({kind.precision},{kind.scale})"
+    if pa.types.is_timestamp(kind):
+        return "TIMESTAMP_NTZ"
+    names = {
+        pa.string(): "STRING",
+        pa.large_string(): "STRING",
+        pa.date32(): "DATE",
+        pa.int64(): "BIGINT",
+        pa.int32(): "INT",
+        pa.bool_(): "BOOLEAN",
+        pa.float64(): "DOUBLE",
+    }
+    if kind not in names:
+        raise TypeError(f"no Spark type for a group result of Arrow type {kind}")
+    return names[kind]
 
 
 def _naive_utc(table: pa.Table) -> pa.Table:
@@ -190,8 +248,8 @@ def analyze_lake(
     session: Any = None,
 ) -> AnalyzeResult:
     """``mlcost analyze --engine spark --lake PATH``: the rules judged on Spark over the
-    lake's tables, the findings (with their history) and the daily roll-ups written to
-    ``store``.
+    lake's tables, the findings (with their history), the daily roll-ups, the anomalies
+    and the run costs (:func:`mlcost.analysis.analyze_on_engine`) written to ``store``.
 
     ``session``: a running Spark session (else one from ``[spark]`` settings). The store
     gives only its own small tables (findings and dismissals) for the history.
@@ -206,6 +264,7 @@ def analyze_lake(
     if result.as_of is not None:
         store.load(batches)
     rollups_to_store(engine, store)
+    analyze_on_engine(store, engine, settings)
     return result
 
 

@@ -18,7 +18,8 @@ Spark computes the same way (each one is tested in ``tests/test_engine_translate
 * ``list_contains($list, x)``: the list parameter typed (it may be NULL: no filter);
 * ``a / b`` divides in DOUBLE, as DuckDB does for any operands (Spark keeps decimals);
 * ``[…][i]`` (1-based) is ``element_at``; ``isodow`` is ``weekday + 1``;
-  ``quantile_cont`` is ``percentile``; ``to_days(n)`` is ``make_dt_interval(n)``;
+  ``quantile_cont`` is ``percentile``; ``to_days(n)``, ``to_hours(n)`` and ``to_seconds(n)``
+  are ``make_dt_interval``s;
   ``TIMESTAMPTZ`` is ``TIMESTAMP_LTZ`` (the session's plain TIMESTAMP is naive) and
   ``timezone('UTC', x)`` its UTC wall clock;
   ``json_type(x, p)`` the kind of the value's first character; ``lower(unnest(x))`` the
@@ -203,6 +204,9 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         return _call("make_dt_interval", node.this)
     if _func_name(node) == "to_hours":
         return _call("make_dt_interval", exp.Literal.number(0), _args(node)[0])
+    if _func_name(node) == "to_seconds":
+        zero = exp.Literal.number(0)
+        return _call("make_dt_interval", zero, zero, zero, _args(node)[0])
     if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
         # FROM range(a, b) t(n): Spark's range table function, also end-exclusive
         series = node.this
