@@ -34,10 +34,11 @@ demo: $(STAMP)
 	@mkdir -p build/demo
 	@cd build/demo && ../../$(BIN)/mlcost demo
 
-# pytest's workers (pytest-xdist): `auto` is one per CPU core; 0 runs the tests in this one
-# process, as `pytest` alone does. Tests that share a module-scoped fixture stay on one
+# pytest's workers (pytest-xdist): `logical` is one per CPU the machine shows (`auto` would
+# count physical cores where psutil is installed: one on a 2-vCPU machine); 0 runs the tests
+# in this one process, as `pytest` alone does. Tests that share a module-scoped fixture stay on one
 # worker (tests/conftest.py), so each is built once.
-TEST_WORKERS ?= auto
+TEST_WORKERS ?= logical
 
 ## test: linter, type checker, the documentation site (strict), the FOCUS validator's venv
 ## (these four side by side, each one's output shown whole when it ends), then the test suite
