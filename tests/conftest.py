@@ -244,24 +244,7 @@ def silent_server() -> Iterator[str]:
         server.close()
 
 
-# -- running in parallel (pytest-xdist: `pytest -n 2 --dist loadgroup`, as `make test` does) --
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that share a module-scoped fixture (a Spark session, a moto organisation, a
-    built store) run on one worker, so it is built once: they get their module as their
-    xdist group. Without `-n` the mark does nothing. (Session-scoped fixtures, such as
-    `sample_master`, are built once per worker.)"""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        info = getattr(item, "_fixtureinfo", None)
-        defs = info.name2fixturedefs.values() if info else ()
-        if any(d.scope == "module" for chain in defs for d in chain):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+# -- running in parallel (pytest-xdist: `pytest -n 2 --dist loadfile`, as `make test` does) --
 
 
 #: The property tests' counts (tests/test_properties.TRIED), summed over the workers.
