@@ -34,10 +34,18 @@ demo: $(STAMP)
 	@mkdir -p build/demo
 	@cd build/demo && ../../$(BIN)/mlcost demo
 
-## test: linter, type checker, the documentation site (strict), the FOCUS validator's venv,
-## then the test suite
-test: $(STAMP) lint typecheck docs-build validator-env
-	$(BIN)/python -m pytest -q
+# pytest's workers (pytest-xdist): `logical` is one per CPU the machine shows (`auto` would
+# count physical cores where psutil is installed: one on a 2-vCPU machine); 0 runs the tests
+# in this one process, as `pytest` alone does. The tests of one file run on one worker, so a
+# module-scoped fixture (a Spark session, a moto organisation) is built once.
+TEST_WORKERS ?= logical
+
+## test: linter, type checker, the documentation site (strict), the FOCUS validator's venv
+## (these four side by side, each one's output shown whole when it ends), then the test suite
+## on every core
+test: $(STAMP)
+	@$(MAKE) --no-print-directory --jobs=4 --output-sync=target lint typecheck docs-build validator-env
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 ## docs: regenerate the reference pages from the code, then build the site into build/site
 docs: $(STAMP)

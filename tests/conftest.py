@@ -244,11 +244,38 @@ def silent_server() -> Iterator[str]:
         server.close()
 
 
+# -- running in parallel (pytest-xdist: `pytest -n 2 --dist loadfile`, as `make test` does) --
+
+
+#: The property tests' counts (tests/test_properties.TRIED), summed over the workers.
+_TRIED_ON_WORKERS: dict[str, int] = {}
+
+
+def _property_tests_tried() -> dict[str, int]:
+    module = sys.modules.get("tests.test_properties")
+    return dict(getattr(module, "TRIED", None) or {})
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand the property tests' counts to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["property_tests_tried"] = _property_tests_tried()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the xdist controller: add up what each worker's property tests tried."""
+    for key, count in getattr(node, "workeroutput", {}).get("property_tests_tried", {}).items():
+        _TRIED_ON_WORKERS[key] = _TRIED_ON_WORKERS.get(key, 0) + count
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """How many generated billing files the property tests tried (tests/test_properties)."""
-    module = sys.modules.get("tests.test_properties")
-    tried = getattr(module, "TRIED", None)
-    if tried and sum(tried.values()):
+    tried = _property_tests_tried()
+    for key, count in _TRIED_ON_WORKERS.items():
+        tried[key] = tried.get(key, 0) + count
+    if sum(tried.values()):
         terminalreporter.write_line(
             f"property tests: {sum(tried.values())} generated billing files tried "
             f"({tried['loaded']} loaded exactly, {tried['refused']} refused by name with the "

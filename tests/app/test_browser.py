@@ -64,7 +64,9 @@ def serve(db: Path, config: Path | None = None) -> Iterator[str]:
     """`mlcost dashboard` on ``db`` on a free port, until the block ends: its URL."""
     port = free_port()
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    server_log = open(OUTPUT / "server.log", "w")  # noqa: SIM115 - closed below
+    # one log per store served: the two tests may run at once on two xdist workers
+    log_path = OUTPUT / f"server-{db.parent.name}.log"
+    server_log = open(log_path, "w")  # noqa: SIM115 - closed below
     exe = Path(sys.executable).with_name("mlcost")
     settings = ["--config", str(config)] if config else []
     process = subprocess.Popen(
@@ -85,9 +87,7 @@ def serve(db: Path, config: Path | None = None) -> Iterator[str]:
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"mlcost dashboard did not start: {(OUTPUT / 'server.log').read_text()}"
-                )
+                pytest.fail(f"mlcost dashboard did not start: {log_path.read_text()}")
             time.sleep(0.5)
         yield url
     finally:

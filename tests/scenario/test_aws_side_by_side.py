@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.cloudwatch.models import CloudWatchBackend
 from moto.server import ThreadedMotoServer
 
 from mlcost.rules import all_rules
@@ -31,6 +32,7 @@ from tests.scenario.aws_org import (
     Scenario,
     build,
 )
+from tests.scenario.moto_metrics import per_query
 
 SP = f"arn:aws:savingsplans::{ACCOUNT}:savingsplan/7d1a3f2e-5b6c-4d8e-9f0a-1b2c3d4e5f60"
 
@@ -137,6 +139,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
         }.items():
             mp.setenv(name, value)
+        # the same answers from moto's CloudWatch, without its minute of scanning
+        mp.setattr(
+            CloudWatchBackend, "get_metric_data", per_query(CloudWatchBackend.get_metric_data)
+        )
         port = _free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
