@@ -164,7 +164,7 @@ class BillingExport:
                     "cost",
                     scan,
                     label=self._names.get(str(item.path), item.path.name),
-                    record={"name": name, "sha256": digest},
+                    files=[{"name": name, "sha256": digest}],
                 )
 
     def _scan(self, item: _Planned, mode: str | None) -> Scan:
