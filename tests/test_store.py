@@ -451,6 +451,25 @@ def test_a_failure_while_writing_partitions_leaves_the_store_and_its_folder_unch
     assert totals(store) == [("aws", 7, 1, Decimal("1.000000000000"))]
 
 
+def test_a_load_keeps_the_rows_of_a_batch_without_a_partition_beside_one_with(
+    store: Store,
+) -> None:
+    """Billing batches that name their partition and batches that do not, in one load:
+    every batch's rows are listed (the temporary table's copy wrote only the named ones)."""
+    july = {"x_source": "aws", "BillingPeriodStart": datetime(2026, 7, 1)}
+    result = store.load(
+        [
+            Batch("cost", billing("aws", 7, "1.5"), partition=july),
+            Batch("cost", billing("gcp", 7, "5")),
+        ]
+    )
+    assert result.partitions == {"cost": 2}
+    assert totals(store) == [
+        ("aws", 7, 1, Decimal("1.500000000000")),
+        ("gcp", 7, 1, Decimal("5.000000000000")),
+    ]
+
+
 def test_extra_columns_are_read_from_the_files_that_have_them(store: Store) -> None:
     store.load([Batch("cost", billing("aws", 7, "1", extra="AmazonEC2"))])
     store.load([Batch("cost", billing("gcp", 7, "2"))])
