@@ -13,8 +13,9 @@ The rows are the sample generator's FOCUS rows (``mlcost.sample``), rewritten by
 * AWS CUR 2.0 Parquet and legacy CUR Parquet (bench/cur.py), and FOCUS CSV.gz.
 
 For each, in fresh processes: mlcost's ingest (``ingest_billing`` into a new store, as
-``mlcost ingest billing``), split into the load SQL and what follows it (replacing the
-partitions, commit, checkpoint and the published snapshot: the store's write path), and
+``mlcost ingest billing``), split into the load SQL (which writes the billing files) and
+what follows it (the new files listed in place of the old, commit, checkpoint and the
+published snapshot), and
 DuckDB's plain ``CREATE TABLE t AS SELECT * FROM read_parquet(…)`` / ``read_csv(…)`` of
 the same files. ``×file`` is mlcost's time over that; for a conversion (CUR), ``×focus``
 is mlcost's time over DuckDB's plain load of the same rows in FOCUS form (the baseline
@@ -274,9 +275,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mlcost-layouts-", dir=args.workdir) as tmp:
         run_layouts(args.rows, Path(tmp), args.only)
     print(
-        "after s: of mlcost's time, what follows the load SQL (partitions replaced, commit, "
-        "checkpoint, snapshot published). ×file: over DuckDB's plain load of the same "
-        "files; ×focus: over DuckDB's plain load of the same rows as FOCUS Parquet "
+        "after s: of mlcost's time, what follows the load SQL and its billing files (files "
+        "listed, commit, checkpoint, snapshot published). ×file: over DuckDB's plain load of "
+        "the same files; ×focus: over DuckDB's plain load of the same rows as FOCUS Parquet "
         f"(baseline). Ran in {time.perf_counter() - started:.0f} s."
     )
 

@@ -394,7 +394,7 @@ def test_a_load_writes_its_own_partitions_files_and_leaves_the_others_untouched(
 def test_replaced_and_orphaned_billing_files_are_deleted_by_a_later_writer(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mlcost.store as store_module
+    import mlcost.billing_files as files_module
 
     store.load([Batch("cost", billing("aws", 7, "1"))])
     first = billing_files(store)
@@ -403,7 +403,7 @@ def test_replaced_and_orphaned_billing_files_are_deleted_by_a_later_writer(
     orphan = store.parts_path / "cost" / "BillingPeriod=2026-09" / "x_source=aws" / "x.parquet"
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(b"PAR1")
-    monkeypatch.setattr(store_module, "RETAIN_REPLACED", store_module.timedelta(0))
+    monkeypatch.setattr(files_module, "RETAIN_REPLACED", files_module.timedelta(0))
     store.init()
     left = billing_files(store)
     assert len(left) == 1 and not left & first
@@ -423,6 +423,52 @@ def test_a_refused_load_writes_no_billing_file(store: Store) -> None:
         store.load([Batch("cost", billing("aws", 7, "9")), Batch("cost", exploding())])
     assert billing_files(store) == before
     assert totals(store) == [("aws", 7, 1, Decimal("1.000000000000"))]
+
+
+def test_a_failure_while_writing_partitions_leaves_the_store_and_its_folder_unchanged(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlcost.billing_files as files_module
+
+    store.load([Batch("cost", billing("aws", 7, "1"))])
+    before = billing_files(store)
+    real = files_module.fsync
+    synced: list[Path] = []
+
+    def disk_full_on_the_second(path: Path) -> None:
+        synced.append(path)
+        if len(synced) == 2:
+            raise OSError(28, "No space left on device")
+        real(path)
+
+    monkeypatch.setattr(files_module, "fsync", disk_full_on_the_second)
+    # one batch of two partitions: July's file is written, August's fails
+    two = pa.concat_tables([billing("aws", 7, "9"), billing("aws", 8, "7")])
+    with pytest.raises(OSError, match="No space"):
+        store.load([Batch("cost", two)])
+    assert len(synced) == 2
+    assert billing_files(store) == before
+    assert [p.name for p in (store.parts_path / "cost").iterdir()] == ["BillingPeriod=2026-07"]
+    assert totals(store) == [("aws", 7, 1, Decimal("1.000000000000"))]
+
+
+def test_a_load_keeps_the_rows_of_a_batch_without_a_partition_beside_one_with(
+    store: Store,
+) -> None:
+    """Billing batches that name their partition and batches that do not, in one load:
+    every batch's rows are listed (the temporary table's copy wrote only the named ones)."""
+    july = {"x_source": "aws", "BillingPeriodStart": datetime(2026, 7, 1)}
+    result = store.load(
+        [
+            Batch("cost", billing("aws", 7, "1.5"), partition=july),
+            Batch("cost", billing("gcp", 7, "5")),
+        ]
+    )
+    assert result.partitions == {"cost": 2}
+    assert totals(store) == [
+        ("aws", 7, 1, Decimal("1.500000000000")),
+        ("gcp", 7, 1, Decimal("5.000000000000")),
+    ]
 
 
 def test_extra_columns_are_read_from_the_files_that_have_them(store: Store) -> None:

@@ -172,7 +172,7 @@ class BillingExport:
                         "cost",
                         scan,
                         label=self._names.get(str(item.path), item.path.name),
-                        record={"name": name, "sha256": digest},
+                        files=[{"name": name, "sha256": digest}],
                     )
 
     def _scan(self, item: _Planned, mode: str | None, plain: Path | None = None) -> Scan:

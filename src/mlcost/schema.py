@@ -7,9 +7,12 @@ exactly these tables (a test compares them), connectors build Arrow tables with
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pyarrow as pa
+
+from mlcost.errors import StoreError
 
 #: Money, quantities and unit prices: exact decimal, 12 places (AWS writes at most 10;
 #: Azure and GCP write binary floats, which round here at 1e-12 per line).
@@ -364,3 +367,14 @@ def arrow_schema(table: str, *, include_loaded_at: bool = False) -> pa.Schema:
             if include_loaded_at or name != spec.loaded_at
         ]
     )
+
+
+#: Extra columns a loader may add to a table: provider columns such as ``x_ServiceCode``.
+EXTRA_COLUMN = re.compile(r"^x_[A-Za-z0-9_]{1,80}$")
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for DuckDB (names from files are data, never SQL)."""
+    if "\x00" in name:
+        raise StoreError(f"Column name {name!r} contains a NUL character.")
+    return '"' + name.replace('"', '""') + '"'

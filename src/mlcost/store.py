@@ -36,10 +36,9 @@ import re
 import shutil
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,28 +46,16 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
-from mlcost import rollups
+from mlcost import billing_files, rollups
+from mlcost.billing_files import BILLING_TABLE, BillingFile
 from mlcost.choices import DEFAULT_DB as DEFAULT_DB
 from mlcost.errors import StoreBusyError, StoreError
-from mlcost.schema import TABLES
+from mlcost.schema import EXTRA_COLUMN, TABLES, quote_ident
 
 SNAPSHOT_SUFFIX = ".snapshot"
 LOCK_SUFFIX = ".lock"
 #: The folder beside the store file holding the billing rows as Parquet files.
 PARTS_SUFFIX = ".parts"
-#: The table kept as Parquet files, and its folder under ``<db>.parts``.
-BILLING_TABLE = "cost"
-#: How long a billing file a load replaced is kept for readers still reading it.
-RETAIN_REPLACED = timedelta(hours=1)
-#: Extra columns a loader may add to a table: provider columns such as ``x_ServiceCode``.
-EXTRA_COLUMN = re.compile(r"^x_[A-Za-z0-9_]{1,80}$")
-
-
-def quote_ident(name: str) -> str:
-    """Quote an identifier for DuckDB (names from files are data, never SQL)."""
-    if "\x00" in name:
-        raise StoreError(f"Column name {name!r} contains a NUL character.")
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -124,9 +111,11 @@ class Batch:
     data: pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch] | Scan
     partition: Mapping[str, Any] | None = None
     label: str = ""
-    #: What the ``loads`` table keeps of this batch, under ``detail.files`` (a file's
-    #: name and content hash, so that a later load can tell the same file by content).
-    record: Mapping[str, Any] | None = None
+    #: What the ``loads`` table keeps of the files this batch reads, under
+    #: ``detail.files``: each one's name, content hash (so that a later load can tell the
+    #: same file by content) and rows; a batch of one file may leave its rows out (they
+    #: are the batch's).
+    files: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass
@@ -209,7 +198,7 @@ class Store:
         takes the allowed folder only once the database is open)."""
         con.execute("SET TimeZone = 'UTC'")
         if sandboxed:
-            con.execute("SET allowed_directories = ?", [[_folder(self.parts_path)]])
+            con.execute("SET allowed_directories = ?", [[str(self.parts_path.resolve()) + os.sep]])
             con.execute("SET enable_external_access = false")
         return con
 
@@ -323,140 +312,118 @@ class Store:
 
     # -- the billing files --------------------------------------------------------
 
-    def _create_billing_view(self, con: duckdb.DuckDBPyConnection) -> None:
-        """The view ``cost`` over the current billing files, for this connection: the
-        public columns in their order and types, then the extra ``x_*`` columns the
-        files bring (a file without one reads NULL there)."""
-        files = con.execute(
-            "SELECT path, extra_columns FROM cost_files ORDER BY loaded_at, path"
-        ).fetchall()
-        extras: list[str] = []
-        for _, names in files:
-            extras.extend(n for n in names if n not in extras)
-        columns = {**TABLES[BILLING_TABLE].columns, **{name: "VARCHAR" for name in extras}}
-        if files:
-            select = ", ".join(
-                f"CAST({quote_ident(n)} AS {t}) AS {quote_ident(n)}" for n, t in columns.items()
-            )
-            listed = ", ".join(_literal(str(self.parts_path.resolve() / p)) for p, _ in files)
-            source = f" FROM read_parquet([{listed}], union_by_name = true)"
-        else:
-            select = ", ".join(f"CAST(NULL AS {t}) AS {quote_ident(n)}" for n, t in columns.items())
-            source = " WHERE false"
-        con.execute(f"DROP VIEW IF EXISTS temp.{BILLING_TABLE}")
-        con.execute(f"CREATE TEMP VIEW {BILLING_TABLE} AS SELECT {select}{source}")
+    def _create_billing_view(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        files: Sequence[tuple[str, Sequence[str]]] | None = None,
+    ) -> None:
+        billing_files.create_view(con, self.parts_path, files)
 
     def _sweep_billing_files(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Delete the billing files no reader can be reading: those a load replaced more
-        than RETAIN_REPLACED ago, and those no list names (written by a load that was
-        killed or failed before it committed). Runs under the writer lock only."""
-        cutoff = _utcnow() - RETAIN_REPLACED
-        expired = con.execute(
-            "SELECT path FROM cost_files_retired WHERE retired_at < ?", [cutoff]
-        ).fetchall()
-        root = self.parts_path
-        for (path,) in expired:
-            with contextlib.suppress(FileNotFoundError):
-                (root / path).unlink()
-        if expired:
-            con.execute("DELETE FROM cost_files_retired WHERE retired_at < ?", [cutoff])
-        folder = root / BILLING_TABLE
-        if not folder.exists():
-            return
-        named = {
-            row[0]
-            for row in con.execute(
-                "SELECT path FROM cost_files UNION ALL SELECT path FROM cost_files_retired"
-            ).fetchall()
-        }
-        for dirpath, _dirs, names in os.walk(folder, topdown=False):
-            here = Path(dirpath)
-            for name in names:
-                if (here / name).relative_to(root).as_posix() not in named:
-                    (here / name).unlink()
-            if here != folder and not any(here.iterdir()):
-                here.rmdir()
+        billing_files.sweep(con, self.parts_path)
 
     def _write_billing_parts(
         self,
         con: duckdb.DuckDBPyConnection,
-        table: str,
-        partitions: Sequence[tuple[Any, Any]],
+        select: str,
+        params: Sequence[object],
         stamp: datetime,
-    ) -> list[tuple[Any, Any, str, int]]:
-        """Write each (source, billing period) of ``table`` to a new Parquet file;
-        returns (source, period, path under ``<db>.parts``, rows) of the files written
-        (a partition without rows gets no file: the load empties it)."""
-        written = []
-        for index, (source, period) in enumerate(partitions):
-            relative = (
-                f"{BILLING_TABLE}/BillingPeriod={_period_name(period)}/"
-                f"x_source={_source_name(source)}/{stamp:%Y%m%dT%H%M%S%f}-{index}.parquet"
-            )
-            target = self.parts_path / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            row = con.execute(
-                f"COPY (SELECT * FROM {table} WHERE x_source IS NOT DISTINCT FROM ? "  # noqa: S608
-                f'AND "BillingPeriodStart" IS NOT DISTINCT FROM ?) '
-                f"TO {_literal(str(target))} (FORMAT parquet, COMPRESSION zstd)",
-                [source, period],
-            ).fetchone()
-            rows = int(row[0]) if row else 0
-            if rows == 0:
-                target.unlink(missing_ok=True)
-                continue
-            _fsync(target)  # on disk before the transaction that lists it commits
-            written.append((source, period, relative, rows))
-        return written
+        tag: str,
+        extras: Sequence[str],
+    ) -> list[BillingFile]:
+        return billing_files.write(con, self.parts_path, select, params, stamp, tag, extras)
 
     def _swap_billing_parts(
         self,
         con: duckdb.DuckDBPyConnection,
         loaded_at: datetime,
         explicit: list[Mapping[str, Any]],
+        written: Sequence[BillingFile],
     ) -> tuple[int, int]:
-        """Write this load's billing rows (the temporary table ``cost``) as new files
-        and make them the partitions' rows in ``cost_files``, the older files of those
-        partitions retired; inside the load's transaction. Returns (rows, partitions)
-        replaced, as ``_replace_partitions``."""
-        if explicit:
-            partitions = list(
-                dict.fromkeys((p.get("x_source"), p.get("BillingPeriodStart")) for p in explicit)
+        replaced, parts = billing_files.swap(con, loaded_at, explicit, written)
+        # the roll-ups of these partitions from their new rows (the view ``cost`` over
+        # this load's files), in this same transaction
+        partitions = list(
+            dict.fromkeys(
+                [
+                    *((p.get("x_source"), p.get("BillingPeriodStart")) for p in explicit),
+                    *((f.source, f.period) for f in written),
+                ]
             )
-        else:
-            partitions = [
-                (r[0], r[1])
-                for r in con.execute(
-                    f'SELECT DISTINCT x_source, "BillingPeriodStart" FROM temp.{BILLING_TABLE}'  # noqa: S608
-                ).fetchall()
-            ]
-        extras = [
-            c for c in _table_columns(con, BILLING_TABLE) if c not in TABLES[BILLING_TABLE].columns
-        ]
-        written = self._write_billing_parts(con, f"temp.{BILLING_TABLE}", partitions, loaded_at)
-        replaced = 0
-        now = _utcnow()
-        same = 'x_source IS NOT DISTINCT FROM ? AND "BillingPeriodStart" IS NOT DISTINCT FROM ?'
-        for source, period in partitions:
-            row = con.execute(
-                f'SELECT coalesce(sum("rows"), 0) FROM cost_files WHERE {same}',  # noqa: S608
-                [source, period],
-            ).fetchone()
-            replaced += int(row[0]) if row else 0
-            con.execute(
-                f"INSERT INTO cost_files_retired SELECT path, ? FROM cost_files WHERE {same}",  # noqa: S608
-                [now, source, period],
-            )
-            con.execute(f"DELETE FROM cost_files WHERE {same}", [source, period])  # noqa: S608
-        for source, period, relative, rows in written:
-            con.execute(
-                "INSERT INTO cost_files VALUES (?, ?, ?, ?, ?, ?)",
-                [source, period, relative, rows, extras, loaded_at],
-            )
-        # the roll-ups of these partitions from their new rows (the temporary table
-        # ``cost`` holds them all), in this same transaction
+        )
+        self._create_billing_view(con, [(f.path, f.extras) for f in written])
         rollups.rebuild(con, partitions, loaded_at)
-        return replaced, len(partitions)
+        return replaced, parts
+
+    def _load_billing(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batch: Batch,
+        loaded_at: datetime,
+        tag: str,
+        on_rows: ProgressCallback | None,
+    ) -> list[BillingFile]:
+        """Write one batch of billing rows straight from its source (a Scan's query, or
+        record batches) to new files, checked as they go: a row a Scan refuses stops the
+        write, and the files are listed only when the load commits (_swap_billing_parts).
+        Returns the files written."""
+        label = batch.label or batch.table
+        scan = batch.data if isinstance(batch.data, Scan) else None
+        counted: _CountingBatches | None = None
+        if scan is not None:
+            params = list(scan.params)
+            try:
+                described = con.execute(f"DESCRIBE {scan.sql}", params).fetchall()
+            except duckdb.Error as exc:
+                raise (scan.explain(exc) if scan.explain else exc) from exc
+            names = [str(row[0]) for row in described]
+            source = f"({scan.sql})"
+        else:
+            assert not isinstance(batch.data, Scan)
+            pulled = iter(_record_batches(batch.data))
+            first = next(pulled, None)
+            if first is None:
+                return []
+            counted = _CountingBatches(itertools.chain([first], pulled), label, on_rows)
+            con.register(
+                "_mlcost_incoming", pa.RecordBatchReader.from_batches(first.schema, counted)
+            )
+            names, source, params = first.schema.names, "_mlcost_incoming", []
+        select, extras = billing_files.select_rows(
+            names, source, params, batch.partition, loaded_at
+        )
+        if scan is not None and on_rows is not None:
+            on_rows(label, 0)
+        try:
+            with _watch(con, label, on_rows if scan is not None else None):
+                files = self._write_billing_parts(con, select, params, loaded_at, tag, extras)
+        except duckdb.Error as exc:
+            if counted is not None and counted.error is not None:
+                raise counted.error from None
+            raise (scan.explain(exc) if scan is not None and scan.explain else exc) from exc
+        finally:
+            if counted is not None:
+                with contextlib.suppress(duckdb.Error):
+                    con.unregister("_mlcost_incoming")
+        if counted is not None and counted.error is not None:
+            raise counted.error
+        try:
+            rows = sum(f.rows for f in files)
+            # What a Scan's ``after`` and the partition check read: this batch's rows.
+            self._create_billing_view(con, [(f.path, f.extras) for f in files])
+            if scan is not None:
+                if on_rows is not None:
+                    on_rows(label, rows)
+                if scan.on_done is not None:
+                    scan.on_done(rows)
+                if scan.after is not None:
+                    scan.after(con, loaded_at)
+            if batch.partition:
+                _check_partition(con, batch, TABLES[BILLING_TABLE].loaded_at, loaded_at, 0)
+        except BaseException:
+            billing_files.discard(self.parts_path, files)
+            raise
+        return files
 
     def _move_billing_to_parts(self, con: duckdb.DuckDBPyConnection) -> None:
         """Migration 004: the old ``cost`` table's rows become billing files, one per
@@ -470,14 +437,20 @@ class Store:
             c for c in _table_columns(con, BILLING_TABLE) if c not in TABLES[BILLING_TABLE].columns
         ]
         stamp = _utcnow()
-        written = self._write_billing_parts(
-            con, f"main.{BILLING_TABLE}", [(p[0], p[1]) for p in partitions], stamp
-        )
+        every_row = f"SELECT * FROM main.{BILLING_TABLE}"  # noqa: S608
+        written = self._write_billing_parts(con, every_row, [], stamp, "0", extras)
         newest = {(p[0], p[1]): p[2] for p in partitions}
-        for source, period, relative, rows in written:
+        for file in written:
             con.execute(
                 "INSERT INTO cost_files VALUES (?, ?, ?, ?, ?, ?)",
-                [source, period, relative, rows, extras, newest[(source, period)] or stamp],
+                [
+                    file.source,
+                    file.period,
+                    file.path,
+                    file.rows,
+                    extras,
+                    newest[(file.source, file.period)] or stamp,
+                ],
             )
         con.execute(f"DROP TABLE main.{BILLING_TABLE}")
 
@@ -552,28 +525,28 @@ class Store:
         with self.writer() as con:
             loaded_at = _next_load_time(con)
             result = LoadResult(loaded_at=loaded_at)
+            # This load's billing rows go straight to new files, listed when it commits.
+            written: list[BillingFile] = []
             con.execute("BEGIN TRANSACTION")
-            # This load's billing rows gather in a temporary table of the view's name (it
-            # spills to <db>.tmp past the memory limit) and become files when it commits.
-            con.execute(f"DROP VIEW temp.{BILLING_TABLE}")
-            columns = ", ".join(
-                f"{quote_ident(n)} {t}" for n, t in TABLES[BILLING_TABLE].columns.items()
-            )
-            con.execute(f"CREATE TEMP TABLE {BILLING_TABLE} ({columns})")
             try:
                 explicit: dict[str, list[Mapping[str, Any]]] = {}
                 records: dict[str, list[Mapping[str, Any]]] = {}
-                for batch in batches:
-                    rows = _insert_batch(con, batch, loaded_at, on_rows)
+                for index, batch in enumerate(batches):
+                    if batch.table == BILLING_TABLE:
+                        files = self._load_billing(con, batch, loaded_at, str(index), on_rows)
+                        written.extend(files)
+                        rows = sum(f.rows for f in files)
+                    else:
+                        rows = _insert_batch(con, batch, loaded_at, on_rows)
                     result.rows_in[batch.table] = result.rows_in.get(batch.table, 0) + rows
                     if batch.partition is not None:
                         explicit.setdefault(batch.table, []).append(batch.partition)
-                    if batch.record is not None:
-                        records.setdefault(batch.table, []).append({**batch.record, "rows": rows})
+                    for record in batch.files:
+                        records.setdefault(batch.table, []).append({"rows": rows, **record})
                 for table in result.rows_in:
                     if table == BILLING_TABLE:
                         replaced, parts = self._swap_billing_parts(
-                            con, loaded_at, explicit.get(table, [])
+                            con, loaded_at, explicit.get(table, []), written
                         )
                     else:
                         replaced, parts = _replace_partitions(
@@ -599,12 +572,13 @@ class Store:
                         ],
                     )
                 con.execute("COMMIT")
-                con.execute(f"DROP TABLE temp.{BILLING_TABLE}")
             except BaseException:
                 # A ROLLBACK that fails too (DuckDB out of memory) must not hide the cause:
                 # the transaction is discarded with the connection all the same.
                 with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
+                # Never listed: deleted now rather than by the next writer.
+                billing_files.discard(self.parts_path, written)
                 raise
             return result
 
@@ -613,42 +587,6 @@ class Store:
 BILLING_PARTS_MIGRATION = 4
 #: The migration that adds the daily roll-ups (``mlcost.rollups``), filled from the billing.
 ROLLUPS_MIGRATION = 5
-
-
-def _literal(text: str) -> str:
-    """A SQL string literal (for file names DuckDB takes only as literals: COPY TO, a
-    view's read_parquet; the names are ours, the store's folder the user's)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _fsync(path: Path) -> None:
-    handle = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
-
-
-def _folder(path: Path) -> str:
-    return str(path.resolve()) + os.sep
-
-
-def _period_name(period: Any) -> str:
-    """A billing period as a folder name: ``2026-08`` for a month's start."""
-    if not isinstance(period, datetime):
-        return "none"
-    if period.day == 1 and period.time() == datetime.min.time():
-        return f"{period:%Y-%m}"
-    return f"{period:%Y-%m-%dT%H%M%S}"
-
-
-def _source_name(source: Any) -> str:
-    """A source as a folder name: every character but letters, digits, - and _
-    percent-encoded (sources come from the files: never a path), long ones cut."""
-    if source is None:
-        return "none"
-    name = urllib.parse.quote(str(source), safe="-_")
-    return name if len(name) <= 80 else name[:80] + "~"
 
 
 def _insert_batch(
@@ -918,8 +856,7 @@ def _next_load_time(con: duckdb.DuckDBPyConnection) -> datetime:
     return now
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+_utcnow = billing_files.utcnow
 
 
 def _first_line(exc: BaseException) -> str:
