@@ -22,6 +22,9 @@ For each size it measures, on generated data (the sample generator's `--rows` fi
   DOUBLE, timestamps with or without zone, INT96 or text, plain or dictionary strings,
   64k or 1M-row groups, 1 or 100 files, CUR 2.0 and legacy CUR, CSV.gz) at
   ``--layout-rows`` rows, against DuckDB's plain load of the same files;
+* `mlcost analyze --engine spark` (bench/spark_analyze.py): the rules on Spark local over a lake
+  of ``--spark-sizes`` rows (1M and 10M) beside DuckDB's, time and peak memory of the
+  process tree (the JVM included), and how the Spark time grows with the rows;
 * the CLI's start: `mlcost --help`, wall time.
 * the store at scale (bench/store.py): a 1M-row load into stores of each size, with a
   reader running `mlcost sql` in a loop beside it, and disk use; then `mlcost sql
@@ -60,6 +63,7 @@ from cur import write_cur
 from ingest import remove_store
 from layouts import HEADER as LAYOUT_HEADER
 from layouts import run_layouts
+from spark_analyze import run_spark_bench
 from store import run as store_bench
 
 from dashboard import PAGES, overview_line, overview_render
@@ -373,6 +377,14 @@ def main() -> None:
     parser.add_argument(
         "--skip-store", action="store_true", help="skip the store-at-scale lines (bench/store.py)"
     )
+    parser.add_argument(
+        "--spark-sizes",
+        type=int,
+        nargs="*",
+        default=[1_000_000, 10_000_000],
+        help="billing rows of the Spark analyze lines (none: skip them); alone: "
+        "bench/spark_analyze.py",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check it runs")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
@@ -428,6 +440,19 @@ def main() -> None:
             )
         if later:
             _print_analyses(later)
+        if not args.ingest_only:
+            print()
+            if args.smoke:
+                # A Spark session alone takes 15-35 s to start: at 5,000 rows the line
+                # would time the JVM, not the analysis (bench/spark_analyze.py runs it alone).
+                print(
+                    f"{'spark analyze':<16}skipped in the smoke run (bench/spark_analyze.py)",
+                    flush=True,
+                )
+            elif args.spark_sizes:
+                begun = time.perf_counter()
+                run_spark_bench(args.spark_sizes, args.workdir)
+                timings.append(f"spark lines in {time.perf_counter() - begun:.0f} s")
         layout_rows = min(args.layout_rows, 3_000) if args.smoke else args.layout_rows
         if layout_rows:
             begun = time.perf_counter()

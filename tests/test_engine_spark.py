@@ -25,10 +25,14 @@ if shutil.which("java") is None:
 from mlcost import commitments
 from mlcost.config import Settings
 from mlcost.engine import DuckDBEngine
+from mlcost.engine.lake_cost import lake_error
 from mlcost.engine.spark import SparkEngine, analyze_lake, spark_session
+from mlcost.errors import InputError
+from mlcost.export import export_focus
 from mlcost.lake import export_lake
 from mlcost.recommendations import FIELDS, AnalyzeResult
 from mlcost.rollups import ROLLUP_TABLES
+from mlcost.schema import FOCUS_COLUMNS, MONEY
 from mlcost.store import Store
 from mlcost.summary import spend_by
 from tests.conftest import copy_store
@@ -296,3 +300,215 @@ def _findings(store: Store) -> dict[str, dict[str, Any]]:
     with store.reader() as con:
         rows = con.sql(f"SELECT {', '.join(FIELDS)} FROM recommendations").to_arrow_table()  # noqa: S608
     return {r["id"]: _comparable(r) for r in rows.to_pylist()}
+
+
+# -- the clouds' own FOCUS exports read in place as the cost table -------------------------
+
+_MONEY = [c for c, t in FOCUS_COLUMNS.items() if t == MONEY]
+_TIMES = [c for c, t in FOCUS_COLUMNS.items() if t == "TIMESTAMP"]
+_TAG_PAIRS = (
+    "list_transform(json_keys(Tags), lambda k: {'key': k, 'value': Tags->>k, 'x_inherited': false})"
+)
+
+#: Each export's physical shape, written by DuckDB from the store's rows: (money, time,
+#: Tags as SQL over a column {c}; the x_ column it adds; the file under the export folder).
+SHAPES: dict[str, tuple[str, str, str, str, str]] = {
+    # AWS Data Exports, FOCUS 1.2 with AWS columns: doubles, UTC timestamps, Tags a map
+    "aws": (
+        "CAST({c} AS DOUBLE)",
+        "timezone('UTC', {c})",
+        "CAST(CAST(Tags AS JSON) AS MAP(VARCHAR, VARCHAR))",
+        "'AmazonEC2' AS x_ServiceCode",
+        "focus-export/data/BILLING_PERIOD={p}/focus-export-00001.snappy.parquet",
+    ),
+    # Azure FocusCost (Parquet): doubles, zone-less timestamps, Tags JSON text
+    "azure": (
+        "CAST({c} AS DOUBLE)",
+        "{c}",
+        "CAST(Tags AS VARCHAR)",
+        "'ml' AS x_ResourceGroupName",
+        "focuscost/{p}01-{p}28/8c3a9f0e-run/part_0_0001.parquet",
+    ),
+    # GCP's FOCUS table exported to Parquet: NUMERIC (DECIMAL(38,9); one more place here
+    # for the sample's Azure rows, at 10), UTC timestamps, Tags a list of key/value structs
+    "gcp": (
+        "CAST({c} AS DECIMAL(38, 10))",
+        "timezone('UTC', {c})",
+        _TAG_PAIRS,
+        "'regular' AS x_CostType",
+        "focus-{p}-000000000000.parquet",
+    ),
+    # Azure FocusCost (CSV): every value text, as the CSV export writes it
+    "azure-csv": (
+        "CAST({c} AS VARCHAR)",
+        "strftime({c}, '%Y-%m-%dT%H:%M:%SZ')",
+        "CAST(Tags AS VARCHAR)",
+        "'ml' AS x_ResourceGroupName",
+        "focuscost/{p}01-{p}28/run/part_0_0001.csv",
+    ),
+}
+
+
+def write_shape(lake: Path, folder: Path, shape: str, where: str = "true") -> Path:
+    """The lake's cost rows (``where``) as a cloud writes its FOCUS export, one file per
+    billing period, with the cloud's own files beside them (manifests)."""
+    money, time_, tags, extra, layout = SHAPES[shape]
+    replaced = [*(f"{money.format(c=c)} AS {c}" for c in _MONEY)]
+    replaced += [f"{time_.format(c=c)} AS {c}" for c in _TIMES]
+    replaced.append(f"{tags} AS Tags")
+    if shape == "azure-csv":
+        replaced += [f"CAST({c} AS VARCHAR) AS {c}" for c in ("SkuPriceDetails",)]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    rows = f"SELECT * FROM read_parquet('{lake}/cost/*.parquet') WHERE {where}"  # noqa: S608
+    by_period = f"SELECT DISTINCT strftime(BillingPeriodStart, '%Y-%m') FROM ({rows})"  # noqa: S608
+    periods = con.sql(by_period).fetchall()
+    for (period,) in periods:
+        target = folder / layout.format(p=period)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        query = (
+            f"SELECT * EXCLUDE (x_source, x_ingested_at) REPLACE ({', '.join(replaced)}), "  # noqa: S608
+            f"{extra} FROM ({rows}) WHERE strftime(BillingPeriodStart, '%Y-%m') = '{period}'"
+        )
+        fmt = "(FORMAT csv, HEADER true)" if shape == "azure-csv" else "(FORMAT parquet)"
+        con.execute(f"COPY ({query}) TO '{target}' {fmt}")
+        (target.parent / "manifest.json").write_text('{"files": []}')
+    return folder
+
+
+def _rows_not_in_the_store(engine: SparkEngine, lake: Path) -> tuple[int, int, int]:
+    """(rows, rows of the cost table the store's lake lacks, rows of the store's lake the
+    cost table lacks), comparing every FOCUS column's value (Tags as JSON text)."""
+    ours = engine.session.table("cost").select(*FOCUS_COLUMNS)
+    store = engine.session.read.parquet(str(lake / "cost")).select(*FOCUS_COLUMNS)
+    return ours.count(), ours.exceptAll(store).count(), store.exceptAll(ours).count()
+
+
+@pytest.mark.parametrize("shape", [*SHAPES, "mlcost export focus"])
+def test_each_clouds_export_reads_as_the_stores_cost_rows(
+    spark: SparkEngine, lake: Path, sample_master: Path, tmp_path: Path, shape: str
+) -> None:
+    """Each cloud's FOCUS export of the sample organisation, read in place: every row,
+    every FOCUS column, every value the store holds (money to the last decimal, tags as
+    the same JSON text)."""
+    if shape == "mlcost export focus":
+        export_focus(Store(sample_master), tmp_path / "export")
+        folder = tmp_path / "export"
+    else:
+        folder = write_shape(lake, tmp_path / shape, shape)
+    other = SparkEngine(spark.session)
+    other.read_lake(lake, cost=[str(folder)])
+    rows, extra, missing = _rows_not_in_the_store(other, lake)
+    assert (rows, extra, missing) == (12_829, 0, 0)
+    spark.read_lake(lake)
+
+
+def test_a_lake_of_the_three_clouds_exports_reads_as_the_store(
+    spark: SparkEngine, lake: Path, sample_master: Path, tmp_path: Path
+) -> None:
+    """cost/aws, cost/azure, cost/gcp: each cloud's rows in its own export's shape, found
+    as three exports and read in place side by side: the store's rows and spend. (The
+    rules' findings follow from the rows: every rule is checked on Spark over the store's
+    own lake above, and a full run here would double the module's time.)"""
+    mixed = tmp_path / "mixed"
+    shutil.copytree(lake, mixed, ignore=lambda d, names: ["cost"] if d == str(lake) else [])
+    write_shape(lake, mixed / "cost" / "aws", "aws", "ProviderName = 'AWS'")
+    write_shape(lake, mixed / "cost" / "azure", "azure", "ProviderName = 'Microsoft'")
+    write_shape(lake, mixed / "cost" / "gcp", "gcp", "ProviderName = 'Google Cloud'")
+    other = SparkEngine(spark.session)
+    assert other.read_lake(mixed) == ["cost", "resources", "metrics", "prices", "runs"]
+    assert _rows_not_in_the_store(other, lake) == (12_829, 0, 0)
+    with Store(sample_master).reader() as con:
+        expected = spend_by(con, "tag:team").to_pylist()
+    assert spend_by(other, "tag:team").to_pylist() == expected
+
+
+def test_an_export_without_a_required_column_is_refused_by_name(
+    spark: SparkEngine, lake: Path, tmp_path: Path
+) -> None:
+    folder = write_shape(lake, tmp_path / "aws", "aws")
+    for part in folder.rglob("*.parquet"):
+        with duckdb.connect() as con:
+            con.execute(f"COPY (SELECT * EXCLUDE (EffectiveCost) FROM '{part}') TO '{part}'")  # noqa: S608
+    with pytest.raises(InputError, match=r"aws: missing the required FOCUS column EffectiveCost"):
+        SparkEngine(spark.session).read_lake(lake, cost=[str(folder)])
+
+
+def test_a_cost_of_a_type_that_is_no_amount_is_refused_by_name(
+    spark: SparkEngine, lake: Path, tmp_path: Path
+) -> None:
+    folder = write_shape(lake, tmp_path / "aws", "aws")
+    for part in folder.rglob("*.parquet"):
+        with duckdb.connect() as con:
+            con.execute(
+                f"COPY (SELECT * REPLACE (BilledCost > 0 AS BilledCost) FROM '{part}') "  # noqa: S608
+                f"TO '{part}'"
+            )
+    with pytest.raises(InputError, match=r"column BilledCost is boolean, which mlcost cannot"):
+        SparkEngine(spark.session).read_lake(lake, cost=[str(folder)])
+
+
+@pytest.mark.parametrize(
+    ("shape", "column", "bad", "said"),
+    [
+        ("azure-csv", "BilledCost", "'12,5'",
+         "expected a finite number that fits DECIMAL(38,12), found '12,5'"),
+        ("azure-csv", "ChargePeriodStart", "'yesterday'",
+         "expected a timestamp (ISO 8601), found 'yesterday'"),
+        ("azure-csv", "ChargeCategory", "'Usgae'", "expected one of Usage, Purchase"),
+        ("azure", "BilledCost", "CAST('NaN' AS DOUBLE)", "expected a finite number"),
+        ("gcp", "Tags", "[{'key': 'team', 'value': 'a', 'x_inherited': false}, "
+         "{'key': 'team', 'value': 'b', 'x_inherited': true}]", "expected each tag key once"),
+    ],
+)  # fmt: skip
+def test_a_value_that_does_not_convert_is_refused_naming_it(
+    spark: SparkEngine, lake: Path, tmp_path: Path, shape: str, column: str, bad: str, said: str
+) -> None:
+    """Never a silent NULL: a query that reads one row's bad value stops, with the
+    export's folder, the column and the value."""
+    folder = _with_a_bad_value(lake, tmp_path, shape, column, bad)
+    other = SparkEngine(spark.session)
+    other.read_lake(lake, cost=[str(folder)])
+    with pytest.raises(Exception) as raised:
+        other.rows(f'SELECT count("{column}") FROM cost')  # noqa: S608
+    refused = lake_error(raised.value)
+    assert refused is not None
+    assert refused.message.startswith(f"{folder}: column {column}: {said}")
+
+
+def test_a_bad_value_stops_analyze_and_leaves_the_store_unchanged(
+    spark: SparkEngine, lake: Path, sample_master: Path, tmp_path: Path
+) -> None:
+    """A value stops the analyses that read it (a row no analysis reads is never
+    converted): here every row's, so the first rule that reads the billing stops."""
+    folder = _with_a_bad_value(lake, tmp_path, "azure-csv", "ChargeCategory", "'Usgae'", "true")
+    copy = Store(copy_store(sample_master, tmp_path / "copy"))
+    before = _findings(copy)
+    with pytest.raises(InputError, match=r"column ChargeCategory: expected one of .*'Usgae'"):
+        analyze_lake(copy, lake, Settings(), session=spark.session, cost=[str(folder)])
+    assert _findings(copy) == before
+    spark.read_lake(lake)
+
+
+def _with_a_bad_value(
+    lake: Path, tmp_path: Path, shape: str, column: str, bad: str, rows: str = "third"
+) -> Path:
+    """An export of ``shape`` with ``bad`` in ``column``: in the third row of its last
+    file, or in every row (``rows="true"``)."""
+    folder = write_shape(lake, tmp_path / shape, shape)
+    parts = sorted(folder.rglob("part_0_0001.*" if "azure" in shape else "*.parquet"))
+    which = "row_number() OVER () = 3" if rows == "third" else rows
+    for part in parts if rows != "third" else parts[-1:]:
+        _replace_value(part, shape, column, bad, which)
+    return folder
+
+
+def _replace_value(part: Path, shape: str, column: str, bad: str, which: str) -> None:
+    with duckdb.connect() as con:
+        source = f"read_csv('{part}', all_varchar=true)" if shape == "azure-csv" else f"'{part}'"
+        fmt = "(FORMAT csv, HEADER true)" if shape == "azure-csv" else "(FORMAT parquet)"
+        con.execute(
+            f"COPY (SELECT * REPLACE (CASE WHEN {which} THEN {bad} "  # noqa: S608
+            f"ELSE {column} END AS {column}) FROM {source}) TO '{part}.new' {fmt}"
+        )
+    Path(f"{part}.new").replace(part)

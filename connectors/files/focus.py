@@ -21,7 +21,7 @@ import io
 import itertools
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -559,24 +559,8 @@ def _conversion_query(
     ``check_text`` searches the text for control characters (a provider converter does
     that on its own columns, so that the message names them).
     """
-    by_lower = {name.lower(): name for name in columns}
-
-    present: dict[str, str] = {}
-    for focus in FOCUS_COLUMNS:
-        actual = by_lower.get(focus.lower())
-        if actual is None and focus in RENAMED_LATER:
-            actual = by_lower.get(RENAMED_LATER[focus].lower())
-        if actual is not None:
-            present[focus] = actual
-    missing = [c for c in REQUIRED if c not in present]
-    if missing:
-        shown = ", ".join(list(columns)[:12]) + (", …" if len(columns) > 12 else "")
-        raise InputError(
-            f"{path}: missing the required FOCUS column{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(missing)} (the file has: {shown}).",
-            "Export billing in FOCUS format (1.0 to 1.3); docs/concepts/focus.md lists "
-            "the columns mlcost needs.",
-        )
+    present = match_focus_columns(columns)
+    refuse_missing(str(path), present, list(columns))
 
     inner: list[str] = []
     outer: list[str] = []
@@ -642,14 +626,8 @@ def _conversion_query(
         inner.append(quote_ident(name))
         outer.append(quote_ident(name))
 
-    used = {v.lower() for v in present.values()} | {p.lower() for p in passthrough}
     extras: list[str] = []
-    taken = {c.lower() for c in FOCUS_COLUMNS} | {"x_source", "x_ingested_at"}
-    for name in columns:
-        if name.lower() in used:
-            continue
-        extra = _extra_name(name, taken)
-        taken.add(extra.lower())
+    for name, extra in extra_columns(columns, [*present.values(), *passthrough]):
         extras.append(extra)
         raw, rtype = columns[name].ref, columns[name].type
         text = clean_text(raw, rtype, columns[name].cleaned)
@@ -801,6 +779,52 @@ def _convert(
         # ("Token", "Credits") and is kept as written.
         return f"upper(trim({text}))", "a currency code"
     return text, "a value"
+
+
+# -- a file's columns as the store's (the DuckDB loader's and the Spark lake's) -------------
+
+
+def match_focus_columns(names: Iterable[str]) -> dict[str, str]:
+    """The FOCUS 1.2 columns a file has: each FOCUS name → the file's column, matched in
+    any case (``billedcost``); FOCUS 1.3's ServiceProviderName stands for ProviderName."""
+    by_lower = {name.lower(): name for name in names}
+    present: dict[str, str] = {}
+    for focus in FOCUS_COLUMNS:
+        actual = by_lower.get(focus.lower())
+        if actual is None and focus in RENAMED_LATER:
+            actual = by_lower.get(RENAMED_LATER[focus].lower())
+        if actual is not None:
+            present[focus] = actual
+    return present
+
+
+def refuse_missing(where: str, present: Mapping[str, str], names: Sequence[str]) -> None:
+    """A file (or a lake's folder) without a column of :data:`REQUIRED` is refused, naming
+    the columns it lacks and those it has."""
+    missing = [c for c in REQUIRED if c not in present]
+    if missing:
+        shown = ", ".join(list(names)[:12]) + (", …" if len(names) > 12 else "")
+        raise InputError(
+            f"{where}: missing the required FOCUS column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} (the file has: {shown}).",
+            "Export billing in FOCUS format (1.0 to 1.3); docs/concepts/focus.md lists "
+            "the columns mlcost needs.",
+        )
+
+
+def extra_columns(names: Iterable[str], used: Iterable[str]) -> list[tuple[str, str]]:
+    """(the file's column, its name in the store) for each column that is not FOCUS 1.2
+    (nor in ``used``): kept as ``x_<name>``, as providers' own columns are."""
+    taken_by_file = {u.lower() for u in used}
+    taken = {c.lower() for c in FOCUS_COLUMNS} | {"x_source", "x_ingested_at"}
+    found: list[tuple[str, str]] = []
+    for name in names:
+        if name.lower() in taken_by_file:
+            continue
+        extra = _extra_name(name, taken)
+        taken.add(extra.lower())
+        found.append((name, extra))
+    return found
 
 
 def _extra_name(name: str, taken: set[str]) -> str:

@@ -64,6 +64,15 @@ def analyze(
             "--lake", help="With --engine spark: the lake (folder or URI) `export lake` writes."
         ),
     ] = None,
+    cost: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cost",
+            help="With --engine spark: a FOCUS export (folder or URI: AWS Data Exports, Azure "
+            "FocusCost, GCP FOCUS, `export focus`) read in place as the billing, instead of "
+            "the lake's cost/; repeat it for several.",
+        ),
+    ] = None,
 ) -> None:
     """Run every analysis, then print the headline figures (billed, amortised and usage
     spend, savings available, open anomalies) and spend by provider, service and month.
@@ -80,10 +89,12 @@ def analyze(
         raise typer.BadParameter(f"choose one of {', '.join(ENGINES)}", param_hint="--engine")
     if (engine == "spark") != (lake is not None):
         raise typer.BadParameter("--lake goes with --engine spark, and it needs one")
+    if cost and lake is None:
+        raise typer.BadParameter("--cost goes with --engine spark and --lake", param_hint="--cost")
     if lake is not None:
         from mlcost.engine.spark import analyze_lake
 
-        found = analyze_lake(ws.store, lake, _ctx(ctx).settings)
+        found = analyze_lake(ws.store, lake, _ctx(ctx).settings, cost=cost or ())
         out.print(
             f"{found.findings} findings on Spark over {lake} (data to {found.as_of}); "
             "anomalies and run costs do not run on Spark yet (docs/spark.md).",

@@ -158,13 +158,27 @@ class SparkEngine(Engine):
 
     # -- the lake -----------------------------------------------------------
 
-    def read_lake(self, lake: str | Path) -> list[str]:
+    def read_lake(self, lake: str | Path, cost: Sequence[str] = ()) -> list[str]:
         """Register the lake's tables (``cost/`` … as ``mlcost export lake`` lays them out)
-        under the store's names, a missing one as an empty table; returns the names found."""
+        under the store's names, a missing one as an empty table; returns the names found.
+
+        ``cost/`` may hold the clouds' own FOCUS exports, one per sub-folder, read in place
+        with the store's columns (:mod:`mlcost.engine.lake_cost`); ``cost`` names exports
+        elsewhere (folders or URIs) to read instead of ``cost/``."""
+        from mlcost.engine.lake_cost import cost_sources, read_cost
+
         root = str(lake).rstrip("/")
         found: list[str] = []
         for table in LAKE_TABLES:
             path = f"{root}/{table}"
+            if table == "cost":
+                sources = [c.rstrip("/") for c in cost] or cost_sources(self.session, path)
+                if sources:
+                    read_cost(self.session, sources).createOrReplaceTempView(table)
+                    found.append(table)
+                else:
+                    self.register(table, arrow_schema(table).empty_table())
+                continue
             try:
                 frame = self.session.read.option("recursiveFileLookup", "true").parquet(path)
             except Exception as exc:  # Spark's AnalysisException: no such path
@@ -179,7 +193,7 @@ class SparkEngine(Engine):
         if "cost" not in found and "resources" not in found:
             raise InputError(
                 f"The lake {root} has neither cost/ nor resources/ Parquet files.",
-                "Write one with `mlcost export lake DIR`, or point --lake at a FOCUS export.",
+                "Write one with `mlcost export lake DIR`, or pass your FOCUS exports with --cost.",
             )
         return found
 
@@ -246,35 +260,44 @@ def analyze_lake(
     settings: Settings,
     *,
     session: Any = None,
+    cost: Sequence[str] = (),
 ) -> AnalyzeResult:
     """``mlcost analyze --engine spark --lake PATH``: the rules judged on Spark over the
     lake's tables, the findings (with their history), the daily roll-ups, the anomalies
     and the run costs (:func:`mlcost.analysis.analyze_on_engine`) written to ``store``.
 
-    ``session``: a running Spark session (else one from ``[spark]`` settings). The store
-    gives only its own small tables (findings and dismissals) for the history.
+    ``session``: a running Spark session (else one from ``[spark]`` settings); ``cost``:
+    FOCUS exports (folders or URIs) read as the cost table in place of the lake's
+    ``cost/``. The store gives only its own small tables (findings and dismissals) for
+    the history.
     """
+    from mlcost.engine.lake_cost import lake_error
+
     engine = SparkEngine(session or spark_session(settings.spark.master, settings.spark.conf))
-    engine.read_lake(lake)
+    engine.read_lake(lake, cost)
     store.init()
     with store.reader() as con:
         for table in ("recommendations", "recommendation_feedback"):
             engine.register(table, con.sql(f"SELECT * FROM {table}").to_arrow_table())  # noqa: S608
-    result, batches = judge_rules(engine, settings.rules)
-    if result.as_of is not None:
-        store.load(batches)
-    rollups_to_store(engine, store)
+    try:
+        result, batches = judge_rules(engine, settings.rules)
+        # the roll-ups read every billing row: a value the lake's projection refuses
+        # stops here, before anything is written to the store
+        rolled = _rollup_batches(engine)
+    except Exception as exc:
+        refused = lake_error(exc)  # a billing value the lake's projection refused
+        if refused is None:
+            raise
+        raise refused from None
+    store.load([*(batches if result.as_of is not None else []), *rolled])
     analyze_on_engine(store, engine, settings)
     return result
 
 
-def rollups_to_store(engine: SparkEngine, store: Store) -> dict[str, int]:
-    """The daily roll-ups (``mlcost.rollups``) of the lake's billing, computed on Spark
-    by the statements the store's loads run, written to ``store``: they replace the
-    roll-ups of the billing partitions (source × billing period) the lake holds, so the
-    Overview shows the lake's spend. Returns the rows written per table."""
+def _rollup_batches(engine: SparkEngine) -> list[Batch]:
+    """The daily roll-ups (``mlcost.rollups``) of the lake's billing, computed on Spark by
+    the statements the store's loads run, as batches for the store: loaded, they replace
+    the roll-ups of the billing partitions (source × billing period) the lake holds, so
+    the Overview shows the lake's spend (empty tables left out)."""
     tables = rollups.compute(engine)
-    batches = [Batch(name, rows) for name, rows in tables.items() if rows.num_rows]
-    if batches:
-        store.load(batches)
-    return {name: rows.num_rows for name, rows in tables.items()}
+    return [Batch(name, rows) for name, rows in tables.items() if rows.num_rows]
