@@ -171,6 +171,21 @@ def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
             con.execute("RESET preserve_insertion_order")
 
 
+def covered(
+    explicit: Sequence[Mapping[str, Any]], written: Sequence[BillingFile]
+) -> list[tuple[Any, Any]]:
+    """The (source, billing period) partitions a load replaces: those it declared, and
+    those it wrote files for."""
+    return list(
+        dict.fromkeys(
+            [
+                *((p.get("x_source"), p.get("BillingPeriodStart")) for p in explicit),
+                *((f.source, f.period) for f in written),
+            ]
+        )
+    )
+
+
 def swap(
     con: duckdb.DuckDBPyConnection,
     loaded_at: datetime,
@@ -180,14 +195,7 @@ def swap(
     """List a load's new billing files as the rows of the partitions it covers (those it
     declared, and those it wrote) in ``cost_files``, the older files of those partitions
     retired; inside the load's transaction. Returns (rows, partitions) replaced."""
-    partitions = list(
-        dict.fromkeys(
-            [
-                *((p.get("x_source"), p.get("BillingPeriodStart")) for p in explicit),
-                *((f.source, f.period) for f in written),
-            ]
-        )
-    )
+    partitions = covered(explicit, written)
     replaced = 0
     now = utcnow()
     same = 'x_source IS NOT DISTINCT FROM ? AND "BillingPeriodStart" IS NOT DISTINCT FROM ?'

@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from mlcost.engine import EngineLike, as_engine, duckdb_json_path
 from mlcost.filters import Filters, cost_where
+from mlcost.schema import ROLLUP_GROUPS, ROLLUP_MEASURES
 
 if TYPE_CHECKING:
     import duckdb
@@ -44,23 +45,9 @@ ROLLUP_TABLES = (DAILY, DAILY_BY_TAG)
 #: and the anomaly detector's default tag scopes. Spend by any other tag reads ``cost``.
 TAG_KEYS: tuple[str, ...] = ("team", "project", "experiment")
 
-#: The columns a roll-up groups by (besides the charge day), as ``cost`` names them.
-GROUP_COLUMNS: tuple[str, ...] = (
-    "x_source",
-    "BillingPeriodStart",
-    "ProviderName",
-    "BillingAccountId",
-    "BillingAccountName",
-    "SubAccountId",
-    "SubAccountName",
-    "ServiceCategory",
-    "ServiceName",
-    "RegionId",
-    "ChargeCategory",
-    "BillingCurrency",
-)
-#: The summed FOCUS cost measures.
-MEASURES: tuple[str, ...] = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
+#: The columns a roll-up groups by (besides the charge day), and the summed measures.
+GROUP_COLUMNS: tuple[str, ...] = tuple(ROLLUP_GROUPS)
+MEASURES = ROLLUP_MEASURES
 
 _GROUPS = ", ".join(GROUP_COLUMNS)
 _SUMS = ", ".join(f"sum({m}) AS {m}" for m in MEASURES)

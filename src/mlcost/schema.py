@@ -104,6 +104,34 @@ class TableSpec:
     partition_by: tuple[str, ...]
 
 
+#: The columns the daily roll-ups (``mlcost.rollups``) group by besides the charge day,
+#: as ``cost`` names and types them.
+ROLLUP_GROUPS: dict[str, str] = {
+    "x_source": "VARCHAR",
+    "BillingPeriodStart": "TIMESTAMP",
+    "ProviderName": "VARCHAR",
+    "BillingAccountId": "VARCHAR",
+    "BillingAccountName": "VARCHAR",
+    "SubAccountId": "VARCHAR",
+    "SubAccountName": "VARCHAR",
+    "ServiceCategory": "VARCHAR",
+    "ServiceName": "VARCHAR",
+    "RegionId": "VARCHAR",
+    "ChargeCategory": "VARCHAR",
+    "BillingCurrency": "VARCHAR",
+}
+#: The FOCUS cost measures the roll-ups sum.
+ROLLUP_MEASURES: tuple[str, ...] = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
+#: What each roll-up row keeps of its group: the measures, the lines counted, its span.
+_ROLLUP_SUMS: dict[str, str] = {
+    **dict.fromkeys(ROLLUP_MEASURES, MONEY),
+    "charge_rows": "BIGINT",
+    "ChargePeriodStart": "TIMESTAMP",
+    "last_charge_start": "TIMESTAMP",
+    "ChargePeriodEnd": "TIMESTAMP",
+    "rolled_up_at": "TIMESTAMP",
+}
+
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (
@@ -273,60 +301,18 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "daily_spend",
-            {
-                "x_source": "VARCHAR",
-                "BillingPeriodStart": "TIMESTAMP",
-                "ProviderName": "VARCHAR",
-                "BillingAccountId": "VARCHAR",
-                "BillingAccountName": "VARCHAR",
-                "SubAccountId": "VARCHAR",
-                "SubAccountName": "VARCHAR",
-                "ServiceCategory": "VARCHAR",
-                "ServiceName": "VARCHAR",
-                "RegionId": "VARCHAR",
-                "ChargeCategory": "VARCHAR",
-                "BillingCurrency": "VARCHAR",
-                "charge_day": "DATE",
-                "BilledCost": MONEY,
-                "EffectiveCost": MONEY,
-                "ListCost": MONEY,
-                "ContractedCost": MONEY,
-                "charge_rows": "BIGINT",
-                "ChargePeriodStart": "TIMESTAMP",
-                "last_charge_start": "TIMESTAMP",
-                "ChargePeriodEnd": "TIMESTAMP",
-                "rolled_up_at": "TIMESTAMP",
-            },
+            {**ROLLUP_GROUPS, "charge_day": "DATE", **_ROLLUP_SUMS},
             loaded_at="rolled_up_at",
             partition_by=("x_source", "BillingPeriodStart"),
         ),
         TableSpec(
             "daily_spend_by_tag",
             {
-                "x_source": "VARCHAR",
-                "BillingPeriodStart": "TIMESTAMP",
-                "ProviderName": "VARCHAR",
-                "BillingAccountId": "VARCHAR",
-                "BillingAccountName": "VARCHAR",
-                "SubAccountId": "VARCHAR",
-                "SubAccountName": "VARCHAR",
-                "ServiceCategory": "VARCHAR",
-                "ServiceName": "VARCHAR",
-                "RegionId": "VARCHAR",
-                "ChargeCategory": "VARCHAR",
-                "BillingCurrency": "VARCHAR",
+                **ROLLUP_GROUPS,
                 "charge_day": "DATE",
                 "tag_key": "VARCHAR",
                 "tag_value": "VARCHAR",
-                "BilledCost": MONEY,
-                "EffectiveCost": MONEY,
-                "ListCost": MONEY,
-                "ContractedCost": MONEY,
-                "charge_rows": "BIGINT",
-                "ChargePeriodStart": "TIMESTAMP",
-                "last_charge_start": "TIMESTAMP",
-                "ChargePeriodEnd": "TIMESTAMP",
-                "rolled_up_at": "TIMESTAMP",
+                **_ROLLUP_SUMS,
             },
             loaded_at="rolled_up_at",
             partition_by=("x_source", "BillingPeriodStart"),

@@ -343,16 +343,8 @@ class Store:
         replaced, parts = billing_files.swap(con, loaded_at, explicit, written)
         # the roll-ups of these partitions from their new rows (the view ``cost`` over
         # this load's files), in this same transaction
-        partitions = list(
-            dict.fromkeys(
-                [
-                    *((p.get("x_source"), p.get("BillingPeriodStart")) for p in explicit),
-                    *((f.source, f.period) for f in written),
-                ]
-            )
-        )
         self._create_billing_view(con, [(f.path, f.extras) for f in written])
-        rollups.rebuild(con, partitions, loaded_at)
+        rollups.rebuild(con, billing_files.covered(explicit, written), loaded_at)
         return replaced, parts
 
     def _load_billing(
@@ -412,12 +404,7 @@ class Store:
             # What a Scan's ``after`` and the partition check read: this batch's rows.
             self._create_billing_view(con, [(f.path, f.extras) for f in files])
             if scan is not None:
-                if on_rows is not None:
-                    on_rows(label, rows)
-                if scan.on_done is not None:
-                    scan.on_done(rows)
-                if scan.after is not None:
-                    scan.after(con, loaded_at)
+                _scan_done(con, scan, label, rows, on_rows, loaded_at)
             if batch.partition:
                 _check_partition(con, batch, TABLES[BILLING_TABLE].loaded_at, loaded_at, 0)
         except BaseException:
@@ -673,15 +660,28 @@ def _insert_scan(
     except duckdb.Error as exc:
         raise (scan.explain(exc) if scan.explain else exc) from exc
     rows = int(written[0][0]) if written else 0
+    _scan_done(con, scan, label, rows, on_rows, loaded_at)
+    if batch.partition:
+        _check_partition(con, batch, spec.loaded_at, loaded_at, strays_before)
+    return rows
+
+
+def _scan_done(
+    con: duckdb.DuckDBPyConnection,
+    scan: Scan,
+    label: str,
+    rows: int,
+    on_rows: ProgressCallback | None,
+    loaded_at: datetime,
+) -> None:
+    """A scan's rows are in: the progress told, then the scan's own ``on_done`` and
+    ``after`` (which read the rows it wrote)."""
     if on_rows is not None:
         on_rows(label, rows)
     if scan.on_done is not None:
         scan.on_done(rows)
     if scan.after is not None:
         scan.after(con, loaded_at)
-    if batch.partition:
-        _check_partition(con, batch, spec.loaded_at, loaded_at, strays_before)
-    return rows
 
 
 @contextlib.contextmanager
