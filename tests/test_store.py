@@ -391,6 +391,49 @@ def test_a_load_writes_its_own_partitions_files_and_leaves_the_others_untouched(
     assert listed == 2
 
 
+def test_a_file_of_several_partitions_is_written_once_and_read_for_its_current_ones(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of three partitions is one file, listed once per partition; a later load
+    that restates one of them leaves the file read for the other two only, and the file
+    is deleted only once its last partition was replaced RETAIN_REPLACED ago."""
+    import mlcost.billing_files as files_module
+
+    three = pa.concat_tables(
+        [billing("aws", 7, "1.10", "2.20"), billing("aws", 8, "3"), billing("gcp", 7, "5")]
+    )
+    assert store.load([Batch("cost", three)]).partitions == {"cost": 3}
+    (mixed,) = billing_files(store)
+    assert mixed.startswith("cost/BillingPeriod=mixed/x_source=mixed/")
+    with store.reader() as con:
+        listed = con.execute(
+            'SELECT x_source, month("BillingPeriodStart"), "rows", path FROM cost_files '
+            "ORDER BY ALL"
+        ).fetchall()
+    assert listed == [("aws", 7, 2, mixed), ("aws", 8, 1, mixed), ("gcp", 7, 1, mixed)]
+    # aws's July restated: the mixed file now reads as aws August and gcp July only
+    result = store.load([Batch("cost", billing("aws", 7, "9.99"))])
+    assert result.rows_replaced == {"cost": 2}
+    expected = [
+        ("aws", 7, 1, Decimal("9.990000000000")),
+        ("aws", 8, 1, Decimal("3.000000000000")),
+        ("gcp", 7, 1, Decimal("5.000000000000")),
+    ]
+    assert totals(store) == expected
+    # long after: the file is still listed for two partitions, so it stays and reads so
+    monkeypatch.setattr(files_module, "RETAIN_REPLACED", files_module.timedelta(0))
+    store.init()
+    assert mixed in billing_files(store)
+    assert totals(store) == expected
+    # its last two partitions replaced (one load each): now it goes
+    store.load([Batch("cost", billing("gcp", 7, "6"))])
+    assert totals(store)[2] == ("gcp", 7, 1, Decimal("6.000000000000"))
+    store.load([Batch("cost", billing("aws", 8, "4"))])
+    store.init()
+    assert mixed not in billing_files(store)
+    assert [t[3] for t in totals(store)] == [Decimal("9.99"), Decimal("4"), Decimal("6")]
+
+
 def test_replaced_and_orphaned_billing_files_are_deleted_by_a_later_writer(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -442,11 +485,11 @@ def test_a_failure_while_writing_partitions_leaves_the_store_and_its_folder_unch
         real(path)
 
     monkeypatch.setattr(files_module, "fsync", disk_full_on_the_second)
-    # one batch of two partitions: July's file is written, August's fails
+    # two batches: gcp's July file is written, then the file of aws's July and August fails
     two = pa.concat_tables([billing("aws", 7, "9"), billing("aws", 8, "7")])
     with pytest.raises(OSError, match="No space"):
-        store.load([Batch("cost", two)])
-    assert len(synced) == 2
+        store.load([Batch("cost", billing("gcp", 7, "5")), Batch("cost", two)])
+    assert len(synced) == 2 and "BillingPeriod=mixed" in synced[1].as_posix()
     assert billing_files(store) == before
     assert [p.name for p in (store.parts_path / "cost").iterdir()] == ["BillingPeriod=2026-07"]
     assert totals(store) == [("aws", 7, 1, Decimal("1.000000000000"))]
@@ -525,7 +568,13 @@ def test_an_old_layout_store_migrates_to_billing_files_with_identical_totals(
             "SELECT table_name FROM duckdb_tables() WHERE NOT temporary"
         ).fetchall()
     assert ("cost",) not in tables
-    assert len(billing_files(old)) == 6
+    # one file of six partitions, listed once for each
+    assert len(billing_files(old)) == 1
+    with old.reader() as con:
+        assert con.execute("SELECT count(*), count(DISTINCT path) FROM cost_files").fetchone() == (
+            6,
+            1,
+        )
     # and it loads as any store: a restated month replaces that month of that source only
     result = old.load([Batch("cost", billing("aws", 1, "10"))])
     assert result.rows_replaced == {"cost": 500}

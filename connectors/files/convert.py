@@ -177,6 +177,7 @@ def provider_conversion(
         if f.kind in ("text", "json")
         and (column := _find(f, lookup)) is not None
         and columns[column].type == "VARCHAR"
+        and not columns[column].no_control
     ]
     texts = list(dict.fromkeys(texts))
     typed.append(f"{control_check([columns[c].ref for c in texts])} AS _f_ctl")
@@ -189,7 +190,7 @@ def provider_conversion(
             typed.append(f"CAST(NULL AS {_SQL_TYPE[f.kind]}) AS {alias}")
             continue
         raw, rtype = columns[column].ref, columns[column].type
-        value, expected = _typed(f, raw, rtype)
+        value, expected = _typed(f, raw, rtype, columns[column].cleaned)
         typed.append(f"{value} AS {alias}")
         outside = f" OR {outside_years(alias)}" if f.kind in _TIME_KINDS else ""
         if f.required:
@@ -204,7 +205,8 @@ def provider_conversion(
             typed.append(f"{raw} AS {kept}")
             checks.append((column, expected))
             cases.append(
-                f"WHEN {alias} IS NULL AND {_present(kept, rtype)}{outside} THEN {len(checks)}"
+                f"WHEN {alias} IS NULL AND {_present(kept, rtype, cleaned=columns[column].cleaned)}"
+                f"{outside} THEN {len(checks)}"
             )
 
     typed += [f"{sql} AS {quote_ident(alias)}" for alias, sql in plan.raw.items()]
@@ -312,9 +314,10 @@ def _find(f: Field, lookup: Mapping[str, str]) -> str | None:
     return None
 
 
-def _typed(f: Field, raw: str, rtype: str) -> tuple[str, str]:
-    """(SQL giving the field's value, or NULL where it cannot be read; what was expected)."""
-    text = clean_text(raw, rtype)
+def _typed(f: Field, raw: str, rtype: str, cleaned: bool = False) -> tuple[str, str]:
+    """(SQL giving the field's value, or NULL where it cannot be read; what was expected).
+    ``cleaned``: the column holds no blank or NULL token (focus.mark_clean)."""
+    text = clean_text(raw, rtype, cleaned)
     if f.kind == "money":
         return _convert("", MONEY, raw, rtype)
     if f.kind == "timestamp":

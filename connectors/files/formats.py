@@ -29,6 +29,7 @@ from mlcost.connectors.files.focus import (
     conversion_scan,
     expand_paths,
     focus_version,
+    mark_clean,
 )
 
 from mlcost import mappings
@@ -185,6 +186,7 @@ class BillingExport:
             scan, columns = gcp.open_scan(con, item.path, decompressed=plain is not None)
         else:
             scan, columns = _open_scan(con, item.path, decompressed=plain is not None)
+        columns = mark_clean(con, item.path, scan, columns)
         if item.fmt.name == "azure":
             conversion = azure.convert(item.path, scan, columns, self.source, mode=mode)
         else:

@@ -19,9 +19,11 @@ from mlcost.schema import MONEY
 #: trimmed or otherwise rewritten: " org" and "org" are two different things. Most values
 #: have no space at either end and are longer than ``NULL``, and pass on the first test
 #: (LIKE tests the ends without taking them out).
+#: A text value that stands for no value: blank, or a NULL token (spaces around it too).
+NULL_TOKEN = "trim({x}) IN ('', 'NULL', 'null', 'Null')"
 _CLEAN = (
     "CASE WHEN {x} NOT LIKE ' %' AND {x} NOT LIKE '% ' AND strlen({x}) > 4 THEN {x} "
-    "WHEN trim({x}) IN ('', 'NULL', 'null', 'Null') THEN NULL ELSE {x} END"
+    f"WHEN {NULL_TOKEN} THEN NULL ELSE {{x}} END"
 )
 
 #: Timestamps written with no zone or offset, or with ``Z`` (most exports): a plain
@@ -223,19 +225,21 @@ def control_check(refs: Sequence[str]) -> str:
     on the row's joined text; the culprit is looked for on bad rows only."""
     if not refs:
         return "0"
-
-    def has(text: str) -> str:
-        c0 = " OR ".join(f"contains({text}, chr({c}))" for c in _C0_CONTROLS)
-        c1 = " OR ".join(f"contains({text}, chr({c}))" for c in _C1_CONTROLS)
-        # C1 characters are not ASCII: only text that is not all ASCII is searched.
-        return f"(({c0}) OR (strlen({text}) <> length({text}) AND ({c1})))"
-
     # The culprit, on bad rows only: one regular expression per column keeps the query
     # small (its planning is paid once per file, and a load may be of hundreds of files).
     which = " ".join(
         f"WHEN regexp_matches({ref}, '{_CONTROL_CLASS}') THEN {i}" for i, ref in enumerate(refs, 1)
     )
-    return f"CASE WHEN {has('_mlcost_text')} THEN CASE {which} ELSE 0 END ELSE 0 END"
+    return f"CASE WHEN {has_control('_mlcost_text')} THEN CASE {which} ELSE 0 END ELSE 0 END"
+
+
+def has_control(text: str) -> str:
+    """SQL that is true where the text ``text`` holds a control character: a character
+    search each (faster than one regular expression)."""
+    c0 = " OR ".join(f"contains({text}, chr({c}))" for c in _C0_CONTROLS)
+    c1 = " OR ".join(f"contains({text}, chr({c}))" for c in _C1_CONTROLS)
+    # C1 characters are not ASCII: only text that is not all ASCII is searched.
+    return f"(({c0}) OR (strlen({text}) <> length({text}) AND ({c1})))"
 
 
 def escaped_control(json_sql: str) -> str:

@@ -200,3 +200,39 @@ def test_typed_fast_paths_still_refuse_what_cannot_be_trusted(
         ingest_billing(store, [str(tmp_path / "bad.parquet")])
     with store.reader() as con:
         assert con.execute("SELECT count(*) FROM cost").fetchone() == (0,)
+
+
+def test_text_columns_are_cleaned_and_searched_only_where_they_need_it(
+    reference: pa.Table, tmp_path: Path
+) -> None:
+    """The loader looks once at each text column's distinct values (focus.mark_clean):
+    a column with a blank or a NULL token is still cleaned row by row, one without is
+    taken as it is, and a control character anywhere is still refused with its row."""
+    rows = reference.slice(0, 5)
+    names = rows.column("ResourceName").to_pylist()
+    tokens = [" NULL ", "", names[2], "null", "Null  "]
+    table = rows.set_column(
+        rows.schema.get_field_index("ResourceName"), "ResourceName", pa.array(tokens)
+    )
+    pq.write_table(table, tmp_path / "tokens.parquet")
+    store = Store(tmp_path / "s.duckdb")
+    store.init()
+    ingest_billing(store, [str(tmp_path / "tokens.parquet")])
+    want_ids = rows.column("ResourceId").to_pylist()
+    with store.reader() as con:
+        got = con.execute(
+            'SELECT "ResourceName", "ResourceId" FROM cost ORDER BY "ResourceId"'
+        ).fetchall()
+    assert sorted(got, key=lambda r: str(r[1])) == sorted(
+        [(names[2] if i == 2 else None, want_ids[i]) for i in range(5)],
+        key=lambda r: str(r[1]),
+    )
+    # a control character in the fourth row of a column with no token: refused by row
+    bad = rows.column("ResourceId").to_pylist()
+    bad[3] = f"{bad[3]}\x07"
+    table = rows.set_column(rows.schema.get_field_index("ResourceId"), "ResourceId", pa.array(bad))
+    pq.write_table(table, tmp_path / "bell.parquet")
+    with pytest.raises(InputError, match="row 4, column ResourceId"):
+        ingest_billing(store, [str(tmp_path / "bell.parquet")])
+    with store.reader() as con:
+        assert con.execute("SELECT count(*) FROM cost").fetchone() == (5,)
