@@ -11,14 +11,17 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 from mlcost.connectors.files import aws_cur, azure, gcp, scratch
 from mlcost.connectors.files.focus import (
+    _REFUSED,
     REQUIRED,
     Conversion,
     FileSummary,
@@ -27,9 +30,11 @@ from mlcost.connectors.files.focus import (
     _open_scan,
     content_digests,
     conversion_scan,
+    empty_file,
     expand_paths,
     focus_version,
     mark_clean,
+    refused_row,
 )
 
 from mlcost import mappings
@@ -158,7 +163,14 @@ class BillingExport:
             modes = azure.dataset_modes([p.path for p in planned if p.fmt.name == "azure"])
             gzipped = any(scratch.is_csv_gz(p.path) for p in planned)
             folder = stack.enter_context(scratch.scratch_folder(self.scratch if gzipped else None))
-            for item, digest in zip(planned, digests, strict=True):
+            for group in self._groups(list(zip(planned, digests, strict=True))):
+                if len(group) > 1:
+                    try:
+                        yield self._group_batch(group)
+                    except InputError as exc:
+                        raise self._renamed(exc) from exc.__cause__
+                    continue
+                ((item, digest),) = group
                 item.summary.path = self._names.get(str(item.path), item.summary.path)
                 item.summary.sha256 = digest
                 self.files.append(item.summary)
@@ -175,6 +187,104 @@ class BillingExport:
                         label=self._names.get(str(item.path), item.path.name),
                         files=[{"name": name, "sha256": digest}],
                     )
+
+    def _groups(self, items: list[tuple[_Planned, str]]) -> Iterator[list[tuple[_Planned, str]]]:
+        """The files in runs the store reads with one scan each: consecutive FOCUS Parquet
+        files of one schema (an export's parts, a Spark job's output) go together; any
+        other file goes alone. One scan of a hundred files costs what one of their rows'
+        total costs; a scan each paid its planning, its look at the text, its write and
+        its checks a hundred times."""
+        run: list[tuple[_Planned, str]] = []
+        key: object = None
+        for item, digest in items:
+            mine = self._group_key(item)
+            if run and (mine is None or mine != key):
+                yield run
+                run = []
+            run.append((item, digest))
+            key = mine
+            if mine is None:
+                yield run
+                run = []
+        if run:
+            yield run
+
+    def _group_key(self, item: _Planned) -> object:
+        """What files must share to be read together (None: read alone)."""
+        if item.fmt.name != "focus" or not item.path.name.lower().endswith(".parquet"):
+            return None
+        assert self._planner is not None
+        _, columns = _open_scan(self._planner, item.path)
+        return tuple((name, column.type) for name, column in columns.items())
+
+    def _group_batch(self, group: list[tuple[_Planned, str]]) -> Batch:
+        """One batch, one scan, for FOCUS Parquet files of one schema. Each file's rows are
+        its Parquet row count (FOCUS keeps every row, or refuses the load); a refused row
+        is named by reading the files again, one by one, in order."""
+        con = self._planner
+        assert con is not None
+        first = group[0][0]
+        paths = [item.path for item, _ in group]
+        records: list[dict[str, object]] = []
+        for item, digest in group:
+            item.summary.path = self._names.get(str(item.path), item.summary.path)
+            item.summary.sha256 = digest
+            self.files.append(item.summary)
+            try:
+                rows = pq.read_metadata(item.path).num_rows
+            except (OSError, pa.ArrowException) as exc:
+                raise InputError(
+                    f"{item.path}: not a readable Parquet file ({exc}).",
+                    "The file looks truncated or corrupt: download it again; nothing was loaded.",
+                ) from exc
+            if rows == 0 and not self.allow_empty:
+                raise empty_file(item.path)
+            name = self._names.get(str(item.path), str(item.path.resolve()))
+            records.append({"name": name, "sha256": digest, "rows": rows})
+        scan, columns = _open_scan(con, first.path)
+        columns = mark_clean(con, first.path, scan, columns, files=paths)
+        conversion = first.fmt.convert(first.path, scan, columns, self.source)
+        for item, _ in group:
+            item.summary.extra_columns = conversion.extras
+        rest = conversion.params[1:]
+        conversion.params = [[str(p) for p in paths], *rest]
+        found = conversion_scan(first.path, conversion, first.summary, allow_empty=True)
+        explain = found.explain
+        assert explain is not None
+
+        def explain_group(exc: duckdb.Error) -> BaseException:
+            if _REFUSED not in str(exc):
+                return _renamed_any(self._renamed, explain(exc))
+            for path in paths:
+                alone = replace(conversion, params=[str(path), *rest])
+                refused = refused_row(path, alone)
+                if refused is not None:
+                    return self._renamed(refused)
+            return _renamed_any(self._renamed, explain(exc))
+
+        def done(rows: int) -> None:
+            expected = sum(int(str(r["rows"])) for r in records)
+            if rows != expected:  # FOCUS keeps every row: anything else is a bug, loudly
+                raise InputError(
+                    f"{first.path} and {len(paths) - 1} more files: {rows} rows written "
+                    f"where the files hold {expected}.",
+                    "Nothing was loaded; please report this with the files' schema.",
+                )
+            for (item, _), record in zip(group, records, strict=True):
+                item.summary.rows += int(str(record["rows"]))
+
+        count_others = self._count_others(None)
+
+        def after(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> None:
+            count_others(con, loaded_at)
+            for (item, _), record in zip(group, records, strict=True):
+                earlier = self._earlier_files(con).get(item.summary.sha256)
+                if earlier is not None and earlier[0] != record["name"]:
+                    item.summary.loaded_before = earlier
+
+        found.explain, found.on_done, found.after = explain_group, done, after
+        label = self._names.get(str(first.path), first.path.name)
+        return Batch("cost", found, label=f"{label} and {len(paths) - 1} more files", files=records)
 
     def _scan(self, item: _Planned, mode: str | None, plain: Path | None = None) -> Scan:
         """The file's conversion, for the store to run; its errors name a fetched file

@@ -202,12 +202,18 @@ def test_typed_fast_paths_still_refuse_what_cannot_be_trusted(
         assert con.execute("SELECT count(*) FROM cost").fetchone() == (0,)
 
 
+@pytest.mark.parametrize("look_memory", ["256MB", "2MB"])
 def test_text_columns_are_cleaned_and_searched_only_where_they_need_it(
-    reference: pa.Table, tmp_path: Path
+    reference: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, look_memory: str
 ) -> None:
     """The loader looks once at each text column's distinct values (focus.mark_clean):
     a column with a blank or a NULL token is still cleaned row by row, one without is
-    taken as it is, and a control character anywhere is still refused with its row."""
+    taken as it is, and a control character anywhere is still refused with its row.
+    Text too varied for the look's memory (2MB here) is all cleaned and searched row by
+    row: the same rows, the same refusal."""
+    import mlcost.connectors.files.focus as focus
+
+    monkeypatch.setattr(focus, "LOOK_MEMORY", look_memory)
     rows = reference.slice(0, 5)
     names = rows.column("ResourceName").to_pylist()
     tokens = [" NULL ", "", names[2], "null", "Null  "]
@@ -236,3 +242,45 @@ def test_text_columns_are_cleaned_and_searched_only_where_they_need_it(
         ingest_billing(store, [str(tmp_path / "bell.parquet")])
     with store.reader() as con:
         assert con.execute("SELECT count(*) FROM cost").fetchone() == (5,)
+
+
+def test_files_of_one_schema_load_in_one_scan_each_named_in_the_load(
+    reference: pa.Table, tmp_path: Path
+) -> None:
+    """Three FOCUS Parquet files of one schema are one batch (one scan): the load records
+    each file with its own rows and hash, and a refused row names its own file and its
+    row in that file, with the store left as it was."""
+    import hashlib
+    import json
+
+    from mlcost.connectors.files.formats import BillingExport
+
+    folder = _write(reference.slice(0, 30), tmp_path / "parts", files=3)
+    export = BillingExport([str(folder)])
+    batches = list(export.batches())
+    assert len(batches) == 1 and [f["rows"] for f in batches[0].files] == [10, 10, 10]
+    store = Store(tmp_path / "s.duckdb")
+    store.init()
+    result = ingest_billing(store, [str(folder)])
+    assert result.result.rows_in == {"cost": 30}
+    with store.reader() as con:
+        (detail,) = con.execute("""SELECT detail FROM loads WHERE "table" = 'cost'""").fetchone()
+    files = json.loads(detail)["files"]
+    parts = sorted(folder.iterdir())
+    assert [(Path(f["name"]).name, f["rows"], f["sha256"]) for f in files] == [
+        (p.name, 10, hashlib.sha256(p.read_bytes()).hexdigest()) for p in parts
+    ]
+    assert [s.rows for s in result.files] == [10, 10, 10]
+    # the seventh row of the second file: a currency that is no currency
+    second = pq.read_table(parts[1])
+    currency = second.column("BillingCurrency").to_pylist()
+    currency[6] = None
+    index = second.schema.get_field_index("BillingCurrency")
+    pq.write_table(second.set_column(index, "BillingCurrency", pa.array(currency)), parts[1])
+    with pytest.raises(InputError, match=r"part-1\.parquet: row 7, column BillingCurrency"):
+        ingest_billing(store, [str(folder)])
+    with store.reader() as con:
+        assert con.execute("SELECT count(*) FROM cost").fetchone() == (30,)
+        assert con.execute("""SELECT count(*) FROM loads WHERE "table" = 'cost'""").fetchone() == (
+            1,
+        )
