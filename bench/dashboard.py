@@ -127,6 +127,17 @@ def overview_line(rows: int, seconds: float) -> str:
     )
 
 
+def _kept_rows(store: Store) -> int:
+    """The billing rows of a store kept by an earlier run (migrated first, as `mlcost
+    init` would), or 0 where there is none."""
+    if not store.path.exists():
+        return 0
+    store.init()
+    with store.reader() as con:
+        (rows,) = con.execute('SELECT coalesce(sum("rows"), 0) FROM cost_files').fetchone() or (0,)
+    return int(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000, help="billing lines")
@@ -147,8 +158,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mlcost-bench-", dir=args.workdir) as tmp:
         store = Store(args.store or Path(tmp) / "bench.duckdb")
-        if args.store is not None and args.store.exists():
-            store.init()  # a store an older mlcost built: migrated, as `mlcost init` would
+        if args.store is not None and _kept_rows(store) == args.rows:
             built = 0.0
         else:
             built = build(store, args.rows, args.resources)
