@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from mlcost.connectors.files.values import (
     _CLEAN,
     _CONTROL_CODES,
@@ -230,8 +231,6 @@ def _holds_rows(path: Path) -> bool:
     name = path.name.lower()
     try:
         if name.endswith(".parquet"):
-            import pyarrow.parquet as pq
-
             return bool(pq.ParquetFile(path).metadata.num_rows)
         opener = gzip.open if name.endswith(".gz") else open
         needed = 1 if name.removesuffix(".gz").endswith(_JSON_SUFFIXES) else 2
@@ -502,25 +501,40 @@ def mark_clean(
     texts = [name for name, column in columns.items() if column.type == "VARCHAR"]
     if not texts:
         return columns
+    # Text that repeats (a Parquet writer dictionary-coded it, or a sample of its first
+    # rows shows it) has its distinct values gathered and looked at once each; text that
+    # does not (a unique id per line) is looked at row by row: gathering it costs more.
+    read = [str(f) for f in files] if files else str(path)
+    coded = _dictionary_coded(files[0] if files else path)
+    plain = [name for name in texts if columns[name].ref not in coded]
+    varied = _varied(con, path, scan, read, [columns[n].ref for n in plain])
+    distinct = [name for name in texts if name not in plain or columns[name].ref not in varied]
+    rowwise = [name for name in texts if name not in distinct]
     # Column references are quoted names, the rest our own SQL: no value from the file.
-    gathered = ", ".join(
-        f"list(DISTINCT {columns[name].ref}) AS _d{i}" for i, name in enumerate(texts)
-    )
     tokens, control = NULL_TOKEN.format(x="v"), has_control("v")
-    looks = ", ".join(
+    inner = [f"list(DISTINCT {columns[n].ref}) AS _d{i}" for i, n in enumerate(distinct)]
+    inner += [
+        f"bool_or({NULL_TOKEN.format(x=columns[n].ref)}) AS _t{i}" for i, n in enumerate(rowwise)
+    ]
+    refs = [columns[n].ref for n in rowwise]
+    inner.append(f"max({control_check(refs)}) AS _c")
+    outer = [
         f"coalesce(list_bool_or(list_transform(_d{i}, lambda v: {tokens})), false), "
         f"coalesce(list_bool_or(list_transform(_d{i}, lambda v: {control})), false)"
-        for i in range(len(texts))
-    )
-    read = [str(f) for f in files] if files else str(path)
+        for i in range(len(distinct))
+    ]
+    outer += [f"coalesce(_t{i}, false)" for i in range(len(rowwise))]
+    outer.append("coalesce(_c, 0) > 0")
     try:
-        # One thread: the look is one pass of hashing, and each thread's hash tables
-        # would reserve memory of their own.
+        # The distinct values' hash tables are bounded (LOOK_MEMORY) and kept on one
+        # thread, whose tables alone reserve memory.
         con.execute(f"SET memory_limit = '{LOOK_MEMORY}'")
         con.execute("SET temp_directory = ''")
-        con.execute("SET threads = 1")
+        if distinct:
+            con.execute("SET threads = 1")
         row = con.execute(
-            f"SELECT {looks} FROM (SELECT {gathered} FROM {scan})",  # noqa: S608
+            f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} "  # noqa: S608
+            f"FROM {with_text(scan, refs)})",
             [read],
         ).fetchone()
     except duckdb.OutOfMemoryException:
@@ -530,9 +544,15 @@ def mark_clean(
     finally:
         con.execute("RESET memory_limit; RESET temp_directory; RESET threads")
     assert row is not None
+    found: dict[str, tuple[bool, bool]] = {
+        name: (row[2 * i], row[2 * i + 1]) for i, name in enumerate(distinct)
+    }
+    any_control = bool(row[-1])
+    for i, name in enumerate(rowwise):
+        found[name] = (row[2 * len(distinct) + i], any_control)
     marked = dict(columns)
-    for i, name in enumerate(texts):
-        tokens_found, control_found = row[2 * i], row[2 * i + 1]
+    for name in texts:
+        tokens_found, control_found = found[name]
         column = columns[name]
         marked[name] = SourceColumn(
             column.ref,
@@ -541,6 +561,44 @@ def mark_clean(
             no_control=not control_found,
         )
     return marked
+
+
+def _varied(
+    con: duckdb.DuckDBPyConnection, path: Path, scan: str, read: object, refs: list[str]
+) -> set[str]:
+    """Of the columns ``refs``, those whose first SAMPLE_ROWS rows are mostly distinct
+    values (a line id): not worth gathering."""
+    if not refs:
+        return set()
+    counts = ", ".join(f"approx_count_distinct({ref})" for ref in refs)
+    try:
+        row = con.execute(
+            f"SELECT count(*), {counts} FROM (SELECT * FROM {scan} LIMIT {SAMPLE_ROWS})",  # noqa: S608
+            [read],
+        ).fetchone()
+    except duckdb.Error as exc:
+        raise _file_error(path, exc) from exc
+    assert row is not None
+    return {ref for ref, n in zip(refs, row[1:], strict=True) if n * 2 > row[0]}
+
+
+#: The rows ``_varied`` samples.
+SAMPLE_ROWS = 65_536
+
+
+def _dictionary_coded(path: Path) -> set[str]:
+    """The columns (as quoted references) a Parquet file codes with a dictionary in every
+    row group; none where its metadata cannot be read (the scan will say why)."""
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (OSError, pa.ArrowException):
+        return set()
+    coded = set()
+    for j in range(meta.num_columns):
+        chunks = [meta.row_group(i).column(j) for i in range(meta.num_row_groups)]
+        if chunks and all(c.has_dictionary_page for c in chunks):
+            coded.add(quote_ident(chunks[0].path_in_schema))
+    return coded
 
 
 #: The memory ``mark_clean``'s look may use (the planning connection's, apart from the
