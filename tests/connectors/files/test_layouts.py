@@ -202,15 +202,22 @@ def test_typed_fast_paths_still_refuse_what_cannot_be_trusted(
         assert con.execute("SELECT count(*) FROM cost").fetchone() == (0,)
 
 
-@pytest.mark.parametrize("look_memory", ["256MB", "2MB"])
+@pytest.mark.parametrize(
+    ("look_memory", "dictionary"), [("512MB", True), ("512MB", False), ("2MB", True)]
+)
 def test_text_columns_are_cleaned_and_searched_only_where_they_need_it(
-    reference: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, look_memory: str
+    reference: pa.Table,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    look_memory: str,
+    dictionary: bool,
 ) -> None:
     """The loader looks once at each text column's distinct values (focus.mark_clean):
     a column with a blank or a NULL token is still cleaned row by row, one without is
     taken as it is, and a control character anywhere is still refused with its row.
-    Text too varied for the look's memory (2MB here) is all cleaned and searched row by
-    row: the same rows, the same refusal."""
+    Plain-coded text whose values do not repeat is looked at row by row; text too varied
+    for the look's memory (2MB here) is all cleaned and searched row by row in the load:
+    the same rows, the same refusal."""
     import mlcost.connectors.files.focus as focus
 
     monkeypatch.setattr(focus, "LOOK_MEMORY", look_memory)
@@ -220,7 +227,7 @@ def test_text_columns_are_cleaned_and_searched_only_where_they_need_it(
     table = rows.set_column(
         rows.schema.get_field_index("ResourceName"), "ResourceName", pa.array(tokens)
     )
-    pq.write_table(table, tmp_path / "tokens.parquet")
+    pq.write_table(table, tmp_path / "tokens.parquet", use_dictionary=dictionary)
     store = Store(tmp_path / "s.duckdb")
     store.init()
     ingest_billing(store, [str(tmp_path / "tokens.parquet")])
@@ -237,7 +244,7 @@ def test_text_columns_are_cleaned_and_searched_only_where_they_need_it(
     bad = rows.column("ResourceId").to_pylist()
     bad[3] = f"{bad[3]}\x07"
     table = rows.set_column(rows.schema.get_field_index("ResourceId"), "ResourceId", pa.array(bad))
-    pq.write_table(table, tmp_path / "bell.parquet")
+    pq.write_table(table, tmp_path / "bell.parquet", use_dictionary=dictionary)
     with pytest.raises(InputError, match="row 4, column ResourceId"):
         ingest_billing(store, [str(tmp_path / "bell.parquet")])
     with store.reader() as con:
