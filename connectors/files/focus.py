@@ -525,25 +525,29 @@ def mark_clean(
     ]
     outer += [f"coalesce(_t{i}, false)" for i in range(len(rowwise))]
     outer.append("coalesce(_c, 0) > 0")
-    try:
-        # The distinct values' hash tables are bounded (LOOK_MEMORY) and kept on one
-        # thread, whose tables alone reserve memory.
-        con.execute(f"SET memory_limit = '{LOOK_MEMORY}'")
-        con.execute("SET temp_directory = ''")
-        if distinct:
-            con.execute("SET threads = 1")
-        row = con.execute(
-            f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} "  # noqa: S608
-            f"FROM {with_text(scan, refs)})",
-            [read],
-        ).fetchone()
-    except duckdb.OutOfMemoryException:
+    sql = (
+        f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} "  # noqa: S608
+        f"FROM {with_text(scan, refs)})"
+    )
+    row = None
+    # The distinct values' hash tables are bounded (LOOK_MEMORY): on every thread first,
+    # then, if they do not fit, on one (each thread's tables reserve memory of their own).
+    for threads in ("", "SET threads = 1"):
+        try:
+            con.execute(f"SET memory_limit = '{LOOK_MEMORY}'")
+            con.execute("SET temp_directory = ''")
+            if threads:
+                con.execute(threads)
+            row = con.execute(sql, [read]).fetchone()
+            break
+        except duckdb.OutOfMemoryException:
+            continue
+        except duckdb.Error as exc:
+            raise _file_error(path, exc) from exc
+        finally:
+            con.execute("RESET memory_limit; RESET temp_directory; RESET threads")
+    if row is None:
         return columns
-    except duckdb.Error as exc:
-        raise _file_error(path, exc) from exc
-    finally:
-        con.execute("RESET memory_limit; RESET temp_directory; RESET threads")
-    assert row is not None
     found: dict[str, tuple[bool, bool]] = {
         name: (row[2 * i], row[2 * i + 1]) for i, name in enumerate(distinct)
     }
