@@ -176,11 +176,9 @@ def settings(config: str | None = None) -> Settings:
 
 
 def open_store(db: str, config: str) -> Store:
-    """The store with the settings' lock timeout and memory limit, as the CLI opens it."""
-    s = settings(config).store
-    return Store(
-        Path(db), lock_timeout_s=s.lock_timeout_s, writer_memory_limit=s.writer_memory_limit
-    )
+    """The store as the settings have it (lock timeout, memory limit, roll-up tag
+    keys), as the CLI opens it."""
+    return Store.from_settings(Path(db), settings(config))
 
 
 def act(change: Callable[[Store], object], done: str) -> None:

@@ -517,7 +517,7 @@ def test_an_old_layout_store_migrates_to_billing_files_with_identical_totals(
     assert len(want) == 6 and sum(r[2] for r in want) == 3000
     # 3000 rows of 1.25 plus 0 … 2999 millionths of a millionth
     assert sum(r[3] for r in want) == Decimal("3750") + Decimal("0.000000000001") * 4498500
-    assert old.init() == ["004_billing_parts", "005_daily_rollups"]
+    assert old.init() == ["004_billing_parts", "005_daily_rollups", "006_rollup_tag_keys"]
     assert_reconciles(old)  # the roll-ups of the billing already there
     with old.reader() as con:
         assert con.execute(query).fetchall() == want

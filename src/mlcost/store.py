@@ -49,6 +49,7 @@ import pyarrow as pa
 from mlcost import billing_files, rollups
 from mlcost.billing_files import BILLING_TABLE, BillingFile
 from mlcost.choices import DEFAULT_DB as DEFAULT_DB
+from mlcost.config import Settings
 from mlcost.errors import StoreBusyError, StoreError
 from mlcost.schema import EXTRA_COLUMN, TABLES, quote_ident
 
@@ -149,12 +150,28 @@ class Store:
         *,
         lock_timeout_s: float = 60.0,
         writer_memory_limit: str = "512MB",
+        rollup_tag_keys: Sequence[str] = rollups.DEFAULT_TAG_KEYS,
     ) -> None:
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
         self.writer_memory_limit = writer_memory_limit
+        #: The tag keys the roll-up by tag holds once a writer has opened the store
+        #: (``anomalies.tag_keys``; :meth:`from_settings`).
+        self.rollup_tag_keys: tuple[str, ...] = tuple(dict.fromkeys(rollup_tag_keys))
         #: Migrations the last writer applied (``mlcost init`` reports them).
         self.applied_migrations: list[str] = []
+
+    @classmethod
+    def from_settings(cls, path: str | os.PathLike[str], settings: Settings) -> Store:
+        """The store at ``path`` as the settings have it: ``[store]``'s lock timeout and
+        memory limit, and ``anomalies.tag_keys`` as the roll-ups' tag keys (how the CLI,
+        the dashboard and ``mlcost.api`` open it)."""
+        return cls(
+            path,
+            lock_timeout_s=settings.store.lock_timeout_s,
+            writer_memory_limit=settings.store.writer_memory_limit,
+            rollup_tag_keys=settings.anomalies.keys,
+        )
 
     @property
     def snapshot_path(self) -> Path:
@@ -262,8 +279,12 @@ class Store:
             )
 
     @contextlib.contextmanager
-    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The one read-write connection: migrated, and snapshotted after it closes."""
+    def writer(
+        self, on_rows: ProgressCallback | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The one read-write connection: migrated, its roll-ups by tag holding the
+        configured keys (``on_rows`` told while a key is rolled up), and snapshotted
+        after it closes."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._writer_lock():
             con = self._connect(self.path, read_only=False)
@@ -273,6 +294,7 @@ class Store:
                 self._migrate(con)
                 self._sweep_billing_files(con)
                 self._create_billing_view(con)
+                self._retag(con, on_rows)
                 yield con
                 con.execute("CHECKPOINT")
             finally:
@@ -344,7 +366,9 @@ class Store:
         # the roll-ups of these partitions from their new rows (the view ``cost`` over
         # this load's files), in this same transaction
         self._create_billing_view(con, [(f.path, f.extras) for f in written])
-        rollups.rebuild(con, billing_files.covered(explicit, written), loaded_at)
+        rollups.rebuild(
+            con, billing_files.covered(explicit, written), loaded_at, self.rollup_tag_keys
+        )
         return replaced, parts
 
     def _load_billing(
@@ -443,10 +467,38 @@ class Store:
 
     # -- schema ------------------------------------------------------------------
 
-    def init(self) -> list[str]:
-        """Create the store or bring it to the latest schema; returns what was applied."""
-        with self.writer():
+    def init(self, on_rows: ProgressCallback | None = None) -> list[str]:
+        """Create the store or bring it to the latest schema (and its roll-ups to the
+        configured tag keys); returns the migrations applied."""
+        with self.writer(on_rows):
             return list(self.applied_migrations)
+
+    def _retag(self, con: duckdb.DuckDBPyConnection, on_rows: ProgressCallback | None) -> None:
+        """Make the roll-up by tag hold exactly :attr:`rollup_tag_keys`: a key newly
+        configured is rolled up from all of ``cost``, a key no longer configured is
+        dropped, in one transaction (a writer killed half-way leaves the old keys, still
+        recorded as they are)."""
+        recorded = rollups.recorded_tag_keys(con)
+        added = [k for k in self.rollup_tag_keys if k not in recorded]
+        dropped = [k for k in recorded if k not in self.rollup_tag_keys]
+        if not added and not dropped:
+            return
+        stamp = _utcnow()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for key in dropped:
+                rollups.drop_tag_key(con, key)
+            for key in added:
+                label = f"roll-up by tag {key}"
+                if on_rows is not None:
+                    on_rows(label, 0)
+                with _watch(con, label, on_rows):
+                    rollups.add_tag_key(con, key, stamp)
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(
@@ -468,7 +520,7 @@ class Store:
                 if migration.version == ROLLUPS_MIGRATION:
                     # the roll-ups of the billing already there
                     self._create_billing_view(con)
-                    rollups.rebuild(con, None, _utcnow())
+                    rollups.rebuild(con, None, _utcnow(), self.rollup_tag_keys)
                 con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                     [migration.version, migration.name, _utcnow()],
@@ -509,7 +561,7 @@ class Store:
         shutil.rmtree(self.parts_path, ignore_errors=True)
 
     def _load(self, batches: Iterable[Batch], on_rows: ProgressCallback | None) -> LoadResult:
-        with self.writer() as con:
+        with self.writer(on_rows) as con:
             loaded_at = _next_load_time(con)
             result = LoadResult(loaded_at=loaded_at)
             # This load's billing rows go straight to new files, listed when it commits.

@@ -283,7 +283,7 @@ def analyze_lake(
         result, batches = judge_rules(engine, settings.rules)
         # the roll-ups read every billing row: a value the lake's projection refuses
         # stops here, before anything is written to the store
-        rolled = _rollup_batches(engine)
+        rolled = _rollup_batches(engine, store.rollup_tag_keys)
     except Exception as exc:
         refused = lake_error(exc)  # a billing value the lake's projection refused
         if refused is None:
@@ -294,10 +294,11 @@ def analyze_lake(
     return result
 
 
-def _rollup_batches(engine: SparkEngine) -> list[Batch]:
+def _rollup_batches(engine: SparkEngine, tag_keys: Sequence[str]) -> list[Batch]:
     """The daily roll-ups (``mlcost.rollups``) of the lake's billing, computed on Spark by
     the statements the store's loads run, as batches for the store: loaded, they replace
     the roll-ups of the billing partitions (source × billing period) the lake holds, so
-    the Overview shows the lake's spend (empty tables left out)."""
-    tables = rollups.compute(engine)
+    the Overview shows the lake's spend (empty tables left out). By ``tag_keys``: the
+    store's, which its writer makes the roll-ups hold before the load."""
+    tables = rollups.compute(engine, tag_keys)
     return [Batch(name, rows) for name, rows in tables.items() if rows.num_rows]
