@@ -23,12 +23,12 @@ from typing import Any
 import pyarrow as pa
 
 from mlcost import rollups
-from mlcost.analysis import analyze_on_engine
+from mlcost.analysis import Analyses, analyze_on_engine
 from mlcost.config import Settings
 from mlcost.engine import Engine, GroupFunction, Params
 from mlcost.errors import InputError
 from mlcost.lake import LAKE_TABLES
-from mlcost.recommendations import AnalyzeResult, judge_rules
+from mlcost.recommendations import judge_rules
 from mlcost.schema import arrow_schema
 from mlcost.store import Batch, Store
 
@@ -261,10 +261,11 @@ def analyze_lake(
     *,
     session: Any = None,
     cost: Sequence[str] = (),
-) -> AnalyzeResult:
+) -> Analyses:
     """``mlcost analyze --engine spark --lake PATH``: the rules judged on Spark over the
     lake's tables, the findings (with their history), the daily roll-ups, the anomalies
-    and the run costs (:func:`mlcost.analysis.analyze_on_engine`) written to ``store``.
+    and the run costs (:func:`mlcost.analysis.analyze_on_engine`) written to ``store``;
+    returns what each analysis found, as :func:`mlcost.analysis.run_analyses` does.
 
     ``session``: a running Spark session (else one from ``[spark]`` settings); ``cost``:
     FOCUS exports (folders or URIs) read as the cost table in place of the lake's
@@ -290,8 +291,8 @@ def analyze_lake(
             raise
         raise refused from None
     store.load([*(batches if result.as_of is not None else []), *rolled])
-    analyze_on_engine(store, engine, settings)
-    return result
+    anomalies, run_costs = analyze_on_engine(store, engine, settings)
+    return Analyses(recommendations=result, anomalies=anomalies, run_costs=run_costs)
 
 
 def _rollup_batches(engine: SparkEngine, tag_keys: Sequence[str]) -> list[Batch]:
