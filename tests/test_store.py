@@ -583,3 +583,22 @@ def test_a_load_killed_at_any_stage_leaves_the_last_committed_state(
         named |= {r[0] for r in con.execute("SELECT path FROM cost_files_retired").fetchall()}
     assert billing_files(store) == named
     assert totals(store) == [*(new if committed else old), ("gcp", 7, 1, Decimal("5.000000000000"))]
+
+
+def test_a_shared_reader_is_every_reader_of_its_block(store: Store) -> None:
+    """Inside ``shared_reader`` each ``reader()`` (a library call's) is the one
+    connection, open until the block ends; a sandboxed reader (user SQL) stays its own;
+    after the block, readers are short-lived again."""
+    with store.shared_reader() as shared:
+        with store.reader() as first, store.reader() as second:
+            assert first is shared and second is shared
+        with store.shared_reader() as nested:
+            assert nested is shared
+        with store.reader() as again:
+            assert again.execute("SELECT count(*) FROM cost").fetchone() == (0,)
+        with store.reader(sandboxed=True) as sandboxed:
+            assert sandboxed is not shared
+    with pytest.raises(duckdb.ConnectionException):
+        shared.execute("SELECT 1")
+    with store.reader() as after:
+        assert after is not shared

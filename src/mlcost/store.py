@@ -160,6 +160,8 @@ class Store:
         self.rollup_tag_keys: tuple[str, ...] = tuple(dict.fromkeys(rollup_tag_keys))
         #: Migrations the last writer applied (``mlcost init`` reports them).
         self.applied_migrations: list[str] = []
+        #: The connection every :meth:`reader` returns inside :meth:`shared_reader`.
+        self._shared: duckdb.DuckDBPyConnection | None = None
 
     @classmethod
     def from_settings(cls, path: str | os.PathLike[str], settings: Settings) -> Store:
@@ -231,7 +233,11 @@ class Store:
 
     @contextlib.contextmanager
     def reader(self, *, sandboxed: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection on the newest committed state of the store."""
+        """A read-only connection on the newest committed state of the store (inside
+        :meth:`shared_reader`, its connection, unless ``sandboxed``)."""
+        if self._shared is not None and not sandboxed:
+            yield self._shared
+            return
         if not self.path.exists() and not self.snapshot_path.exists():
             raise StoreError(
                 f"There is no store at {self.path}.",
@@ -244,6 +250,22 @@ class Store:
             yield con
         finally:
             con.close()
+
+    @contextlib.contextmanager
+    def shared_reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One read-only connection that every :meth:`reader` of this object opened inside
+        the block returns: several library calls on one opening of the store (about
+        0.1 s each) and on one committed state of it, as the dashboard renders a page.
+        Held for the block: a writer waits for it as for any reader (with back-off)."""
+        if self._shared is not None:
+            yield self._shared
+            return
+        with self.reader() as con:
+            self._shared = con
+            try:
+                yield con
+            finally:
+                self._shared = None
 
     def _open_for_reading(self, sandboxed: bool) -> duckdb.DuckDBPyConnection:
         snapshot = self.snapshot_path
