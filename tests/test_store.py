@@ -602,3 +602,42 @@ def test_a_shared_reader_is_every_reader_of_its_block(store: Store) -> None:
         shared.execute("SELECT 1")
     with store.reader() as after:
         assert after is not shared
+
+
+def test_in_one_process_a_writer_waits_for_a_reader_and_a_reader_reads_the_snapshot(
+    store: Store,
+) -> None:
+    """The dashboard's case: its pages' readers and a change a page makes share one
+    process, where DuckDB refuses at once a file open the other way (read-only vs
+    read-write). Readers read the main file when it is newer than the snapshot: then
+    the writer waits for the reader, as for another process's, and a reader while this
+    process writes reads the snapshot."""
+    import os
+    import threading
+
+    store.load([Batch("resources", resources(("1", "r", "i-a")))])
+
+    def main_file_newest() -> None:
+        future = time.time() + 60
+        os.utime(store.path, (future, future))
+
+    main_file_newest()
+    reading = threading.Event()
+
+    def read_a_while() -> None:
+        with store.shared_reader() as con:
+            reading.set()
+            time.sleep(0.5)
+            assert con.execute("SELECT count(*) FROM resources").fetchone() == (1,)
+
+    reader = threading.Thread(target=read_a_while)
+    reader.start()
+    reading.wait(5)
+    started = time.monotonic()
+    store.load([Batch("resources", resources(("1", "r", "i-b")))])  # waits, then writes
+    assert time.monotonic() - started >= 0.2
+    reader.join()
+    assert resource_ids(store) == ["i-b"]
+    with store.writer():
+        main_file_newest()
+        assert resource_ids(store) == ["i-b"]  # held for writing here: the snapshot

@@ -193,7 +193,9 @@ class Store:
     def _connect(
         self, path: Path, *, read_only: bool, sandboxed: bool = False
     ) -> duckdb.DuckDBPyConnection:
-        """Open ``path``, retrying with back-off while another process holds it.
+        """Open ``path``, retrying with back-off while another process holds it (or, in
+        this process, a connection opened the other way: the dashboard's readers and a
+        change one of its pages makes).
 
         ``sandboxed`` connections cannot touch any other file (for user-typed SQL).
         """
@@ -202,8 +204,8 @@ class Store:
         while True:
             try:
                 con = duckdb.connect(str(path), read_only=read_only)
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                if not _held(exc) or time.monotonic() >= deadline:
                     raise self._busy(exc) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
@@ -222,7 +224,7 @@ class Store:
         return con
 
     def _busy(self, exc: Exception) -> StoreError:
-        if "lock" in str(exc).lower():
+        if _held(exc):
             return StoreBusyError(
                 f"The store {self.path} is held by another process "
                 f"(waited {self.lock_timeout_s:g} s).",
@@ -277,6 +279,10 @@ class Store:
         try:
             con = duckdb.connect(str(self.path), read_only=True)
         except duckdb.IOException:
+            return self._connect(snapshot, read_only=True, sandboxed=sandboxed)
+        except duckdb.ConnectionException as exc:  # held for writing in this process
+            if not _held(exc):
+                raise self._busy(exc) from exc
             return self._connect(snapshot, read_only=True, sandboxed=sandboxed)
         return self._prepare(con, sandboxed)
 
@@ -931,6 +937,13 @@ def _next_load_time(con: duckdb.DuckDBPyConnection) -> datetime:
 
 
 _utcnow = billing_files.utcnow
+
+
+def _held(exc: BaseException) -> bool:
+    """DuckDB refused a file because it is held: by another process (its lock), or in
+    this process by a connection opened the other way (read-only vs read-write)."""
+    text = str(exc).lower()
+    return "lock" in text or "different configuration" in text
 
 
 def _first_line(exc: BaseException) -> str:
