@@ -60,11 +60,12 @@ def main() -> None:
     config = common.config_path()
     try:
         common.settings(config)  # a bad settings file is one clear message, before any page
-        options = common.get_unfiltered("options")
-        common.sidebar(options)
-        if st.session_state.get("_flash"):
-            st.success(st.session_state.pop("_flash"))
-        chosen.run()
+        with common.one_reader_per_render():
+            options = common.get_unfiltered("options")
+            common.sidebar(options)
+            if st.session_state.get("_flash"):
+                st.success(st.session_state.pop("_flash"))
+            chosen.run()
     except MlcostError as exc:
         st.error(common.problem(exc))
         return

@@ -62,7 +62,7 @@ start_s = time.perf_counter() - started
 started = time.perf_counter()
 result = analyze_lake(Store(db), lake, Settings(), session=session)
 print(json.dumps({"s": time.perf_counter() - started, "start_s": start_s,
-                  "findings": result.findings}))
+                  "findings": result.recommendations.findings}))
 """
 
 

@@ -82,9 +82,13 @@ TABLE_DOCS = {
     "`charge_rows` counted, the group's first `ChargePeriodStart` and last "
     "`ChargePeriodEnd`. Derived from `cost`, rebuilt in each load's transaction for the "
     "partitions it replaces; the Overview reads it. See [The store](../concepts/store.md).",
-    "daily_spend_by_tag": "`daily_spend` per tag key (`team`, `project`, `experiment`) × "
-    "its value (`tag_value` NULL: lines without the tag), so each key's rows sum to the "
-    "bill; what spend by team and the tag filter read.",
+    "daily_spend_by_tag": "`daily_spend` per configured tag key (`anomalies.tag_keys`: "
+    "`team`, `project`, `experiment` by default) × its value (`tag_value` NULL: lines "
+    "without the tag), so each key's rows sum to the bill; what spend by team and the tag "
+    "filter read.",
+    "rollup_tag_keys": "The tag keys `daily_spend_by_tag` holds. When `anomalies.tag_keys` "
+    "names others, the next writer (`init`, `ingest`, `analyze`) rolls up the new keys "
+    "from `cost` and drops the old; until then spend by a key not listed reads `cost`.",
     "loads": "One row per table per load: when, the partitions it replaced, rows in and "
     "rows replaced; `detail.files` names each billing file read and its SHA-256.",
     "schema_migrations": "The recorded migrations applied to this file.",

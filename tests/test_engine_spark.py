@@ -22,7 +22,10 @@ pytest.importorskip("pyspark", reason="the Spark engine's extra (mlcost[spark]) 
 if shutil.which("java") is None:
     pytest.skip("no Java on PATH: pyspark needs Java 17 or newer", allow_module_level=True)
 
-from mlcost import commitments
+import mlcost.engine.spark as spark_module
+from mlcost import commitments, rollups
+from mlcost.analysis import Analyses
+from mlcost.cli.common import out
 from mlcost.config import Settings
 from mlcost.engine import DuckDBEngine
 from mlcost.engine.lake_cost import lake_error
@@ -30,12 +33,12 @@ from mlcost.engine.spark import SparkEngine, analyze_lake, spark_session
 from mlcost.errors import InputError
 from mlcost.export import export_focus
 from mlcost.lake import export_lake
-from mlcost.recommendations import FIELDS, AnalyzeResult
+from mlcost.recommendations import FIELDS
 from mlcost.rollups import ROLLUP_TABLES
 from mlcost.schema import FOCUS_COLUMNS, MONEY
 from mlcost.store import Store
 from mlcost.summary import spend_by
-from tests.conftest import copy_store
+from tests.conftest import copy_store, run_main
 
 SAMPLE_KEY = Path(__file__).parent.parent / "sample_data" / "answer_key.json"
 
@@ -178,20 +181,20 @@ def test_commitments_are_the_same_on_spark_over_the_lake(
 @pytest.fixture(scope="module")
 def on_spark(
     spark: SparkEngine, lake: Path, sample_master: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Store, AnalyzeResult]:
+) -> tuple[Store, Analyses]:
     """The sample organisation's lake analysed on Spark (`analyze_lake`) into a copy of
     the store `mlcost analyze` (DuckDB) filled: findings, anomalies and run costs."""
     copy = Store(copy_store(sample_master, tmp_path_factory.mktemp("copy")))
     started = time.perf_counter()
     result = analyze_lake(copy, lake, Settings(), session=spark.session)
-    rules = sum(r.seconds for r in result.rules)
+    rules = sum(r.seconds for r in result.recommendations.rules)
     total = time.perf_counter() - started
     print(f"\nanalyze_lake on Spark: {total:.1f} s, of which the rules {rules:.1f} s")
     return copy, result
 
 
 def test_every_rule_finds_the_same_on_spark_over_the_lake(
-    on_spark: tuple[Store, AnalyzeResult], sample_master: Path
+    on_spark: tuple[Store, Analyses], sample_master: Path
 ) -> None:
     """The sample organisation analysed by `mlcost analyze` (DuckDB), and its lake analysed
     on Spark into a copy of the store: the same findings, field for field, with the same
@@ -207,7 +210,7 @@ def test_every_rule_finds_the_same_on_spark_over_the_lake(
     }
     assert differing == set()
     assert {r["rule"] for r in on_spark_.values()} >= {"idle_vm", "commitment_purchase"}
-    assert len(on_spark_) == result.findings + sum(
+    assert len(on_spark_) == result.recommendations.findings + sum(
         r["status"] == "closed" for r in on_duckdb.values()
     )
     assert sum(r["estimated_monthly_savings"] or 0 for r in on_spark_.values()) == sum(
@@ -218,6 +221,24 @@ def test_every_rule_finds_the_same_on_spark_over_the_lake(
     spark_rollups, duckdb_rollups = _rollups(copy), _rollups(Store(sample_master))
     assert min(spark_rollups["stamp"]) > max(duckdb_rollups["stamp"])
     assert spark_rollups["rows"] == duckdb_rollups["rows"]
+
+
+def test_the_rollups_by_configured_tag_keys_are_the_same_on_spark(
+    spark: SparkEngine, lake: Path, sample_master: Path
+) -> None:
+    """The roll-ups by other tag keys than the default (``anomalies.tag_keys``, which
+    `analyze_lake` takes from the store) computed on Spark over the lake: DuckDB's rows
+    over the store, to the last decimal."""
+    keys = ("env", "team")
+    on_spark = rollups.compute(spark, keys)
+    with Store(sample_master).reader() as con:
+        on_duckdb = rollups.compute(con, keys)
+    for name in ROLLUP_TABLES:
+        want = on_duckdb[name]
+        got = on_spark[name].select(want.column_names).cast(want.schema)
+        assert want.num_rows > 100
+        assert sorted(got.to_pylist(), key=repr) == sorted(want.to_pylist(), key=repr), name
+    assert set(on_spark[rollups.DAILY_BY_TAG].column("tag_key").to_pylist()) == set(keys)
 
 
 def _rollups(store: Store) -> dict[str, Any]:
@@ -234,13 +255,73 @@ def _rollups(store: Store) -> dict[str, Any]:
     return out
 
 
+def test_analyze_on_spark_prints_what_analyze_on_duckdb_prints(
+    on_spark: tuple[Store, Analyses],
+    lake: Path,
+    sample_master: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`mlcost analyze --engine spark` prints what `analyze_lake` computed (the module's
+    run, not a second one) in the lines `mlcost analyze` prints: the billing, headline
+    and spend, the findings by rule with their savings, the anomalies and the run costs;
+    in 80 columns."""
+    copy, done = on_spark
+    asked: list[tuple[Path, str, tuple[str, ...]]] = []
+
+    def analyzed(store: Store, at: str, settings: Settings, *, cost: Any = ()) -> Analyses:
+        asked.append((store.path, at, tuple(cost)))
+        return done
+
+    monkeypatch.setattr(spark_module, "analyze_lake", analyzed)
+    monkeypatch.setattr(out, "width", 80)
+    ran = run_main(
+        capsys,
+        "--db",
+        str(copy.path),
+        "analyze",
+        "--format",
+        "table",
+        "--engine",
+        "spark",
+        "--lake",
+        str(lake),
+    )
+    assert ran.code == 0, ran.stderr
+    assert asked == [(copy.path, str(lake), ())]
+    duck = copy_store(sample_master, tmp_path / "duckdb")
+    on_duckdb = run_main(
+        capsys, "--db", str(duck), "analyze", "--format", "table"
+    ).stdout.splitlines()
+    lines = ran.stdout.splitlines()
+    head, tail = lines[: len(lines) - len(on_duckdb)], lines[len(lines) - len(on_duckdb) :]
+    as_of = done.recommendations.as_of
+    assert as_of is not None
+    assert (
+        " ".join(" ".join(head).split())
+        == f"Analysed on Spark over {lake} (data to {as_of:%Y-%m-%d})."
+    )
+    assert tail == on_duckdb
+    assert max(len(line) for line in lines) <= 80
+    printed = " ".join(ran.stdout.split())
+    for said in (
+        "Headline, charges of",
+        "Open findings by rule and provider",
+        "/month (each resource once).",
+        " ".join(done.anomalies.summary().split()),
+        f"Run costs: {done.run_costs.summary()} (mlcost experiments).",
+    ):
+        assert said in printed, said
+
+
 _ANOMALY_FIELDS = (
     "date, provider, scope, scope_value, direction, severity, actual, expected, low, high, drivers"
 )
 
 
 def test_the_anomalies_are_the_same_on_spark_over_the_lake(
-    on_spark: tuple[Store, AnalyzeResult], sample_master: Path
+    on_spark: tuple[Store, Analyses], sample_master: Path
 ) -> None:
     """The anomaly model run per series on Spark (applyInPandas, our judging function):
     the same anomalies as on DuckDB (day, scope, direction, amounts, drivers), the planted
@@ -264,7 +345,7 @@ def test_the_anomalies_are_the_same_on_spark_over_the_lake(
 
 
 def test_run_costs_are_the_same_on_spark_to_the_cent_and_conserve_the_bill(
-    on_spark: tuple[Store, AnalyzeResult], sample_master: Path
+    on_spark: tuple[Store, Analyses], sample_master: Path
 ) -> None:
     """Attribution per machine-day on Spark (applyInPandas, our split): every run_costs
     row as on DuckDB, exactly; runs plus idle equal each shared machine's usage bill;

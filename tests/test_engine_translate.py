@@ -276,7 +276,7 @@ def view_statements() -> dict[str, str]:
             run(recorder)
             for i, sql in enumerate(recorder.statements):
                 found[f"views.{call}[{name}:{i}]"] = sql
-    for i, (table, sql, _) in enumerate(rollups.statements()):
+    for i, (table, sql, _) in enumerate(rollups.statements(rollups.DEFAULT_TAG_KEYS)):
         found[f"rollups.{table}[{i}]"] = sql
     return found
 

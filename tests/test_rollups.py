@@ -5,6 +5,7 @@ them are the figures read from ``cost``."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -16,10 +17,19 @@ import pytest
 
 import mlcost.store as store_module
 from mlcost import figures, summary, views
+from mlcost.config import AnomalySettings, Settings, load_settings
 from mlcost.engine import DuckDBEngine
+from mlcost.errors import ConfigError
 from mlcost.filters import Filters
 from mlcost.ingest import ingest_billing
-from mlcost.rollups import DAILY, DAILY_BY_TAG, TAG_KEYS, rebuild, spend_source
+from mlcost.rollups import (
+    DAILY,
+    DAILY_BY_TAG,
+    DEFAULT_TAG_KEYS,
+    rebuild,
+    recorded_tag_keys,
+    spend_source,
+)
 from mlcost.store import Batch, Store
 from tests.conftest import copy_store, focus_row, write_csv
 
@@ -57,7 +67,8 @@ def assert_reconciles(store: Store) -> None:
         want = direct(con)
         assert want, "no billing to check"
         assert rolled(con) == want
-        for key in TAG_KEYS:
+        assert set(recorded_tag_keys(con)) == set(store.rollup_tag_keys)
+        for key in store.rollup_tag_keys:
             assert rolled(con, key) == direct(con, key), key
 
 
@@ -82,7 +93,7 @@ def test_the_rollups_of_the_sample_equal_a_group_by_over_cost_after_loads_and_a_
     # counts under NULL: each key's rows sum to the whole bill
     with sample.reader() as con:
         whole = con.execute("SELECT sum(BilledCost) FROM cost").fetchone()
-        for key in TAG_KEYS:
+        for key in DEFAULT_TAG_KEYS:
             assert (
                 con.execute(
                     "SELECT sum(BilledCost) FROM daily_spend_by_tag WHERE tag_key = ?", [key]
@@ -137,6 +148,79 @@ def test_the_rollups_of_the_sample_equal_a_group_by_over_cost_after_loads_and_a_
     assert_reconciles(sample)
 
 
+def hand_spend_by_tag(con: duckdb.DuckDBPyConnection, key: str) -> list[tuple[object, ...]]:
+    """Spend by one tag's value as `mlcost` shows it, by a hand GROUP BY over ``cost``."""
+    return con.execute(
+        "SELECT coalesce(json_extract_string(Tags, $path), '(none)'), BillingCurrency, "
+        "sum(BilledCost), sum(EffectiveCost), count(*) FROM cost GROUP BY ALL ORDER BY ALL",
+        {"path": f"$.{key}"},
+    ).fetchall()
+
+
+def shown_spend_by_tag(con: duckdb.DuckDBPyConnection, key: str) -> list[tuple[object, ...]]:
+    """The same from `summary.spend_by` (the CLI's, the report's and the dashboard's)."""
+    got = summary.spend_by(con, f"tag:{key}").to_pylist()
+    return sorted(
+        (r[f"tag:{key}"], r["currency"], r["billed_cost"], r["effective_cost"], r["rows"])
+        for r in got
+    )
+
+
+def test_changed_tag_keys_are_rolled_up_by_the_next_writer_and_read_from_cost_until_then(
+    sample: Store,
+) -> None:
+    # the roll-up keys are the anomaly detector's tag keys, trimmed, each once
+    settings = Settings(anomalies=AnomalySettings(tag_keys=["team", " env ", "env"]))
+    configured = Store.from_settings(sample.path, settings)
+    assert configured.rollup_tag_keys == ("team", "env")
+
+    # no writer yet: the store holds the keys it rolled up; spend by env reads the
+    # billing lines (the right figure, never a roll-up of another key)
+    with configured.reader() as con:
+        assert recorded_tag_keys(con) == ("experiment", "project", "team")
+        assert spend_source(con, by_tag="env").table == "cost"
+        by_env = hand_spend_by_tag(con, "env")
+        assert len({r[0] for r in by_env} - {"(none)"}) > 1, "the sample bills by env"
+        assert shown_spend_by_tag(con, "env") == by_env
+
+    # the next writer: env rolled up (with progress), project and experiment dropped
+    told: list[str] = []
+    configured.init(on_rows=lambda label, rows, done=None: told.append(label))
+    assert set(told) == {"roll-up by tag env"}
+
+    assert_reconciles(configured)  # every measure and line count of env and team
+    with configured.reader() as con:
+        assert recorded_tag_keys(con) == ("env", "team")
+        assert con.execute(
+            "SELECT DISTINCT tag_key FROM daily_spend_by_tag ORDER BY 1"
+        ).fetchall() == [("env",), ("team",)]
+        assert spend_source(con, by_tag="env").table == DAILY_BY_TAG
+        assert shown_spend_by_tag(con, "env") == by_env
+        # a key dropped from the roll-ups answers from cost, with the same figure
+        assert spend_source(con, by_tag="project").table == "cost"
+        assert shown_spend_by_tag(con, "project") == hand_spend_by_tag(con, "project")
+
+    # a store opened with the default keys (no settings) goes back to them
+    sample.init()
+    assert_reconciles(sample)
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("['team', '']", "anomalies.tag_keys must be a list of non-empty tag keys; '' is not one"),
+        ("['team', 3]", "anomalies.tag_keys must be a list of non-empty tag keys; 3 is not one"),
+        ("['team', ' ']", "anomalies.tag_keys must be a list of non-empty tag keys; ' ' is"),
+        ("'team'", "anomalies.tag_keys must be a list, not str"),
+    ],
+)
+def test_a_bad_tag_key_is_refused_naming_the_setting(tmp_path: Path, value: str, said: str) -> None:
+    config = tmp_path / "mlcost.toml"
+    config.write_text(f"[anomalies]\ntag_keys = {value}\n")
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        load_settings(config)
+
+
 def write_batches(store: Store) -> list[pa.RecordBatch]:
     """The store's billing lines as a load takes them (without the load's own stamp)."""
     with store.reader() as con:
@@ -188,6 +272,7 @@ def test_the_overview_reads_the_rollups_and_gets_the_figures_of_cost(
 
 def test_the_rollups_are_read_only_when_the_filters_allow() -> None:
     con = duckdb.connect()
+    con.execute("CREATE TABLE rollup_tag_keys AS SELECT unnest(['team', 'project']) AS tag_key")
     assert spend_source(con).table == DAILY
     assert spend_source(con, Filters(providers=("aws",))).table == DAILY
     assert spend_source(con, by_tag="team").table == DAILY_BY_TAG
@@ -198,3 +283,5 @@ def test_the_rollups_are_read_only_when_the_filters_allow() -> None:
     assert spend_source(con, by_tag="owner").table == "cost"
     assert spend_source(con, Filters(tags={"team": ("a",)}), by_tag="project").table == "cost"
     assert spend_source(CostOnly(con)).table == "cost"
+    # a connection to no store has rolled up no tag
+    assert spend_source(duckdb.connect(), by_tag="team").table == "cost"

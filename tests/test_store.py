@@ -560,7 +560,7 @@ def test_an_old_layout_store_migrates_to_billing_files_with_identical_totals(
     assert len(want) == 6 and sum(r[2] for r in want) == 3000
     # 3000 rows of 1.25 plus 0 … 2999 millionths of a millionth
     assert sum(r[3] for r in want) == Decimal("3750") + Decimal("0.000000000001") * 4498500
-    assert old.init() == ["004_billing_parts", "005_daily_rollups"]
+    assert old.init() == ["004_billing_parts", "005_daily_rollups", "006_rollup_tag_keys"]
     assert_reconciles(old)  # the roll-ups of the billing already there
     with old.reader() as con:
         assert con.execute(query).fetchall() == want
@@ -632,3 +632,61 @@ def test_a_load_killed_at_any_stage_leaves_the_last_committed_state(
         named |= {r[0] for r in con.execute("SELECT path FROM cost_files_retired").fetchall()}
     assert billing_files(store) == named
     assert totals(store) == [*(new if committed else old), ("gcp", 7, 1, Decimal("5.000000000000"))]
+
+
+def test_a_shared_reader_is_every_reader_of_its_block(store: Store) -> None:
+    """Inside ``shared_reader`` each ``reader()`` (a library call's) is the one
+    connection, open until the block ends; a sandboxed reader (user SQL) stays its own;
+    after the block, readers are short-lived again."""
+    with store.shared_reader() as shared:
+        with store.reader() as first, store.reader() as second:
+            assert first is shared and second is shared
+        with store.shared_reader() as nested:
+            assert nested is shared
+        with store.reader() as again:
+            assert again.execute("SELECT count(*) FROM cost").fetchone() == (0,)
+        with store.reader(sandboxed=True) as sandboxed:
+            assert sandboxed is not shared
+    with pytest.raises(duckdb.ConnectionException):
+        shared.execute("SELECT 1")
+    with store.reader() as after:
+        assert after is not shared
+
+
+def test_in_one_process_a_writer_waits_for_a_reader_and_a_reader_reads_the_snapshot(
+    store: Store,
+) -> None:
+    """The dashboard's case: its pages' readers and a change a page makes share one
+    process, where DuckDB refuses at once a file open the other way (read-only vs
+    read-write). Readers read the main file when it is newer than the snapshot: then
+    the writer waits for the reader, as for another process's, and a reader while this
+    process writes reads the snapshot."""
+    import os
+    import threading
+
+    store.load([Batch("resources", resources(("1", "r", "i-a")))])
+
+    def main_file_newest() -> None:
+        future = time.time() + 60
+        os.utime(store.path, (future, future))
+
+    main_file_newest()
+    reading = threading.Event()
+
+    def read_a_while() -> None:
+        with store.shared_reader() as con:
+            reading.set()
+            time.sleep(0.5)
+            assert con.execute("SELECT count(*) FROM resources").fetchone() == (1,)
+
+    reader = threading.Thread(target=read_a_while)
+    reader.start()
+    reading.wait(5)
+    started = time.monotonic()
+    store.load([Batch("resources", resources(("1", "r", "i-b")))])  # waits, then writes
+    assert time.monotonic() - started >= 0.2
+    reader.join()
+    assert resource_ids(store) == ["i-b"]
+    with store.writer():
+        main_file_newest()
+        assert resource_ids(store) == ["i-b"]  # held for writing here: the snapshot

@@ -304,7 +304,7 @@ def _scope_columns(
 
 
 def _keys(settings: AnomalySettings) -> list[str]:
-    return list(dict.fromkeys(k.strip() for k in settings.tag_keys))
+    return list(settings.keys)
 
 
 def _series_sql(

@@ -80,12 +80,7 @@ def open(
     present, else the defaults), opened as the CLI opens it. Nothing is read until a
     method is called; loading creates the store if there is none."""
     settings = config if isinstance(config, Settings) else load_settings(config)
-    store = Store(
-        path,
-        lock_timeout_s=settings.store.lock_timeout_s,
-        writer_memory_limit=settings.store.writer_memory_limit,
-    )
-    return Workspace(store, settings)
+    return Workspace(Store.from_settings(path, settings), settings)
 
 
 class Workspace:

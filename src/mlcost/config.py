@@ -75,7 +75,8 @@ class AnomalySettings:
     lookback_days: int = 56
     #: A scope needs this many days of history before its days are judged.
     min_history_days: int = 21
-    #: Tag keys whose values are scopes of their own (``tag:<key>``).
+    #: Tag keys whose values are scopes of their own (``tag:<key>``); also the keys the
+    #: store's daily roll-up by tag holds (spend by another tag reads every billing line).
     tag_keys: list[str] = field(default_factory=lambda: ["team", "project", "experiment"])
     #: low, medium or high: how wide the normal band is (high flags more).
     sensitivity: str = "medium"
@@ -88,8 +89,11 @@ class AnomalySettings:
                 f"anomalies.sensitivity must be one of {', '.join(ANOMALY_SENSITIVITIES)}, "
                 f"not {self.sensitivity!r}."
             )
-        if not all(isinstance(k, str) and k.strip() for k in self.tag_keys):
-            raise ConfigError("anomalies.tag_keys must be a list of non-empty tag keys.")
+        for key in self.tag_keys:
+            if not isinstance(key, str) or not key.strip():
+                raise ConfigError(
+                    f"anomalies.tag_keys must be a list of non-empty tag keys; {key!r} is not one."
+                )
         for name in ("lag_days", "lookback_days", "min_history_days"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"anomalies.{name} must be zero or more.")
@@ -98,6 +102,12 @@ class AnomalySettings:
                 "anomalies.lookback_days and min_history_days must be at least 14 "
                 "(two of each weekday)."
             )
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The tag keys, trimmed, each once: the anomaly scopes ``tag:<key>`` and the keys
+        the store rolls spend up by (``mlcost.rollups``), one list so that they agree."""
+        return tuple(dict.fromkeys(k.strip() for k in self.tag_keys))
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ import pyarrow as pa
 from mlcost import billing_files, rollups
 from mlcost.billing_files import BILLING_TABLE, BillingFile
 from mlcost.choices import DEFAULT_DB as DEFAULT_DB
+from mlcost.config import Settings
 from mlcost.errors import StoreBusyError, StoreError
 from mlcost.schema import EXTRA_COLUMN, TABLES, quote_ident
 
@@ -149,12 +150,30 @@ class Store:
         *,
         lock_timeout_s: float = 60.0,
         writer_memory_limit: str = "512MB",
+        rollup_tag_keys: Sequence[str] = rollups.DEFAULT_TAG_KEYS,
     ) -> None:
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
         self.writer_memory_limit = writer_memory_limit
+        #: The tag keys the roll-up by tag holds once a writer has opened the store
+        #: (``anomalies.tag_keys``; :meth:`from_settings`).
+        self.rollup_tag_keys: tuple[str, ...] = tuple(dict.fromkeys(rollup_tag_keys))
         #: Migrations the last writer applied (``mlcost init`` reports them).
         self.applied_migrations: list[str] = []
+        #: The connection every :meth:`reader` returns inside :meth:`shared_reader`.
+        self._shared: duckdb.DuckDBPyConnection | None = None
+
+    @classmethod
+    def from_settings(cls, path: str | os.PathLike[str], settings: Settings) -> Store:
+        """The store at ``path`` as the settings have it: ``[store]``'s lock timeout and
+        memory limit, and ``anomalies.tag_keys`` as the roll-ups' tag keys (how the CLI,
+        the dashboard and ``mlcost.api`` open it)."""
+        return cls(
+            path,
+            lock_timeout_s=settings.store.lock_timeout_s,
+            writer_memory_limit=settings.store.writer_memory_limit,
+            rollup_tag_keys=settings.anomalies.keys,
+        )
 
     @property
     def snapshot_path(self) -> Path:
@@ -174,7 +193,9 @@ class Store:
     def _connect(
         self, path: Path, *, read_only: bool, sandboxed: bool = False
     ) -> duckdb.DuckDBPyConnection:
-        """Open ``path``, retrying with back-off while another process holds it.
+        """Open ``path``, retrying with back-off while another process holds it (or, in
+        this process, a connection opened the other way: the dashboard's readers and a
+        change one of its pages makes).
 
         ``sandboxed`` connections cannot touch any other file (for user-typed SQL).
         """
@@ -183,8 +204,8 @@ class Store:
         while True:
             try:
                 con = duckdb.connect(str(path), read_only=read_only)
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                if not _held(exc) or time.monotonic() >= deadline:
                     raise self._busy(exc) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
@@ -203,7 +224,7 @@ class Store:
         return con
 
     def _busy(self, exc: Exception) -> StoreError:
-        if "lock" in str(exc).lower():
+        if _held(exc):
             return StoreBusyError(
                 f"The store {self.path} is held by another process "
                 f"(waited {self.lock_timeout_s:g} s).",
@@ -214,7 +235,11 @@ class Store:
 
     @contextlib.contextmanager
     def reader(self, *, sandboxed: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection on the newest committed state of the store."""
+        """A read-only connection on the newest committed state of the store (inside
+        :meth:`shared_reader`, its connection, unless ``sandboxed``)."""
+        if self._shared is not None and not sandboxed:
+            yield self._shared
+            return
         if not self.path.exists() and not self.snapshot_path.exists():
             raise StoreError(
                 f"There is no store at {self.path}.",
@@ -228,6 +253,22 @@ class Store:
         finally:
             con.close()
 
+    @contextlib.contextmanager
+    def shared_reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One read-only connection that every :meth:`reader` of this object opened inside
+        the block returns: several library calls on one opening of the store (about
+        0.1 s each) and on one committed state of it, as the dashboard renders a page.
+        Held for the block: a writer waits for it as for any reader (with back-off)."""
+        if self._shared is not None:
+            yield self._shared
+            return
+        with self.reader() as con:
+            self._shared = con
+            try:
+                yield con
+            finally:
+                self._shared = None
+
     def _open_for_reading(self, sandboxed: bool) -> duckdb.DuckDBPyConnection:
         snapshot = self.snapshot_path
         if not snapshot.exists():
@@ -238,6 +279,10 @@ class Store:
         try:
             con = duckdb.connect(str(self.path), read_only=True)
         except duckdb.IOException:
+            return self._connect(snapshot, read_only=True, sandboxed=sandboxed)
+        except duckdb.ConnectionException as exc:  # held for writing in this process
+            if not _held(exc):
+                raise self._busy(exc) from exc
             return self._connect(snapshot, read_only=True, sandboxed=sandboxed)
         return self._prepare(con, sandboxed)
 
@@ -262,8 +307,12 @@ class Store:
             )
 
     @contextlib.contextmanager
-    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The one read-write connection: migrated, and snapshotted after it closes."""
+    def writer(
+        self, on_rows: ProgressCallback | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The one read-write connection: migrated, its roll-ups by tag holding the
+        configured keys (``on_rows`` told while a key is rolled up), and snapshotted
+        after it closes."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._writer_lock():
             con = self._connect(self.path, read_only=False)
@@ -273,6 +322,7 @@ class Store:
                 self._migrate(con)
                 self._sweep_billing_files(con)
                 self._create_billing_view(con)
+                self._retag(con, on_rows)
                 yield con
                 con.execute("CHECKPOINT")
             finally:
@@ -344,7 +394,9 @@ class Store:
         # the roll-ups of these partitions from their new rows (the view ``cost`` over
         # this load's files), in this same transaction
         self._create_billing_view(con, [(f.path, f.extras) for f in written])
-        rollups.rebuild(con, billing_files.covered(explicit, written), loaded_at)
+        rollups.rebuild(
+            con, billing_files.covered(explicit, written), loaded_at, self.rollup_tag_keys
+        )
         return replaced, parts
 
     def _load_billing(
@@ -443,10 +495,38 @@ class Store:
 
     # -- schema ------------------------------------------------------------------
 
-    def init(self) -> list[str]:
-        """Create the store or bring it to the latest schema; returns what was applied."""
-        with self.writer():
+    def init(self, on_rows: ProgressCallback | None = None) -> list[str]:
+        """Create the store or bring it to the latest schema (and its roll-ups to the
+        configured tag keys); returns the migrations applied."""
+        with self.writer(on_rows):
             return list(self.applied_migrations)
+
+    def _retag(self, con: duckdb.DuckDBPyConnection, on_rows: ProgressCallback | None) -> None:
+        """Make the roll-up by tag hold exactly :attr:`rollup_tag_keys`: a key newly
+        configured is rolled up from all of ``cost``, a key no longer configured is
+        dropped, in one transaction (a writer killed half-way leaves the old keys, still
+        recorded as they are)."""
+        recorded = rollups.recorded_tag_keys(con)
+        added = [k for k in self.rollup_tag_keys if k not in recorded]
+        dropped = [k for k in recorded if k not in self.rollup_tag_keys]
+        if not added and not dropped:
+            return
+        stamp = _utcnow()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for key in dropped:
+                rollups.drop_tag_key(con, key)
+            for key in added:
+                label = f"roll-up by tag {key}"
+                if on_rows is not None:
+                    on_rows(label, 0)
+                with _watch(con, label, on_rows):
+                    rollups.add_tag_key(con, key, stamp)
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(
@@ -468,7 +548,7 @@ class Store:
                 if migration.version == ROLLUPS_MIGRATION:
                     # the roll-ups of the billing already there
                     self._create_billing_view(con)
-                    rollups.rebuild(con, None, _utcnow())
+                    rollups.rebuild(con, None, _utcnow(), self.rollup_tag_keys)
                 con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                     [migration.version, migration.name, _utcnow()],
@@ -509,7 +589,7 @@ class Store:
         shutil.rmtree(self.parts_path, ignore_errors=True)
 
     def _load(self, batches: Iterable[Batch], on_rows: ProgressCallback | None) -> LoadResult:
-        with self.writer() as con:
+        with self.writer(on_rows) as con:
             loaded_at = _next_load_time(con)
             result = LoadResult(loaded_at=loaded_at)
             # This load's billing rows go straight to new files, listed when it commits.
@@ -857,6 +937,13 @@ def _next_load_time(con: duckdb.DuckDBPyConnection) -> datetime:
 
 
 _utcnow = billing_files.utcnow
+
+
+def _held(exc: BaseException) -> bool:
+    """DuckDB refused a file because it is held: by another process (its lock), or in
+    this process by a connection opened the other way (read-only vs read-write)."""
+    text = str(exc).lower()
+    return "lock" in text or "different configuration" in text
 
 
 def _first_line(exc: BaseException) -> str:

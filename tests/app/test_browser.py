@@ -310,6 +310,19 @@ PARTS = ("[data-testid='stMain']", "[data-testid='stSidebarUserContent']")
 SHOWN = ("stCaptionContainer", "stMetricLabel", "stMetricValue", "stAlert", "stText")
 
 
+#: Resolves once the page has not changed for half a second: the browser may lay the
+#: page's elements out again just after the run that sent them ended (seen when a fast
+#: render's last element arrives within milliseconds of the others), and the texts are
+#: read from the page as it stays.
+SETTLED = """() => new Promise(done => {
+    let quiet;
+    const observer = new MutationObserver(() => { clearTimeout(quiet); quiet = later(); });
+    const later = () => setTimeout(() => { observer.disconnect(); done(); }, 500);
+    observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+    quiet = later();
+})"""
+
+
 def test_cloud_strings_are_text_in_the_browser(tmp_path: Path) -> None:
     """The injection test's payloads in all seven fields, every page in Chromium: no
     link, image, formula, emphasis, colour or icon made of them anywhere on a page, and
@@ -345,6 +358,7 @@ def test_cloud_strings_are_text_in_the_browser(tmp_path: Path) -> None:
                 )
                 if "account=" in query:  # the filters' run
                     page.get_by_text("; accounts ").first.wait_for(timeout=30_000)
+                page.evaluate(SETTLED)
                 assert page.locator('[data-testid="stException"]').count() == 0, query
                 made = page.locator(markup)
                 assert made.count() == 0, (query, made.evaluate_all("m => m.map(e => e.outerHTML)"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from mlcost.app import SCRIPT
-from mlcost.app.common import short_id
+from mlcost.app.common import fetch, short_id
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
@@ -69,6 +69,34 @@ def texts(at: AppTest) -> list[str]:
         for kind in ("metric", "caption", "text", "markdown", "info", "success", "warning")
         for e in getattr(at, kind)
     ]
+
+
+def test_a_render_reads_the_store_through_one_connection_and_lets_it_go(
+    sample_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each uncached render opens the store once, however many figures it asks for (an
+    opening costs ~0.1 s on a big store: the Overview asked eight times), and closes it
+    when done, so a writer can open the store next."""
+    opened: list[bool] = []
+    real = Store._open_for_reading
+
+    def counted(self: Store, sandboxed: bool) -> object:
+        opened.append(sandboxed)
+        return real(self, sandboxed)
+
+    monkeypatch.setattr(Store, "_open_for_reading", counted)
+    for name, params in (("overview", {}), ("overview", {"since": "2026-10-01"}),
+                         ("commitments", {})):  # fmt: skip
+        fetch.clear()
+        opened.clear()
+        at = page(sample_db, name, monkeypatch, **params)
+        assert at.header[0].value == name.capitalize()
+        assert opened == [False], (name, params)
+    # cached: no opening at all
+    opened.clear()
+    page(sample_db, "commitments", monkeypatch)
+    assert opened == []
+    assert Store(sample_db).init() == []  # the writer opens it: no reader was left open
 
 
 @pytest.mark.parametrize("name", PAGES)

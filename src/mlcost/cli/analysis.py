@@ -54,8 +54,8 @@ def analyze(
         str,
         typer.Option(
             "--engine",
-            help="duckdb (the store) or spark (the rules over --lake, findings into the "
-            "store: docs/spark.md).",
+            help="duckdb (the store) or spark (the analyses over --lake, their results into "
+            "the store: docs/spark.md).",
         ),
     ] = "duckdb",
     lake: Annotated[
@@ -91,22 +91,24 @@ def analyze(
         raise typer.BadParameter("--lake goes with --engine spark, and it needs one")
     if cost and lake is None:
         raise typer.BadParameter("--cost goes with --engine spark and --lake", param_hint="--cost")
+    on_terminal = resolve_format(_fmt(fmt), output) == "table" and output is None
     if lake is not None:
         from mlcost.engine.spark import analyze_lake
 
-        found = analyze_lake(ws.store, lake, _ctx(ctx).settings, cost=cost or ())
-        out.print(
-            f"{found.findings} findings on Spark over {lake} (data to {found.as_of}); "
-            "anomalies and run costs do not run on Spark yet (docs/spark.md).",
+        result = analyze_lake(ws.store, lake, _ctx(ctx).settings, cost=cost or ())
+        # the filters name the lake's providers and accounts: the store knows them now
+        filters = ws.filters(filters=_filters(since, until, provider, account))
+        as_of = result.recommendations.as_of
+        (out if on_terminal else err).print(
+            f"Analysed on Spark over {lake}"
+            + (f" (data to {as_of:%Y-%m-%d})." if as_of is not None else "."),
             markup=False,
-            soft_wrap=True,
         )
-        return
-    # bad filter values fail before the analyses run
-    filters = ws.filters(filters=_filters(since, until, provider, account))
-    result = ws.analyze()
+    else:
+        # bad filter values fail before the analyses run
+        filters = ws.filters(filters=_filters(since, until, provider, account))
+        result = ws.analyze()
     _print_spend(ws, _fmt(fmt), output, filters)
-    on_terminal = resolve_format(_fmt(fmt), output) == "table" and output is None
     if on_terminal:
         _print_findings_summary(ws, result.recommendations.findings, filters)
     (out if on_terminal else err).print(result.anomalies.summary(), markup=False)

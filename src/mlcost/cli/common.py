@@ -96,12 +96,7 @@ class Context:
     def store(self) -> Store:
         from mlcost.store import Store
 
-        settings = self.settings.store
-        return Store(
-            self.db,
-            lock_timeout_s=settings.lock_timeout_s,
-            writer_memory_limit=settings.writer_memory_limit,
-        )
+        return Store.from_settings(self.db, self.settings)
 
     @property
     def workspace(self) -> Workspace:

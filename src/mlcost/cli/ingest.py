@@ -23,7 +23,8 @@ from mlcost.cli.common import (
 def init(ctx: typer.Context) -> None:
     """Create the store, or migrate it to this version's schema."""
     store = _ctx(ctx).store
-    applied = store.init()
+    with _progress() as on_rows:
+        applied = store.init(on_rows)
     if applied:
         out.print(f"Store {store.path} ready (applied: {', '.join(applied)}).")
     else:

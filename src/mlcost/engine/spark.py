@@ -23,12 +23,12 @@ from typing import Any
 import pyarrow as pa
 
 from mlcost import rollups
-from mlcost.analysis import analyze_on_engine
+from mlcost.analysis import Analyses, analyze_on_engine
 from mlcost.config import Settings
 from mlcost.engine import Engine, GroupFunction, Params
 from mlcost.errors import InputError
 from mlcost.lake import LAKE_TABLES
-from mlcost.recommendations import AnalyzeResult, judge_rules
+from mlcost.recommendations import judge_rules
 from mlcost.schema import arrow_schema
 from mlcost.store import Batch, Store
 
@@ -261,10 +261,11 @@ def analyze_lake(
     *,
     session: Any = None,
     cost: Sequence[str] = (),
-) -> AnalyzeResult:
+) -> Analyses:
     """``mlcost analyze --engine spark --lake PATH``: the rules judged on Spark over the
     lake's tables, the findings (with their history), the daily roll-ups, the anomalies
-    and the run costs (:func:`mlcost.analysis.analyze_on_engine`) written to ``store``.
+    and the run costs (:func:`mlcost.analysis.analyze_on_engine`) written to ``store``;
+    returns what each analysis found, as :func:`mlcost.analysis.run_analyses` does.
 
     ``session``: a running Spark session (else one from ``[spark]`` settings); ``cost``:
     FOCUS exports (folders or URIs) read as the cost table in place of the lake's
@@ -283,21 +284,22 @@ def analyze_lake(
         result, batches = judge_rules(engine, settings.rules)
         # the roll-ups read every billing row: a value the lake's projection refuses
         # stops here, before anything is written to the store
-        rolled = _rollup_batches(engine)
+        rolled = _rollup_batches(engine, store.rollup_tag_keys)
     except Exception as exc:
         refused = lake_error(exc)  # a billing value the lake's projection refused
         if refused is None:
             raise
         raise refused from None
     store.load([*(batches if result.as_of is not None else []), *rolled])
-    analyze_on_engine(store, engine, settings)
-    return result
+    anomalies, run_costs = analyze_on_engine(store, engine, settings)
+    return Analyses(recommendations=result, anomalies=anomalies, run_costs=run_costs)
 
 
-def _rollup_batches(engine: SparkEngine) -> list[Batch]:
+def _rollup_batches(engine: SparkEngine, tag_keys: Sequence[str]) -> list[Batch]:
     """The daily roll-ups (``mlcost.rollups``) of the lake's billing, computed on Spark by
     the statements the store's loads run, as batches for the store: loaded, they replace
     the roll-ups of the billing partitions (source × billing period) the lake holds, so
-    the Overview shows the lake's spend (empty tables left out)."""
-    tables = rollups.compute(engine)
+    the Overview shows the lake's spend (empty tables left out). By ``tag_keys``: the
+    store's, which its writer makes the roll-ups hold before the load."""
+    tables = rollups.compute(engine, tag_keys)
     return [Batch(name, rows) for name, rows in tables.items() if rows.num_rows]
