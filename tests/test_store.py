@@ -690,3 +690,67 @@ def test_in_one_process_a_writer_waits_for_a_reader_and_a_reader_reads_the_snaps
     with store.writer():
         main_file_newest()
         assert resource_ids(store) == ["i-b"]  # held for writing here: the snapshot
+
+
+def test_a_scan_of_wide_parquet_row_groups_has_the_writer_memory_raised_while_it_runs(
+    tmp_path: Path,
+) -> None:
+    """A Parquet file's largest row group (compressed bytes, from its metadata) raises the
+    writer's memory limit by two such groups per thread while its scan runs, and only
+    then: wide plain-coded text spilled under the plain limit (store.reading_memory)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from mlcost.connectors.files.focus import largest_row_group
+
+    from mlcost.store import Scan, _reading, memory_bytes
+
+    assert memory_bytes("512MB") == 512_000_000
+    assert memory_bytes("1GiB") == 2**30
+    assert memory_bytes(" 1.5 GB ") == 1_500_000_000
+    assert memory_bytes("80%") is None
+
+    path = tmp_path / "wide.parquet"
+    table = pa.table({"id": [f"line-{i:07d}" for i in range(30_000)], "n": list(range(30_000))})
+    pq.write_table(table, path, row_group_size=20_000, use_dictionary=False)
+    meta = pq.read_metadata(path)
+    sizes = [
+        sum(meta.row_group(i).column(j).total_compressed_size for j in range(2))
+        for i in range(meta.num_row_groups)
+    ]
+    assert len(sizes) == 2 and sizes[0] > sizes[1]
+    assert largest_row_group([path]) == sizes[0]
+    assert largest_row_group([tmp_path / "missing.parquet"]) == 0
+
+    con = duckdb.connect()
+    con.execute("SET threads = 2; SET memory_limit = '512MB'")
+
+    def limit() -> int:
+        text = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        value = memory_bytes(text.replace(" ", ""))
+        assert value is not None, text
+        return value
+
+    before = limit()
+    with _reading(con, "512MB", Scan("SELECT 1", row_group_bytes=50_000_000)):
+        raised = limit()
+    assert abs(raised - 712_000_000) < 2**20  # 512MB + 2 threads x 2 groups x 50MB
+    assert limit() == before
+    with _reading(con, "512MB", Scan("SELECT 1")):  # not Parquet: as it was
+        assert limit() == before
+
+
+def test_duckdb_never_prints_its_progress_bar_over_the_cli(tmp_path: Path) -> None:
+    """DuckDB prints its progress bar on stdout from a query of 2 s on (a 10M-row file's
+    look at its text took 8 s, and its bar broke the CLI's output): off on the store's
+    connections and on those that read and plan files."""
+    from mlcost.store import memory_connection
+
+    def bar(con: duckdb.DuckDBPyConnection) -> object:
+        return con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
+
+    with memory_connection() as con:
+        assert bar(con) is False
+    store = Store(tmp_path / "s.duckdb")
+    store.init()
+    with store.reader() as con:
+        assert bar(con) is False

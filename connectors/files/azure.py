@@ -41,6 +41,7 @@ from mlcost.connectors.files.focus import (
 from mlcost.connectors.files.values import clean_text
 
 from mlcost.schema import MONEY
+from mlcost.store import memory_connection
 
 CHARGE_TYPES = (
     "Usage",
@@ -331,7 +332,7 @@ def _dataset(path: Path) -> str:
         return AMORTIZED
     if "actual" in name:
         return ACTUAL
-    with duckdb.connect(":memory:") as con:
+    with memory_connection() as con:
         scan, columns = _open_scan(con, path)
         lookup = {n.lower(): n for n in columns}
         charge = lookup.get("chargetype")

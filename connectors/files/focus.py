@@ -52,7 +52,14 @@ from mlcost.connectors.files.values import (
 from mlcost import mappings
 from mlcost.errors import InputError
 from mlcost.schema import FOCUS_COLUMNS, MONEY
-from mlcost.store import Batch, Scan, quote_ident
+from mlcost.store import (
+    Batch,
+    Scan,
+    memory_bytes,
+    memory_connection,
+    quote_ident,
+    reading_memory,
+)
 
 #: Columns mlcost needs to place a cost in time and trust it; a file without one is refused.
 REQUIRED = (
@@ -280,7 +287,7 @@ class FocusExport:
     def batches(self) -> Iterator[Batch]:
         """One batch per file, a :class:`Scan` the store runs: the file goes from disk
         to the table inside DuckDB, never through Python."""
-        with duckdb.connect(":memory:") as con:  # one for every file: opening one is slow
+        with memory_connection() as con:  # one for every file: opening one is slow
             yield from self._batches(con)
 
     def _batches(self, con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
@@ -353,14 +360,37 @@ def conversion_scan(
             return  # rows were read, and the format's own rules kept none of them
         raise empty_file(path)
 
-    return Scan(sql, conversion.params or [str(path)], explain, done)
+    params = conversion.params or [str(path)]
+    read = params[0] if isinstance(params[0], list) else [params[0]]
+    groups = largest_row_group([Path(str(p)) for p in read]) if _is_parquet(conversion) else 0
+    return Scan(sql, params, explain, done, row_group_bytes=groups)
+
+
+def _is_parquet(conversion: Conversion) -> bool:
+    return conversion.scan.startswith("read_parquet(")
+
+
+def largest_row_group(paths: Sequence[Path]) -> int:
+    """The largest row group of the Parquet files ``paths``, in compressed bytes (their
+    metadata only); 0 where one cannot be read (the scan will say why)."""
+    largest = 0
+    for path in paths:
+        try:
+            meta = pq.read_metadata(path)
+        except (OSError, pa.ArrowException):
+            return 0
+        for i in range(meta.num_row_groups):
+            group = meta.row_group(i)
+            size = sum(group.column(j).total_compressed_size for j in range(group.num_columns))
+            largest = max(largest, size)
+    return largest
 
 
 def refused_row(path: Path, conversion: Conversion) -> InputError | None:
     """The first row of ``path`` the conversion refuses, named (file, row, column, value),
     or None: the file is read again, in order."""
     try:
-        with duckdb.connect(":memory:") as con:
+        with memory_connection() as con:
             # One thread keeps the rows in the file's order, so the row is named right
             # even where tags are joined back (see per_distinct).
             con.execute("SET TimeZone = 'UTC'; SET threads = 1")
@@ -383,7 +413,7 @@ def empty_file(path: Path) -> InputError:
 
 def _file_rows(conversion: Conversion, path: Path) -> int:
     """How many rows the file holds (asked only of a conversion that kept none)."""
-    with duckdb.connect(":memory:") as con:
+    with memory_connection() as con:
         row = con.execute(
             f"SELECT count(*) FROM {conversion.scan}",  # noqa: S608
             conversion.params[:1] or [str(path)],
@@ -530,11 +560,15 @@ def mark_clean(
         f"FROM {with_text(scan, refs)})"
     )
     row = None
-    # The distinct values' hash tables are bounded (LOOK_MEMORY): on every thread first,
-    # then, if they do not fit, on one (each thread's tables reserve memory of their own).
+    # The distinct values' hash tables are bounded (LOOK_MEMORY, plus what the reading
+    # threads hold of the file's row groups): on every thread first, then, if they do
+    # not fit, on one (each thread's tables reserve memory of their own).
+    threads_now = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    groups = largest_row_group([Path(p) for p in read] if isinstance(read, list) else [path])
+    limit = (memory_bytes(LOOK_MEMORY) or 0) + reading_memory(groups, threads_now)
     for threads in ("", "SET threads = 1"):
         try:
-            con.execute(f"SET memory_limit = '{LOOK_MEMORY}'")
+            con.execute(f"SET memory_limit = '{limit}B'")
             con.execute("SET temp_directory = ''")
             if threads:
                 con.execute(threads)
@@ -1014,7 +1048,7 @@ def _raw_value(
     ref = columns[column].ref
     try:
         # A connection of its own: the loading one is in the middle of a streamed result.
-        with duckdb.connect(":memory:") as con:
+        with memory_connection() as con:
             row = con.execute(
                 f"SELECT CAST({ref} AS VARCHAR) FROM {scan} "  # noqa: S608
                 f"LIMIT 1 OFFSET {int(offset)}",

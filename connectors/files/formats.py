@@ -39,7 +39,7 @@ from mlcost.connectors.files.focus import (
 
 from mlcost import mappings
 from mlcost.errors import InputError
-from mlcost.store import Batch, Scan
+from mlcost.store import Batch, Scan, memory_connection
 
 Converter = Callable[[Path, str, Mapping[str, SourceColumn], str | None], Conversion]
 
@@ -153,7 +153,7 @@ class BillingExport:
         with contextlib.ExitStack() as stack:
             # One connection plans every file (reads headers and schemas): opening one
             # costs a tenth of a second, which a load of hundreds of files paid per file.
-            self._planner = stack.enter_context(duckdb.connect(":memory:"))
+            self._planner = stack.enter_context(memory_connection())
             local = self._local_paths(stack)
             digests = content_digests(local, self._names)
             try:
@@ -434,7 +434,7 @@ def header_names(path: Path, con: duckdb.DuckDBPyConnection | None = None) -> li
     if gcp.is_json(path):
         return gcp.json_names(path)
     if con is None:
-        with duckdb.connect(":memory:") as own:
+        with memory_connection() as own:
             return header_names(path, own)
     if name.endswith(".parquet"):
         return gcp.parquet_names(con, path)
