@@ -63,6 +63,12 @@ def test_savings_are_counted_once_per_resource(store: Store) -> None:
     # the GPU box once (724.32, not 1448.64), plus the volume
     assert total["monthly_savings"] == Decimal("769.32")
     assert (total["findings"], total["resources"]) == (3, 2)
+    # ties in saving are in rule, then provider order: every engine prints the same table
+    assert [s["rule"] for s in summary if s["scope"] == "rule"] == [
+        "idle_gpu",
+        "idle_vm",
+        "unattached_volume",
+    ]
 
 
 def test_a_finding_with_an_unknown_saving_adds_nothing_to_the_total(store: Store) -> None:

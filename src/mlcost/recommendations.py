@@ -248,7 +248,7 @@ UNION ALL
 SELECT 'rule', rule, provider, currency, count(*), count(DISTINCT resource_id),
        sum(estimated_monthly_savings)
 FROM f GROUP BY ALL
-ORDER BY scope DESC, monthly_savings DESC NULLS LAST
+ORDER BY scope DESC, monthly_savings DESC NULLS LAST, rule, provider, currency
 """
 
 
