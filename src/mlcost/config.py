@@ -25,7 +25,9 @@ class StoreSettings:
     #: Seconds a command waits for another process to release the store.
     lock_timeout_s: float = 60.0
     #: DuckDB memory limit of the writing connection (loads), e.g. "512MB": more is
-    #: faster on very large single files (docs/performance.md).
+    #: faster on very large single files (docs/performance.md). While a Parquet file is
+    #: loaded it is raised by two of the file's largest row groups (compressed) per
+    #: thread, so that a wide file is not spilled to disk (docs/performance-ingest.md).
     writer_memory_limit: str = "512MB"
 
 
