@@ -55,10 +55,9 @@ from mlcost.schema import FOCUS_COLUMNS, MONEY
 from mlcost.store import (
     Batch,
     Scan,
-    memory_bytes,
     memory_connection,
     quote_ident,
-    reading_memory,
+    reading_limit,
 )
 
 #: Columns mlcost needs to place a cost in time and trust it; a file without one is refused.
@@ -563,12 +562,12 @@ def mark_clean(
     # The distinct values' hash tables are bounded (LOOK_MEMORY, plus what the reading
     # threads hold of the file's row groups): on every thread first, then, if they do
     # not fit, on one (each thread's tables reserve memory of their own).
-    threads_now = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
     groups = largest_row_group([Path(p) for p in read] if isinstance(read, list) else [path])
-    limit = (memory_bytes(LOOK_MEMORY) or 0) + reading_memory(groups, threads_now)
+    raised = reading_limit(con, LOOK_MEMORY, groups)
+    limit = f"{raised}B" if raised is not None else LOOK_MEMORY
     for threads in ("", "SET threads = 1"):
         try:
-            con.execute(f"SET memory_limit = '{limit}B'")
+            con.execute(f"SET memory_limit = '{limit}'")
             con.execute("SET temp_directory = ''")
             if threads:
                 con.execute(threads)

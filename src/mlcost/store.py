@@ -814,15 +814,13 @@ def memory_connection() -> duckdb.DuckDBPyConnection:
 def _reading(con: duckdb.DuckDBPyConnection, limit: str, scan: Scan | None) -> Iterator[None]:
     """The writer's memory limit raised, while ``scan`` runs, by what its reading
     threads hold of its Parquet row groups (``reading_memory``); as it was after."""
-    extra = 0
+    raised = None
     if scan is not None and scan.row_group_bytes:
-        threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
-        extra = reading_memory(scan.row_group_bytes, int(threads))
-    base = memory_bytes(limit)
-    if not extra or base is None:
+        raised = reading_limit(con, limit, scan.row_group_bytes)
+    if raised is None:
         yield
         return
-    con.execute("SET memory_limit = ?", [f"{base + extra}B"])
+    con.execute("SET memory_limit = ?", [f"{raised}B"])
     try:
         yield
     finally:
@@ -830,6 +828,17 @@ def _reading(con: duckdb.DuckDBPyConnection, limit: str, scan: Scan | None) -> I
         # scan's own error is the one to report.
         with contextlib.suppress(duckdb.Error):
             con.execute("SET memory_limit = ?", [limit])
+
+
+def reading_limit(con: duckdb.DuckDBPyConnection, limit: str, row_group_bytes: int) -> int | None:
+    """The memory setting ``limit`` in bytes plus what ``con``'s reading threads hold of
+    row groups of ``row_group_bytes`` (``reading_memory``); None where ``limit`` is a form
+    ``memory_bytes`` does not know."""
+    base = memory_bytes(limit)
+    if base is None:
+        return None
+    threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    return base + reading_memory(row_group_bytes, threads)
 
 
 def reading_memory(row_group_bytes: int, threads: int) -> int:
