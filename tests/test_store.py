@@ -754,3 +754,71 @@ def test_duckdb_never_prints_its_progress_bar_over_the_cli(tmp_path: Path) -> No
     store.init()
     with store.reader() as con:
         assert bar(con) is False
+
+
+def test_a_billing_scan_taken_on_trust_is_kept_only_where_its_files_pass_the_look(
+    tmp_path: Path,
+) -> None:
+    """A scan that takes text on trust (Scan.careful) is written first, on a connection
+    of its own. Its files are kept where ``trusted`` says they hold what the careful scan
+    would have written; otherwise, and where it fails (a row it refuses aborts only its
+    own connection's statement, not the load), they are deleted and the careful scan is
+    written: its rows stored, its error reported."""
+    from mlcost.store import Scan
+
+    def select(amount: str, where: str = "true") -> str:
+        return (
+            "SELECT TIMESTAMP '2026-03-01' AS BillingPeriodStart, "
+            "TIMESTAMP '2026-03-02' AS ChargePeriodStart, "
+            f"CAST('{amount}' AS DECIMAL(38,12)) AS BilledCost, "
+            f"CAST('{amount}' AS DECIMAL(38,12)) AS EffectiveCost, 'aws' AS x_source "
+            f"FROM range(3) WHERE {where}"
+        )
+
+    looked: list[list[int]] = []
+
+    def trusted(answer: bool) -> object:
+        def look(paths: list[Path]) -> bool:
+            with duckdb.connect() as con:  # the written rows, there to be looked at
+                counts = [
+                    con.execute("SELECT count(*) FROM read_parquet(?)", [str(p)]).fetchone()[0]
+                    for p in paths
+                ]
+            looked.append(counts)
+            return answer
+
+        return look
+
+    def load(trusting: Scan) -> list[tuple[object, ...]]:
+        store = Store(tmp_path / "s.duckdb")
+        store.init()
+        store.load([Batch("cost", trusting, label="bill")])
+        listed = {p.name for p in (tmp_path / "s.duckdb.parts").rglob("*.parquet")}
+        with store.reader() as con:
+            known = con.execute(
+                "SELECT path FROM cost_files UNION SELECT path FROM cost_files_retired"
+            ).fetchall()
+            assert listed == {Path(p).name for (p,) in known}  # nothing else left behind
+            return con.execute('SELECT count(*), sum("BilledCost") FROM cost').fetchall()
+
+    def careful() -> Scan:
+        return Scan(select("2"))
+
+    kept = load(Scan(select("1"), careful=careful, trusted=trusted(True)))
+    assert kept == [(3, Decimal("3"))] and looked == [[3]]
+    redone = load(Scan(select("1"), careful=careful, trusted=trusted(False)))
+    # each load replaces the last one's rows (one source, one billing period)
+    assert redone == [(3, Decimal("6"))] and looked == [[3], [3]]
+    failing = Scan(select("1", "error('a row refused') IS NULL"), careful=careful)
+    assert load(failing) == [(3, Decimal("6"))] and len(looked) == 2
+    # the careful scan fails too: its error is the one reported, the store as it was
+    both = Scan(
+        select("1", "error('trusting') IS NULL"),
+        careful=lambda: Scan(
+            select("2", "error('careful') IS NULL"),
+            explain=lambda exc: StoreError(f"careful said: {exc}"),
+        ),
+    )
+    with pytest.raises(StoreError, match="careful said: .*careful"):
+        load(both)
+    assert load(Scan(select("1"), careful=careful, trusted=trusted(True))) == [(3, Decimal("3"))]

@@ -221,8 +221,6 @@ class BillingExport:
         """One batch, one scan, for FOCUS Parquet files of one schema. Each file's rows are
         its Parquet row count (FOCUS keeps every row, or refuses the load); a refused row
         is named by reading the files again, one by one, in order."""
-        con = self._planner
-        assert con is not None
         first = group[0][0]
         paths = [item.path for item, _ in group]
         records: list[dict[str, object]] = []
@@ -241,14 +239,37 @@ class BillingExport:
                 raise empty_file(item.path)
             name = self._names.get(str(item.path), str(item.path.resolve()))
             records.append({"name": name, "sha256": digest, "rows": rows})
+        found = self._group_scan(group, records)
+        label = self._names.get(str(first.path), first.path.name)
+        return Batch("cost", found, label=f"{label} and {len(paths) - 1} more files", files=records)
+
+    def _group_scan(
+        self,
+        group: list[tuple[_Planned, str]],
+        records: list[dict[str, object]],
+        *,
+        trusting: bool = True,
+    ) -> Scan:
+        """The scan of a group of FOCUS Parquet files (``_group_batch``); their
+        plain-coded text taken on trust unless ``trusting`` is false."""
+        con = self._planner
+        assert con is not None
+        first = group[0][0]
+        paths = [item.path for item, _ in group]
         scan, columns = _open_scan(con, first.path)
-        columns = mark_clean(con, first.path, scan, columns, files=paths)
+        columns = mark_clean(con, first.path, scan, columns, files=paths, trusting=trusting)
         conversion = first.fmt.convert(first.path, scan, columns, self.source)
         for item, _ in group:
             item.summary.extra_columns = conversion.extras
         rest = conversion.params[1:]
         conversion.params = [[str(p) for p in paths], *rest]
-        found = conversion_scan(first.path, conversion, first.summary, allow_empty=True)
+        found = conversion_scan(
+            first.path,
+            conversion,
+            first.summary,
+            allow_empty=True,
+            careful=lambda: self._careful(lambda: self._group_scan(group, records, trusting=False)),
+        )
         explain = found.explain
         assert explain is not None
 
@@ -283,20 +304,32 @@ class BillingExport:
                     item.summary.loaded_before = earlier
 
         found.explain, found.on_done, found.after = explain_group, done, after
-        label = self._names.get(str(first.path), first.path.name)
-        return Batch("cost", found, label=f"{label} and {len(paths) - 1} more files", files=records)
+        return found
 
-    def _scan(self, item: _Planned, mode: str | None, plain: Path | None = None) -> Scan:
+    def _careful(self, build: Callable[[], Scan]) -> Scan:
+        """The careful scan the store falls back to (``Scan.careful``), its errors
+        naming a fetched file as the others do."""
+        try:
+            return build()
+        except InputError as exc:
+            raise self._renamed(exc) from exc.__cause__
+
+    def _scan(
+        self, item: _Planned, mode: str | None, plain: Path | None = None, *, trusting: bool = True
+    ) -> Scan:
         """The file's conversion, for the store to run; its errors name a fetched file
         by its S3 key or BigQuery table, not the temporary copy. ``plain``: the file
-        decompressed, which the conversion reads instead (same bytes, same row numbers)."""
+        decompressed, which the conversion reads instead (same bytes, same row numbers).
+        A FOCUS file's plain-coded text is taken on trust (``focus.mark_clean``) unless
+        ``trusting`` is false, as in the careful scan the store falls back to."""
         con = self._planner
         assert con is not None, "planned inside batches()"
         if item.fmt.name == "gcp":
             scan, columns = gcp.open_scan(con, item.path, decompressed=plain is not None)
         else:
             scan, columns = _open_scan(con, item.path, decompressed=plain is not None)
-        columns = mark_clean(con, item.path, scan, columns)
+        trusting = trusting and item.fmt.name == "focus"
+        columns = mark_clean(con, item.path, scan, columns, trusting=trusting)
         if item.fmt.name == "azure":
             conversion = azure.convert(item.path, scan, columns, self.source, mode=mode)
         else:
@@ -304,7 +337,13 @@ class BillingExport:
         if plain is not None:
             conversion.params = [str(plain), *conversion.params[1:]]  # $1 is the file
         item.summary.extra_columns = conversion.extras
-        found = conversion_scan(item.path, conversion, item.summary, allow_empty=self.allow_empty)
+        found = conversion_scan(
+            item.path,
+            conversion,
+            item.summary,
+            allow_empty=self.allow_empty,
+            careful=lambda: self._careful(lambda: self._scan(item, mode, plain, trusting=False)),
+        )
         explain = found.explain
         assert explain is not None
         found.explain = lambda exc: _renamed_any(self._renamed, explain(exc))

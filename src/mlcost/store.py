@@ -99,6 +99,14 @@ class Scan:
     #: for other sources: the writer's memory limit is raised by what its reading threads
     #: hold of such groups (``reading_memory``), so a wide file is not spilled to disk.
     row_group_bytes: int = 0
+    #: A billing scan that takes some of its file on trust, unlooked at (a FOCUS file's
+    #: plain-coded text, see ``focus.mark_clean``): it is written first, on a connection
+    #: of its own, and its files are kept where ``trusted(their paths)`` says they hold
+    #: what the careful scan would have written. Where they do not, or where the scan
+    #: fails, they are deleted and ``careful()``, the same file's scan with nothing
+    #: taken on trust, is written instead (its errors are the ones reported).
+    careful: Callable[[], Scan] | None = None
+    trusted: Callable[[Sequence[Path]], bool] | None = None
 
 
 @dataclass
@@ -420,6 +428,11 @@ class Store:
         Returns the files written."""
         label = batch.label or batch.table
         scan = batch.data if isinstance(batch.data, Scan) else None
+        if scan is not None and scan.careful is not None:
+            trusted = self._write_on_trust(con, scan, batch, loaded_at, tag, on_rows)
+            if trusted is not None:
+                return self._billing_written(con, batch, scan, trusted, loaded_at, on_rows)
+            scan = scan.careful()
         counted: _CountingBatches | None = None
         if scan is not None:
             params = list(scan.params)
@@ -461,18 +474,80 @@ class Store:
                     con.unregister("_mlcost_incoming")
         if counted is not None and counted.error is not None:
             raise counted.error
+        return self._billing_written(con, batch, scan, files, loaded_at, on_rows)
+
+    def _billing_written(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batch: Batch,
+        scan: Scan | None,
+        files: list[BillingFile],
+        loaded_at: datetime,
+        on_rows: ProgressCallback | None,
+    ) -> list[BillingFile]:
+        """A batch's billing files are written: the scan is told (its ``after`` reads
+        them back) and the partition checked; on a failure the files are deleted."""
         try:
             rows = sum(f.rows for f in files)
             # What a Scan's ``after`` and the partition check read: this batch's rows.
             self._create_billing_view(con, [(f.path, f.extras) for f in files])
             if scan is not None:
-                _scan_done(con, scan, label, rows, on_rows, loaded_at)
+                _scan_done(con, scan, batch.label or batch.table, rows, on_rows, loaded_at)
             if batch.partition:
                 _check_partition(con, batch, TABLES[BILLING_TABLE].loaded_at, loaded_at, 0)
         except BaseException:
             billing_files.discard(self.parts_path, files)
             raise
         return files
+
+    def _write_on_trust(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        scan: Scan,
+        batch: Batch,
+        loaded_at: datetime,
+        tag: str,
+        on_rows: ProgressCallback | None,
+    ) -> list[BillingFile] | None:
+        """Write a scan that takes text on trust (``Scan.careful``); its files, or None
+        where it failed or ``scan.trusted`` finds them unlike the careful scan's (they are
+        deleted). It runs on a cursor, a connection of its own: a row it refuses aborts
+        that connection's statement, not the load's transaction."""
+        label = batch.label or batch.table
+        cursor = self._prepare(con.cursor(), sandboxed=False)
+        try:
+            params = list(scan.params)
+            try:
+                described = cursor.execute(f"DESCRIBE {scan.sql}", params).fetchall()
+                select, extras = billing_files.select_rows(
+                    [str(row[0]) for row in described],
+                    f"({scan.sql})",
+                    params,
+                    batch.partition,
+                    loaded_at,
+                )
+                if on_rows is not None:
+                    on_rows(label, 0)
+                with (
+                    _watch(cursor, label, on_rows),
+                    _reading(con, self.writer_memory_limit, scan),
+                ):
+                    files = self._write_billing_parts(
+                        cursor, select, params, loaded_at, tag, extras
+                    )
+            except duckdb.Error:
+                return None  # the careful scan is written next, and says what is wrong
+        finally:
+            cursor.close()
+        try:
+            paths = sorted({self.parts_path / f.path for f in files})
+            if scan.trusted is None or scan.trusted(paths):
+                return files
+        except BaseException:
+            billing_files.discard(self.parts_path, files)
+            raise
+        billing_files.discard(self.parts_path, files)
+        return None
 
     def _move_billing_to_parts(self, con: duckdb.DuckDBPyConnection) -> None:
         """Migration 004: the old ``cost`` table's rows become billing files, one per

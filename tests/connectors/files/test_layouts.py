@@ -291,3 +291,88 @@ def test_files_of_one_schema_load_in_one_scan_each_named_in_the_load(
         assert con.execute("""SELECT count(*) FROM loads WHERE "table" = 'cost'""").fetchone() == (
             1,
         )
+
+
+def test_plain_coded_text_the_load_stores_as_it_is_is_taken_on_trust(
+    reference: pa.Table, tmp_path: Path
+) -> None:
+    """Text a FOCUS file does not dictionary-code, which the load stores as it is, is not
+    looked at before the write (focus.mark_clean(trusting=True)): the rows written are
+    (focus.written_clean), and the file is written again the careful way where they hold
+    a blank, a NULL token or a control character. Enumerations and the currency, which
+    the load normalises, are looked at in the file as before: normalising would drop a
+    control character."""
+    from mlcost.connectors.files.focus import _open_scan, mark_clean, written_clean
+    from mlcost.store import memory_connection
+
+    rows = reference.slice(0, 6).append_column("x_Team", pa.array(["ml"] * 6))
+    pq.write_table(rows, tmp_path / "plain.parquet", use_dictionary=False)
+    pq.write_table(rows, tmp_path / "coded.parquet")
+    with memory_connection() as con:
+        scan, columns = _open_scan(con, tmp_path / "plain.parquet")
+        marked = mark_clean(con, tmp_path / "plain.parquet", scan, columns, trusting=True)
+        trusted = {name for name, column in marked.items() if column.trusted}
+        assert {"ResourceId", "ResourceName", "SubAccountName", "x_Team"} <= trusted
+        assert not trusted & {"ChargeCategory", "ServiceCategory", "BillingCurrency", "Tags"}
+        assert all(marked[name].cleaned and marked[name].no_control for name in trusted)
+        scan, columns = _open_scan(con, tmp_path / "coded.parquet")
+        coded = mark_clean(con, tmp_path / "coded.parquet", scan, columns, trusting=True)
+        assert not any(column.trusted for column in coded.values())
+
+    # the store's own files: text clean, but for the source, which is ours
+    written = tmp_path / "written.parquet"
+    with duckdb.connect() as con:
+        for name, value in [("clean", "'ml'"), ("blank", "''"), ("token", "' Null'")]:
+            con.execute(
+                f"COPY (SELECT 'NULL' AS x_source, {value} AS x_Team, 1 AS n) "  # noqa: S608
+                f"TO '{written}' (FORMAT parquet)"
+            )
+            assert written_clean([written]) is (name == "clean"), name
+        con.execute(f"COPY (SELECT 'a\x07' AS \"ResourceId\") TO '{written}' (FORMAT parquet)")
+        assert written_clean([written]) is False
+
+    def load(table: pa.Table, name: str) -> list[tuple[object, ...]]:
+        pq.write_table(table, tmp_path / f"{name}.parquet", use_dictionary=False)
+        store = Store(tmp_path / f"{name}.duckdb")
+        store.init()
+        ingest_billing(store, [str(tmp_path / f"{name}.parquet")])
+        with store.reader() as con:
+            return con.execute(
+                'SELECT "ResourceId", x_Team FROM cost ORDER BY "ResourceId"'
+            ).fetchall()
+
+    ids = rows.column("ResourceId").to_pylist()
+    teams = ["ml", "", "NULL", " null ", "ml", "data"]
+    got = load(rows.set_column(rows.num_columns - 1, "x_Team", pa.array(teams)), "tokens")
+    want = ["ml", None, None, None, "ml", "data"]
+    assert got == sorted(zip(ids, want, strict=True), key=lambda r: str(r[0]))
+    # a control character in an enumeration of a plain-coded file: refused by its row
+    categories = rows.column("ChargeCategory").to_pylist()
+    categories[1] = f"{categories[1]}\x1b"
+    index = rows.schema.get_field_index("ChargeCategory")
+    with pytest.raises(InputError, match="row 2, column ChargeCategory"):
+        load(rows.set_column(index, "ChargeCategory", pa.array(categories)), "escape")
+
+
+def test_plain_coded_files_read_together_still_name_a_refused_row(
+    reference: pa.Table, tmp_path: Path
+) -> None:
+    """FOCUS Parquet files of one schema and plain-coded text, read by one scan that takes
+    their text on trust: a control character in the second file's fifth row is refused,
+    naming that file and row, and nothing is stored."""
+    folder = _write(reference.slice(0, 30), tmp_path / "parts", files=3, use_dictionary=False)
+    parts = sorted(folder.iterdir())
+    second = pq.read_table(parts[1])
+    names = second.column("ResourceName").to_pylist()
+    names[4] = f"{names[4]}\x00"
+    index = second.schema.get_field_index("ResourceName")
+    pq.write_table(
+        second.set_column(index, "ResourceName", pa.array(names)), parts[1], use_dictionary=False
+    )
+    store = Store(tmp_path / "s.duckdb")
+    store.init()
+    with pytest.raises(InputError, match=r"part-1\.parquet: row 5, column ResourceName"):
+        ingest_billing(store, [str(folder)])
+    with store.reader() as con:
+        assert con.execute("SELECT count(*) FROM cost").fetchone() == (0,)
+    assert not list((tmp_path / "s.duckdb.parts").rglob("*.parquet"))
