@@ -117,6 +117,8 @@ ENUMS: dict[str, tuple[tuple[str, ...], bool]] = {
 }
 
 BATCH_ROWS = 262_144
+#: The FOCUS columns of money (amounts, prices, quantities).
+MONEY_NAMES = frozenset(name for name, sql_type in FOCUS_COLUMNS.items() if sql_type == MONEY)
 SUFFIXES = (
     ".csv",
     ".csv.gz",
@@ -480,11 +482,23 @@ def stream_conversion(
 
 
 def _open_scan(
-    con: duckdb.DuckDBPyConnection, path: Path, *, decompressed: bool = False
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    decompressed: bool = False,
+    money_typed: bool = False,
 ) -> tuple[str, dict[str, SourceColumn]]:
     """The table function that scans ``path`` (``$1`` stands for the path), and the
     file's columns by their header names. ``decompressed``: the scan is to read the
-    CSV.gz's decompressed copy (connectors/files/scratch.py) in its place."""
+    CSV.gz's decompressed copy (connectors/files/scratch.py) in its place.
+
+    ``money_typed`` (a FOCUS CSV's scan taken on trust, see ``mark_clean``): the CSV
+    reader parses the FOCUS money columns as ``DECIMAL(38,12)`` itself, instead of
+    handing over text the conversion casts. Its parse is DuckDB's cast from text, the
+    one the conversion makes (``values.money_sql``): the same amount for every value it
+    reads, an error for every value the cast refuses (the careful scan then names the
+    row). Timestamps stay text: the reader's own parse drops an offset and reads
+    ``4/1/25`` as the year 4."""
     name = path.name.lower()
     if name.endswith(".parquet"):
         # A path such as BillingPeriod=2026-10/ names no column: the file holds what it holds.
@@ -502,10 +516,17 @@ def _open_scan(
             for name, r in zip(names, rows, strict=True)
         }
     header = _csv_header(path)
+    cleaned = [_clean_header(h) for h in header]
+    money = set()
+    if money_typed:
+        money = {
+            actual for focus, actual in match_focus_columns(cleaned).items() if focus in MONEY_NAMES
+        }
+    types = [MONEY if name in money else "VARCHAR" for name in cleaned]
     # Positional names c0…cN: header names are data and never enter the SQL text.
     # Blanks and NULL tokens are null from the reader on (as cleaning would make them),
     # so casts and checks skip them.
-    spec = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
+    spec = ", ".join(f"'c{i}': '{sql_type}'" for i, sql_type in enumerate(types))
     gzipped = path.name.lower().endswith(".gz") and not decompressed
     scan = (
         f"read_csv($1, columns={{{spec}}}, header=true, auto_detect=false, delim=',', "
@@ -513,9 +534,11 @@ def _open_scan(
         f"compression='{'gzip' if gzipped else 'none'}', hive_partitioning=false)"
     )
     _refuse_control_names(path, header)
-    cleaned = [_clean_header(h) for h in header]
     _refuse_duplicates(path, cleaned)
-    return scan, {name: SourceColumn(f"c{i}", "VARCHAR") for i, name in enumerate(cleaned)}
+    return scan, {
+        name: SourceColumn(f"c{i}", sql_type)
+        for i, (name, sql_type) in enumerate(zip(cleaned, types, strict=True))
+    }
 
 
 def mark_clean(
@@ -545,17 +568,16 @@ def mark_clean(
     reader already reads blanks and bare NULL tokens as null, and a second parse would
     cost more than it saves.
 
-    ``trusting`` (a FOCUS file's own scan): text the file does not dictionary-code and
-    the conversion stores as it is (``passes_through``) is not looked at but marked
-    ``trusted``. Gathering 10M rows of such text cost 8 s of a 33 s load; the rows
-    written, which DuckDB's writer dictionary-codes, are looked at in under 1 s
+    ``trusting`` (a FOCUS file's own scan): text the file does not dictionary-code (a
+    CSV's, all of it) and the conversion stores as it is (``passes_through``) is not
+    looked at, nor cleaned or searched row by row, but marked ``trusted``. Gathering
+    10M rows of plain-coded Parquet text cost 8 s of a 33 s load; the rows written,
+    which DuckDB's writer dictionary-codes, are looked at in under 1 s
     (``written_clean``), and where that look finds anything the store writes the file
     again the careful way (``Scan.careful``)."""
-    if not scan.startswith("read_parquet("):
-        return columns
     texts = [name for name, column in columns.items() if column.type == "VARCHAR"]
-    if not texts:
-        return columns
+    if not scan.startswith("read_parquet(") or not texts:
+        return _trusted(columns, texts) if trusting and scan.startswith("read_csv(") else columns
     # Text that repeats (a Parquet writer dictionary-coded it, or a sample of its first
     # rows shows it) has its distinct values gathered and looked at once each; text that
     # does not (a unique id per line) is looked at row by row: gathering it costs more.
@@ -563,10 +585,7 @@ def mark_clean(
     coded = _dictionary_coded(files[0] if files else path)
     marked = dict(columns)
     if trusting:
-        focus_of = {actual: focus for focus, actual in match_focus_columns(columns).items()}
-        for name in texts:
-            if columns[name].ref not in coded and passes_through(focus_of.get(name)):
-                marked[name] = replace(columns[name], cleaned=True, no_control=True, trusted=True)
+        marked = _trusted(columns, [n for n in texts if columns[n].ref not in coded])
         texts = [name for name in texts if not marked[name].trusted]
         if not texts:
             return marked
@@ -631,6 +650,18 @@ def mark_clean(
             cleaned=column.cleaned or not tokens_found,
             no_control=not control_found,
         )
+    return marked
+
+
+def _trusted(columns: dict[str, SourceColumn], texts: Sequence[str]) -> dict[str, SourceColumn]:
+    """``columns`` with those of ``texts`` the conversion stores as it is
+    (``passes_through``) taken on trust: marked cleaned, without control characters, and
+    ``trusted``."""
+    focus_of = {actual: focus for focus, actual in match_focus_columns(columns).items()}
+    marked = dict(columns)
+    for name in texts:
+        if passes_through(focus_of.get(name)):
+            marked[name] = replace(columns[name], cleaned=True, no_control=True, trusted=True)
     return marked
 
 

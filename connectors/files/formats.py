@@ -324,11 +324,13 @@ class BillingExport:
         ``trusting`` is false, as in the careful scan the store falls back to."""
         con = self._planner
         assert con is not None, "planned inside batches()"
+        trusting = trusting and item.fmt.name == "focus"
         if item.fmt.name == "gcp":
             scan, columns = gcp.open_scan(con, item.path, decompressed=plain is not None)
         else:
-            scan, columns = _open_scan(con, item.path, decompressed=plain is not None)
-        trusting = trusting and item.fmt.name == "focus"
+            scan, columns = _open_scan(
+                con, item.path, decompressed=plain is not None, money_typed=trusting
+            )
         columns = mark_clean(con, item.path, scan, columns, trusting=trusting)
         if item.fmt.name == "azure":
             conversion = azure.convert(item.path, scan, columns, self.source, mode=mode)

@@ -709,3 +709,42 @@ def test_a_service_subcategory_must_belong_to_its_category(
     with store.reader() as con:
         got = con.execute("SELECT ServiceCategory, ServiceSubcategory FROM cost").fetchall()
     assert got == [("Compute", "Virtual Machines")]
+
+
+#: Amounts as a CSV writes them, and what the store keeps: DuckDB's cast from text,
+#: rounded once at the 12th place, whether the CSV reader parses the column itself
+#: (the scan taken on trust) or the conversion casts the text (the careful scan).
+CSV_AMOUNTS = [
+    ("1.12345678901234", Decimal("1.123456789012")),
+    ("0.0000000000005", Decimal("0.000000000001")),
+    ("-0.0000000000005", Decimal("-0.000000000001")),
+    ("1e-5", Decimal("0.00001")),
+    (" 2.5 ", Decimal("2.5")),
+    ("+3", Decimal("3")),
+    (".5", Decimal("0.5")),
+    ("12345678901234567890123456.1", Decimal("12345678901234567890123456.1")),
+]
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_csv_amounts_read_by_the_reader_keep_the_casts_values(
+    store: Store, tmp_path: Path, gzipped: bool
+) -> None:
+    rows = [
+        focus_row(ResourceId=f"i-{i}", BilledCost=written, ListCost=written)
+        for i, (written, _) in enumerate(CSV_AMOUNTS)
+    ]
+    text = _csv_text(rows)
+    path = tmp_path / ("bill.csv.gz" if gzipped else "bill.csv")
+    path.write_bytes(_gz_bytes(text) if gzipped else text.encode())
+    ingest_billing(store, [str(path)])
+    with store.reader() as con:
+        got = con.execute(
+            'SELECT "ResourceId", "BilledCost", "ListCost" FROM cost ORDER BY "ResourceId"'
+        ).fetchall()
+    assert got == [(f"i-{i}", want, want) for i, (_, want) in enumerate(CSV_AMOUNTS)]
+    # what the cast refuses, the reader refuses too: the row is named all the same
+    bad = [focus_row(ResourceId="i-0"), focus_row(ResourceId="i-1", ListCost="NaN")]
+    path.write_bytes(_gz_bytes(_csv_text(bad)) if gzipped else _csv_text(bad).encode())
+    with pytest.raises(InputError, match="row 2, column ListCost: expected a number, found 'NaN'"):
+        ingest_billing(store, [str(path)])
