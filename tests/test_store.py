@@ -768,7 +768,7 @@ def test_a_billing_scan_taken_on_trust_is_kept_only_where_its_files_pass_the_loo
 
     def select(amount: str, where: str = "true") -> str:
         return (
-            "SELECT TIMESTAMP '2026-03-01' AS BillingPeriodStart, "
+            "SELECT TIMESTAMP '2026-03-01' AS BillingPeriodStart, "  # noqa: S608
             "TIMESTAMP '2026-03-02' AS ChargePeriodStart, "
             f"CAST('{amount}' AS DECIMAL(38,12)) AS BilledCost, "
             f"CAST('{amount}' AS DECIMAL(38,12)) AS EffectiveCost, 'aws' AS x_source "
@@ -819,6 +819,6 @@ def test_a_billing_scan_taken_on_trust_is_kept_only_where_its_files_pass_the_loo
             explain=lambda exc: StoreError(f"careful said: {exc}"),
         ),
     )
-    with pytest.raises(StoreError, match="careful said: .*careful"):
+    with pytest.raises(StoreError, match=r"careful said: .*careful"):
         load(both)
     assert load(Scan(select("1"), careful=careful, trusted=trusted(True))) == [(3, Decimal("3"))]

@@ -175,9 +175,9 @@ class BillingExport:
                 item.summary.sha256 = digest
                 self.files.append(item.summary)
                 # Decompressed just before the store reads it, removed once it has.
-                with scratch.decompressed(item.path, folder) as plain:
+                with scratch.decompressed(item.path, folder) as copy:
                     try:
-                        scan = self._scan(item, modes.get(item.path), plain)
+                        scan = self._scan(item, modes.get(item.path), copy)
                     except InputError as exc:
                         raise self._renamed(exc) from exc.__cause__
                     name = self._names.get(str(item.path), str(item.path.resolve()))
@@ -315,21 +315,31 @@ class BillingExport:
             raise self._renamed(exc) from exc.__cause__
 
     def _scan(
-        self, item: _Planned, mode: str | None, plain: Path | None = None, *, trusting: bool = True
+        self,
+        item: _Planned,
+        mode: str | None,
+        copy: scratch.Copy | None = None,
+        *,
+        trusting: bool = True,
     ) -> Scan:
         """The file's conversion, for the store to run; its errors name a fetched file
-        by its S3 key or BigQuery table, not the temporary copy. ``plain``: the file
-        decompressed, which the conversion reads instead (same bytes, same row numbers).
-        A FOCUS file's plain-coded text is taken on trust (``focus.mark_clean``) unless
-        ``trusting`` is false, as in the careful scan the store falls back to."""
+        by its S3 key or BigQuery table, not the temporary copy. ``copy``: a CSV.gz to
+        be read decompressed (same bytes, same row numbers): whole, or, for a FOCUS
+        file's scan taken on trust, part by part as it is decompressed
+        (``scratch.Copy.parts``). A FOCUS file's plain-coded text is taken on trust
+        (``focus.mark_clean``) unless ``trusting`` is false, as in the careful scan the
+        store falls back to (``Scan.careful``)."""
         con = self._planner
         assert con is not None, "planned inside batches()"
         trusting = trusting and item.fmt.name == "focus"
+        in_parts = trusting and copy is not None and copy.room_for_parts()
+        plain = copy.whole() if copy is not None and not in_parts else None
+        decompressed = in_parts or plain is not None
         if item.fmt.name == "gcp":
-            scan, columns = gcp.open_scan(con, item.path, decompressed=plain is not None)
+            scan, columns = gcp.open_scan(con, item.path, decompressed=decompressed)
         else:
             scan, columns = _open_scan(
-                con, item.path, decompressed=plain is not None, money_typed=trusting
+                con, item.path, decompressed=decompressed, money_typed=trusting
             )
         columns = mark_clean(con, item.path, scan, columns, trusting=trusting)
         if item.fmt.name == "azure":
@@ -339,13 +349,13 @@ class BillingExport:
         if plain is not None:
             conversion.params = [str(plain), *conversion.params[1:]]  # $1 is the file
         item.summary.extra_columns = conversion.extras
+        careful = lambda: self._careful(lambda: self._scan(item, mode, copy, trusting=False))  # noqa: E731
         found = conversion_scan(
-            item.path,
-            conversion,
-            item.summary,
-            allow_empty=self.allow_empty,
-            careful=lambda: self._careful(lambda: self._scan(item, mode, plain, trusting=False)),
+            item.path, conversion, item.summary, allow_empty=self.allow_empty, careful=careful
         )
+        if in_parts:
+            assert copy is not None
+            found.parts, found.careful = copy.parts(), careful
         explain = found.explain
         assert explain is not None
         found.explain = lambda exc: _renamed_any(self._renamed, explain(exc))

@@ -107,6 +107,16 @@ class Scan:
     #: taken on trust, is written instead (its errors are the ones reported).
     careful: Callable[[], Scan] | None = None
     trusted: Callable[[Sequence[Path]], bool] | None = None
+    #: For a scan taken on trust: the inputs it runs over one after the other in place
+    #: of its ``$1`` (a CSV.gz's parts as they are decompressed), each written to files
+    #: of its own, with how far through the whole each ends (0 to 1, for the progress).
+    #: Raising :class:`NotTrusted` sends the load to the careful scan.
+    parts: Iterable[tuple[Path, float]] | None = None
+
+
+class NotTrusted(Exception):
+    """A scan taken on trust cannot go on (its input is not as it expected): the
+    careful scan is written instead, and says what is wrong."""
 
 
 @dataclass
@@ -515,9 +525,17 @@ class Store:
         that connection's statement, not the load's transaction."""
         label = batch.label or batch.table
         cursor = self._prepare(con.cursor(), sandboxed=False)
+        parts = iter(scan.parts) if scan.parts is not None else None
+        files: list[BillingFile] = []
         try:
-            params = list(scan.params)
-            try:
+            inputs = parts if parts is not None else iter([(None, 1.0)])
+            if on_rows is not None:
+                on_rows(label, 0)
+            start = 0.0
+            for index, (source, end) in enumerate(inputs):
+                params = list(scan.params)
+                if source is not None:
+                    params[0] = str(source)
                 described = cursor.execute(f"DESCRIBE {scan.sql}", params).fetchall()
                 select, extras = billing_files.select_rows(
                     [str(row[0]) for row in described],
@@ -526,19 +544,30 @@ class Store:
                     batch.partition,
                     loaded_at,
                 )
-                if on_rows is not None:
-                    on_rows(label, 0)
                 with (
-                    _watch(cursor, label, on_rows),
+                    _watch(cursor, label, on_rows, (start, end)),
                     _reading(con, self.writer_memory_limit, scan),
                 ):
-                    files = self._write_billing_parts(
-                        cursor, select, params, loaded_at, tag, extras
+                    files += self._write_billing_parts(
+                        cursor,
+                        select,
+                        params,
+                        loaded_at,
+                        tag if source is None else f"{tag}.{index}",
+                        extras,
                     )
-            except duckdb.Error:
-                return None  # the careful scan is written next, and says what is wrong
+                start = end
+        except (duckdb.Error, NotTrusted):
+            billing_files.discard(self.parts_path, files)
+            return None  # the careful scan is written next, and says what is wrong
+        except BaseException:
+            billing_files.discard(self.parts_path, files)
+            raise
         finally:
             cursor.close()
+            close = getattr(parts, "close", None)
+            if close is not None:
+                close()  # a generator's parts removed, its thread stopped
         try:
             paths = sorted({self.parts_path / f.path for f in files})
             if scan.trusted is None or scan.trusted(paths):
@@ -851,11 +880,15 @@ def _scan_done(
 
 @contextlib.contextmanager
 def _watch(
-    con: duckdb.DuckDBPyConnection, label: str, on_rows: ProgressCallback | None
+    con: duckdb.DuckDBPyConnection,
+    label: str,
+    on_rows: ProgressCallback | None,
+    span: tuple[float, float] = (0.0, 1.0),
 ) -> Iterator[None]:
     """Report how far the query running on ``con`` has got, from a thread of its own,
     every PROGRESS_POLL_S seconds (DuckDB tracks it only with its progress bar on;
-    its printing stays off)."""
+    its printing stays off); ``span``: the share of the whole the query is (a part of
+    a file), from, to."""
     if on_rows is None:
         yield
         return
@@ -866,7 +899,7 @@ def _watch(
         while not stop.wait(PROGRESS_POLL_S):
             percent = con.query_progress()
             if percent >= 0:
-                on_rows(label, 0, min(percent, 100.0) / 100)
+                on_rows(label, 0, span[0] + (span[1] - span[0]) * min(percent, 100.0) / 100)
 
     watcher = threading.Thread(target=poll, name="mlcost-progress", daemon=True)
     watcher.start()

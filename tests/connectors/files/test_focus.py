@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -451,32 +452,69 @@ def _copies(monkeypatch: pytest.MonkeyPatch) -> list[Path | None]:
     return made
 
 
-def test_a_csv_gz_is_read_from_a_copy_beside_the_store_and_the_copy_removed(
+def _parts(monkeypatch: pytest.MonkeyPatch) -> list[list[Path]]:
+    """The parts each next load cuts a CSV.gz into (scratch.Copy.parts), in parts of
+    20 kB read 1 kB at a time."""
+    monkeypatch.setattr(scratch, "PART_BYTES", 20_000)
+    monkeypatch.setattr(scratch, "CHUNK", 1_000)
+    cut: list[list[Path]] = []
+    real = scratch._parts
+
+    def spy(path: Path, folder: Path, part_bytes: int) -> Iterator[tuple[Path, float]]:
+        cut.append([])
+        for part, share in real(path, folder, part_bytes):
+            cut[-1].append(part)
+            yield part, share
+
+    monkeypatch.setattr(scratch, "_parts", spy)
+    return cut
+
+
+def test_a_csv_gz_is_read_in_parts_beside_the_store_and_the_parts_removed(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made = _copies(monkeypatch)
-    rows = [focus_row(BilledCost=f"{i}.25", ResourceId=f"i-{i}") for i in range(1, 5)]
+    """A FOCUS CSV.gz is decompressed in parts, each read while the next is decompressed
+    and each written to billing files of its own; none is left behind. A description
+    with a newline inside its quotes stays one record, whichever part it falls in."""
+    made, cut = _copies(monkeypatch), _parts(monkeypatch)
+    rows = [
+        focus_row(BilledCost=f"{i}.25", ResourceId=f"i-{i}", ChargeDescription=f"GPU\n{i}")
+        for i in range(1, 301)
+    ]
     ingest_billing(store, [str(write_csv(tmp_path / "bill.csv.gz", rows))])
 
-    assert totals(store) == (Decimal("11.00"), Decimal("4.00"), 4)  # 1.25+2.25+3.25+4.25
-    [copy] = made
-    assert copy is not None and copy.parent.parent == store.path.parent
+    # 1.25 + 2.25 + … + 300.25 = 45150 + 75
+    assert totals(store) == (Decimal("45225.00"), Decimal("300.00"), 300)
+    with store.reader() as con:
+        described = con.execute(
+            "SELECT count(*) FROM cost WHERE \"ChargeDescription\" = 'GPU' || chr(10) || "
+            "split_part(\"ResourceId\", '-', 2)"
+        ).fetchone()
+        files = con.execute("SELECT count(DISTINCT path) FROM cost_files").fetchone()
+    assert described == (300,)
+    assert made == [] and len(cut) == 1 and len(cut[0]) > 3
+    assert files == (len(cut[0]),)  # a part, its own billing file
+    assert cut[0][0].parent.parent == store.path.parent and not any(p.exists() for p in cut[0])
     assert list(store.path.parent.glob(".mlcost-scratch-*")) == []
 
 
 def test_a_bad_row_in_a_csv_gz_is_named_by_its_row_and_no_copy_is_left(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made = _copies(monkeypatch)
-    rows = [focus_row(ResourceId=f"i-{i}") for i in range(5)]
-    rows[3]["BilledCost"] = "12,50"
+    """A row refused in a later part sends the load to the careful scan, over the whole
+    file decompressed: the row is named by its number in the file."""
+    made, cut = _copies(monkeypatch), _parts(monkeypatch)
+    rows = [focus_row(ResourceId=f"i-{i}") for i in range(300)]
+    rows[250]["BilledCost"] = "12,50"
     before = store_contents(store)
 
-    with pytest.raises(InputError, match=r"bill\.csv\.gz: row 4, column BilledCost: .*'12,50'"):
+    with pytest.raises(InputError, match=r"bill\.csv\.gz: row 251, column BilledCost: .*'12,50'"):
         ingest_billing(store, [str(write_csv(tmp_path / "bill.csv.gz", rows))])
 
+    assert len(cut[0]) >= 2 and not any(p.exists() for p in cut[0])  # refused in a later part
     assert made[0] is not None and not made[0].exists()
     assert list(store.path.parent.glob(".mlcost-scratch-*")) == []
+    assert list(store.parts_path.rglob("*.parquet")) == []
     assert store_contents(store) == before
 
 

@@ -303,6 +303,7 @@ def test_plain_coded_text_the_load_stores_as_it_is_is_taken_on_trust(
     the load normalises, are looked at in the file as before: normalising would drop a
     control character."""
     from mlcost.connectors.files.focus import _open_scan, mark_clean, written_clean
+
     from mlcost.store import memory_connection
 
     rows = reference.slice(0, 6).append_column("x_Team", pa.array(["ml"] * 6))
@@ -324,7 +325,7 @@ def test_plain_coded_text_the_load_stores_as_it_is_is_taken_on_trust(
     with duckdb.connect() as con:
         for name, value in [("clean", "'ml'"), ("blank", "''"), ("token", "' Null'")]:
             con.execute(
-                f"COPY (SELECT 'NULL' AS x_source, {value} AS x_Team, 1 AS n) "  # noqa: S608
+                f"COPY (SELECT 'NULL' AS x_source, {value} AS x_Team, 1 AS n) "
                 f"TO '{written}' (FORMAT parquet)"
             )
             assert written_clean([written]) is (name == "clean"), name
