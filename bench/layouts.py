@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -197,8 +198,11 @@ print(json.dumps({"rows": rows, "s": end - start, "after_s": after, "peak_mb": p
 
 
 def measure(kind: str, folder: Path, db: Path) -> dict[str, Any]:
-    """One load of ``folder`` (mlcost or duckdb) in a fresh process, on a fresh store."""
+    """One load of ``folder`` (mlcost or duckdb) in a fresh process, on a fresh store,
+    the disk quiet first: the files just written (8.95 GB of CSV for a 10M-row CSV.gz)
+    would otherwise be written out during the first load measured, and slow it."""
     remove_store(db)
+    os.sync()
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, kind, str(folder), str(db)],
         capture_output=True,

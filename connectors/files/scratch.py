@@ -92,7 +92,7 @@ class Copy:
     def room_for_parts(self) -> bool:
         """Whether the disk has room for the parts on it at once (three), within half of
         its free space."""
-        return 3 * (PART_BYTES + CHUNK) <= shutil.disk_usage(self.folder).free // 2
+        return shutil.disk_usage(self.folder).free // 2 >= 3 * (PART_BYTES + CHUNK)
 
     def parts(self) -> Iterator[tuple[Path, float]]:
         """The file in parts of about PART_BYTES decompressed, each the header and

@@ -181,9 +181,13 @@ TIME_CASES = [
 ]
 
 
+@pytest.mark.parametrize("share", [0.0, 1.0])  # tags rebuilt once per distinct value, per row
 def test_tags_and_timestamps_read_the_same_whichever_path_they_take(
-    store: Store, tmp_path: Path
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share: float
 ) -> None:
+    import mlcost.connectors.files.focus as focus
+
+    monkeypatch.setattr(focus, "TAGS_SHARE", share)
     rows = [
         focus_row(
             ResourceId=f"r{i}",
@@ -202,6 +206,35 @@ def test_tags_and_timestamps_read_the_same_whichever_path_they_take(
     assert [(r[1], r[2]) for r in got] == [
         (tags[1], time[1]) for tags, time in zip(TAG_CASES, TIME_CASES, strict=True)
     ]
+
+
+def test_a_csv_rebuilds_its_tags_per_distinct_value_only_where_they_are_a_good_share(
+    tmp_path: Path,
+) -> None:
+    """A second parse of a CSV for its tags pays only where they are a good share of each
+    line (focus.TAGS_SHARE, from the first rows); a Parquet file reads them alone."""
+    from mlcost.connectors.files.focus import TAGS_SHARE, _tags_per_distinct
+
+    short = '{"team": "ml"}'
+    long = "{" + ", ".join(f'"key-{k}": "a longer value {k}"' for k in range(12)) + "}"
+    for tags, gzipped, wanted in [(short, False, False), (long, False, True), (long, True, True)]:
+        path = write_csv(
+            tmp_path / ("t.csv.gz" if gzipped else "t.csv"),
+            [focus_row(ResourceId=f"i-{i}", Tags=tags) for i in range(50)],
+        )
+        header = next(
+            csv.reader(
+                io.StringIO(
+                    path.read_bytes().decode()
+                    if not gzipped
+                    else gzip.decompress(path.read_bytes()).decode()
+                )
+            )
+        )
+        ref = f"c{header.index('Tags')}"
+        assert _tags_per_distinct(path, "read_csv($1, …)", ref) is wanted, (tags, gzipped)
+    assert _tags_per_distinct(tmp_path / "t.parquet", "read_parquet($1)", '"Tags"')
+    assert 0 < TAGS_SHARE < 1
 
 
 def test_a_tag_key_written_twice_is_refused(store: Store, tmp_path: Path) -> None:
