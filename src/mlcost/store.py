@@ -443,48 +443,67 @@ class Store:
             if trusted is not None:
                 return self._billing_written(con, batch, scan, trusted, loaded_at, on_rows)
             scan = scan.careful()
-        counted: _CountingBatches | None = None
         if scan is not None:
-            params = list(scan.params)
+            if on_rows is not None:
+                on_rows(label, 0)
             try:
-                described = con.execute(f"DESCRIBE {scan.sql}", params).fetchall()
+                files = self._write_scan(con, scan, None, batch, loaded_at, tag, on_rows)
             except duckdb.Error as exc:
                 raise (scan.explain(exc) if scan.explain else exc) from exc
-            names = [str(row[0]) for row in described]
-            source = f"({scan.sql})"
-        else:
-            assert not isinstance(batch.data, Scan)
-            pulled = iter(_record_batches(batch.data))
-            first = next(pulled, None)
-            if first is None:
-                return []
-            counted = _CountingBatches(itertools.chain([first], pulled), label, on_rows)
-            con.register(
-                "_mlcost_incoming", pa.RecordBatchReader.from_batches(first.schema, counted)
-            )
-            names, source, params = first.schema.names, "_mlcost_incoming", []
+            return self._billing_written(con, batch, scan, files, loaded_at, on_rows)
+        assert not isinstance(batch.data, Scan)
+        pulled = iter(_record_batches(batch.data))
+        first = next(pulled, None)
+        if first is None:
+            return []
+        counted = _CountingBatches(itertools.chain([first], pulled), label, on_rows)
+        con.register("_mlcost_incoming", pa.RecordBatchReader.from_batches(first.schema, counted))
+        params: list[object] = []  # select_rows fills it
         select, extras = billing_files.select_rows(
-            names, source, params, batch.partition, loaded_at
+            first.schema.names, "_mlcost_incoming", params, batch.partition, loaded_at
         )
-        if scan is not None and on_rows is not None:
-            on_rows(label, 0)
         try:
-            with (
-                _watch(con, label, on_rows if scan is not None else None),
-                _reading(con, self.writer_memory_limit, scan),
-            ):
-                files = self._write_billing_parts(con, select, params, loaded_at, tag, extras)
-        except duckdb.Error as exc:
-            if counted is not None and counted.error is not None:
+            files = self._write_billing_parts(con, select, params, loaded_at, tag, extras)
+        except duckdb.Error:
+            if counted.error is not None:
                 raise counted.error from None
-            raise (scan.explain(exc) if scan is not None and scan.explain else exc) from exc
+            raise
         finally:
-            if counted is not None:
-                with contextlib.suppress(duckdb.Error):
-                    con.unregister("_mlcost_incoming")
-        if counted is not None and counted.error is not None:
+            with contextlib.suppress(duckdb.Error):
+                con.unregister("_mlcost_incoming")
+        if counted.error is not None:
             raise counted.error
-        return self._billing_written(con, batch, scan, files, loaded_at, on_rows)
+        return self._billing_written(con, batch, None, files, loaded_at, on_rows)
+
+    def _write_scan(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        scan: Scan,
+        part: tuple[int, Path, tuple[float, float]] | None,
+        batch: Batch,
+        loaded_at: datetime,
+        tag: str,
+        on_rows: ProgressCallback | None,
+    ) -> list[BillingFile]:
+        """Write a scan's rows to new billing files on ``con`` (the store's connection, or
+        a cursor of it), its progress watched; ``part``: (number, input in place of its
+        ``$1``, share of the whole) for a part of a scan in parts. DuckDB's errors are
+        raised as they are."""
+        params = list(scan.params)
+        if part is not None:
+            params[0] = str(part[1])
+            tag = f"{tag}.{part[0]}"
+        described = con.execute(f"DESCRIBE {scan.sql}", params).fetchall()
+        select, extras = billing_files.select_rows(
+            [str(row[0]) for row in described], f"({scan.sql})", params, batch.partition, loaded_at
+        )
+        label = batch.label or batch.table
+        span = part[2] if part is not None else (0.0, 1.0)
+        with (
+            _watch(con, label, on_rows, span),
+            _reading(con, self.writer_memory_limit, scan),
+        ):
+            return self._write_billing_parts(con, select, params, loaded_at, tag, extras)
 
     def _billing_written(
         self,
@@ -528,34 +547,14 @@ class Store:
         parts = iter(scan.parts) if scan.parts is not None else None
         files: list[BillingFile] = []
         try:
-            inputs = parts if parts is not None else iter([(None, 1.0)])
             if on_rows is not None:
                 on_rows(label, 0)
+            if parts is None:
+                files = self._write_scan(cursor, scan, None, batch, loaded_at, tag, on_rows)
             start = 0.0
-            for index, (source, end) in enumerate(inputs):
-                params = list(scan.params)
-                if source is not None:
-                    params[0] = str(source)
-                described = cursor.execute(f"DESCRIBE {scan.sql}", params).fetchall()
-                select, extras = billing_files.select_rows(
-                    [str(row[0]) for row in described],
-                    f"({scan.sql})",
-                    params,
-                    batch.partition,
-                    loaded_at,
-                )
-                with (
-                    _watch(cursor, label, on_rows, (start, end)),
-                    _reading(con, self.writer_memory_limit, scan),
-                ):
-                    files += self._write_billing_parts(
-                        cursor,
-                        select,
-                        params,
-                        loaded_at,
-                        tag if source is None else f"{tag}.{index}",
-                        extras,
-                    )
+            for number, (source, end) in enumerate(parts or ()):
+                part = (number, source, (start, end))
+                files += self._write_scan(cursor, scan, part, batch, loaded_at, tag, on_rows)
                 start = end
         except (duckdb.Error, NotTrusted):
             billing_files.discard(self.parts_path, files)
