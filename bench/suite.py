@@ -375,6 +375,12 @@ def main() -> None:
         help="rows of the ingest-by-layout table (0: skip it)",
     )
     parser.add_argument(
+        "--layout-repeat",
+        type=int,
+        default=2,
+        help="loads of each layout each way, the fastest kept (bench/layouts.py --repeat)",
+    )
+    parser.add_argument(
         "--skip-store", action="store_true", help="skip the store-at-scale lines (bench/store.py)"
     )
     parser.add_argument(
@@ -460,7 +466,7 @@ def main() -> None:
             only = ["baseline", "money-d18", "cur2-parquet"] if args.smoke else None
             layouts = Path(tmp) / "layouts"
             layouts.mkdir()
-            run_layouts(layout_rows, layouts, only)
+            run_layouts(layout_rows, layouts, only, 1 if args.smoke else args.layout_repeat)
             shutil.rmtree(layouts)
             timings.append(f"layouts measured in {time.perf_counter() - begun:.0f} s")
         print(f"\n{cli_start()}", flush=True)

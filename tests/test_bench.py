@@ -100,3 +100,22 @@ def test_the_suite_can_run_one_format_and_skip_the_analyses(tmp_path: Path) -> N
     assert "not run (over --csv-max-rows)" in ingest[1]
     assert "analyze (s)" not in done.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_layout_table_keeps_each_sides_fastest_load() -> None:
+    """`bench/layouts.py --repeat N`: the fastest of each side's loads, an error only
+    where every one failed."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_layouts", BENCH / "layouts.py")
+    assert spec is not None and spec.loader is not None
+    layouts = importlib.util.module_from_spec(spec)
+    sys.modules["bench_layouts"] = layouts  # its dataclasses look their module up
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec.loader.exec_module(layouts)
+    finally:
+        sys.path.remove(str(BENCH))
+        del sys.modules["bench_layouts"]
+    assert layouts.best([{"s": 3.0}, {"error": "failed"}, {"s": 2.5}]) == {"s": 2.5}
+    assert layouts.best([{"error": "a"}, {"error": "b"}]) == {"error": "a"}
