@@ -1029,16 +1029,17 @@ def _can_fail(focus: str, sql_type: str, rtype: str) -> bool:
 
 
 def passes_through(focus: str | None) -> bool:
-    """Whether the conversion stores a text column named ``focus`` (None: not a FOCUS
-    column, an extra) as it is, but for cleaning (``_convert``): the look at the rows
-    written then sees what a look at the file would have (``written_clean``). Not so the
-    enumerations, whose spelling is normalised (which would drop a control character),
-    the currency, JSON, money and timestamps."""
-    if focus is None:
-        return True
-    return (
-        FOCUS_COLUMNS.get(focus) == "VARCHAR" and focus not in ENUMS and focus != "BillingCurrency"
-    )
+    """Whether the conversion of a text column named ``focus`` (None: not a FOCUS column,
+    an extra) lets the look at the rows written (``written_clean``) see what a look at the
+    file would have, so that it can be taken on trust: text stored as it is; the currency
+    (``upper(trim(…))`` keeps a blank, a ``NULL`` token and a control character in
+    sight); an enumeration, whose normalised spelling would drop a control character, but
+    whose conversion refuses a value it does not know as it is written that holds one
+    (``_convert``: the scan fails, and the careful one names the row). Not JSON, money
+    or timestamps."""
+    if focus in ENUMS:
+        return ENUMS[focus][1]  # one that keeps a value it does not know would not fail
+    return focus is None or FOCUS_COLUMNS.get(focus) == "VARCHAR"
 
 
 def _convert(
@@ -1091,10 +1092,13 @@ def _convert(
         key = f"regexp_replace(lower({text}), '[^a-z]', '', 'g')"
         whens = " ".join(f"WHEN '{re.sub('[^a-z]', '', v.lower())}' THEN '{v}'" for v in values)
         fallback = "NULL" if strict else text
-        # Values already in their canonical spelling (most of them) skip the regex.
+        # Values already in their canonical spelling (most of them) skip the regex. One
+        # that is not, with a control character, is not read (the key would drop it): a
+        # scan taking the column on trust fails there (passes_through).
         canonical = ", ".join(f"'{v}'" for v in values)
         return (
             f"CASE WHEN {text} IN ({canonical}) THEN {text} "
+            f"WHEN {has_control(text)} THEN NULL "
             f"ELSE CASE {key} {whens} ELSE {fallback} END END",
             "one of " + ", ".join(values),
         )

@@ -299,9 +299,9 @@ def test_plain_coded_text_the_load_stores_as_it_is_is_taken_on_trust(
     """Text a FOCUS file does not dictionary-code, which the load stores as it is, is not
     looked at before the write (focus.mark_clean(trusting=True)): the rows written are
     (focus.written_clean), and the file is written again the careful way where they hold
-    a blank, a NULL token or a control character. Enumerations and the currency, which
-    the load normalises, are looked at in the file as before: normalising would drop a
-    control character."""
+    a blank, a NULL token or a control character. An enumeration, whose normalised
+    spelling would drop a control character, refuses an unknown spelling that holds one
+    (the careful scan then names it); JSON is looked at in the file as before."""
     from mlcost.connectors.files.focus import _open_scan, mark_clean, written_clean
 
     from mlcost.store import memory_connection
@@ -313,8 +313,9 @@ def test_plain_coded_text_the_load_stores_as_it_is_is_taken_on_trust(
         scan, columns = _open_scan(con, tmp_path / "plain.parquet")
         marked = mark_clean(con, tmp_path / "plain.parquet", scan, columns, trusting=True)
         trusted = {name for name, column in marked.items() if column.trusted}
-        assert {"ResourceId", "ResourceName", "SubAccountName", "x_Team"} <= trusted
-        assert not trusted & {"ChargeCategory", "ServiceCategory", "BillingCurrency", "Tags"}
+        assert {"ResourceId", "SubAccountName", "x_Team", "ChargeCategory"} <= trusted
+        assert {"BillingCurrency", "ServiceCategory"} <= trusted
+        assert not trusted & {"Tags", "SkuPriceDetails"}
         assert all(marked[name].cleaned and marked[name].no_control for name in trusted)
         scan, columns = _open_scan(con, tmp_path / "coded.parquet")
         coded = mark_clean(con, tmp_path / "coded.parquet", scan, columns, trusting=True)
@@ -353,6 +354,26 @@ def test_plain_coded_text_the_load_stores_as_it_is_is_taken_on_trust(
     index = rows.schema.get_field_index("ChargeCategory")
     with pytest.raises(InputError, match="row 2, column ChargeCategory"):
         load(rows.set_column(index, "ChargeCategory", pa.array(categories)), "escape")
+    # ... and in the currency, which is upper-cased
+    currencies = rows.column("BillingCurrency").to_pylist()
+    currencies[4] = f"{currencies[4]}\x07"
+    index = rows.schema.get_field_index("BillingCurrency")
+    with pytest.raises(InputError, match="row 5, column BillingCurrency"):
+        load(rows.set_column(index, "BillingCurrency", pa.array(currencies)), "bell")
+    # a NULL token in an enumeration a row may leave empty: null, as the careful scan makes it
+    index = rows.schema.get_field_index("CommitmentDiscountStatus")
+    statuses = [" NULL ", "", None, "Used", "unused", "Null"]
+    table = rows.set_column(index, "CommitmentDiscountStatus", pa.array(statuses))
+    pq.write_table(table, tmp_path / "status.parquet", use_dictionary=False)
+    store = Store(tmp_path / "status.duckdb")
+    store.init()
+    ingest_billing(store, [str(tmp_path / "status.parquet")])
+    with store.reader() as con:
+        got = con.execute(
+            'SELECT "ResourceId", "CommitmentDiscountStatus" FROM cost ORDER BY "ResourceId"'
+        ).fetchall()
+    want = [None, None, None, "Used", "Unused", None]
+    assert got == sorted(zip(ids, want, strict=True), key=lambda r: str(r[0]))
 
 
 def test_plain_coded_files_read_together_still_name_a_refused_row(
