@@ -269,6 +269,7 @@ class BillingExport:
             first.summary,
             allow_empty=True,
             careful=lambda: self._careful(lambda: self._group_scan(group, records, trusting=False)),
+            planner=con,
         )
         explain = found.explain
         assert explain is not None
@@ -351,7 +352,12 @@ class BillingExport:
         item.summary.extra_columns = conversion.extras
         careful = lambda: self._careful(lambda: self._scan(item, mode, copy, trusting=False))  # noqa: E731
         found = conversion_scan(
-            item.path, conversion, item.summary, allow_empty=self.allow_empty, careful=careful
+            item.path,
+            conversion,
+            item.summary,
+            allow_empty=self.allow_empty,
+            careful=careful,
+            planner=con,
         )
         if in_parts:
             assert copy is not None
