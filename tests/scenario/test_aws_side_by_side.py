@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -146,6 +147,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         port = _free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
+        # moto's backends live in this process: what an earlier test in the same worker
+        # left in them (an Elastic IP, a volume) would be found here too. An empty cloud.
+        reset = f"http://127.0.0.1:{port}/moto-api/reset"
+        urllib.request.urlopen(urllib.request.Request(reset, method="POST"), timeout=30).close()
         mp.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
         try:
             with serve_pricing(FakePricing(load_products("us-east-1", "eu-west-1"))) as pricing:
