@@ -656,7 +656,7 @@ def mark_clean(
 
 
 def _trusted(columns: dict[str, SourceColumn], texts: Sequence[str]) -> dict[str, SourceColumn]:
-    """``columns`` with those of ``texts`` the conversion stores as it is
+    """``columns`` with those of ``texts`` whose rows written show what the file held
     (``passes_through``) taken on trust: marked cleaned, without control characters, and
     ``trusted``."""
     focus_of = {actual: focus for focus, actual in match_focus_columns(columns).items()}

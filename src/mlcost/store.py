@@ -567,15 +567,14 @@ class Store:
             close = getattr(parts, "close", None)
             if close is not None:
                 close()  # a generator's parts removed, its thread stopped
+        kept = False
         try:
             paths = sorted({self.parts_path / f.path for f in files})
-            if scan.trusted is None or scan.trusted(paths):
-                return files
-        except BaseException:
-            billing_files.discard(self.parts_path, files)
-            raise
-        billing_files.discard(self.parts_path, files)
-        return None
+            kept = scan.trusted is None or scan.trusted(paths)
+        finally:
+            if not kept:  # unlike the careful scan's rows, or the look failed
+                billing_files.discard(self.parts_path, files)
+        return files if kept else None
 
     def _move_billing_to_parts(self, con: duckdb.DuckDBPyConnection) -> None:
         """Migration 004: the old ``cost`` table's rows become billing files, one per
