@@ -208,6 +208,7 @@ _ESCAPED_CONTROL = (
 _CONTROL_CODES = frozenset(_C0_CONTROLS + _C1_CONTROLS)
 #: The same characters as an RE2 class (the C1 range as code points).
 _CONTROL_CLASS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{80}-\x{9f}]"
+_C1_CLASS = r"[\x{80}-\x{9f}]"
 CONTROL_EXPECTED = "text without control characters (NUL, ESC…)"
 
 
@@ -243,5 +244,12 @@ def has_control(text: str) -> str:
 
 
 def escaped_control(json_sql: str) -> str:
-    """SQL that is true where the JSON text ``json_sql`` escapes a control character."""
-    return f"(contains({json_sql}, '\\') AND regexp_matches({json_sql}, '{_ESCAPED_CONTROL}'))"
+    """SQL that is true where the JSON text ``json_sql`` holds a control character: one
+    escaped (``\\u001b``), or DEL or a C1 character as it is. A tag object's conversion
+    (``json()``, a MAP's ``to_json``) writes C0 characters as escapes but DEL and C1 ones
+    as they are, ``\\u009b`` included: so the converted text is searched for both (JSON
+    cannot hold a C0 character as it is)."""
+    escaped = f"contains({json_sql}, '\\') AND regexp_matches({json_sql}, '{_ESCAPED_CONTROL}')"
+    # C1 characters are not ASCII: only text that is not all ASCII is searched for them.
+    c1 = f"strlen({json_sql}) <> length({json_sql}) AND regexp_matches({json_sql}, '{_C1_CLASS}')"
+    return f"(({escaped}) OR contains({json_sql}, chr(127)) OR ({c1}))"

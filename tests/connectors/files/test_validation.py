@@ -202,12 +202,22 @@ def test_a_nul_in_a_parquet_value_or_an_extra_column_is_refused(
     refused(loaded, [path], "row 3, column x_Project", "'bad\\x00name'")
 
 
-def test_a_control_character_escaped_inside_tags_is_refused(loaded: Store, tmp_path: Path) -> None:
-    csv_path = write_csv(tmp_path / "t.csv", [focus_row(Tags='{"team": "a\\u0000b"}')])
+@pytest.mark.parametrize(
+    ("escape", "character"),
+    # NUL, then DEL and two C1 characters (NEL, CSI): the conversion of a tag object
+    # keeps the first escaped and writes the others as they are, and both are refused.
+    [("\\u0000", "\x1b"), ("\\u007F", "\x7f"), ("\\u0085", "\x85"), ("\\u009b", "\x9b")],
+)
+def test_a_control_character_escaped_inside_tags_is_refused(
+    loaded: Store, tmp_path: Path, escape: str, character: str
+) -> None:
+    csv_path = write_csv(tmp_path / "t.csv", [focus_row(Tags='{"team": "a' + escape + 'b"}')])
     refused(loaded, [csv_path], "row 1, column Tags", "without control characters")
 
     parquet = tmp_path / "t.parquet"
-    tags = pa.array([[("team", "vision")], [("team", "x\x1by")]], pa.map_(pa.string(), pa.string()))
+    tags = pa.array(
+        [[("team", "vision")], [("team", f"x{character}y")]], pa.map_(pa.string(), pa.string())
+    )
     pq.write_table(focus_table(2, Tags=tags), parquet)
     refused(loaded, [parquet], "row 2, column Tags", "without control characters")
 
