@@ -657,21 +657,25 @@ def mark_clean(
 
 def _trusted(columns: dict[str, SourceColumn], texts: Sequence[str]) -> dict[str, SourceColumn]:
     """``columns`` with those of ``texts`` whose rows written show what the file held
-    (``passes_through``) taken on trust: marked cleaned, without control characters, and
-    ``trusted``."""
+    (``passes_through``) taken on trust: marked cleaned (JSON aside), without control
+    characters, and ``trusted``."""
     focus_of = {actual: focus for focus, actual in match_focus_columns(columns).items()}
     marked = dict(columns)
     for name in texts:
-        if passes_through(focus_of.get(name)):
-            marked[name] = replace(columns[name], cleaned=True, no_control=True, trusted=True)
+        focus = focus_of.get(name)
+        if passes_through(focus):
+            # JSON is cleaned as ever: a blank tag object would be rebuilt as {}, where the
+            # careful scan stores null, and the rows written would not show it.
+            cleaned = columns[name].cleaned if FOCUS_COLUMNS.get(focus or "") == "JSON" else True
+            marked[name] = replace(columns[name], cleaned=cleaned, no_control=True, trusted=True)
     return marked
 
 
 def written_clean(paths: Sequence[Path], con: duckdb.DuckDBPyConnection | None = None) -> bool:
     """Whether the billing files ``paths`` (the rows a scan that took text on trust
     wrote, see ``mark_clean``) hold what the careful scan guarantees: no blank, ``NULL``
-    token or control character in any text column (that scan makes the first two null and
-    refuses the third), but the store's own x_source. A look that cannot run (memory) is
+    token or control character in any text or JSON column (that scan makes the first two
+    null and refuses the third), but the store's own x_source. A look that cannot run (memory) is
     a no. ``con``: a planning connection to look on (opening one takes a tenth of a
     second), not the store's."""
     if not paths:
@@ -687,7 +691,7 @@ def written_clean(paths: Sequence[Path], con: duckdb.DuckDBPyConnection | None =
     columns = {
         str(name): SourceColumn(quote_ident(str(name)), "VARCHAR")
         for name, sql_type, *_ in described
-        if str(sql_type) == "VARCHAR" and name != "x_source"
+        if str(sql_type) in ("VARCHAR", "JSON") and name != "x_source"
     }
     marked = mark_clean(con, paths[0], scan, columns, files=paths)
     return all(column.cleaned and column.no_control for column in marked.values())
@@ -1040,11 +1044,14 @@ def passes_through(focus: str | None) -> bool:
     (``upper(trim(…))`` keeps a blank, a ``NULL`` token and a control character in
     sight); an enumeration, whose normalised spelling would drop a control character, but
     whose conversion refuses a value it does not know as it is written that holds one
-    (``_convert``: the scan fails, and the careful one names the row). Not JSON, money
-    or timestamps."""
+    (``_convert``: the scan fails, and the careful one names the row); JSON (tags too),
+    cleaned as ever (``_trusted``), since JSON cannot hold a C0 character as it is (the
+    cast fails, and so does the scan), keeps DEL and C1 ones in sight, and tags are
+    searched for them after their conversion all the same (``escaped_control``). Not
+    money or timestamps."""
     if focus in ENUMS:
         return ENUMS[focus][1]  # one that keeps a value it does not know would not fail
-    return focus is None or FOCUS_COLUMNS.get(focus) == "VARCHAR"
+    return focus is None or FOCUS_COLUMNS.get(focus) in ("VARCHAR", "JSON")
 
 
 def _convert(

@@ -301,7 +301,8 @@ def test_plain_coded_text_the_load_stores_as_it_is_is_taken_on_trust(
     (focus.written_clean), and the file is written again the careful way where they hold
     a blank, a NULL token or a control character. An enumeration, whose normalised
     spelling would drop a control character, refuses an unknown spelling that holds one
-    (the careful scan then names it); JSON is looked at in the file as before."""
+    (the careful scan then names it). JSON too: it is cleaned as ever, and holds a C0
+    character only where it is not JSON (the scan fails), DEL and C1 ones in sight."""
     from mlcost.connectors.files.focus import _open_scan, mark_clean, written_clean
 
     from mlcost.store import memory_connection
@@ -314,9 +315,11 @@ def test_plain_coded_text_the_load_stores_as_it_is_is_taken_on_trust(
         marked = mark_clean(con, tmp_path / "plain.parquet", scan, columns, trusting=True)
         trusted = {name for name, column in marked.items() if column.trusted}
         assert {"ResourceId", "SubAccountName", "x_Team", "ChargeCategory"} <= trusted
-        assert {"BillingCurrency", "ServiceCategory"} <= trusted
-        assert not trusted & {"Tags", "SkuPriceDetails"}
-        assert all(marked[name].cleaned and marked[name].no_control for name in trusted)
+        assert {"BillingCurrency", "ServiceCategory", "Tags", "SkuPriceDetails"} <= trusted
+        assert all(marked[name].no_control for name in trusted)
+        # JSON is cleaned as ever (a blank tag object would be rebuilt as {})
+        json = {"Tags", "SkuPriceDetails"}
+        assert all(marked[name].cleaned is (name not in json) for name in trusted)
         scan, columns = _open_scan(con, tmp_path / "coded.parquet")
         coded = mark_clean(con, tmp_path / "coded.parquet", scan, columns, trusting=True)
         assert not any(column.trusted for column in coded.values())
@@ -332,6 +335,13 @@ def test_plain_coded_text_the_load_stores_as_it_is_is_taken_on_trust(
             assert written_clean([written]) is (name == "clean"), name
         con.execute(f"COPY (SELECT 'a\x07' AS \"ResourceId\") TO '{written}' (FORMAT parquet)")
         assert written_clean([written]) is False
+        # a JSON column is looked at as text: DEL or a C1 character in it is seen
+        for held in ("\x7f", "\x85"):
+            con.execute(
+                f'COPY (SELECT \'{{"k": "a{held}"}}\'::JSON AS "SkuPriceDetails") '
+                f"TO '{written}' (FORMAT parquet)"
+            )
+            assert written_clean([written]) is False, repr(held)
 
     def load(table: pa.Table, name: str) -> list[tuple[object, ...]]:
         pq.write_table(table, tmp_path / f"{name}.parquet", use_dictionary=False)
@@ -374,6 +384,34 @@ def test_plain_coded_text_the_load_stores_as_it_is_is_taken_on_trust(
         ).fetchall()
     want = [None, None, None, "Used", "Unused", None]
     assert got == sorted(zip(ids, want, strict=True), key=lambda r: str(r[0]))
+    # JSON of a plain-coded file: blanks and NULL tokens null, as the careful scan makes
+    # them (a blank tag object is not {}), and a control character refused by its row
+    tags_at = rows.schema.get_field_index("Tags")
+    details_at = rows.schema.get_field_index("SkuPriceDetails")
+    tags = ["", ' {"team": "ml"} ', " null ", None, '"team": "data"', '{"team": "ml"}']
+    details = ["null", '{"a": 1}', "", '{"a":\t2}', " NULL", None]
+    table = rows.set_column(tags_at, "Tags", pa.array(tags))
+    table = table.set_column(details_at, "SkuPriceDetails", pa.array(details))
+    pq.write_table(table, tmp_path / "json.parquet", use_dictionary=False)
+    store = Store(tmp_path / "json.duckdb")
+    store.init()
+    ingest_billing(store, [str(tmp_path / "json.parquet")])
+    with store.reader() as con:
+        got = con.execute(
+            'SELECT "ResourceId", CAST("Tags" AS VARCHAR), CAST("SkuPriceDetails" AS VARCHAR) '
+            'FROM cost ORDER BY "ResourceId"'
+        ).fetchall()
+    want_tags = [None, '{"team":"ml"}', None, None, '{"team":"data"}', '{"team":"ml"}']
+    want_details = [None, '{"a": 1}', None, '{"a":\t2}', None, None]
+    assert got == sorted(zip(ids, want_tags, want_details, strict=True), key=lambda r: str(r[0]))
+    for column, at, value, row in [
+        ("Tags", tags_at, '{"team": "m\x07l"}', 3),
+        ("Tags", tags_at, '{"team": "m\x9bl"}', 4),
+        ("SkuPriceDetails", details_at, '{"a": "\x7f"}', 2),
+    ]:
+        held = [value if i == row - 1 else v for i, v in enumerate(rows.column(column).to_pylist())]
+        with pytest.raises(InputError, match=f"row {row}, column {column}"):
+            load(rows.set_column(at, column, pa.array(held)), f"json{row}")
 
 
 def test_plain_coded_files_read_together_still_name_a_refused_row(
