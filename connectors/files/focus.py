@@ -39,8 +39,8 @@ from mlcost.connectors.files.values import (
     clean_text,
     control_check,
     current_window,
-    escaped_control,
     has_control,
+    json_control,
     money_sql,
     outside_years,
     timestamp_expected,
@@ -675,9 +675,9 @@ def written_clean(paths: Sequence[Path], con: duckdb.DuckDBPyConnection | None =
     """Whether the billing files ``paths`` (the rows a scan that took text on trust
     wrote, see ``mark_clean``) hold what the careful scan guarantees: no blank, ``NULL``
     token or control character in any text or JSON column (that scan makes the first two
-    null and refuses the third), but the store's own x_source. A look that cannot run (memory) is
-    a no. ``con``: a planning connection to look on (opening one takes a tenth of a
-    second), not the store's."""
+    null and refuses the third), but the store's own x_source. A look that cannot run
+    (memory) is a no. ``con``: a planning connection to look on (opening one takes a tenth
+    of a second), not the store's."""
     if not paths:
         return True
     if con is None:
@@ -936,9 +936,10 @@ def _conversion_query(
         )
 
     if "Tags" in present:
-        # A control character written as a JSON escape ("\u001b") is one all the same.
+        # A control character written as a JSON escape ("\u001b") is one all the same; the
+        # tags' conversion writes DEL and C1 ones as they are (json_control).
         checks.append((present["Tags"], "a JSON object of tags without control characters"))
-        escaped = escaped_control('CAST("Tags" AS VARCHAR)')
+        escaped = json_control('CAST("Tags" AS VARCHAR)')
         cases.append(f'WHEN "Tags" IS NOT NULL AND {escaped} THEN {len(checks)}')
     cases += _period_checks(present, checks)
 
@@ -1047,7 +1048,7 @@ def passes_through(focus: str | None) -> bool:
     (``_convert``: the scan fails, and the careful one names the row); JSON (tags too),
     cleaned as ever (``_trusted``), since JSON cannot hold a C0 character as it is (the
     cast fails, and so does the scan), keeps DEL and C1 ones in sight, and tags are
-    searched for them after their conversion all the same (``escaped_control``). Not
+    searched for them after their conversion all the same (``json_control``). Not
     money or timestamps."""
     if focus in ENUMS:
         return ENUMS[focus][1]  # one that keeps a value it does not know would not fail

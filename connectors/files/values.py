@@ -206,9 +206,10 @@ _ESCAPED_CONTROL = (
     r"(^|[^\\])(\\\\)*\\([bf]|u00(0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F]))"
 )
 _CONTROL_CODES = frozenset(_C0_CONTROLS + _C1_CONTROLS)
-#: The same characters as an RE2 class (the C1 range as code points).
-_CONTROL_CLASS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{80}-\x{9f}]"
-_C1_CLASS = r"[\x{80}-\x{9f}]"
+#: The same characters as an RE2 class (the C1 range as code points), and C1 alone.
+_C1_RANGE = r"\x{80}-\x{9f}"
+_CONTROL_CLASS = rf"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f{_C1_RANGE}]"
+_C1_CLASS = f"[{_C1_RANGE}]"
 CONTROL_EXPECTED = "text without control characters (NUL, ESC…)"
 
 
@@ -243,7 +244,7 @@ def has_control(text: str) -> str:
     return f"(({c0}) OR (strlen({text}) <> length({text}) AND ({c1})))"
 
 
-def escaped_control(json_sql: str) -> str:
+def json_control(json_sql: str) -> str:
     """SQL that is true where the JSON text ``json_sql`` holds a control character: one
     escaped (``\\u001b``), or DEL or a C1 character as it is. A tag object's conversion
     (``json()``, a MAP's ``to_json``) writes C0 characters as escapes but DEL and C1 ones

@@ -343,14 +343,15 @@ def test_plain_coded_text_the_load_stores_as_it_is_is_taken_on_trust(
             )
             assert written_clean([written]) is False, repr(held)
 
-    def load(table: pa.Table, name: str) -> list[tuple[object, ...]]:
+    def load(table: pa.Table, name: str, columns: str = "x_Team") -> list[tuple[object, ...]]:
+        """The plain-coded file's ``columns`` as stored, by resource (our own SQL)."""
         pq.write_table(table, tmp_path / f"{name}.parquet", use_dictionary=False)
         store = Store(tmp_path / f"{name}.duckdb")
         store.init()
         ingest_billing(store, [str(tmp_path / f"{name}.parquet")])
         with store.reader() as con:
             return con.execute(
-                'SELECT "ResourceId", x_Team FROM cost ORDER BY "ResourceId"'
+                f'SELECT "ResourceId", {columns} FROM cost ORDER BY "ResourceId"'  # noqa: S608
             ).fetchall()
 
     ids = rows.column("ResourceId").to_pylist()
@@ -374,14 +375,7 @@ def test_plain_coded_text_the_load_stores_as_it_is_is_taken_on_trust(
     index = rows.schema.get_field_index("CommitmentDiscountStatus")
     statuses = [" NULL ", "", None, "Used", "unused", "Null"]
     table = rows.set_column(index, "CommitmentDiscountStatus", pa.array(statuses))
-    pq.write_table(table, tmp_path / "status.parquet", use_dictionary=False)
-    store = Store(tmp_path / "status.duckdb")
-    store.init()
-    ingest_billing(store, [str(tmp_path / "status.parquet")])
-    with store.reader() as con:
-        got = con.execute(
-            'SELECT "ResourceId", "CommitmentDiscountStatus" FROM cost ORDER BY "ResourceId"'
-        ).fetchall()
+    got = load(table, "status", '"CommitmentDiscountStatus"')
     want = [None, None, None, "Used", "Unused", None]
     assert got == sorted(zip(ids, want, strict=True), key=lambda r: str(r[0]))
     # JSON of a plain-coded file: blanks and NULL tokens null, as the careful scan makes
@@ -392,15 +386,7 @@ def test_plain_coded_text_the_load_stores_as_it_is_is_taken_on_trust(
     details = ["null", '{"a": 1}', "", '{"a":\t2}', " NULL", None]
     table = rows.set_column(tags_at, "Tags", pa.array(tags))
     table = table.set_column(details_at, "SkuPriceDetails", pa.array(details))
-    pq.write_table(table, tmp_path / "json.parquet", use_dictionary=False)
-    store = Store(tmp_path / "json.duckdb")
-    store.init()
-    ingest_billing(store, [str(tmp_path / "json.parquet")])
-    with store.reader() as con:
-        got = con.execute(
-            'SELECT "ResourceId", CAST("Tags" AS VARCHAR), CAST("SkuPriceDetails" AS VARCHAR) '
-            'FROM cost ORDER BY "ResourceId"'
-        ).fetchall()
+    got = load(table, "json", 'CAST("Tags" AS VARCHAR), CAST("SkuPriceDetails" AS VARCHAR)')
     want_tags = [None, '{"team":"ml"}', None, None, '{"team":"data"}', '{"team":"ml"}']
     want_details = [None, '{"a": 1}', None, '{"a":\t2}', None, None]
     assert got == sorted(zip(ids, want_tags, want_details, strict=True), key=lambda r: str(r[0]))
