@@ -386,13 +386,14 @@ def conversion(
             )
     reader = scan
     if tags is not None:
-        reader, raw["tags_json"] = per_distinct(scan, refs, tags, "_mlcost_tags")
+        reader, joined = per_distinct(scan, refs, {"_mlcost_tags": tags})
+        raw["tags_json"] = joined["_mlcost_tags"]
         focus["Tags"] = "tags_json"
     plan = ProviderPlan(
         FIELDS,
         focus,
         EXTRAS,
-        source_sql="'aws-cur:' || coalesce(payer, '')",
+        source_sql="concat('aws-cur:', payer)",
         format_hint=HINT,
         raw=raw,
         lookups=LOOKUPS,

@@ -305,7 +305,7 @@ def convert(
         FIELDS,
         focus,
         {**EXTRAS, "x_CostDataset": dataset},
-        source_sql="'azure:' || coalesce(billing_account, '')",
+        source_sql="concat('azure:', billing_account)",
         keep_sql=keep,
         format_hint=HINT,
         tags_built=False,

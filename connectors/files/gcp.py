@@ -322,7 +322,7 @@ def conversion(
         FIELDS,
         FOCUS_SQL,
         EXTRAS,
-        source_sql="'gcp:' || coalesce(billing_account, '')",
+        source_sql="concat('gcp:', billing_account)",
         format_hint=HINT,
         raw=raw,
         lookups=LOOKUPS,
