@@ -262,11 +262,20 @@ def test_billed_and_effective_totals_equal_the_hand_computed_sum(
 
 
 def test_provider_columns_are_kept_as_x_columns(store: Store, tmp_path: Path) -> None:
-    rows = [focus_row(x_ServiceCode="AmazonEC2", **{"Usage Type": "BoxUsage:p4d", "x_source": "s"})]
+    rows = [
+        focus_row(x_ServiceCode="AmazonEC2", **{"Usage Type": "BoxUsage:p4d", "x_source": "s"}),
+        # a line without its billing account is of the source "focus:AWS:"
+        focus_row(x_ServiceCode="", BillingAccountId="", **{"Usage Type": "", "x_source": ""}),
+    ]
     ingest_billing(store, [str(write_csv(tmp_path / "x.csv", rows))])
     with store.reader() as con:
-        got = con.execute("SELECT x_ServiceCode, x_Usage_Type, x_x_source, x_source FROM cost")
-        assert got.fetchone() == ("AmazonEC2", "BoxUsage:p4d", "s", "focus:AWS:111111111111")
+        got = con.execute(
+            "SELECT x_ServiceCode, x_Usage_Type, x_x_source, x_source FROM cost ORDER BY 1"
+        ).fetchall()
+    assert got == [
+        ("AmazonEC2", "BoxUsage:p4d", "s", "focus:AWS:111111111111"),
+        (None, None, None, "focus:AWS:"),
+    ]
 
 
 def test_typed_parquet_export_loads_exactly(store: Store, tmp_path: Path) -> None:
@@ -760,6 +769,12 @@ def test_a_service_category_focus_does_not_define_is_refused(store: Store) -> No
     [
         ("Compute", "Virtual Machines", None),
         ("compute", "virtual machines", None),  # any case, stored in FOCUS's spelling
+        # each parent is found by the subcategory's place in FOCUS's list: the last of one
+        # category, the first of the next, and the list's last
+        ("AI and Machine Learning", "Other (AI and Machine Learning)", None),
+        ("Analytics", "Analytics Platforms", None),
+        ("Other", "Other (Other)", None),
+        ("Analytics", "Other (AI and Machine Learning)", "expected a subcategory of the row"),
         ("Storage", "Virtual Machines", "expected a subcategory of the row.s ServiceCategory"),
         ("Compute", "Big Iron", "expected one of"),
     ],
@@ -779,7 +794,8 @@ def test_a_service_subcategory_must_belong_to_its_category(
     ingest_billing(store, [str(path)])
     with store.reader() as con:
         got = con.execute("SELECT ServiceCategory, ServiceSubcategory FROM cost").fetchall()
-    assert got == [("Compute", "Virtual Machines")]
+    spelled = {"compute": "Compute", "virtual machines": "Virtual Machines"}
+    assert got == [(spelled.get(category, category), spelled.get(subcategory, subcategory))]
 
 
 #: Amounts as a CSV writes them, and what the store keeps: DuckDB's cast from text,

@@ -221,6 +221,13 @@ def test_a_control_character_escaped_inside_tags_is_refused(
     pq.write_table(focus_table(2, Tags=tags), parquet)
     refused(loaded, [parquet], "row 2, column Tags", "without control characters")
 
+    # Tags as text in Parquet are converted, and searched, once per distinct value and
+    # joined back: the row is named all the same, dictionary-coded or not.
+    text = pa.array(['{"team": "vision"}', '{"team": "a' + escape + 'b"}', '{"team": "vision"}'])
+    for coded in (True, False):
+        pq.write_table(focus_table(3, Tags=text), parquet, use_dictionary=coded)
+        refused(loaded, [parquet], "row 2, column Tags", "without control characters")
+
 
 def test_a_nul_in_a_header_is_refused_not_renamed(loaded: Store, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "h.csv", [{**focus_row(), "x_Te\x00am": "a"}])
