@@ -50,6 +50,7 @@ from mlcost.connectors.files.values import (
 )
 
 from mlcost import mappings
+from mlcost.billing_files import literal
 from mlcost.errors import InputError
 from mlcost.schema import FOCUS_COLUMNS, MONEY
 from mlcost.store import (
@@ -968,7 +969,7 @@ def _conversion_query(
         outer.append(quote_ident(extra))
 
     if source is not None:
-        source_sql = "'" + source.replace("'", "''") + "'"
+        source_sql = literal(source)
     elif source_sql is None:
         # concat() (NULL as '') builds the text at once: the || chain cost five times as
         # much (0.4 s of a 10M-row file). A row without its ProviderName is refused.
@@ -1088,7 +1089,7 @@ def _canonical(text: str, values: Sequence[str]) -> str:
 
 def _listed(values: Sequence[str]) -> str:
     """SQL string literals of ``values``, separated by commas."""
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return ", ".join(literal(v) for v in values)
 
 
 def _convert(

@@ -336,8 +336,9 @@ def sweep(con: duckdb.DuckDBPyConnection, root: Path) -> None:
 
 
 def literal(text: str) -> str:
-    """A SQL string literal (for file names DuckDB takes only as literals: COPY TO, a
-    view's read_parquet; the names are ours, the store's folder the user's)."""
+    """A SQL string literal: for file names DuckDB takes only as literals (COPY TO, a
+    view's read_parquet; the names are ours, the store's folder the user's), and for the
+    constants a loader writes into its SQL (a source's name, FOCUS's enumerations)."""
     return "'" + text.replace("'", "''") + "'"
 
 
